@@ -1,0 +1,26 @@
+//! Compiles `spil/v1/*.proto` with protox (pure Rust, no system `protoc`)
+//! and keeps the encoded descriptor set for server reflection.
+
+use prost::Message;
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "spil/v1/common.proto",
+    "spil/v1/directory.proto",
+    "spil/v1/capacity.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptors = protox::compile(PROTOS, ["."])?;
+    std::fs::write(
+        out_dir.join("spil_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
+    println!("cargo:rerun-if-changed=spil");
+    Ok(())
+}
