@@ -1,0 +1,212 @@
+//! Search: what a crisis worker asks for, and the order in which the
+//! answers come back.
+
+use super::capacity::{
+    CareProfiles, ChildAge, ChildGender, Coordinates, Freshness, FreshnessPolicy, MunicipalityCode,
+    Offering, PlaceType, SecurityLevel,
+};
+use super::geo::distance_km;
+use chrono::{DateTime, Utc};
+use std::cmp::Ordering;
+
+/// The filters of a search. Empty lists mean "any".
+#[derive(Debug, Clone, PartialEq, Default, Hash, Eq)]
+pub struct SearchFilter {
+    pub place_types: Vec<PlaceType>,
+    pub care_profiles: CareProfiles,
+    pub child_age: Option<ChildAge>,
+    pub child_gender: Option<ChildGender>,
+    pub security_level: Option<SecurityLevel>,
+    pub region_ids: Vec<String>,
+    pub municipalities: Vec<MunicipalityCode>,
+    pub child_municipality: Option<MunicipalityCode>,
+    /// At least this many available places (at least 1 unless `include_unavailable`).
+    pub min_available: u32,
+    /// Also list stale offerings and those without a free place.
+    pub include_unavailable: bool,
+}
+
+/// One search answer with what was derived for it at search time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub offering: Offering,
+    pub available: u32,
+    pub freshness: Freshness,
+    pub distance_km: Option<f64>,
+}
+
+/// Derives availability and distance for each candidate, drops those the
+/// filter excludes, and sorts: most available first, then the freshest
+/// observation, then the nearest, then by id so that pages are stable.
+pub fn rank(
+    candidates: Vec<Offering>,
+    filter: &SearchFilter,
+    policy: &FreshnessPolicy,
+    now: DateTime<Utc>,
+    child_home: Option<Coordinates>,
+) -> Vec<Ranked> {
+    let mut ranked: Vec<Ranked> = candidates
+        .into_iter()
+        .map(|offering| {
+            let freshness = offering.freshness(policy, now);
+            let available = offering.available(policy, now);
+            let distance_km = child_home
+                .zip(offering.location.coordinates)
+                .map(|(home, place)| distance_km(home, place));
+            Ranked {
+                offering,
+                available,
+                freshness,
+                distance_km,
+            }
+        })
+        .filter(|r| {
+            filter.include_unavailable
+                || (r.freshness == Freshness::Fresh && r.available >= filter.min_available.max(1))
+        })
+        .collect();
+    ranked.sort_by(compare);
+    ranked
+}
+
+fn compare(a: &Ranked, b: &Ranked) -> Ordering {
+    b.available
+        .cmp(&a.available)
+        .then_with(|| b.offering.observed_at.cmp(&a.offering.observed_at))
+        .then_with(|| match (a.distance_km, b.distance_km) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        })
+        .then_with(|| a.offering.id.cmp(&b.offering.id))
+}
+
+/// A search is unmet demand when nothing it found is a fresh, free place.
+pub fn is_unmet(ranked: &[Ranked]) -> bool {
+    !ranked
+        .iter()
+        .any(|r| r.freshness == Freshness::Fresh && r.available > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::capacity::*;
+    use crate::domain::identity::OrgId;
+    use chrono::Duration;
+
+    fn offering(
+        id: &str,
+        free: u32,
+        observed_minutes_ago: i64,
+        coords: Option<(f64, f64)>,
+    ) -> Offering {
+        let now = now();
+        Offering {
+            id: id.into(),
+            key: OfferingKey {
+                location_id: LocationId::parse("loc-1").unwrap(),
+                place_type: PlaceType::CrisisBed,
+                care_profiles: CareProfiles::from_profiles([CareProfile::YouthAndParenting]),
+                age_band: AgeBand::new(12, 17).unwrap(),
+                gender_policy: GenderPolicy::Any,
+                security_level: SecurityLevel::Open,
+            },
+            intake: Intake::AroundTheClock,
+            lead_time_days: 0,
+            counts: PlaceCounts::new(10, free).unwrap(),
+            waiting_days: 0,
+            observed_at: now - Duration::minutes(observed_minutes_ago),
+            published_at: now - Duration::minutes(observed_minutes_ago),
+            revision: Revision(1),
+            held: 0,
+            placed: 0,
+            location: Location {
+                id: LocationId::parse("loc-1").unwrap(),
+                provider_id: OrgId::parse("kenter").unwrap(),
+                name: "x".into(),
+                municipality: MunicipalityCode::parse("GM0392").unwrap(),
+                region_id: "zuid-kennemerland".into(),
+                coordinates: coords.map(|(la, lo)| Coordinates::new(la, lo).unwrap()),
+            },
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn ids(ranked: &[Ranked]) -> Vec<&str> {
+        ranked.iter().map(|r| r.offering.id.as_str()).collect()
+    }
+
+    #[test]
+    fn results_sort_by_available_then_freshness_then_distance_then_id() {
+        let home = Coordinates::new(52.38, 4.64).unwrap();
+        let candidates = vec![
+            offering("far", 2, 10, Some((53.2, 6.5))),
+            offering("near", 2, 10, Some((52.39, 4.65))),
+            offering("most", 5, 300, None),
+            offering("newer", 2, 1, None),
+            offering("b-unknown", 2, 10, None),
+            offering("a-unknown", 2, 10, None),
+        ];
+        let ranked = rank(
+            candidates,
+            &SearchFilter::default(),
+            &FreshnessPolicy::default(),
+            now(),
+            Some(home),
+        );
+        assert_eq!(
+            ids(&ranked),
+            ["most", "newer", "near", "far", "a-unknown", "b-unknown"]
+        );
+    }
+
+    #[test]
+    fn stale_and_full_offerings_are_left_out_unless_asked_for() {
+        let candidates = vec![
+            offering("stale", 3, 13 * 60, None),
+            offering("full", 0, 5, None),
+            offering("free", 1, 5, None),
+        ];
+        let policy = FreshnessPolicy::default();
+        let ranked = rank(
+            candidates.clone(),
+            &SearchFilter::default(),
+            &policy,
+            now(),
+            None,
+        );
+        assert_eq!(ids(&ranked), ["free"]);
+        assert!(!is_unmet(&ranked));
+
+        let all = SearchFilter {
+            include_unavailable: true,
+            ..Default::default()
+        };
+        let ranked = rank(candidates, &all, &policy, now(), None);
+        assert_eq!(ranked.len(), 3);
+        let stale = ranked.iter().find(|r| r.offering.id == "stale").unwrap();
+        assert_eq!((stale.available, stale.freshness), (0, Freshness::Stale));
+    }
+
+    #[test]
+    fn a_search_finding_only_stale_places_is_unmet_demand() {
+        let policy = FreshnessPolicy::default();
+        let all = SearchFilter {
+            include_unavailable: true,
+            ..Default::default()
+        };
+        let ranked = rank(
+            vec![offering("stale", 3, 13 * 60, None)],
+            &all,
+            &policy,
+            now(),
+            None,
+        );
+        assert!(is_unmet(&ranked));
+    }
+}
