@@ -197,11 +197,19 @@ pub enum SecurityLevel {
     Secure,
 }
 
+impl SecurityLevel {
+    pub const ALL: [SecurityLevel; 2] = [SecurityLevel::Open, SecurityLevel::Secure];
+}
+
 /// When an offering takes in a new child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Intake {
     AroundTheClock,
     OfficeHours,
+}
+
+impl Intake {
+    pub const ALL: [Intake; 2] = [Intake::AroundTheClock, Intake::OfficeHours];
 }
 
 /// A provider-chosen location id: lowercase letters, digits and '-', 3 to 63 characters.

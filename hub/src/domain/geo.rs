@@ -14,6 +14,24 @@ pub fn distance_km(a: Coordinates, b: Coordinates) -> f64 {
     2.0 * EARTH_RADIUS_KM * h.sqrt().asin()
 }
 
+/// A municipality (gemeente): belongs to exactly one region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Municipality {
+    pub code: super::capacity::MunicipalityCode,
+    pub name: String,
+    pub region_id: String,
+    pub coordinates: Option<Coordinates>,
+}
+
+/// A youth-care region (jeugdregio), lying in one province.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub id: String,
+    pub name: String,
+    pub province: String,
+    pub municipalities: Vec<Municipality>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,240 @@
+//! Persistence: what the hub stores and how concurrent writers are kept
+//! from breaking the registry's invariant.
+//!
+//! Stored: the directory (regions, municipalities, organisations),
+//! locations, offerings with their latest publication, holds, the change log
+//! the watch replays, idempotency records and anonymous unmet-demand
+//! signals. Never stored: a BSN, a child's name, address or date of birth;
+//! a hold names only the child's municipality.
+//!
+//! Concurrency: every change to the registry goes through [`Store::write`],
+//! whose first statement increments the registry revision. That row lock
+//! (PostgreSQL) or write lock (SQLite, taken with `BEGIN IMMEDIATE` on the
+//! single writer connection) is held until commit, so each writer reads the
+//! counts after every earlier writer committed, and revisions commit in
+//! order: the watch can never see revision n+1 before n. Readers use their
+//! own pool and never wait for a writer (WAL on SQLite).
+
+mod codes;
+mod directory;
+pub mod entities;
+pub mod migration;
+mod registry;
+
+pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
+
+use crate::domain::capacity::Revision;
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Why a store operation failed. Expected outcomes a caller branches on are
+/// variants; everything else is [`StoreError::Database`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("location {0} belongs to another provider")]
+    NotOwner(String),
+    #[error("unknown municipality {0}")]
+    UnknownMunicipality(String),
+    #[error("request id reused with different parameters")]
+    RequestIdReused,
+    #[error("offering {0} is stale")]
+    OfferingStale(String),
+    #[error("offering {0} has no free place")]
+    NoFreePlace(String),
+    #[error(transparent)]
+    HoldConflict(#[from] crate::domain::hold::HoldConflict),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[from] DbErr),
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.sqlite` or `postgres://…`.
+    pub database_url: String,
+    /// Connections for readers (and, on PostgreSQL, writers too).
+    pub pool_size: u32,
+}
+
+/// The hub's database: a writer and a reader pool, and a signal of the
+/// latest committed revision for watchers in this process.
+#[derive(Clone)]
+pub struct Store {
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+    backend: DbBackend,
+    committed: watch::Sender<Revision>,
+}
+
+impl Store {
+    pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let url = config.database_url.as_str();
+        let (writer, reader, backend) = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| DbErr::Custom(format!("invalid SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // Acknowledged means on disk: FULL syncs the WAL at every commit.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            // One writer connection: SQLite admits one writer at a time anyway,
+            // and queueing in the pool is cheaper than spinning on SQLITE_BUSY.
+            let writer_pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(sqlx_err)?;
+            let reader_pool = SqlitePoolOptions::new()
+                .max_connections(config.pool_size.max(1))
+                .connect_with(options.read_only(true))
+                .await
+                .map_err(sqlx_err)?;
+            (
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool),
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool),
+                DbBackend::Sqlite,
+            )
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(config.pool_size.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(sqlx_err)?;
+            let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            (db.clone(), db, DbBackend::Postgres)
+        } else {
+            return Err(DbErr::Custom("database_url must start with sqlite: or postgres:".into()).into());
+        };
+        let store = Self {
+            writer,
+            reader,
+            backend,
+            committed: watch::channel(Revision(0)).0,
+        };
+        Ok(store)
+    }
+
+    /// Applies pending migrations, then learns the current revision.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.writer, None).await?;
+        let current = self.current_revision().await?;
+        self.committed.send_replace(current);
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// The latest revision committed by this process; changes wake watchers.
+    pub fn subscribe(&self) -> watch::Receiver<Revision> {
+        self.committed.subscribe()
+    }
+
+    /// Tells this process's watchers that `revision` is committed.
+    fn announce(&self, revision: Revision) {
+        self.committed.send_if_modified(|latest| {
+            if revision > *latest {
+                *latest = revision;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Starts a registry write: a transaction on the writer that holds the
+    /// write lock before it reads anything. See the module docs.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend == DbBackend::Sqlite)
+                .then_some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.writer.begin_with_options(options).await
+    }
+
+    /// Takes the next revision. The first statement of every registry write.
+    async fn next_revision(&self, txn: &DatabaseTransaction) -> Result<Revision, DbErr> {
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                self.backend,
+                "UPDATE registry_meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+                [],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("registry_meta has no revision row".into()))?;
+        Ok(Revision(row.try_get_by_index::<i64>(0)? as u64))
+    }
+
+    pub async fn current_revision(&self) -> Result<Revision, StoreError> {
+        meta_value(&self.reader, "revision").await.map(Revision)
+    }
+
+    /// Every revision at or before this one has left the change log.
+    pub async fn log_starts_after(&self) -> Result<Revision, StoreError> {
+        meta_value(&self.reader, "log_starts_after").await.map(Revision)
+    }
+
+    /// Whether the database answers; for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.reader.ping().await.map_err(Into::into)
+    }
+}
+
+async fn meta_value(db: &impl ConnectionTrait, key: &str) -> Result<u64, StoreError> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT value FROM registry_meta WHERE key = $1",
+            [key.into()],
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("registry_meta has no {key} row")))?;
+    Ok(row.try_get_by_index::<i64>(0)? as u64)
+}
+
+fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into()))
+}
+
+/// Logs how long a named store operation took; the metrics hook.
+struct Timed {
+    name: &'static str,
+    started: Instant,
+}
+
+impl Timed {
+    fn start(name: &'static str) -> Self {
+        Self {
+            name,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        tracing::debug!(
+            operation = self.name,
+            elapsed_us = self.started.elapsed().as_micros() as u64,
+            "store operation"
+        );
+    }
+}

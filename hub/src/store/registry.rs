@@ -1,0 +1,698 @@
+//! The capacity registry's rows: locations, publications, holds and the
+//! change log. Every write here goes through `Store::begin_write`.
+
+use super::codes::{self, code, hold_state, millis, place_type};
+use super::entities::{capacity_event, hold, location, municipality, offering, publish_request, unmet_demand};
+use super::{Store, StoreError, Timed};
+use crate::domain::capacity::{
+    FreshnessPolicy, GenderPolicy, Intake, Location, LocationSpec, Offering, OfferingUpdate,
+    Revision, SecurityLevel, available_places,
+};
+use crate::domain::hold::{Hold, HoldRequest, HoldState, Transition};
+use crate::domain::identity::OrgId;
+use crate::domain::search::SearchFilter;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use std::collections::{BTreeSet, HashMap};
+
+/// What a publication returned: its revision and the offerings as now stored.
+#[derive(Debug, Clone)]
+pub struct PublishOutcome {
+    pub revision: Revision,
+    pub offerings: Vec<Offering>,
+}
+
+/// A hold and whether it was made now or found as the answer to a retry.
+#[derive(Debug, Clone)]
+pub struct HoldOutcome {
+    pub hold: Hold,
+    pub replayed: bool,
+}
+
+/// Every offering change committed at one revision.
+#[derive(Debug, Clone)]
+pub struct RevisionBatch {
+    pub revision: Revision,
+    pub offerings: Vec<Offering>,
+}
+
+/// The change log's payload: an offering's row and active holds at a revision.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EventPayload {
+    offering: offering::Model,
+    held: u32,
+}
+
+/// Holds that are active and not yet past their expiry, per offering.
+async fn active_holds(
+    db: &impl ConnectionTrait,
+    offering_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, u32>, StoreError> {
+    let mut query = hold::Entity::find()
+        .select_only()
+        .column(hold::Column::OfferingId)
+        .column_as(hold::Column::Id.count(), "held")
+        .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
+        .filter(hold::Column::ExpiresAtMs.gt(millis(now)))
+        .group_by(hold::Column::OfferingId);
+    if let Some(id) = offering_id {
+        query = query.filter(hold::Column::OfferingId.eq(id));
+    }
+    let rows: Vec<(String, i64)> = query.into_tuple().all(db).await?;
+    Ok(rows.into_iter().map(|(id, n)| (id, n as u32)).collect())
+}
+
+/// Joins offering rows with their locations and active holds.
+fn assemble(
+    rows: Vec<(offering::Model, Option<location::Model>)>,
+    held: &HashMap<String, u32>,
+) -> Result<Vec<Offering>, StoreError> {
+    rows.into_iter()
+        .map(|(row, loc)| {
+            let loc = loc.ok_or_else(|| StoreError::Corrupt(format!("offering {} has no location", row.id)))?;
+            let held = held.get(&row.id).copied().unwrap_or(0);
+            row.into_domain(loc.into_domain()?, held)
+        })
+        .collect()
+}
+
+async fn load_offering(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Offering>, StoreError> {
+    let Some(row) = offering::Entity::find_by_id(id)
+        .find_also_related(location::Entity)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let held = active_holds(db, Some(id), now).await?;
+    Ok(assemble(vec![row], &held)?.pop())
+}
+
+impl Store {
+    /// Creates or updates a provider's location. The region follows from the municipality.
+    pub async fn upsert_location(
+        &self,
+        provider: &OrgId,
+        spec: &LocationSpec,
+        now: DateTime<Utc>,
+    ) -> Result<(Location, bool), StoreError> {
+        let _timed = Timed::start("upsert_location");
+        let txn = self.begin_write().await?;
+        let municipality = municipality::Entity::find_by_id(spec.municipality.as_str())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::UnknownMunicipality(spec.municipality.as_str().to_owned()))?;
+        let existing = location::Entity::find_by_id(spec.id.as_str()).one(&txn).await?;
+        if let Some(existing) = &existing
+            && existing.provider_id != provider.as_str()
+        {
+            return Err(StoreError::NotOwner(spec.id.as_str().to_owned()));
+        }
+        let row = location::ActiveModel {
+            id: Set(spec.id.as_str().to_owned()),
+            provider_id: Set(provider.as_str().to_owned()),
+            name: Set(spec.name.as_str().to_owned()),
+            municipality_code: Set(municipality.code.clone()),
+            region_id: Set(municipality.region_id.clone()),
+            latitude: Set(spec.coordinates.map(|c| c.latitude)),
+            longitude: Set(spec.coordinates.map(|c| c.longitude)),
+            updated_at_ms: Set(millis(now)),
+        };
+        let created = existing.is_none();
+        let saved = if created {
+            row.insert(&txn).await?
+        } else {
+            // A moved location takes its offerings to the new region.
+            offering::Entity::update_many()
+                .col_expr(offering::Column::RegionId, municipality.region_id.clone().into())
+                .filter(offering::Column::LocationId.eq(spec.id.as_str()))
+                .exec(&txn)
+                .await?;
+            row.update(&txn).await?
+        };
+        txn.commit().await?;
+        Ok((saved.into_domain()?, created))
+    }
+
+    /// Locations ordered by id, after `after_id`, optionally of one provider.
+    pub async fn list_locations(
+        &self,
+        provider: Option<&OrgId>,
+        after_id: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Location>, StoreError> {
+        let mut query = location::Entity::find().order_by_asc(location::Column::Id);
+        if let Some(provider) = provider {
+            query = query.filter(location::Column::ProviderId.eq(provider.as_str()));
+        }
+        if let Some(after) = after_id {
+            query = query.filter(location::Column::Id.gt(after));
+        }
+        query
+            .limit(limit)
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(location::Model::into_domain)
+            .collect()
+    }
+
+    /// The locations with these ids that exist, by id.
+    pub async fn locations_by_id(&self, ids: &[&str]) -> Result<HashMap<String, Location>, StoreError> {
+        location::Entity::find()
+            .filter(location::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.id.clone(), row.into_domain()?)))
+            .collect()
+    }
+
+    /// Whether a municipality is known; returns it.
+    pub async fn municipality(&self, code: &str) -> Result<Option<crate::domain::geo::Municipality>, StoreError> {
+        municipality::Entity::find_by_id(code)
+            .one(&self.reader)
+            .await?
+            .map(super::directory::municipality_domain)
+            .transpose()
+    }
+
+    /// Applies one provider's publication atomically under a new revision.
+    /// A retry with the same request id and fingerprint returns the original
+    /// revision and the offerings as they are now.
+    pub async fn publish(
+        &self,
+        provider: &OrgId,
+        request_id: &str,
+        fingerprint: &str,
+        updates: &[OfferingUpdate],
+        now: DateTime<Utc>,
+    ) -> Result<PublishOutcome, StoreError> {
+        let _timed = Timed::start("publish");
+        let txn = self.begin_write().await?;
+        let revision = self.next_revision(&txn).await?;
+
+        if let Some(earlier) = publish_request::Entity::find_by_id((provider.as_str().to_owned(), request_id.to_owned()))
+            .one(&txn)
+            .await?
+        {
+            txn.rollback().await?;
+            if earlier.fingerprint != fingerprint {
+                return Err(StoreError::RequestIdReused);
+            }
+            let ids: Vec<String> = serde_json::from_str(&earlier.offering_ids)
+                .map_err(|e| StoreError::Corrupt(format!("offering ids: {e}")))?;
+            let mut offerings = Vec::with_capacity(ids.len());
+            for id in &ids {
+                offerings.extend(load_offering(&self.reader, id, now).await?);
+            }
+            return Ok(PublishOutcome {
+                revision: Revision(earlier.revision as u64),
+                offerings,
+            });
+        }
+
+        let location_ids: BTreeSet<&str> = updates.iter().map(|u| u.key.location_id.as_str()).collect();
+        let locations: HashMap<String, location::Model> = location::Entity::find()
+            .filter(location::Column::Id.is_in(location_ids.iter().copied()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|l| (l.id.clone(), l))
+            .collect();
+
+        let mut published = Vec::with_capacity(updates.len());
+        for update in updates {
+            let location_id = update.key.location_id.as_str();
+            let location = locations
+                .get(location_id)
+                .ok_or_else(|| StoreError::NotFound(format!("location {location_id}")))?;
+            if location.provider_id != provider.as_str() {
+                return Err(StoreError::NotOwner(location_id.to_owned()));
+            }
+            let row = self.publish_one(&txn, location, update, revision, now).await?;
+            published.push(row);
+        }
+
+        let ids: Vec<&str> = published.iter().map(|(row, _)| row.id.as_str()).collect();
+        publish_request::ActiveModel {
+            provider_id: Set(provider.as_str().to_owned()),
+            request_id: Set(request_id.to_owned()),
+            fingerprint: Set(fingerprint.to_owned()),
+            revision: Set(revision.0 as i64),
+            offering_ids: Set(serde_json::to_string(&ids).expect("strings serialize")),
+            created_at_ms: Set(millis(now)),
+        }
+        .insert(&txn)
+        .await?;
+
+        let held = active_holds(&txn, None, now).await?;
+        let mut offerings = Vec::with_capacity(published.len());
+        for (row, location) in published {
+            let held = held.get(&row.id).copied().unwrap_or(0);
+            self.append_event(&txn, revision, &row, held, now).await?;
+            offerings.push(row.into_domain(location.into_domain()?, held)?);
+        }
+        txn.commit().await?;
+        self.announce(revision);
+        Ok(PublishOutcome { revision, offerings })
+    }
+
+    async fn publish_one(
+        &self,
+        txn: &DatabaseTransaction,
+        location: &location::Model,
+        update: &OfferingUpdate,
+        revision: Revision,
+        now: DateTime<Utc>,
+    ) -> Result<(offering::Model, location::Model), StoreError> {
+        let key = &update.key;
+        let existing = offering::Entity::find()
+            .filter(offering::Column::LocationId.eq(key.location_id.as_str()))
+            .filter(offering::Column::PlaceType.eq(place_type(key.place_type)))
+            .filter(offering::Column::CareProfiles.eq(codes::care_profile_bits(key.care_profiles)))
+            .filter(offering::Column::AgeMin.eq(i32::from(key.age_band.min())))
+            .filter(offering::Column::AgeMax.eq(i32::from(key.age_band.max())))
+            .filter(offering::Column::GenderPolicy.eq(code(&GenderPolicy::ALL, key.gender_policy)))
+            .filter(offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, key.security_level)))
+            .one(txn)
+            .await?;
+        let row = offering::ActiveModel {
+            id: Set(existing
+                .as_ref()
+                .map_or_else(|| uuid::Uuid::now_v7().to_string(), |o| o.id.clone())),
+            location_id: Set(key.location_id.as_str().to_owned()),
+            provider_id: Set(location.provider_id.clone()),
+            region_id: Set(location.region_id.clone()),
+            place_type: Set(place_type(key.place_type)),
+            care_profiles: Set(codes::care_profile_bits(key.care_profiles)),
+            age_min: Set(i32::from(key.age_band.min())),
+            age_max: Set(i32::from(key.age_band.max())),
+            gender_policy: Set(code(&GenderPolicy::ALL, key.gender_policy)),
+            security_level: Set(code(&SecurityLevel::ALL, key.security_level)),
+            intake: Set(code(&Intake::ALL, update.intake)),
+            lead_time_days: Set(update.lead_time_days as i32),
+            total_places: Set(update.counts.total() as i32),
+            free_places: Set(update.counts.free() as i32),
+            waiting_days: Set(update.waiting_days as i32),
+            observed_at_ms: Set(millis(update.observed_at)),
+            published_at_ms: Set(millis(now)),
+            published_revision: Set(revision.0 as i64),
+            revision: Set(revision.0 as i64),
+            // A publication states the provider's own count: placements made
+            // through the hub before it are in that count already.
+            placed_since_publication: Set(0),
+        };
+        let saved = if existing.is_some() {
+            row.update(txn).await?
+        } else {
+            row.insert(txn).await?
+        };
+        Ok((saved, location.clone()))
+    }
+
+    async fn append_event(
+        &self,
+        txn: &DatabaseTransaction,
+        revision: Revision,
+        row: &offering::Model,
+        held: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let payload = EventPayload {
+            offering: row.clone(),
+            held,
+        };
+        capacity_event::ActiveModel {
+            revision: Set(revision.0 as i64),
+            offering_id: Set(row.id.clone()),
+            payload: Set(serde_json::to_string(&payload).expect("rows serialize")),
+            at_ms: Set(millis(now)),
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    /// One offering with its location and live counts.
+    pub async fn offering(&self, id: &str, now: DateTime<Utc>) -> Result<Option<Offering>, StoreError> {
+        load_offering(&self.reader, id, now).await
+    }
+
+    /// Offerings matching the filter's structural criteria (type, profile,
+    /// age, gender, security, place), with live counts. Availability and
+    /// order are the domain's business (`domain::search::rank`).
+    pub async fn search_candidates(
+        &self,
+        filter: &SearchFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Offering>, StoreError> {
+        let _timed = Timed::start("search_candidates");
+        let mut query = offering::Entity::find().find_also_related(location::Entity);
+        if !filter.place_types.is_empty() {
+            query = query.filter(offering::Column::PlaceType.is_in(filter.place_types.iter().map(|t| place_type(*t))));
+        }
+        if let Some(age) = filter.child_age {
+            let age = i32::from(age.years());
+            query = query
+                .filter(offering::Column::AgeMin.lte(age))
+                .filter(offering::Column::AgeMax.gte(age));
+        }
+        if let Some(child) = filter.child_gender {
+            let admitted = GenderPolicy::ALL
+                .into_iter()
+                .filter(|p| p.admits(child))
+                .map(|p| code(&GenderPolicy::ALL, p));
+            query = query.filter(offering::Column::GenderPolicy.is_in(admitted));
+        }
+        if let Some(level) = filter.security_level {
+            query = query.filter(offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, level)));
+        }
+        if !filter.region_ids.is_empty() {
+            query = query.filter(offering::Column::RegionId.is_in(filter.region_ids.iter().cloned()));
+        }
+        if !filter.municipalities.is_empty() {
+            query = query.filter(
+                location::Column::MunicipalityCode.is_in(filter.municipalities.iter().map(|m| m.as_str().to_owned())),
+            );
+        }
+        let rows = query.all(&self.reader).await?;
+        let held = active_holds(&self.reader, None, now).await?;
+        let offerings = assemble(rows, &held)?;
+        Ok(offerings
+            .into_iter()
+            .filter(|o| o.key.care_profiles.contains_all(filter.care_profiles))
+            .collect())
+    }
+
+    /// Records a search that found no fresh free place. No person data.
+    pub async fn record_unmet_demand(
+        &self,
+        searcher: &OrgId,
+        filter: &SearchFilter,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        unmet_demand::ActiveModel {
+            at_ms: Set(millis(now)),
+            searcher_id: Set(searcher.as_str().to_owned()),
+            place_types: Set(codes::place_type_bits(&filter.place_types)),
+            care_profiles: Set(codes::care_profile_bits(filter.care_profiles)),
+            child_age: Set(filter.child_age.map(|a| i32::from(a.years()))),
+            region_ids: Set(filter.region_ids.join(",")),
+            child_municipality_code: Set(filter.child_municipality.as_ref().map(|m| m.as_str().to_owned())),
+            ..Default::default()
+        }
+        .insert(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// How many unmet-demand signals were recorded; for tests and figures.
+    pub async fn unmet_demand_count(&self) -> Result<u64, StoreError> {
+        Ok(unmet_demand::Entity::find().count(&self.reader).await?)
+    }
+
+    /// Holds one place, if the offering is fresh and has one free. Retries
+    /// with the same request id return the original hold.
+    pub async fn hold(
+        &self,
+        holder: &OrgId,
+        request: &HoldRequest,
+        policy: &FreshnessPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<HoldOutcome, StoreError> {
+        let _timed = Timed::start("hold");
+        let txn = self.begin_write().await?;
+        let revision = self.next_revision(&txn).await?;
+
+        if let Some(earlier) = hold::Entity::find()
+            .filter(hold::Column::HolderId.eq(holder.as_str()))
+            .filter(hold::Column::RequestId.eq(request.request_id.as_str()))
+            .one(&txn)
+            .await?
+        {
+            txn.rollback().await?;
+            let same = earlier.offering_id == request.offering_id
+                && earlier.child_municipality_code == request.child_municipality.as_str()
+                && earlier.duration_secs == request.duration.get().num_seconds();
+            return if same {
+                Ok(HoldOutcome {
+                    hold: earlier.into_domain()?,
+                    replayed: true,
+                })
+            } else {
+                Err(StoreError::RequestIdReused)
+            };
+        }
+
+        let offering = load_offering(&txn, &request.offering_id, now)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("offering {}", request.offering_id)))?;
+        let freshness = offering.freshness(policy, now);
+        if freshness == crate::domain::capacity::Freshness::Stale {
+            return Err(StoreError::OfferingStale(offering.id));
+        }
+        if available_places(offering.counts.free(), offering.held, offering.placed, freshness) == 0 {
+            return Err(StoreError::NoFreePlace(offering.id));
+        }
+
+        let row = hold::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            offering_id: Set(offering.id.clone()),
+            provider_id: Set(offering.location.provider_id.as_str().to_owned()),
+            holder_id: Set(holder.as_str().to_owned()),
+            request_id: Set(request.request_id.as_str().to_owned()),
+            child_municipality_code: Set(request.child_municipality.as_str().to_owned()),
+            duration_secs: Set(request.duration.get().num_seconds()),
+            state: Set(hold_state(HoldState::Active)),
+            created_at_ms: Set(millis(now)),
+            expires_at_ms: Set(millis(now + request.duration.get())),
+            ended_at_ms: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        self.touch_offering(&txn, &offering.id, revision, 0, now).await?;
+        txn.commit().await?;
+        self.announce(revision);
+        Ok(HoldOutcome {
+            hold: row.into_domain()?,
+            replayed: false,
+        })
+    }
+
+    /// Confirms or releases one of `holder`'s holds. Another organisation's
+    /// hold is reported as not found.
+    pub async fn end_hold(
+        &self,
+        holder: &OrgId,
+        hold_id: &str,
+        confirm: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError> {
+        let _timed = Timed::start(if confirm { "confirm_hold" } else { "release_hold" });
+        let txn = self.begin_write().await?;
+        let revision = self.next_revision(&txn).await?;
+        let row = hold::Entity::find_by_id(hold_id)
+            .one(&txn)
+            .await?
+            .filter(|h| h.holder_id == holder.as_str())
+            .ok_or_else(|| StoreError::NotFound(format!("hold {hold_id}")))?;
+        let current = row.clone().into_domain()?;
+        let transition = if confirm { current.confirm(now) } else { current.release(now) }?;
+        let new_state = match transition {
+            Transition::Unchanged => {
+                txn.rollback().await?;
+                return Ok(current);
+            }
+            Transition::To(state) => state,
+        };
+        let mut active = row.into_active_model();
+        active.state = Set(hold_state(new_state));
+        active.ended_at_ms = Set(Some(millis(now)));
+        let saved = active.update(&txn).await?;
+        let placed = i32::from(new_state == HoldState::Confirmed);
+        self.touch_offering(&txn, &saved.offering_id, revision, placed, now).await?;
+        txn.commit().await?;
+        self.announce(revision);
+        saved.into_domain()
+    }
+
+    /// Marks holds past their expiry as expired, so that watchers hear their
+    /// places came back. Availability never waited for this: an active hold
+    /// past its time is not counted anywhere.
+    pub async fn expire_holds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let due = hold::Entity::find()
+            .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
+            .filter(hold::Column::ExpiresAtMs.lte(millis(now)))
+            .count(&self.reader)
+            .await?;
+        if due == 0 {
+            return Ok(0);
+        }
+        let _timed = Timed::start("expire_holds");
+        let txn = self.begin_write().await?;
+        let revision = self.next_revision(&txn).await?;
+        let expired = hold::Entity::find()
+            .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
+            .filter(hold::Column::ExpiresAtMs.lte(millis(now)))
+            .limit(1000)
+            .all(&txn)
+            .await?;
+        let offerings: BTreeSet<String> = expired.iter().map(|h| h.offering_id.clone()).collect();
+        for row in &expired {
+            let ended = row.expires_at_ms;
+            let mut active = row.clone().into_active_model();
+            active.state = Set(hold_state(HoldState::Expired));
+            active.ended_at_ms = Set(Some(ended));
+            active.update(&txn).await?;
+        }
+        for offering_id in &offerings {
+            self.touch_offering(&txn, offering_id, revision, 0, now).await?;
+        }
+        txn.commit().await?;
+        self.announce(revision);
+        Ok(expired.len())
+    }
+
+    /// Moves an offering to `revision` after a hold changed, adds `placed`
+    /// placements, and logs its new state.
+    async fn touch_offering(
+        &self,
+        txn: &DatabaseTransaction,
+        offering_id: &str,
+        revision: Revision,
+        placed: i32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let row = offering::Entity::find_by_id(offering_id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("hold on missing offering {offering_id}")))?;
+        let mut active = row.clone().into_active_model();
+        active.revision = Set(revision.0 as i64);
+        active.placed_since_publication = Set(row.placed_since_publication + placed);
+        let saved = active.update(txn).await?;
+        let held = active_holds(txn, Some(offering_id), now).await?;
+        self.append_event(txn, revision, &saved, held.get(offering_id).copied().unwrap_or(0), now)
+            .await
+    }
+
+    /// Holds newest first: those `org` made, or (as a provider) those on its offerings.
+    pub async fn list_holds(
+        &self,
+        org: &OrgId,
+        as_provider: bool,
+        states: &[HoldState],
+        now: DateTime<Utc>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Hold>, StoreError> {
+        let owner = if as_provider {
+            hold::Column::ProviderId
+        } else {
+            hold::Column::HolderId
+        };
+        let rows = hold::Entity::find()
+            .filter(owner.eq(org.as_str()))
+            .order_by_desc(hold::Column::CreatedAtMs)
+            .order_by_desc(hold::Column::Id)
+            .all(&self.reader)
+            .await?;
+        // States are filtered as they are now (an unswept hold past its time
+        // is expired), so the filter cannot run in SQL.
+        rows.into_iter()
+            .map(hold::Model::into_domain)
+            .filter(|h| {
+                h.as_ref()
+                    .map_or(true, |h| states.is_empty() || states.contains(&h.state_at(now)))
+            })
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect()
+    }
+
+    /// The change log after `after`, whole revisions only, up to about `max_rows` rows.
+    pub async fn changes_after(
+        &self,
+        after: Revision,
+        max_rows: u64,
+    ) -> Result<Vec<RevisionBatch>, StoreError> {
+        let mut rows = capacity_event::Entity::find()
+            .filter(capacity_event::Column::Revision.gt(after.0 as i64))
+            .order_by_asc(capacity_event::Column::Revision)
+            .order_by_asc(capacity_event::Column::OfferingId)
+            .limit(max_rows + 1)
+            .all(&self.reader)
+            .await?;
+        if rows.len() as u64 > max_rows {
+            // Never hand out part of a revision: drop the last one, unless it
+            // is the only one, then read it whole.
+            let last = rows.last().map(|r| r.revision).unwrap_or_default();
+            if rows.first().map(|r| r.revision) == Some(last) {
+                rows = capacity_event::Entity::find()
+                    .filter(capacity_event::Column::Revision.eq(last))
+                    .order_by_asc(capacity_event::Column::OfferingId)
+                    .all(&self.reader)
+                    .await?;
+            } else {
+                rows.retain(|r| r.revision != last);
+            }
+        }
+        let mut location_ids = BTreeSet::new();
+        let mut payloads = Vec::with_capacity(rows.len());
+        for row in rows {
+            let payload: EventPayload = serde_json::from_str(&row.payload)
+                .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+            location_ids.insert(payload.offering.location_id.clone());
+            payloads.push((row.revision, payload));
+        }
+        let locations = location::Entity::find()
+            .filter(location::Column::Id.is_in(location_ids))
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|l| Ok((l.id.clone(), l.into_domain()?)))
+            .collect::<Result<HashMap<String, Location>, StoreError>>()?;
+        let mut batches: Vec<RevisionBatch> = Vec::new();
+        for (revision, payload) in payloads {
+            let location = locations
+                .get(&payload.offering.location_id)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt("event for a missing location".into()))?;
+            let offering = payload.offering.into_domain(location, payload.held)?;
+            let revision = Revision(revision as u64);
+            match batches.last_mut() {
+                Some(batch) if batch.revision == revision => batch.offerings.push(offering),
+                _ => batches.push(RevisionBatch {
+                    revision,
+                    offerings: vec![offering],
+                }),
+            }
+        }
+        Ok(batches)
+    }
+
+    /// Every offering and the revision they reflect, read in one transaction.
+    pub async fn snapshot(&self, now: DateTime<Utc>) -> Result<(Revision, Vec<Offering>), StoreError> {
+        let txn = self.reader.begin().await?;
+        let revision = Revision(super::meta_value(&txn, "revision").await?);
+        let rows = offering::Entity::find()
+            .find_also_related(location::Entity)
+            .order_by_asc(offering::Column::Id)
+            .all(&txn)
+            .await?;
+        let held = active_holds(&txn, None, now).await?;
+        txn.commit().await?;
+        Ok((revision, assemble(rows, &held)?))
+    }
+}
+
