@@ -1,7 +1,9 @@
 //! The Spil hub: the capacity registry over mutually authenticated gRPC.
 
+pub mod app;
 pub mod clock;
+pub mod config;
 pub mod domain;
 pub mod pki;
-pub mod tls;
 pub mod store;
+pub mod tls;

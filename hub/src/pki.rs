@@ -7,9 +7,9 @@
 use crate::domain::identity::OrgId;
 use anyhow::Context;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, Issuer,
-    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair,
-    KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
@@ -60,7 +60,9 @@ impl CertificateAuthority {
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
         let key = KeyPair::generate().context("failed to generate a CA key")?;
-        let cert = params.self_signed(&key).context("failed to self-sign a CA")?;
+        let cert = params
+            .self_signed(&key)
+            .context("failed to self-sign a CA")?;
         Ok(Self {
             issuer: Issuer::new(params, key),
             cert_pem: cert.pem(),
@@ -88,15 +90,20 @@ impl CertificateAuthority {
 
     /// A server certificate for the given DNS names and IP addresses.
     pub fn issue_server(&self, names: &[&str]) -> anyhow::Result<IssuedCertificate> {
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .context("invalid server name")?;
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .context("invalid server name")?;
         params.distinguished_name = name("spil-hub");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.issue(params, Validity::days_from_now(825))
     }
 
     /// A client certificate naming `org` by its SPIFFE id.
-    pub fn issue_client(&self, org: &OrgId, validity: Validity) -> anyhow::Result<IssuedCertificate> {
+    pub fn issue_client(
+        &self,
+        org: &OrgId,
+        validity: Validity,
+    ) -> anyhow::Result<IssuedCertificate> {
         let mut params = CertificateParams::default();
         params.distinguished_name = name(org.as_str());
         params.subject_alt_names = vec![SanType::URI(
@@ -106,7 +113,11 @@ impl CertificateAuthority {
         self.issue(params, validity)
     }
 
-    fn issue(&self, mut params: CertificateParams, validity: Validity) -> anyhow::Result<IssuedCertificate> {
+    fn issue(
+        &self,
+        mut params: CertificateParams,
+        validity: Validity,
+    ) -> anyhow::Result<IssuedCertificate> {
         let serial = SerialNumber::from_slice(uuid::Uuid::new_v4().as_bytes());
         params.serial_number = Some(serial.clone());
         params.not_before = validity.not_before;
@@ -114,7 +125,9 @@ impl CertificateAuthority {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate().context("failed to generate a key")?;
-        let cert = params.signed_by(&key, &self.issuer).context("failed to sign a certificate")?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .context("failed to sign a certificate")?;
         Ok(IssuedCertificate {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
@@ -141,7 +154,9 @@ impl CertificateAuthority {
                 .collect(),
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        let crl = params.signed_by(&self.issuer).context("failed to sign a CRL")?;
+        let crl = params
+            .signed_by(&self.issuer)
+            .context("failed to sign a CRL")?;
         crl.pem().context("failed to encode a CRL")
     }
 }

@@ -119,7 +119,9 @@ impl Store {
             let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             (db.clone(), db, DbBackend::Postgres)
         } else {
-            return Err(DbErr::Custom("database_url must start with sqlite: or postgres:".into()).into());
+            return Err(
+                DbErr::Custom("database_url must start with sqlite: or postgres:".into()).into(),
+            );
         };
         let store = Self {
             writer,
@@ -189,7 +191,9 @@ impl Store {
 
     /// Every revision at or before this one has left the change log.
     pub async fn log_starts_after(&self) -> Result<Revision, StoreError> {
-        meta_value(&self.reader, "log_starts_after").await.map(Revision)
+        meta_value(&self.reader, "log_starts_after")
+            .await
+            .map(Revision)
     }
 
     /// Whether the database answers; for health checks.

@@ -12,7 +12,9 @@ use crate::domain::identity::{OrgId, Role};
 use chrono::{DateTime, Utc};
 
 pub fn code<T: PartialEq + Copy>(all: &[T], value: T) -> i32 {
-    all.iter().position(|v| *v == value).map_or(0, |i| i as i32 + 1)
+    all.iter()
+        .position(|v| *v == value)
+        .map_or(0, |i| i as i32 + 1)
 }
 
 pub fn decode<T: Copy>(all: &[T], code: i32, what: &str) -> Result<T, StoreError> {
@@ -48,14 +50,17 @@ fn parsed<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> Result<T
 }
 
 pub fn coordinates(lat: Option<f64>, lon: Option<f64>) -> Option<Coordinates> {
-    lat.zip(lon).and_then(|(la, lo)| Coordinates::new(la, lo).ok())
+    lat.zip(lon)
+        .and_then(|(la, lo)| Coordinates::new(la, lo).ok())
 }
 
 pub fn roles(stored: &str) -> Result<std::collections::BTreeSet<Role>, StoreError> {
     stored
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(|name| Role::from_name(name).ok_or_else(|| StoreError::Corrupt(format!("unknown role {name}"))))
+        .map(|name| {
+            Role::from_name(name).ok_or_else(|| StoreError::Corrupt(format!("unknown role {name}")))
+        })
         .collect()
 }
 
@@ -69,7 +74,10 @@ impl location::Model {
             id: parsed(LocationId::parse(&self.id), "location id")?,
             provider_id: parsed(OrgId::parse(&self.provider_id), "provider id")?,
             name: self.name,
-            municipality: parsed(MunicipalityCode::parse(&self.municipality_code), "municipality")?,
+            municipality: parsed(
+                MunicipalityCode::parse(&self.municipality_code),
+                "municipality",
+            )?,
             region_id: self.region_id,
             coordinates: coordinates(self.latitude, self.longitude),
         })
@@ -81,8 +89,14 @@ impl offering::Model {
         Ok(OfferingKey {
             location_id: parsed(LocationId::parse(&self.location_id), "location id")?,
             place_type: decode(&PlaceType::ALL, self.place_type, "place type")?,
-            care_profiles: parsed(CareProfiles::from_bits(self.care_profiles as u8), "care profiles")?,
-            age_band: parsed(AgeBand::new(self.age_min as u32, self.age_max as u32), "age band")?,
+            care_profiles: parsed(
+                CareProfiles::from_bits(self.care_profiles as u8),
+                "care profiles",
+            )?,
+            age_band: parsed(
+                AgeBand::new(self.age_min as u32, self.age_max as u32),
+                "age band",
+            )?,
             gender_policy: decode(&GenderPolicy::ALL, self.gender_policy, "gender policy")?,
             security_level: decode(&SecurityLevel::ALL, self.security_level, "security level")?,
         })
@@ -114,8 +128,14 @@ impl hold::Model {
     pub fn into_domain(self) -> Result<Hold, StoreError> {
         Ok(Hold {
             holder_id: parsed(OrgId::parse(&self.holder_id), "holder id")?,
-            request_id: parsed(crate::domain::capacity::RequestId::parse(&self.request_id), "request id")?,
-            child_municipality: parsed(MunicipalityCode::parse(&self.child_municipality_code), "municipality")?,
+            request_id: parsed(
+                crate::domain::capacity::RequestId::parse(&self.request_id),
+                "request id",
+            )?,
+            child_municipality: parsed(
+                MunicipalityCode::parse(&self.child_municipality_code),
+                "municipality",
+            )?,
             state: decode(&HoldState::ALL, self.state, "hold state")?,
             created_at: time(self.created_at_ms)?,
             expires_at: time(self.expires_at_ms)?,
@@ -129,4 +149,3 @@ impl hold::Model {
 pub fn care_profile_bits(profiles: CareProfiles) -> i32 {
     i32::from(profiles.bits())
 }
-

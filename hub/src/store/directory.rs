@@ -78,7 +78,8 @@ impl Store {
             .into_iter()
             .map(|row| {
                 Ok(Organisation {
-                    id: OrgId::parse(&row.id).map_err(|e| StoreError::Corrupt(format!("org id: {e}")))?,
+                    id: OrgId::parse(&row.id)
+                        .map_err(|e| StoreError::Corrupt(format!("org id: {e}")))?,
                     name: row.name,
                     roles: roles(&row.roles)?,
                     home_region_id: row.home_region_id,

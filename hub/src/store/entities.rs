@@ -88,7 +88,9 @@ pub mod location {
 pub mod offering {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "offerings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

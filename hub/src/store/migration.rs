@@ -64,8 +64,12 @@ impl MigrationTrait for M20261123CapacityRegistry {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("locations", "ix_locations_provider", &["provider_id", "id"]))
-            .await?;
+        m.create_index(index(
+            "locations",
+            "ix_locations_provider",
+            &["provider_id", "id"],
+        ))
+        .await?;
         m.create_table(
             Table::create()
                 .table("offerings")
@@ -111,8 +115,12 @@ impl MigrationTrait for M20261123CapacityRegistry {
             .to_owned(),
         )
         .await?;
-        m.create_index(index("offerings", "ix_offerings_search", &["region_id", "place_type"]))
-            .await?;
+        m.create_index(index(
+            "offerings",
+            "ix_offerings_search",
+            &["region_id", "place_type"],
+        ))
+        .await?;
         m.create_table(
             Table::create()
                 .table("holds")
@@ -137,14 +145,30 @@ impl MigrationTrait for M20261123CapacityRegistry {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("holds", "ix_holds_active", &["state", "expires_at_ms"]))
-            .await?;
-        m.create_index(index("holds", "ix_holds_offering", &["offering_id", "state"]))
-            .await?;
-        m.create_index(index("holds", "ix_holds_provider", &["provider_id", "created_at_ms"]))
-            .await?;
-        m.create_index(index("holds", "ix_holds_holder", &["holder_id", "created_at_ms"]))
-            .await?;
+        m.create_index(index(
+            "holds",
+            "ix_holds_active",
+            &["state", "expires_at_ms"],
+        ))
+        .await?;
+        m.create_index(index(
+            "holds",
+            "ix_holds_offering",
+            &["offering_id", "state"],
+        ))
+        .await?;
+        m.create_index(index(
+            "holds",
+            "ix_holds_provider",
+            &["provider_id", "created_at_ms"],
+        ))
+        .await?;
+        m.create_index(index(
+            "holds",
+            "ix_holds_holder",
+            &["holder_id", "created_at_ms"],
+        ))
+        .await?;
         m.create_table(
             Table::create()
                 .table("publish_requests")
@@ -206,7 +230,11 @@ impl MigrationTrait for M20261123CapacityRegistry {
     }
 }
 
-fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
+fn index(
+    table: &'static str,
+    name: &'static str,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
     let mut statement = Index::create();
     statement.name(name).table(table);
     for column in columns {

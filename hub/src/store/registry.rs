@@ -2,7 +2,9 @@
 //! change log. Every write here goes through `Store::begin_write`.
 
 use super::codes::{self, code, hold_state, millis, place_type};
-use super::entities::{capacity_event, hold, location, municipality, offering, publish_request, unmet_demand};
+use super::entities::{
+    capacity_event, hold, location, municipality, offering, publish_request, unmet_demand,
+};
 use super::{Store, StoreError, Timed};
 use crate::domain::capacity::{
     FreshnessPolicy, GenderPolicy, Intake, Location, LocationSpec, Offering, OfferingUpdate,
@@ -74,7 +76,9 @@ fn assemble(
 ) -> Result<Vec<Offering>, StoreError> {
     rows.into_iter()
         .map(|(row, loc)| {
-            let loc = loc.ok_or_else(|| StoreError::Corrupt(format!("offering {} has no location", row.id)))?;
+            let loc = loc.ok_or_else(|| {
+                StoreError::Corrupt(format!("offering {} has no location", row.id))
+            })?;
             let held = held.get(&row.id).copied().unwrap_or(0);
             row.into_domain(loc.into_domain()?, held)
         })
@@ -110,8 +114,12 @@ impl Store {
         let municipality = municipality::Entity::find_by_id(spec.municipality.as_str())
             .one(&txn)
             .await?
-            .ok_or_else(|| StoreError::UnknownMunicipality(spec.municipality.as_str().to_owned()))?;
-        let existing = location::Entity::find_by_id(spec.id.as_str()).one(&txn).await?;
+            .ok_or_else(|| {
+                StoreError::UnknownMunicipality(spec.municipality.as_str().to_owned())
+            })?;
+        let existing = location::Entity::find_by_id(spec.id.as_str())
+            .one(&txn)
+            .await?;
         if let Some(existing) = &existing
             && existing.provider_id != provider.as_str()
         {
@@ -133,7 +141,10 @@ impl Store {
         } else {
             // A moved location takes its offerings to the new region.
             offering::Entity::update_many()
-                .col_expr(offering::Column::RegionId, municipality.region_id.clone().into())
+                .col_expr(
+                    offering::Column::RegionId,
+                    municipality.region_id.clone().into(),
+                )
                 .filter(offering::Column::LocationId.eq(spec.id.as_str()))
                 .exec(&txn)
                 .await?;
@@ -167,7 +178,10 @@ impl Store {
     }
 
     /// The locations with these ids that exist, by id.
-    pub async fn locations_by_id(&self, ids: &[&str]) -> Result<HashMap<String, Location>, StoreError> {
+    pub async fn locations_by_id(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Location>, StoreError> {
         location::Entity::find()
             .filter(location::Column::Id.is_in(ids.iter().copied()))
             .all(&self.reader)
@@ -178,7 +192,10 @@ impl Store {
     }
 
     /// Whether a municipality is known; returns it.
-    pub async fn municipality(&self, code: &str) -> Result<Option<crate::domain::geo::Municipality>, StoreError> {
+    pub async fn municipality(
+        &self,
+        code: &str,
+    ) -> Result<Option<crate::domain::geo::Municipality>, StoreError> {
         municipality::Entity::find_by_id(code)
             .one(&self.reader)
             .await?
@@ -201,9 +218,12 @@ impl Store {
         let txn = self.begin_write().await?;
         let revision = self.next_revision(&txn).await?;
 
-        if let Some(earlier) = publish_request::Entity::find_by_id((provider.as_str().to_owned(), request_id.to_owned()))
-            .one(&txn)
-            .await?
+        if let Some(earlier) = publish_request::Entity::find_by_id((
+            provider.as_str().to_owned(),
+            request_id.to_owned(),
+        ))
+        .one(&txn)
+        .await?
         {
             txn.rollback().await?;
             if earlier.fingerprint != fingerprint {
@@ -221,7 +241,8 @@ impl Store {
             });
         }
 
-        let location_ids: BTreeSet<&str> = updates.iter().map(|u| u.key.location_id.as_str()).collect();
+        let location_ids: BTreeSet<&str> =
+            updates.iter().map(|u| u.key.location_id.as_str()).collect();
         let locations: HashMap<String, location::Model> = location::Entity::find()
             .filter(location::Column::Id.is_in(location_ids.iter().copied()))
             .all(&txn)
@@ -239,7 +260,9 @@ impl Store {
             if location.provider_id != provider.as_str() {
                 return Err(StoreError::NotOwner(location_id.to_owned()));
             }
-            let row = self.publish_one(&txn, location, update, revision, now).await?;
+            let row = self
+                .publish_one(&txn, location, update, revision, now)
+                .await?;
             published.push(row);
         }
 
@@ -264,7 +287,10 @@ impl Store {
         }
         txn.commit().await?;
         self.announce(revision);
-        Ok(PublishOutcome { revision, offerings })
+        Ok(PublishOutcome {
+            revision,
+            offerings,
+        })
     }
 
     async fn publish_one(
@@ -283,7 +309,9 @@ impl Store {
             .filter(offering::Column::AgeMin.eq(i32::from(key.age_band.min())))
             .filter(offering::Column::AgeMax.eq(i32::from(key.age_band.max())))
             .filter(offering::Column::GenderPolicy.eq(code(&GenderPolicy::ALL, key.gender_policy)))
-            .filter(offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, key.security_level)))
+            .filter(
+                offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, key.security_level)),
+            )
             .one(txn)
             .await?;
         let row = offering::ActiveModel {
@@ -344,7 +372,11 @@ impl Store {
     }
 
     /// One offering with its location and live counts.
-    pub async fn offering(&self, id: &str, now: DateTime<Utc>) -> Result<Option<Offering>, StoreError> {
+    pub async fn offering(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Offering>, StoreError> {
         load_offering(&self.reader, id, now).await
     }
 
@@ -359,7 +391,10 @@ impl Store {
         let _timed = Timed::start("search_candidates");
         let mut query = offering::Entity::find().find_also_related(location::Entity);
         if !filter.place_types.is_empty() {
-            query = query.filter(offering::Column::PlaceType.is_in(filter.place_types.iter().map(|t| place_type(*t))));
+            query = query.filter(
+                offering::Column::PlaceType
+                    .is_in(filter.place_types.iter().map(|t| place_type(*t))),
+            );
         }
         if let Some(age) = filter.child_age {
             let age = i32::from(age.years());
@@ -375,14 +410,17 @@ impl Store {
             query = query.filter(offering::Column::GenderPolicy.is_in(admitted));
         }
         if let Some(level) = filter.security_level {
-            query = query.filter(offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, level)));
+            query =
+                query.filter(offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, level)));
         }
         if !filter.region_ids.is_empty() {
-            query = query.filter(offering::Column::RegionId.is_in(filter.region_ids.iter().cloned()));
+            query =
+                query.filter(offering::Column::RegionId.is_in(filter.region_ids.iter().cloned()));
         }
         if !filter.municipalities.is_empty() {
             query = query.filter(
-                location::Column::MunicipalityCode.is_in(filter.municipalities.iter().map(|m| m.as_str().to_owned())),
+                location::Column::MunicipalityCode
+                    .is_in(filter.municipalities.iter().map(|m| m.as_str().to_owned())),
             );
         }
         let rows = query.all(&self.reader).await?;
@@ -408,7 +446,10 @@ impl Store {
             care_profiles: Set(codes::care_profile_bits(filter.care_profiles)),
             child_age: Set(filter.child_age.map(|a| i32::from(a.years()))),
             region_ids: Set(filter.region_ids.join(",")),
-            child_municipality_code: Set(filter.child_municipality.as_ref().map(|m| m.as_str().to_owned())),
+            child_municipality_code: Set(filter
+                .child_municipality
+                .as_ref()
+                .map(|m| m.as_str().to_owned())),
             ..Default::default()
         }
         .insert(&self.writer)
@@ -461,7 +502,13 @@ impl Store {
         if freshness == crate::domain::capacity::Freshness::Stale {
             return Err(StoreError::OfferingStale(offering.id));
         }
-        if available_places(offering.counts.free(), offering.held, offering.placed, freshness) == 0 {
+        if available_places(
+            offering.counts.free(),
+            offering.held,
+            offering.placed,
+            freshness,
+        ) == 0
+        {
             return Err(StoreError::NoFreePlace(offering.id));
         }
 
@@ -480,7 +527,8 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        self.touch_offering(&txn, &offering.id, revision, 0, now).await?;
+        self.touch_offering(&txn, &offering.id, revision, 0, now)
+            .await?;
         txn.commit().await?;
         self.announce(revision);
         Ok(HoldOutcome {
@@ -498,7 +546,11 @@ impl Store {
         confirm: bool,
         now: DateTime<Utc>,
     ) -> Result<Hold, StoreError> {
-        let _timed = Timed::start(if confirm { "confirm_hold" } else { "release_hold" });
+        let _timed = Timed::start(if confirm {
+            "confirm_hold"
+        } else {
+            "release_hold"
+        });
         let txn = self.begin_write().await?;
         let revision = self.next_revision(&txn).await?;
         let row = hold::Entity::find_by_id(hold_id)
@@ -507,7 +559,11 @@ impl Store {
             .filter(|h| h.holder_id == holder.as_str())
             .ok_or_else(|| StoreError::NotFound(format!("hold {hold_id}")))?;
         let current = row.clone().into_domain()?;
-        let transition = if confirm { current.confirm(now) } else { current.release(now) }?;
+        let transition = if confirm {
+            current.confirm(now)
+        } else {
+            current.release(now)
+        }?;
         let new_state = match transition {
             Transition::Unchanged => {
                 txn.rollback().await?;
@@ -520,7 +576,8 @@ impl Store {
         active.ended_at_ms = Set(Some(millis(now)));
         let saved = active.update(&txn).await?;
         let placed = i32::from(new_state == HoldState::Confirmed);
-        self.touch_offering(&txn, &saved.offering_id, revision, placed, now).await?;
+        self.touch_offering(&txn, &saved.offering_id, revision, placed, now)
+            .await?;
         txn.commit().await?;
         self.announce(revision);
         saved.into_domain()
@@ -556,7 +613,8 @@ impl Store {
             active.update(&txn).await?;
         }
         for offering_id in &offerings {
-            self.touch_offering(&txn, offering_id, revision, 0, now).await?;
+            self.touch_offering(&txn, offering_id, revision, 0, now)
+                .await?;
         }
         txn.commit().await?;
         self.announce(revision);
@@ -576,14 +634,22 @@ impl Store {
         let row = offering::Entity::find_by_id(offering_id)
             .one(txn)
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("hold on missing offering {offering_id}")))?;
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("hold on missing offering {offering_id}"))
+            })?;
         let mut active = row.clone().into_active_model();
         active.revision = Set(revision.0 as i64);
         active.placed_since_publication = Set(row.placed_since_publication + placed);
         let saved = active.update(txn).await?;
         let held = active_holds(txn, Some(offering_id), now).await?;
-        self.append_event(txn, revision, &saved, held.get(offering_id).copied().unwrap_or(0), now)
-            .await
+        self.append_event(
+            txn,
+            revision,
+            &saved,
+            held.get(offering_id).copied().unwrap_or(0),
+            now,
+        )
+        .await
     }
 
     /// Holds newest first: those `org` made, or (as a provider) those on its offerings.
@@ -612,8 +678,9 @@ impl Store {
         rows.into_iter()
             .map(hold::Model::into_domain)
             .filter(|h| {
-                h.as_ref()
-                    .map_or(true, |h| states.is_empty() || states.contains(&h.state_at(now)))
+                h.as_ref().map_or(true, |h| {
+                    states.is_empty() || states.contains(&h.state_at(now))
+                })
             })
             .skip(offset as usize)
             .take(limit as usize)
@@ -682,7 +749,10 @@ impl Store {
     }
 
     /// Every offering and the revision they reflect, read in one transaction.
-    pub async fn snapshot(&self, now: DateTime<Utc>) -> Result<(Revision, Vec<Offering>), StoreError> {
+    pub async fn snapshot(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Revision, Vec<Offering>), StoreError> {
         let txn = self.reader.begin().await?;
         let revision = Revision(super::meta_value(&txn, "revision").await?);
         let rows = offering::Entity::find()
@@ -695,4 +765,3 @@ impl Store {
         Ok((revision, assemble(rows, &held)?))
     }
 }
-

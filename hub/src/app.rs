@@ -1,0 +1,270 @@
+//! Use-cases: who may do what, and the store calls that do it. Speaks
+//! domain types only; the gRPC layer converts at its edge.
+
+mod paging;
+mod registry;
+mod watch;
+
+pub use paging::{Page, PageTokens};
+pub use registry::{PublishRequest, SearchPage, UpdateRequest};
+pub use watch::{WatchFilter, WatchItem, WatchRequest};
+
+use crate::clock::SharedClock;
+use crate::domain::authz::{Action, permits};
+use crate::domain::capacity::FreshnessPolicy;
+use crate::domain::geo::{Municipality, Region};
+use crate::domain::identity::{Caller, OrgId, Organisation};
+use crate::store::{Store, StoreError};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// One wrong field of a request: its path in the request and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Why a use-case refused or failed: a small closed set, each mapped to one
+/// gRPC code in `grpc::status`.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{description}")]
+    FailedPrecondition {
+        /// A stable machine-readable reason, e.g. `OFFERING_STALE`.
+        reason: &'static str,
+        subject: String,
+        description: String,
+    },
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    OutOfRange(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        use crate::domain::hold::HoldConflict;
+        match error {
+            StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            StoreError::NotOwner(location) => AppError::PermissionDenied(format!(
+                "location {location} belongs to another provider"
+            )),
+            StoreError::UnknownMunicipality(code) => {
+                AppError::invalid("municipality_code", format!("unknown municipality {code}"))
+            }
+            StoreError::RequestIdReused => AppError::AlreadyExists(
+                "request_id was already used with different parameters".into(),
+            ),
+            StoreError::OfferingStale(id) => AppError::FailedPrecondition {
+                reason: "OFFERING_STALE",
+                subject: format!("offerings/{id}"),
+                description:
+                    "the offering is stale: its last publication is older than its validity".into(),
+            },
+            StoreError::NoFreePlace(id) => AppError::FailedPrecondition {
+                reason: "NO_FREE_PLACE",
+                subject: format!("offerings/{id}"),
+                description: "the offering has no free place".into(),
+            },
+            StoreError::HoldConflict(conflict) => AppError::FailedPrecondition {
+                reason: match conflict {
+                    HoldConflict::Expired => "HOLD_EXPIRED",
+                    HoldConflict::Released => "HOLD_RELEASED",
+                    HoldConflict::Confirmed => "HOLD_CONFIRMED",
+                },
+                subject: "hold".into(),
+                description: conflict.to_string(),
+            },
+            other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => AppError::Internal(other),
+        }
+    }
+}
+
+/// The directory as the hub serves it: read on every request, so kept in memory.
+#[derive(Debug, Default)]
+pub struct DirectorySnapshot {
+    pub organisations: HashMap<OrgId, Organisation>,
+    pub regions: Vec<Region>,
+    pub municipalities: HashMap<String, Municipality>,
+}
+
+/// Settings the use-cases need, parsed once from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub freshness: FreshnessPolicy,
+    pub watch_buffer: usize,
+}
+
+pub struct App {
+    store: Store,
+    clock: SharedClock,
+    settings: Settings,
+    pages: PageTokens,
+    directory: ArcSwap<DirectorySnapshot>,
+    /// Cancelled at shutdown: ends watch streams so the server can drain.
+    shutdown: CancellationToken,
+}
+
+impl App {
+    pub async fn new(
+        store: Store,
+        clock: SharedClock,
+        settings: Settings,
+        pages: PageTokens,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, StoreError> {
+        let app = Arc::new(Self {
+            store,
+            clock,
+            settings,
+            pages,
+            directory: ArcSwap::from_pointee(DirectorySnapshot::default()),
+            shutdown,
+        });
+        app.reload_directory().await?;
+        Ok(app)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Reads the directory from the store again, e.g. after onboarding.
+    pub async fn reload_directory(&self) -> Result<(), StoreError> {
+        let organisations = self
+            .store
+            .organisations()
+            .await?
+            .into_iter()
+            .map(|org| (org.id.clone(), org))
+            .collect();
+        let regions = self.store.regions().await?;
+        let municipalities = regions
+            .iter()
+            .flat_map(|r| r.municipalities.iter())
+            .map(|m| (m.code.as_str().to_owned(), m.clone()))
+            .collect();
+        self.directory.store(Arc::new(DirectorySnapshot {
+            organisations,
+            regions,
+            municipalities,
+        }));
+        Ok(())
+    }
+
+    pub fn directory(&self) -> Arc<DirectorySnapshot> {
+        self.directory.load_full()
+    }
+
+    /// The caller behind a verified certificate's URI SANs: exactly one
+    /// registered organisation, or nobody.
+    pub fn identify(&self, uri_sans: &[String]) -> Result<Caller, AppError> {
+        let directory = self.directory.load();
+        let mut known = uri_sans.iter().filter_map(|uri| {
+            OrgId::from_spiffe_id(uri)
+                .and_then(|id| directory.organisations.get(&id).cloned())
+                .map(|org| (org, uri.clone()))
+        });
+        match (known.next(), known.next()) {
+            (Some((org, uri)), None) => Ok(Caller {
+                org,
+                certificate_identity: uri,
+            }),
+            (Some(_), Some(_)) => Err(AppError::Unauthenticated(
+                "the client certificate names more than one organisation".into(),
+            )),
+            (None, _) => Err(AppError::Unauthenticated(
+                "the client certificate names no registered organisation".into(),
+            )),
+        }
+    }
+
+    /// Refuses the caller unless one of its roles admits `action`.
+    pub fn authorise(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
+        if permits(&caller.org.roles, action) {
+            Ok(())
+        } else {
+            let roles: Vec<&str> = caller.org.roles.iter().map(|r| r.name()).collect();
+            Err(AppError::PermissionDenied(format!(
+                "organisation {} with roles [{}] may not {action:?}",
+                caller.org.id,
+                roles.join(", ")
+            )))
+        }
+    }
+
+    /// Registers or updates an organisation (onboarding, demo seed, tests).
+    pub async fn register_organisation(&self, org: &Organisation) -> Result<(), AppError> {
+        self.store.upsert_organisation(org).await?;
+        self.reload_directory().await?;
+        Ok(())
+    }
+
+    /// Registers or updates a region and its municipalities.
+    pub async fn register_region(&self, region: &Region) -> Result<(), AppError> {
+        self.store.upsert_region(region).await?;
+        self.reload_directory().await?;
+        Ok(())
+    }
+
+    /// Organisations ordered by id, a page at a time.
+    pub fn list_organisations(
+        &self,
+        caller: &Caller,
+        page: &Page,
+    ) -> Result<(Vec<Organisation>, String), AppError> {
+        self.authorise(caller, Action::ReadDirectory)?;
+        let directory = self.directory.load();
+        let mut orgs: Vec<Organisation> = directory.organisations.values().cloned().collect();
+        orgs.sort_by(|a, b| a.id.cmp(&b.id));
+        let offset = self.pages.offset(page, "organisations")?;
+        let slice: Vec<Organisation> = orgs.iter().skip(offset).take(page.size).cloned().collect();
+        let next = if offset + slice.len() < orgs.len() {
+            self.pages
+                .encode_offset("organisations", offset + slice.len())
+        } else {
+            String::new()
+        };
+        Ok((slice, next))
+    }
+
+    pub fn list_regions(&self, caller: &Caller) -> Result<Vec<Region>, AppError> {
+        self.authorise(caller, Action::ReadDirectory)?;
+        Ok(self.directory.load().regions.clone())
+    }
+
+    /// Marks holds past their time as expired; run periodically.
+    pub async fn sweep_expired_holds(&self) -> Result<usize, AppError> {
+        Ok(self.store.expire_holds(self.clock.now()).await?)
+    }
+}

@@ -1,0 +1,372 @@
+//! Capacity use-cases: locations, publications, search and holds, with the
+//! ownership rules the role table cannot express.
+
+use super::{App, AppError, FieldViolation, Page};
+use crate::domain::authz::Action;
+use crate::domain::capacity::{
+    Intake, Location, LocationSpec, OfferingKey, OfferingUpdate, PlaceCounts, RequestId, Revision,
+};
+use crate::domain::hold::{Hold, HoldRequest, HoldState};
+use crate::domain::identity::{Caller, OrgId, Role};
+use crate::domain::search::{Ranked, SearchFilter, is_unmet, rank};
+use crate::store::{HoldOutcome, PublishOutcome};
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Clock skew tolerated on a provider's `observed_at`.
+const MAX_OBSERVED_SKEW: Duration = Duration::minutes(5);
+
+/// One offering update as sent: `observed_at` may be absent (meaning "now").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UpdateRequest {
+    pub key: OfferingKey,
+    pub intake: Intake,
+    pub lead_time_days: u32,
+    pub counts: PlaceCounts,
+    pub waiting_days: u32,
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PublishRequest {
+    pub request_id: RequestId,
+    pub updates: Vec<UpdateRequest>,
+}
+
+impl PublishRequest {
+    /// Identifies the request's parameters, to tell a retry from a reuse.
+    fn fingerprint(&self) -> String {
+        hex::encode(Sha256::digest(format!("{:?}", self.updates)))
+    }
+}
+
+/// One page of search results.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub results: Vec<Ranked>,
+    pub next_page_token: String,
+    pub total_size: usize,
+    pub revision: Revision,
+}
+
+impl App {
+    pub async fn upsert_location(
+        &self,
+        caller: &Caller,
+        spec: LocationSpec,
+    ) -> Result<(Location, bool), AppError> {
+        self.authorise(caller, Action::UpsertLocation)?;
+        if !self
+            .directory()
+            .municipalities
+            .contains_key(spec.municipality.as_str())
+        {
+            return Err(AppError::invalid(
+                "location.municipality_code",
+                format!("unknown municipality {}", spec.municipality.as_str()),
+            ));
+        }
+        Ok(self
+            .store
+            .upsert_location(&caller.org.id, &spec, self.clock.now())
+            .await?)
+    }
+
+    /// Providers see their own locations; other permitted roles see all or one provider's.
+    pub async fn list_locations(
+        &self,
+        caller: &Caller,
+        provider: Option<OrgId>,
+        page: &Page,
+    ) -> Result<(Vec<Location>, String), AppError> {
+        self.authorise(caller, Action::ListLocations)?;
+        let only_own = caller.org.has_role(Role::Provider) && caller.org.roles.len() == 1;
+        let provider = match (only_own, provider) {
+            (true, Some(other)) if other != caller.org.id => {
+                return Err(AppError::PermissionDenied(
+                    "a provider sees only its own locations".into(),
+                ));
+            }
+            (true, _) => Some(caller.org.id.clone()),
+            (false, provider) => provider,
+        };
+        let scope = format!("locations:{}", provider.as_ref().map_or("", |p| p.as_str()));
+        let after = if page.token.is_empty() {
+            None
+        } else {
+            Some(self.pages.decode(&scope, &page.token)?)
+        };
+        let locations = self
+            .store
+            .list_locations(provider.as_ref(), after.as_deref(), page.size as u64 + 1)
+            .await?;
+        let mut locations = locations;
+        let next = if locations.len() > page.size {
+            locations.truncate(page.size);
+            let last = locations.last().expect("page size is at least 1");
+            self.pages.encode(&scope, last.id.as_str())
+        } else {
+            String::new()
+        };
+        Ok((locations, next))
+    }
+
+    /// Publishes a provider's numbers for its own locations, all or nothing.
+    pub async fn publish(
+        &self,
+        caller: &Caller,
+        request: PublishRequest,
+    ) -> Result<PublishOutcome, AppError> {
+        self.authorise(caller, Action::PublishCapacity)?;
+        let now = self.clock.now();
+        let mut violations = Vec::new();
+        let mut first_index: HashMap<&OfferingKey, usize> = HashMap::new();
+        for (i, update) in request.updates.iter().enumerate() {
+            if let Some(j) = first_index.insert(&update.key, i) {
+                violations.push(FieldViolation::new(
+                    format!("updates[{i}].key"),
+                    format!("the same offering as updates[{j}]"),
+                ));
+            }
+            if update
+                .observed_at
+                .is_some_and(|at| at > now + MAX_OBSERVED_SKEW)
+            {
+                violations.push(FieldViolation::new(
+                    format!("updates[{i}].observed_at"),
+                    "must not be in the future",
+                ));
+            }
+        }
+        if !violations.is_empty() {
+            return Err(AppError::Invalid(violations));
+        }
+
+        let ids: Vec<&str> = request
+            .updates
+            .iter()
+            .map(|u| u.key.location_id.as_str())
+            .collect();
+        let locations = self.store.locations_by_id(&ids).await?;
+        for (i, update) in request.updates.iter().enumerate() {
+            let id = update.key.location_id.as_str();
+            match locations.get(id) {
+                None => {
+                    return Err(AppError::NotFound(format!(
+                        "updates[{i}].key.location_id: location {id} not found"
+                    )));
+                }
+                Some(location) if location.provider_id != caller.org.id => {
+                    return Err(AppError::PermissionDenied(format!(
+                        "updates[{i}].key.location_id: location {id} belongs to another provider"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+
+        let fingerprint = request.fingerprint();
+        let updates: Vec<OfferingUpdate> = request
+            .updates
+            .into_iter()
+            .map(|u| OfferingUpdate {
+                key: u.key,
+                intake: u.intake,
+                lead_time_days: u.lead_time_days,
+                counts: u.counts,
+                waiting_days: u.waiting_days,
+                observed_at: u.observed_at.unwrap_or(now).min(now),
+            })
+            .collect();
+        Ok(self
+            .store
+            .publish(
+                &caller.org.id,
+                request.request_id.as_str(),
+                &fingerprint,
+                &updates,
+                now,
+            )
+            .await?)
+    }
+
+    /// Searches offerings; records unmet demand when nothing fresh and free turned up.
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        filter: SearchFilter,
+        page: &Page,
+    ) -> Result<SearchPage, AppError> {
+        self.authorise(caller, Action::SearchPlaces)?;
+        let directory = self.directory();
+        let mut violations = Vec::new();
+        for (i, region) in filter.region_ids.iter().enumerate() {
+            if !directory.regions.iter().any(|r| &r.id == region) {
+                violations.push(FieldViolation::new(
+                    format!("region_ids[{i}]"),
+                    format!("unknown region {region}"),
+                ));
+            }
+        }
+        for (i, m) in filter.municipalities.iter().enumerate() {
+            if !directory.municipalities.contains_key(m.as_str()) {
+                violations.push(FieldViolation::new(
+                    format!("municipality_codes[{i}]"),
+                    format!("unknown municipality {}", m.as_str()),
+                ));
+            }
+        }
+        let child_home = match &filter.child_municipality {
+            None => None,
+            Some(m) => match directory.municipalities.get(m.as_str()) {
+                Some(known) => known.coordinates,
+                None => {
+                    violations.push(FieldViolation::new(
+                        "child_municipality_code",
+                        format!("unknown municipality {}", m.as_str()),
+                    ));
+                    None
+                }
+            },
+        };
+        if !violations.is_empty() {
+            return Err(AppError::Invalid(violations));
+        }
+
+        // A token belongs to one query: its scope is the filter's fingerprint.
+        let scope = format!(
+            "search:{}",
+            hex::encode(Sha256::digest(format!("{filter:?}")))
+        );
+        let offset = self.pages.offset(page, &scope)?;
+        let now = self.clock.now();
+        let revision = self.store.current_revision().await?;
+        let candidates = self.store.search_candidates(&filter, now).await?;
+        let ranked = rank(
+            candidates,
+            &filter,
+            &self.settings.freshness,
+            now,
+            child_home,
+        );
+        if offset == 0 && is_unmet(&ranked) {
+            // A failed signal must not fail the search a crisis worker is waiting on.
+            if let Err(error) = self
+                .store
+                .record_unmet_demand(&caller.org.id, &filter, now)
+                .await
+            {
+                tracing::warn!(error = %error, "failed to record unmet demand");
+            }
+        }
+        let total_size = ranked.len();
+        let results: Vec<Ranked> = ranked.into_iter().skip(offset).take(page.size).collect();
+        let next_page_token = if offset + results.len() < total_size {
+            self.pages.encode_offset(&scope, offset + results.len())
+        } else {
+            String::new()
+        };
+        Ok(SearchPage {
+            results,
+            next_page_token,
+            total_size,
+            revision,
+        })
+    }
+
+    pub async fn hold(
+        &self,
+        caller: &Caller,
+        request: HoldRequest,
+    ) -> Result<HoldOutcome, AppError> {
+        self.authorise(caller, Action::HoldPlace)?;
+        if !self
+            .directory()
+            .municipalities
+            .contains_key(request.child_municipality.as_str())
+        {
+            return Err(AppError::invalid(
+                "child_municipality_code",
+                format!(
+                    "unknown municipality {}",
+                    request.child_municipality.as_str()
+                ),
+            ));
+        }
+        let outcome = self
+            .store
+            .hold(
+                &caller.org.id,
+                &request,
+                &self.settings.freshness,
+                self.clock.now(),
+            )
+            .await?;
+        Ok(outcome)
+    }
+
+    pub async fn confirm_hold(&self, caller: &Caller, hold_id: &str) -> Result<Hold, AppError> {
+        self.authorise(caller, Action::ConfirmHold)?;
+        Ok(self
+            .store
+            .end_hold(&caller.org.id, hold_id, true, self.clock.now())
+            .await?)
+    }
+
+    pub async fn release_hold(&self, caller: &Caller, hold_id: &str) -> Result<Hold, AppError> {
+        self.authorise(caller, Action::ReleaseHold)?;
+        Ok(self
+            .store
+            .end_hold(&caller.org.id, hold_id, false, self.clock.now())
+            .await?)
+    }
+
+    /// A crisis service lists the holds it made; a provider those on its offerings.
+    pub async fn list_holds(
+        &self,
+        caller: &Caller,
+        states: Vec<HoldState>,
+        page: &Page,
+    ) -> Result<(Vec<Hold>, String), AppError> {
+        self.authorise(caller, Action::ListHolds)?;
+        let as_provider = !caller.org.has_role(Role::CrisisService);
+        let scope = format!("holds:{states:?}");
+        let offset = self.pages.offset(page, &scope)?;
+        let now = self.clock.now();
+        let holds = self
+            .store
+            .list_holds(
+                &caller.org.id,
+                as_provider,
+                &states,
+                now,
+                offset as u64,
+                page.size as u64 + 1,
+            )
+            .await?;
+        let mut holds = holds;
+        let next = if holds.len() > page.size {
+            holds.truncate(page.size);
+            self.pages.encode_offset(&scope, offset + page.size)
+        } else {
+            String::new()
+        };
+        // Report the state as it is now, also for holds the sweeper has not reached yet.
+        for hold in &mut holds {
+            if hold.state_at(now) == HoldState::Expired && hold.state == HoldState::Active {
+                hold.state = HoldState::Expired;
+                hold.ended_at = Some(hold.expires_at);
+            }
+        }
+        Ok((holds, next))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn freshness(&self) -> &crate::domain::capacity::FreshnessPolicy {
+        &self.settings.freshness
+    }
+}

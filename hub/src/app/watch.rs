@@ -1,0 +1,202 @@
+//! The capacity watch: a producer task per stream reads the change log
+//! after the client's revision and sends whole revisions through a bounded
+//! channel; it waits for the next commit when it has caught up.
+//!
+//! Reading from the log, not from an in-memory broadcast, is what makes
+//! "no gap, no duplicate" hold across reconnects, slow clients and replicas.
+
+use super::{App, AppError, FieldViolation};
+use crate::domain::authz::Action;
+use crate::domain::capacity::{LocationId, Offering, PlaceType, Revision};
+use crate::domain::identity::{Caller, OrgId, Role};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Rows of the change log read per round trip.
+const LOG_BATCH_ROWS: u64 = 512;
+
+/// How often a caught-up stream looks at the log even without a local
+/// commit signal: other replicas commit too.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Which offerings a watch follows. Empty lists mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct WatchFilter {
+    pub region_ids: Vec<String>,
+    pub place_types: Vec<PlaceType>,
+    pub location_ids: Vec<LocationId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchRequest {
+    /// Stream changes after this revision; `None` means from now.
+    pub start: Option<Revision>,
+    pub include_snapshot: bool,
+    pub filter: WatchFilter,
+}
+
+/// One message of the stream: the matching offerings changed at one revision.
+#[derive(Debug, Clone)]
+pub struct WatchItem {
+    pub revision: Revision,
+    pub offerings: Vec<Offering>,
+    pub snapshot: bool,
+}
+
+struct Matcher {
+    filter: WatchFilter,
+    /// Providers follow only their own locations.
+    provider: Option<OrgId>,
+}
+
+impl Matcher {
+    fn matches(&self, offering: &Offering) -> bool {
+        let f = &self.filter;
+        (f.region_ids.is_empty() || f.region_ids.contains(&offering.location.region_id))
+            && (f.place_types.is_empty() || f.place_types.contains(&offering.key.place_type))
+            && (f.location_ids.is_empty() || f.location_ids.contains(&offering.key.location_id))
+            && self
+                .provider
+                .as_ref()
+                .is_none_or(|p| &offering.location.provider_id == p)
+    }
+}
+
+pub type WatchStream = ReceiverStream<Result<WatchItem, AppError>>;
+
+impl App {
+    pub async fn watch(
+        self: &Arc<Self>,
+        caller: &Caller,
+        request: WatchRequest,
+    ) -> Result<WatchStream, AppError> {
+        self.authorise(caller, Action::WatchCapacity)?;
+        let directory = self.directory();
+        let violations: Vec<FieldViolation> = request
+            .filter
+            .region_ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| !directory.regions.iter().any(|r| &r.id == *id))
+            .map(|(i, id)| {
+                FieldViolation::new(
+                    format!("filter.region_ids[{i}]"),
+                    format!("unknown region {id}"),
+                )
+            })
+            .collect();
+        if !violations.is_empty() {
+            return Err(AppError::Invalid(violations));
+        }
+        let searcher = [
+            Role::CrisisService,
+            Role::ExpertiseTeam,
+            Role::SupraRegionalNetwork,
+            Role::Referrer,
+        ]
+        .iter()
+        .any(|r| caller.org.has_role(*r));
+        let matcher = Matcher {
+            filter: request.filter,
+            provider: (!searcher).then(|| caller.org.id.clone()),
+        };
+
+        let current = self.store.current_revision().await?;
+        let start = match request.start {
+            _ if request.include_snapshot => None,
+            None => Some(current),
+            Some(start) if start > current => {
+                return Err(AppError::OutOfRange(format!(
+                    "revision {} is ahead of the registry (at {})",
+                    start.0, current.0
+                )));
+            }
+            Some(start) => {
+                let oldest = self.store.log_starts_after().await?;
+                if start < oldest {
+                    return Err(AppError::OutOfRange(format!(
+                        "revision {} is no longer kept (the log starts after {}): take a snapshot",
+                        start.0, oldest.0
+                    )));
+                }
+                Some(start)
+            }
+        };
+
+        let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(error) = app.produce(start, matcher, &tx).await {
+                let _ = tx.send(Err(error)).await;
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+
+    /// Feeds one stream until the client leaves or the hub shuts down.
+    async fn produce(
+        &self,
+        start: Option<Revision>,
+        matcher: Matcher,
+        tx: &mpsc::Sender<Result<WatchItem, AppError>>,
+    ) -> Result<(), AppError> {
+        let mut committed = self.store.subscribe();
+        let mut last = match start {
+            Some(start) => start,
+            None => {
+                let (revision, offerings) = self.store.snapshot(self.clock.now()).await?;
+                let offerings = offerings
+                    .into_iter()
+                    .filter(|o| matcher.matches(o))
+                    .collect();
+                let item = WatchItem {
+                    revision,
+                    offerings,
+                    snapshot: true,
+                };
+                if tx.send(Ok(item)).await.is_err() {
+                    return Ok(());
+                }
+                revision
+            }
+        };
+        loop {
+            let batches = self.store.changes_after(last, LOG_BATCH_ROWS).await?;
+            if batches.is_empty() {
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => {
+                        return Err(AppError::Unavailable(format!(
+                            "the hub is shutting down: reconnect with start_revision {}", last.0
+                        )));
+                    }
+                    _ = tx.closed() => return Ok(()),
+                    _ = committed.changed() => {}
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+                continue;
+            }
+            for batch in batches {
+                last = batch.revision;
+                let offerings: Vec<Offering> = batch
+                    .offerings
+                    .into_iter()
+                    .filter(|o| matcher.matches(o))
+                    .collect();
+                if offerings.is_empty() {
+                    continue;
+                }
+                let item = WatchItem {
+                    revision: batch.revision,
+                    offerings,
+                    snapshot: false,
+                };
+                tokio::select! {
+                    sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },
+                    _ = self.shutdown.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+}

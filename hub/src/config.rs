@@ -1,0 +1,239 @@
+//! One typed configuration: defaults, then a TOML file, then `SPIL_…`
+//! environment variables. The only reader of the environment.
+
+use crate::domain::capacity::FreshnessPolicy;
+use crate::tls::TlsFiles;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A secret that never appears in logs or `Debug` output.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// The mTLS gRPC listener. Port 0 picks a free port.
+    pub listen_addr: SocketAddr,
+    /// A plaintext listener serving only `grpc.health.v1`, for probes that
+    /// cannot present a client certificate. Off when unset.
+    pub admin_addr: Option<SocketAddr>,
+    /// `sqlite://file.sqlite` (embedded default) or `postgres://…`.
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub tls: TlsFiles,
+    /// Signs page tokens; replicas behind one address must share it. A random
+    /// one is made at start when unset.
+    pub page_token_secret: Option<Secret>,
+    /// How long a crisis-bed publication stays fresh.
+    pub crisis_bed_fresh_hours: u32,
+    /// How long a publication of any other place type stays fresh.
+    pub other_fresh_days: u32,
+    /// How often expired holds are marked expired (their places are free at
+    /// once regardless; this only tells watchers).
+    pub hold_sweep_interval_ms: u64,
+    /// Messages buffered per watch stream before the hub waits for the client.
+    pub watch_buffer: usize,
+    /// How long shutdown waits for open calls before it cuts them.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            listen_addr: "127.0.0.1:50051".parse().expect("valid address"),
+            admin_addr: None,
+            database_url: "sqlite://spil.sqlite".into(),
+            database_pool_size: 8,
+            tls: TlsFiles {
+                server_cert: "pki/server.pem".into(),
+                server_key: "pki/server-key.pem".into(),
+                client_ca: "pki/client-ca.pem".into(),
+                client_crls: vec!["pki/client-ca.crl.pem".into()],
+            },
+            page_token_secret: None,
+            crisis_bed_fresh_hours: 12,
+            other_fresh_days: 7,
+            hold_sweep_interval_ms: 1000,
+            watch_buffer: 64,
+            shutdown_grace_ms: 5000,
+        }
+    }
+}
+
+impl HubConfig {
+    /// Defaults, overlaid by `file` (if given) and then by every
+    /// `SPIL_<FIELD>` environment variable (`SPIL_TLS__CLIENT_CA` for nested fields).
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut table =
+            toml::Table::try_from(Self::default()).context("failed to encode defaults")?;
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("failed to read config file {}", file.display()))?;
+            let overlay: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("invalid TOML in {}", file.display()))?;
+            merge(&mut table, overlay);
+        }
+        #[allow(clippy::disallowed_methods)] // the one sanctioned reader of the environment
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("SPIL_") else {
+                continue;
+            };
+            if matches!(key, "TEST_DATABASE_URL" | "LOG") {
+                continue;
+            }
+            let path: Vec<String> = key
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            set_path(&mut table, &path, &value).with_context(|| format!("invalid {name}"))?;
+        }
+        let config: Self = table.try_into().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.database_pool_size >= 1,
+            "database_pool_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.crisis_bed_fresh_hours >= 1,
+            "crisis_bed_fresh_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            self.other_fresh_days >= 1,
+            "other_fresh_days must be at least 1"
+        );
+        anyhow::ensure!(
+            self.hold_sweep_interval_ms >= 10,
+            "hold_sweep_interval_ms must be at least 10"
+        );
+        anyhow::ensure!(self.watch_buffer >= 1, "watch_buffer must be at least 1");
+        Ok(())
+    }
+
+    pub fn freshness(&self) -> FreshnessPolicy {
+        FreshnessPolicy {
+            crisis_bed: chrono::Duration::hours(i64::from(self.crisis_bed_fresh_hours)),
+            other: chrono::Duration::days(i64::from(self.other_fresh_days)),
+        }
+    }
+
+    pub fn hold_sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.hold_sweep_interval_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    /// Resolves relative file paths against `base` (the demo's folder).
+    pub fn with_paths_under(mut self, base: &Path) -> Self {
+        let join = |p: &PathBuf| {
+            if p.is_relative() {
+                base.join(p)
+            } else {
+                p.clone()
+            }
+        };
+        self.tls.server_cert = join(&self.tls.server_cert);
+        self.tls.server_key = join(&self.tls.server_key);
+        self.tls.client_ca = join(&self.tls.client_ca);
+        self.tls.client_crls = self.tls.client_crls.iter().map(join).collect();
+        self
+    }
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(overlay)) => merge(inner, overlay),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets one (possibly nested) key from an environment string, typed like the
+/// default it replaces.
+fn set_path(table: &mut toml::Table, path: &[String], raw: &str) -> anyhow::Result<()> {
+    let (last, parents) = path.split_last().context("empty key")?;
+    let mut current = table;
+    for part in parents {
+        current = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("{part} is not a section"))?;
+    }
+    let value = match current.get(last) {
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(raw.parse().context("expected an integer")?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(raw.parse().context("expected true or false")?)
+        }
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_owned()),
+    };
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_defaults_and_unknown_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("spil-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hub.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"postgres://db/spil\"\n[tls]\nclient_ca = \"ca.pem\"\n",
+        )
+        .unwrap();
+        let config = HubConfig::load(Some(&file)).unwrap();
+        assert_eq!(config.database_url, "postgres://db/spil");
+        assert_eq!(config.tls.client_ca, PathBuf::from("ca.pem"));
+        assert_eq!(config.tls.server_cert, PathBuf::from("pki/server.pem"));
+
+        std::fs::write(&file, "databse_url = \"typo\"\n").unwrap();
+        assert!(HubConfig::load(Some(&file)).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+    }
+}
