@@ -4,6 +4,8 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod grpc;
 pub mod pki;
+pub mod startup;
 pub mod store;
 pub mod tls;

@@ -1,0 +1,55 @@
+//! The one place where errors become `tonic::Status`. Handlers only use `?`.
+
+use crate::app::AppError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
+
+/// The error domain named in `google.rpc.ErrorInfo`.
+const DOMAIN: &str = "spil.local";
+
+impl From<AppError> for Status {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid(violations) => {
+                let summary = violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| FieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(Code::InvalidArgument, summary, details)
+            }
+            AppError::Unauthenticated(message) => Status::unauthenticated(message),
+            AppError::PermissionDenied(message) => Status::permission_denied(message),
+            AppError::NotFound(message) => Status::not_found(message),
+            AppError::FailedPrecondition {
+                reason,
+                subject,
+                description,
+            } => {
+                let mut details =
+                    ErrorDetails::with_precondition_failure(vec![PreconditionViolation::new(
+                        reason,
+                        subject,
+                        description.clone(),
+                    )]);
+                details.set_error_info(reason, DOMAIN, std::collections::HashMap::new());
+                Status::with_error_details(Code::FailedPrecondition, description, details)
+            }
+            AppError::AlreadyExists(message) => Status::already_exists(message),
+            AppError::OutOfRange(message) => Status::out_of_range(message),
+            AppError::Unavailable(message) => Status::unavailable(message),
+            AppError::Internal(source) => {
+                // The cause stays in the log; the caller gets an id to quote.
+                let error_id = uuid::Uuid::new_v4();
+                tracing::error!(%error_id, error = ?source, "internal error");
+                Status::internal(format!("internal error {error_id}"))
+            }
+        }
+    }
+}

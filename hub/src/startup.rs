@@ -1,0 +1,211 @@
+//! Building and running a hub: binds its listeners, migrates the store,
+//! starts the background tasks. `main` and the tests call the same code.
+
+use crate::app::{App, PageTokens, Settings};
+use crate::clock::SharedClock;
+use crate::config::HubConfig;
+use crate::store::{Store, StoreConfig};
+use crate::{grpc, tls};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+
+pub struct Hub {
+    local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    app: Arc<App>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+/// The transport's own limits, in the order a request meets them.
+fn server() -> Server {
+    Server::builder()
+        // Dead peers are noticed, so their watch streams end.
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        // One connection cannot take every worker: calls beyond this wait.
+        .concurrency_limit_per_connection(256)
+        // Beyond that, refuse at once with RESOURCE_EXHAUSTED rather than queue.
+        .load_shed(true)
+        // Unary calls end after this; long streams are ended by shutdown instead.
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .max_frame_size(Some(1 << 20))
+        .initial_stream_window_size(Some(1 << 20))
+        .initial_connection_window_size(Some(4 << 20))
+        .http2_adaptive_window(Some(false))
+        .accept_http1(false)
+        .max_concurrent_streams(Some(1024))
+        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+}
+
+impl Hub {
+    /// Binds, migrates and starts serving; returns once the hub accepts calls.
+    pub async fn build(config: HubConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        // sea-orm's rustls and ours must agree on one crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        config.validate()?;
+        let tls_config = tls::server_config(&config.tls)?;
+        let store = Store::connect(&StoreConfig {
+            database_url: config.database_url.clone(),
+            pool_size: config.database_pool_size,
+        })
+        .await
+        .context("failed to open the database")?;
+        store
+            .migrate()
+            .await
+            .context("failed to migrate the database")?;
+
+        let secret = match &config.page_token_secret {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => [
+                uuid::Uuid::new_v4().into_bytes(),
+                uuid::Uuid::new_v4().into_bytes(),
+            ]
+            .concat(),
+        };
+        let shutdown = CancellationToken::new();
+        let settings = Settings {
+            freshness: config.freshness(),
+            watch_buffer: config.watch_buffer,
+        };
+        let app = App::new(
+            store,
+            clock,
+            settings,
+            PageTokens::new(&secret),
+            shutdown.clone(),
+        )
+        .await
+        .context("failed to load the directory")?;
+
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("failed to listen on {}", config.listen_addr))?;
+        let local_addr = listener.local_addr()?;
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_service_status(
+                "spil.v1.CapacityRegistry",
+                tonic_health::ServingStatus::Serving,
+            )
+            .await;
+        health_reporter
+            .set_service_status("spil.v1.Directory", tonic_health::ServingStatus::Serving)
+            .await;
+        let routes = grpc::routes(Arc::clone(&app), health_service.clone())?;
+        let incoming = tls::incoming(listener, tls_config, shutdown.clone());
+
+        let mut tasks = Vec::new();
+        let signal = shutdown.clone();
+        let router = server().add_routes(routes);
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = router
+                .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
+                .await
+            {
+                tracing::error!(%error, "grpc server failed");
+            }
+        }));
+
+        let admin_addr = match config.admin_addr {
+            None => None,
+            Some(addr) => {
+                let admin = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("failed to listen on {addr}"))?;
+                let admin_addr = admin.local_addr()?;
+                let signal = shutdown.clone();
+                tasks.push(tokio::spawn(async move {
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(admin);
+                    if let Err(error) = Server::builder()
+                        .add_service(health_service)
+                        .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
+                        .await
+                    {
+                        tracing::error!(%error, "admin server failed");
+                    }
+                }));
+                Some(admin_addr)
+            }
+        };
+
+        tasks.push(tokio::spawn(sweep_holds(
+            Arc::clone(&app),
+            config.hold_sweep_interval(),
+            shutdown.clone(),
+        )));
+
+        tracing::info!(%local_addr, ?admin_addr, "hub serving");
+        Ok(Self {
+            local_addr,
+            admin_addr,
+            app,
+            shutdown,
+            tasks,
+            grace: config.shutdown_grace(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// A token whose cancellation stops the hub; for signal handlers.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains for at most
+    /// the configured grace period.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.shutdown.cancelled().await;
+        self.stop().await
+    }
+
+    /// Stops accepting, ends watch streams, and waits for the rest to drain.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let drain = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(self.grace, drain).await.is_err() {
+            tracing::warn!(
+                grace_ms = self.grace.as_millis() as u64,
+                "shutdown grace ran out"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Marks expired holds expired, so watchers hear of the returned places.
+async fn sweep_holds(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match app.sweep_expired_holds().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "holds expired"),
+            Err(error) => tracing::warn!(%error, "failed to expire holds"),
+        }
+    }
+}
