@@ -9,3 +9,6 @@ pub mod pki;
 pub mod startup;
 pub mod store;
 pub mod tls;
+pub mod demo;
+pub mod cli;
+pub mod telemetry;

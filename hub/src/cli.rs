@@ -1,0 +1,152 @@
+//! The `spil-hub` command line: serve, make a development PKI, run the demo.
+
+use crate::clock::SystemClock;
+use crate::config::HubConfig;
+use crate::domain::identity::{OrgId, Organisation, Role};
+use crate::pki::{PkiLayout, init_dev_pki};
+use crate::startup::Hub;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "spil-hub", version, about = "The Spil hub: youth-care capacity and consultations over mTLS gRPC")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve with a configuration file and SPIL_… environment variables.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Create development certificates: CAs, server certificate, one client certificate per organisation.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Register or update an organisation in the hub's database.
+    Org {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated roles, e.g. provider or crisis_service.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[arg(long)]
+        home_region: String,
+    },
+    /// Start a hub with demo data, development certificates and an embedded database.
+    Demo {
+        /// Folder for the certificates and the database.
+        #[arg(long, default_value = "spil-demo")]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    Init {
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+        /// Organisations to issue client certificates for (repeatable).
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => {
+            let config = HubConfig::load(config.as_deref())?;
+            serve(Hub::build(config, Arc::new(SystemClock)).await?).await
+        }
+        Command::Pki {
+            command: PkiCommand::Init { dir, orgs },
+        } => {
+            let orgs = orgs
+                .iter()
+                .map(|id| OrgId::parse(id).map_err(|e| anyhow::anyhow!("--org {id}: {e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            init_dev_pki(&PkiLayout::new(&dir), &orgs)?;
+            println!("development certificates are in {}", dir.display());
+            Ok(())
+        }
+        Command::Org {
+            config,
+            id,
+            name,
+            roles,
+            home_region,
+        } => {
+            let config = HubConfig::load(config.as_deref())?;
+            let roles = roles
+                .iter()
+                .map(|r| Role::from_name(r).with_context(|| format!("unknown role {r}")))
+                .collect::<anyhow::Result<_>>()?;
+            let org = Organisation {
+                id: OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--id: {e}"))?,
+                name,
+                roles,
+                home_region_id: home_region,
+            };
+            let store = crate::store::Store::connect(&crate::store::StoreConfig {
+                database_url: config.database_url,
+                pool_size: 1,
+            })
+            .await?;
+            store.migrate().await?;
+            store.upsert_organisation(&org).await?;
+            println!("registered {} ({}); restart or reload the hub to pick it up", org.id, org.id.spiffe_id());
+            Ok(())
+        }
+        Command::Demo { dir, listen } => demo(dir, listen).await,
+    }
+}
+
+async fn demo(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+    let layout = PkiLayout::new(dir.join("pki"));
+    init_dev_pki(&layout, &crate::demo::organisation_ids())?;
+    let config = HubConfig {
+        listen_addr: listen,
+        database_url: format!("sqlite://{}", dir.join("spil.sqlite").display()),
+        ..HubConfig::default()
+    }
+    .with_paths_under(&dir);
+    let hub = Hub::build(config, Arc::new(SystemClock)).await?;
+    crate::demo::seed(hub.app()).await?;
+    let addr = hub.local_addr();
+    let pki = layout.dir.display();
+    println!(
+        "\nSpil demo hub listening on https://{addr} (mTLS; data in {dir})\n\n\
+         Call it with the CLI, for example as the crisis service:\n\n  \
+         export SPIL_HUB=https://localhost:{port} SPIL_CA={pki}/server-ca.pem\n  \
+         export SPIL_CERT={pki}/orgs/crisisdienst-zkh.pem SPIL_KEY={pki}/orgs/crisisdienst-zkh-key.pem\n  \
+         cargo run -p spil-client --bin spil -- whoami\n  \
+         cargo run -p spil-client --bin spil -- search --place-type crisis-bed --age 15 --child-municipality GM0392\n\n\
+         Every organisation's certificate is in {pki}/orgs/. Stop with Ctrl-C.\n",
+        dir = dir.display(),
+        port = addr.port(),
+    );
+    serve(hub).await
+}
+
+async fn serve(hub: Hub) -> anyhow::Result<()> {
+    let token = hub.shutdown_token();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+    hub.run_until_stopped().await
+}

@@ -1,0 +1,37 @@
+//! Small assertions shared by the end-to-end tests.
+
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// The call failed with `code`.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got Ok({value:?})"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+/// The call failed with INVALID_ARGUMENT naming `field` in its BadRequest details.
+#[track_caller]
+pub fn assert_bad_field<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) {
+    let status = assert_code(result, Code::InvalidArgument);
+    let bad_request = status
+        .get_details_bad_request()
+        .unwrap_or_else(|| panic!("no BadRequest details in {status:?}"));
+    let fields: Vec<&str> = bad_request.field_violations.iter().map(|v| v.field.as_str()).collect();
+    assert!(fields.contains(&field), "expected a violation of {field}, got {fields:?}");
+}
+
+/// The call failed with FAILED_PRECONDITION for `reason`.
+#[track_caller]
+pub fn assert_precondition<T: std::fmt::Debug>(result: Result<T, Status>, reason: &str) {
+    let status = assert_code(result, Code::FailedPrecondition);
+    let failure = status
+        .get_details_precondition_failure()
+        .unwrap_or_else(|| panic!("no PreconditionFailure details in {status:?}"));
+    assert_eq!(failure.violations[0].r#type, reason, "{status:?}");
+}
