@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    #[allow(clippy::disallowed_methods)] // cargo hands build scripts their paths this way
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let descriptors = protox::compile(PROTOS, ["."])?;
     std::fs::write(

@@ -66,16 +66,28 @@ pub struct SpilClient {
 impl SpilClient {
     /// Connects to `hub` (e.g. `https://localhost:50051`), trusting
     /// `server_ca_pem`, presenting `identity` (a test may present none).
-    pub async fn connect(hub: &str, server_ca_pem: &str, identity: Option<Identity>) -> Result<Self, ClientError> {
+    pub async fn connect(
+        hub: &str,
+        server_ca_pem: &str,
+        identity: Option<Identity>,
+    ) -> Result<Self, ClientError> {
         // One crypto provider for the whole process (tonic, sea-orm and rustls agree on ring).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let uri: tonic::transport::Uri = hub.parse().map_err(|_| ClientError::Address(hub.to_owned()))?;
-        let host = uri.host().ok_or_else(|| ClientError::Address(hub.to_owned()))?.to_owned();
+        let uri: tonic::transport::Uri = hub
+            .parse()
+            .map_err(|_| ClientError::Address(hub.to_owned()))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| ClientError::Address(hub.to_owned()))?
+            .to_owned();
         let mut tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(server_ca_pem))
             .domain_name(host.trim_start_matches('[').trim_end_matches(']'));
         if let Some(identity) = identity {
-            tls = tls.identity(tonic::transport::Identity::from_pem(identity.cert_pem, identity.key_pem));
+            tls = tls.identity(tonic::transport::Identity::from_pem(
+                identity.cert_pem,
+                identity.key_pem,
+            ));
         }
         let channel = Endpoint::from(uri)
             .tls_config(tls)?

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "spil-hub", version, about = "The Spil hub: youth-care capacity and consultations over mTLS gRPC")]
+#[command(
+    name = "spil-hub",
+    version,
+    about = "The Spil hub: youth-care capacity and consultations over mTLS gRPC"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,7 +111,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             store.migrate().await?;
             store.upsert_organisation(&org).await?;
-            println!("registered {} ({}); restart or reload the hub to pick it up", org.id, org.id.spiffe_id());
+            println!(
+                "registered {} ({}); restart or reload the hub to pick it up",
+                org.id,
+                org.id.spiffe_id()
+            );
             Ok(())
         }
         Command::Demo { dir, listen } => demo(dir, listen).await,

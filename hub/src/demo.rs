@@ -16,75 +16,223 @@ use chrono::Duration;
 type Place = (&'static str, &'static str, f64, f64);
 
 const REGIONS: &[(&str, &str, &str, &[Place])] = &[
-    ("zuid-kennemerland", "Zuid-Kennemerland", "Noord-Holland", &[
-        ("GM0392", "Haarlem", 52.381, 4.637),
-        ("GM0473", "Zandvoort", 52.372, 4.533),
-        ("GM0377", "Bloemendaal", 52.406, 4.622),
-        ("GM0397", "Heemstede", 52.353, 4.609),
-    ]),
-    ("ijmond", "IJmond", "Noord-Holland", &[
-        ("GM0375", "Beverwijk", 52.487, 4.657),
-        ("GM0396", "Heemskerk", 52.511, 4.671),
-        ("GM0453", "Velsen", 52.460, 4.620),
-    ]),
-    ("haarlemmermeer", "Haarlemmermeer", "Noord-Holland", &[
-        ("GM0394", "Haarlemmermeer", 52.302, 4.689),
-    ]),
-    ("amsterdam-amstelland", "Amsterdam-Amstelland", "Noord-Holland", &[
-        ("GM0363", "Amsterdam", 52.370, 4.895),
-        ("GM0362", "Amstelveen", 52.303, 4.859),
-    ]),
-    ("holland-rijnland", "Holland Rijnland", "Zuid-Holland", &[
-        ("GM0546", "Leiden", 52.160, 4.497),
-        ("GM0537", "Katwijk", 52.203, 4.418),
-        ("GM0484", "Alphen aan den Rijn", 52.129, 4.656),
-        ("GM1525", "Teylingen", 52.225, 4.522),
-        ("GM0547", "Leiderdorp", 52.158, 4.534),
-        ("GM0579", "Oegstgeest", 52.180, 4.469),
-        ("GM0575", "Noordwijk", 52.240, 4.447),
-        ("GM0534", "Hillegom", 52.291, 4.583),
-        ("GM0553", "Lisse", 52.258, 4.557),
-    ]),
-    ("haaglanden", "Haaglanden", "Zuid-Holland", &[
-        ("GM0518", "'s-Gravenhage", 52.078, 4.288),
-        ("GM0503", "Delft", 52.012, 4.357),
-        ("GM0637", "Zoetermeer", 52.057, 4.493),
-        ("GM1783", "Westland", 51.994, 4.209),
-        ("GM0603", "Rijswijk", 52.036, 4.325),
-        ("GM0629", "Wassenaar", 52.143, 4.401),
-    ]),
+    (
+        "zuid-kennemerland",
+        "Zuid-Kennemerland",
+        "Noord-Holland",
+        &[
+            ("GM0392", "Haarlem", 52.381, 4.637),
+            ("GM0473", "Zandvoort", 52.372, 4.533),
+            ("GM0377", "Bloemendaal", 52.406, 4.622),
+            ("GM0397", "Heemstede", 52.353, 4.609),
+        ],
+    ),
+    (
+        "ijmond",
+        "IJmond",
+        "Noord-Holland",
+        &[
+            ("GM0375", "Beverwijk", 52.487, 4.657),
+            ("GM0396", "Heemskerk", 52.511, 4.671),
+            ("GM0453", "Velsen", 52.460, 4.620),
+        ],
+    ),
+    (
+        "haarlemmermeer",
+        "Haarlemmermeer",
+        "Noord-Holland",
+        &[("GM0394", "Haarlemmermeer", 52.302, 4.689)],
+    ),
+    (
+        "amsterdam-amstelland",
+        "Amsterdam-Amstelland",
+        "Noord-Holland",
+        &[
+            ("GM0363", "Amsterdam", 52.370, 4.895),
+            ("GM0362", "Amstelveen", 52.303, 4.859),
+        ],
+    ),
+    (
+        "holland-rijnland",
+        "Holland Rijnland",
+        "Zuid-Holland",
+        &[
+            ("GM0546", "Leiden", 52.160, 4.497),
+            ("GM0537", "Katwijk", 52.203, 4.418),
+            ("GM0484", "Alphen aan den Rijn", 52.129, 4.656),
+            ("GM1525", "Teylingen", 52.225, 4.522),
+            ("GM0547", "Leiderdorp", 52.158, 4.534),
+            ("GM0579", "Oegstgeest", 52.180, 4.469),
+            ("GM0575", "Noordwijk", 52.240, 4.447),
+            ("GM0534", "Hillegom", 52.291, 4.583),
+            ("GM0553", "Lisse", 52.258, 4.557),
+        ],
+    ),
+    (
+        "haaglanden",
+        "Haaglanden",
+        "Zuid-Holland",
+        &[
+            ("GM0518", "'s-Gravenhage", 52.078, 4.288),
+            ("GM0503", "Delft", 52.012, 4.357),
+            ("GM0637", "Zoetermeer", 52.057, 4.493),
+            ("GM1783", "Westland", 51.994, 4.209),
+            ("GM0603", "Rijswijk", 52.036, 4.325),
+            ("GM0629", "Wassenaar", 52.143, 4.401),
+        ],
+    ),
 ];
 
 /// Every demo organisation: id, name, roles, home region.
 pub const ORGANISATIONS: &[(&str, &str, &[Role], &str)] = &[
-    ("crisisdienst-zkh", "Crisisdienst Jeugd Zuid-Kennemerland, IJmond en Haarlemmermeer", &[Role::CrisisService], "zuid-kennemerland"),
-    ("crisisdienst-haaglanden", "Crisisdienst Jeugd Haaglanden", &[Role::CrisisService], "haaglanden"),
-    ("ret-zkh-ijmond", "RET Zuid-Kennemerland/IJmond", &[Role::ExpertiseTeam], "zuid-kennemerland"),
-    ("ret-holland-rijnland", "RET Holland Rijnland", &[Role::ExpertiseTeam], "holland-rijnland"),
-    ("ben-nh", "BEN NH (Bovenregionaal Expertisenetwerk Noord-Holland)", &[Role::SupraRegionalNetwork], "amsterdam-amstelland"),
-    ("k-eet", "K-EET (keten eetstoornissen)", &[Role::SupraRegionalNetwork], "holland-rijnland"),
-    ("kenter", "Kenter Jeugdhulp", &[Role::Provider], "zuid-kennemerland"),
-    ("consortium-ijmond", "Consortium Jeugdhulp IJmond", &[Role::Provider], "ijmond"),
-    ("rijnland-gezinshuizen", "Gezinshuizen Rijnland", &[Role::Provider], "holland-rijnland"),
-    ("duinzicht-jeugdzorgplus", "Duinzicht JeugdzorgPlus", &[Role::Provider], "haaglanden"),
-    ("haaglanden-jeugd-ggz", "Jeugd-GGZ Haaglanden", &[Role::Provider], "haaglanden"),
-    ("cjg-haarlem", "CJG Haarlem", &[Role::Referrer], "zuid-kennemerland"),
-    ("regio-zuid-kennemerland", "Jeugdregio Zuid-Kennemerland", &[Role::Region], "zuid-kennemerland"),
-    ("regio-holland-rijnland", "Jeugdregio Holland Rijnland", &[Role::Region], "holland-rijnland"),
-    ("spil-privacy", "Spil functionaris gegevensbescherming", &[Role::Auditor], "zuid-kennemerland"),
-    ("spil-beheer", "Spil beheer", &[Role::Admin], "zuid-kennemerland"),
+    (
+        "crisisdienst-zkh",
+        "Crisisdienst Jeugd Zuid-Kennemerland, IJmond en Haarlemmermeer",
+        &[Role::CrisisService],
+        "zuid-kennemerland",
+    ),
+    (
+        "crisisdienst-haaglanden",
+        "Crisisdienst Jeugd Haaglanden",
+        &[Role::CrisisService],
+        "haaglanden",
+    ),
+    (
+        "ret-zkh-ijmond",
+        "RET Zuid-Kennemerland/IJmond",
+        &[Role::ExpertiseTeam],
+        "zuid-kennemerland",
+    ),
+    (
+        "ret-holland-rijnland",
+        "RET Holland Rijnland",
+        &[Role::ExpertiseTeam],
+        "holland-rijnland",
+    ),
+    (
+        "ben-nh",
+        "BEN NH (Bovenregionaal Expertisenetwerk Noord-Holland)",
+        &[Role::SupraRegionalNetwork],
+        "amsterdam-amstelland",
+    ),
+    (
+        "k-eet",
+        "K-EET (keten eetstoornissen)",
+        &[Role::SupraRegionalNetwork],
+        "holland-rijnland",
+    ),
+    (
+        "kenter",
+        "Kenter Jeugdhulp",
+        &[Role::Provider],
+        "zuid-kennemerland",
+    ),
+    (
+        "consortium-ijmond",
+        "Consortium Jeugdhulp IJmond",
+        &[Role::Provider],
+        "ijmond",
+    ),
+    (
+        "rijnland-gezinshuizen",
+        "Gezinshuizen Rijnland",
+        &[Role::Provider],
+        "holland-rijnland",
+    ),
+    (
+        "duinzicht-jeugdzorgplus",
+        "Duinzicht JeugdzorgPlus",
+        &[Role::Provider],
+        "haaglanden",
+    ),
+    (
+        "haaglanden-jeugd-ggz",
+        "Jeugd-GGZ Haaglanden",
+        &[Role::Provider],
+        "haaglanden",
+    ),
+    (
+        "cjg-haarlem",
+        "CJG Haarlem",
+        &[Role::Referrer],
+        "zuid-kennemerland",
+    ),
+    (
+        "regio-zuid-kennemerland",
+        "Jeugdregio Zuid-Kennemerland",
+        &[Role::Region],
+        "zuid-kennemerland",
+    ),
+    (
+        "regio-holland-rijnland",
+        "Jeugdregio Holland Rijnland",
+        &[Role::Region],
+        "holland-rijnland",
+    ),
+    (
+        "spil-privacy",
+        "Spil functionaris gegevensbescherming",
+        &[Role::Auditor],
+        "zuid-kennemerland",
+    ),
+    (
+        "spil-beheer",
+        "Spil beheer",
+        &[Role::Admin],
+        "zuid-kennemerland",
+    ),
 ];
 
 /// Locations: id, provider, name, municipality.
 const LOCATIONS: &[(&str, &str, &str, &str)] = &[
-    ("kenter-crisis-haarlem", "kenter", "Kenter crisisopvang Haarlem", "GM0392"),
-    ("kenter-leefgroep-heemstede", "kenter", "Kenter leefgroep Heemstede", "GM0397"),
-    ("ijmond-crisis-beverwijk", "consortium-ijmond", "Crisisopvang Beverwijk", "GM0375"),
-    ("ijmond-wonen-velsen", "consortium-ijmond", "Kleinschalig wonen Velsen", "GM0453"),
-    ("rijnland-gezinshuis-leiden", "rijnland-gezinshuizen", "Gezinshuis De Linde, Leiden", "GM0546"),
-    ("rijnland-gezinshuis-katwijk", "rijnland-gezinshuizen", "Gezinshuis Duinrand, Katwijk", "GM0537"),
-    ("duinzicht-gesloten-wassenaar", "duinzicht-jeugdzorgplus", "Duinzicht JeugdzorgPlus, Wassenaar", "GM0629"),
-    ("ggz-kliniek-den-haag", "haaglanden-jeugd-ggz", "Jeugd-GGZ kliniek Den Haag", "GM0518"),
+    (
+        "kenter-crisis-haarlem",
+        "kenter",
+        "Kenter crisisopvang Haarlem",
+        "GM0392",
+    ),
+    (
+        "kenter-leefgroep-heemstede",
+        "kenter",
+        "Kenter leefgroep Heemstede",
+        "GM0397",
+    ),
+    (
+        "ijmond-crisis-beverwijk",
+        "consortium-ijmond",
+        "Crisisopvang Beverwijk",
+        "GM0375",
+    ),
+    (
+        "ijmond-wonen-velsen",
+        "consortium-ijmond",
+        "Kleinschalig wonen Velsen",
+        "GM0453",
+    ),
+    (
+        "rijnland-gezinshuis-leiden",
+        "rijnland-gezinshuizen",
+        "Gezinshuis De Linde, Leiden",
+        "GM0546",
+    ),
+    (
+        "rijnland-gezinshuis-katwijk",
+        "rijnland-gezinshuizen",
+        "Gezinshuis Duinrand, Katwijk",
+        "GM0537",
+    ),
+    (
+        "duinzicht-gesloten-wassenaar",
+        "duinzicht-jeugdzorgplus",
+        "Duinzicht JeugdzorgPlus, Wassenaar",
+        "GM0629",
+    ),
+    (
+        "ggz-kliniek-den-haag",
+        "haaglanden-jeugd-ggz",
+        "Jeugd-GGZ kliniek Den Haag",
+        "GM0518",
+    ),
 ];
 
 struct Publication {
@@ -102,14 +250,13 @@ struct Publication {
     hours_ago: i64,
 }
 
+/// `numbers` are total places, free places and waiting days.
 const fn publication(
     location: &'static str,
     place_type: PlaceType,
     profiles: &'static [CareProfile],
     ages: (u32, u32),
-    total: u32,
-    free: u32,
-    waiting_days: u32,
+    (total, free, waiting_days): (u32, u32, u32),
     hours_ago: i64,
 ) -> Publication {
     Publication {
@@ -135,22 +282,92 @@ use CareProfile::*;
 use PlaceType::*;
 
 const PUBLICATIONS: &[Publication] = &[
-    publication("kenter-crisis-haarlem", CrisisBed, &[YouthAndParenting, YouthMentalHealth], (12, 17), 4, 2, 0, 1),
-    publication("kenter-crisis-haarlem", CrisisBed, &[YouthAndParenting], (4, 11), 2, 1, 0, 3),
-    publication("kenter-leefgroep-heemstede", ResidentialGroup, &[YouthAndParenting, MildIntellectualDisability], (12, 17), 8, 1, 42, 30),
+    publication(
+        "kenter-crisis-haarlem",
+        CrisisBed,
+        &[YouthAndParenting, YouthMentalHealth],
+        (12, 17),
+        (4, 2, 0),
+        1,
+    ),
+    publication(
+        "kenter-crisis-haarlem",
+        CrisisBed,
+        &[YouthAndParenting],
+        (4, 11),
+        (2, 1, 0),
+        3,
+    ),
+    publication(
+        "kenter-leefgroep-heemstede",
+        ResidentialGroup,
+        &[YouthAndParenting, MildIntellectualDisability],
+        (12, 17),
+        (8, 1, 42),
+        30,
+    ),
     // Observed 20 hours ago: a crisis bed that is stale and must never count as free.
-    publication("ijmond-crisis-beverwijk", CrisisBed, &[YouthAndParenting], (12, 17), 3, 3, 0, 20),
-    publication("ijmond-wonen-velsen", SmallScaleHousing, &[YouthAndParenting], (16, 23), 6, 2, 21, 48),
-    publication("rijnland-gezinshuis-leiden", FamilyHome, &[YouthAndParenting], (0, 17), 4, 1, 60, 24),
+    publication(
+        "ijmond-crisis-beverwijk",
+        CrisisBed,
+        &[YouthAndParenting],
+        (12, 17),
+        (3, 3, 0),
+        20,
+    ),
+    publication(
+        "ijmond-wonen-velsen",
+        SmallScaleHousing,
+        &[YouthAndParenting],
+        (16, 23),
+        (6, 2, 21),
+        48,
+    ),
+    publication(
+        "rijnland-gezinshuis-leiden",
+        FamilyHome,
+        &[YouthAndParenting],
+        (0, 17),
+        (4, 1, 60),
+        24,
+    ),
     // A week and a half old: stale.
-    publication("rijnland-gezinshuis-katwijk", FamilyHome, &[YouthAndParenting], (4, 17), 3, 1, 90, 250),
+    publication(
+        "rijnland-gezinshuis-katwijk",
+        FamilyHome,
+        &[YouthAndParenting],
+        (4, 17),
+        (3, 1, 90),
+        250,
+    ),
     Publication {
         gender: GenderPolicy::Any,
         security: SecurityLevel::Secure,
-        ..publication("duinzicht-gesloten-wassenaar", SecureResidential, &[YouthAndParenting, Forensic], (12, 17), 10, 1, 14, 6)
+        ..publication(
+            "duinzicht-gesloten-wassenaar",
+            SecureResidential,
+            &[YouthAndParenting, Forensic],
+            (12, 17),
+            (10, 1, 14),
+            6,
+        )
     },
-    publication("ggz-kliniek-den-haag", ClinicalMentalHealth, &[YouthMentalHealth, EatingDisorders], (12, 17), 6, 0, 35, 2),
-    publication("ggz-kliniek-den-haag", CrisisBed, &[YouthMentalHealth], (12, 17), 2, 1, 0, 4),
+    publication(
+        "ggz-kliniek-den-haag",
+        ClinicalMentalHealth,
+        &[YouthMentalHealth, EatingDisorders],
+        (12, 17),
+        (6, 0, 35),
+        2,
+    ),
+    publication(
+        "ggz-kliniek-den-haag",
+        CrisisBed,
+        &[YouthMentalHealth],
+        (12, 17),
+        (2, 1, 0),
+        4,
+    ),
 ];
 
 fn seed_error(error: AppError) -> anyhow::Error {
@@ -212,14 +429,19 @@ pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
         certificate_identity: "demo-seed".into(),
     };
     for (id, provider, name, municipality) in LOCATIONS {
-        let coordinates = directory.municipalities.get(*municipality).and_then(|m| m.coordinates);
+        let coordinates = directory
+            .municipalities
+            .get(*municipality)
+            .and_then(|m| m.coordinates);
         let spec = LocationSpec {
             id: LocationId::parse(id).expect("demo ids are valid"),
             name: DisplayName::parse(name).expect("demo names are valid"),
             municipality: MunicipalityCode::parse(municipality).expect("demo codes are valid"),
             coordinates,
         };
-        app.upsert_location(&as_org(provider), spec).await.map_err(seed_error)?;
+        app.upsert_location(&as_org(provider), spec)
+            .await
+            .map_err(seed_error)?;
     }
     let now = app.now();
     for (i, p) in PUBLICATIONS.iter().enumerate() {
@@ -238,16 +460,23 @@ pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
                 security_level: p.security,
             },
             intake: p.intake,
-            lead_time_days: if p.intake == Intake::AroundTheClock { 0 } else { 7 },
+            lead_time_days: if p.intake == Intake::AroundTheClock {
+                0
+            } else {
+                7
+            },
             counts: PlaceCounts::new(p.total, p.free).expect("demo counts are valid"),
             waiting_days: p.waiting_days,
             observed_at: Some(now - Duration::hours(p.hours_ago)),
         };
         let request = PublishRequest {
-            request_id: RequestId::parse(&format!("demo-seed-{i}-{}", now.timestamp() / 3600)).expect("valid"),
+            request_id: RequestId::parse(&format!("demo-seed-{i}-{}", now.timestamp() / 3600))
+                .expect("valid"),
             updates: vec![update],
         };
-        app.publish(&as_org(provider), request).await.map_err(seed_error)?;
+        app.publish(&as_org(provider), request)
+            .await
+            .map_err(seed_error)?;
     }
     Ok(())
 }

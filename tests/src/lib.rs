@@ -27,7 +27,9 @@ pub enum Backend {
 /// The PostgreSQL server for tests, when one is configured.
 pub fn postgres_url() -> Option<String> {
     #[allow(clippy::disallowed_methods)] // tests choose their backend from the environment
-    std::env::var("SPIL_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("SPIL_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// The backends to run a store-level test on: SQLite always, PostgreSQL when configured.
@@ -41,7 +43,9 @@ pub fn backends() -> Vec<Backend> {
 
 /// Where the test clock starts: a fixed moment, so expiry arithmetic is exact.
 pub fn epoch() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-20T21:30:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-20T21:30:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub struct TestHub {
@@ -64,8 +68,15 @@ struct TestDatabase {
 }
 
 impl TestHub {
+    /// A hub on PostgreSQL when `SPIL_TEST_DATABASE_URL` is set, else on SQLite:
+    /// the same suite runs on both backends.
     pub async fn spawn() -> Self {
-        Self::spawn_on(Backend::Sqlite).await
+        let backend = if postgres_url().is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        Self::spawn_on(backend).await
     }
 
     pub async fn spawn_on(backend: Backend) -> Self {
@@ -81,8 +92,12 @@ impl TestHub {
         let server = server_ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
         let client_ca = CertificateAuthority::generate("test client CA").unwrap();
         let kenter = OrgId::parse("kenter").unwrap();
-        let revoked = client_ca.issue_client(&kenter, Validity::days_from_now(30)).unwrap();
-        let crl = client_ca.revocation_list(std::slice::from_ref(&revoked.serial)).unwrap();
+        let revoked = client_ca
+            .issue_client(&kenter, Validity::days_from_now(30))
+            .unwrap();
+        let crl = client_ca
+            .revocation_list(std::slice::from_ref(&revoked.serial))
+            .unwrap();
         let write = |name: &str, contents: &str| {
             let path = dir.join(name);
             std::fs::write(&path, contents).unwrap();
@@ -101,12 +116,18 @@ impl TestHub {
                 postgres: None,
             },
             Backend::Postgres => {
-                let server = postgres_url().expect("SPIL_TEST_DATABASE_URL is set for PostgreSQL tests");
+                let server =
+                    postgres_url().expect("SPIL_TEST_DATABASE_URL is set for PostgreSQL tests");
                 let name = format!("spil_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(&server).await.unwrap();
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
                 admin.close().await.unwrap();
-                let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+                let base = server
+                    .rsplit_once('/')
+                    .map_or(server.as_str(), |(base, _)| base);
                 TestDatabase {
                     url: format!("{base}/{name}"),
                     postgres: Some((server.clone(), name)),
@@ -124,7 +145,9 @@ impl TestHub {
         };
         adjust(&mut config);
         let clock = ManualClock::starting_at(epoch());
-        let hub = Hub::build(config.clone(), Arc::new(clock.clone())).await.unwrap();
+        let hub = Hub::build(config.clone(), Arc::new(clock.clone()))
+            .await
+            .unwrap();
         spil_hub::demo::seed_directory(hub.app()).await.unwrap();
         Self {
             hub: Some(hub),
@@ -159,7 +182,10 @@ impl TestHub {
     }
 
     /// Connects with any identity, or none.
-    pub async fn connect(&self, identity: Option<Identity>) -> Result<SpilClient, spil_client::ClientError> {
+    pub async fn connect(
+        &self,
+        identity: Option<Identity>,
+    ) -> Result<SpilClient, spil_client::ClientError> {
         SpilClient::connect(&self.address(), &self.server_ca_pem, identity).await
     }
 
@@ -174,7 +200,9 @@ impl TestHub {
         if let Some(hub) = self.hub.take() {
             hub.stop().await.unwrap();
         }
-        let hub = Hub::build(self.config.clone(), Arc::new(self.clock.clone())).await.unwrap();
+        let hub = Hub::build(self.config.clone(), Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
         self.hub = Some(hub);
     }
 
@@ -192,11 +220,16 @@ impl Drop for TestHub {
         if let Some((server, name)) = self.database.postgres.take() {
             // Drop runs outside any runtime we may block: use a thread of its own.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 runtime.block_on(async {
                     if let Ok(admin) = Database::connect(&server).await {
                         let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
                             .await;
                         let _ = admin.close().await;
                     }
@@ -227,7 +260,10 @@ pub mod fixtures {
             location_id: location.into(),
             place_type: pb::PlaceType::CrisisBed as i32,
             care_profiles: vec![pb::CareProfile::YouthAndParenting as i32],
-            age_band: Some(pb::AgeBand { min_age: 12, max_age: 17 }),
+            age_band: Some(pb::AgeBand {
+                min_age: 12,
+                max_age: 17,
+            }),
             gender_policy: pb::GenderPolicy::Any as i32,
             security_level: pb::SecurityLevel::Open as i32,
         }
@@ -245,7 +281,10 @@ pub mod fixtures {
         }
     }
 
-    pub fn publish(request_id: &str, updates: Vec<pb::OfferingUpdate>) -> pb::PublishCapacityRequest {
+    pub fn publish(
+        request_id: &str,
+        updates: Vec<pb::OfferingUpdate>,
+    ) -> pb::PublishCapacityRequest {
         pb::PublishCapacityRequest {
             request_id: request_id.into(),
             updates,

@@ -9,33 +9,52 @@ use tonic::Code;
 async fn malformed_publications_name_the_offending_field() {
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
     let mut capacity = provider.capacity();
 
     let mut unspecified = crisis_key("kenter-haarlem");
     unspecified.place_type = pb::PlaceType::Unspecified as i32;
     assert_bad_field(
-        capacity.publish_capacity(publish("b1", vec![update(unspecified, 1, 1)])).await,
+        capacity
+            .publish_capacity(publish("b1", vec![update(unspecified, 1, 1)]))
+            .await,
         "updates[0].key.place_type",
     );
 
     let mut inverted = crisis_key("kenter-haarlem");
-    inverted.age_band = Some(pb::AgeBand { min_age: 17, max_age: 12 });
+    inverted.age_band = Some(pb::AgeBand {
+        min_age: 17,
+        max_age: 12,
+    });
     assert_bad_field(
-        capacity.publish_capacity(publish("b2", vec![update(inverted, 1, 1)])).await,
+        capacity
+            .publish_capacity(publish("b2", vec![update(inverted, 1, 1)]))
+            .await,
         "updates[0].key.age_band",
     );
 
     let mut too_old = crisis_key("kenter-haarlem");
-    too_old.age_band = Some(pb::AgeBand { min_age: 12, max_age: 30 });
+    too_old.age_band = Some(pb::AgeBand {
+        min_age: 12,
+        max_age: 30,
+    });
     assert_bad_field(
-        capacity.publish_capacity(publish("b3", vec![update(too_old, 1, 1)])).await,
+        capacity
+            .publish_capacity(publish("b3", vec![update(too_old, 1, 1)]))
+            .await,
         "updates[0].key.age_band",
     );
 
     assert_bad_field(
         capacity
-            .publish_capacity(publish("b4", vec![update(crisis_key("kenter-haarlem"), 2, 3)]))
+            .publish_capacity(publish(
+                "b4",
+                vec![update(crisis_key("kenter-haarlem"), 2, 3)],
+            ))
             .await,
         "updates[0].free_places",
     );
@@ -43,7 +62,9 @@ async fn malformed_publications_name_the_offending_field() {
     let mut no_profile = crisis_key("kenter-haarlem");
     no_profile.care_profiles.clear();
     assert_bad_field(
-        capacity.publish_capacity(publish("b5", vec![update(no_profile, 1, 1)])).await,
+        capacity
+            .publish_capacity(publish("b5", vec![update(no_profile, 1, 1)]))
+            .await,
         "updates[0].key.care_profiles",
     );
 
@@ -51,7 +72,10 @@ async fn malformed_publications_name_the_offending_field() {
         capacity
             .publish_capacity(publish(
                 "b6",
-                vec![update(crisis_key("kenter-haarlem"), 1, 1), update(crisis_key("kenter-haarlem"), 2, 2)],
+                vec![
+                    update(crisis_key("kenter-haarlem"), 1, 1),
+                    update(crisis_key("kenter-haarlem"), 2, 2),
+                ],
             ))
             .await,
         "updates[1].key",
@@ -59,22 +83,58 @@ async fn malformed_publications_name_the_offending_field() {
 
     let mut future = update(crisis_key("kenter-haarlem"), 1, 1);
     let later = spil_tests::epoch() + chrono::Duration::hours(1);
-    future.observed_at = Some(prost_types::Timestamp { seconds: later.timestamp(), nanos: 0 });
-    assert_bad_field(capacity.publish_capacity(publish("b7", vec![future])).await, "updates[0].observed_at");
+    future.observed_at = Some(prost_types::Timestamp {
+        seconds: later.timestamp(),
+        nanos: 0,
+    });
+    assert_bad_field(
+        capacity.publish_capacity(publish("b7", vec![future])).await,
+        "updates[0].observed_at",
+    );
 
     assert_bad_field(
-        capacity.publish_capacity(publish("", vec![update(crisis_key("kenter-haarlem"), 1, 1)])).await,
+        capacity
+            .publish_capacity(publish(
+                "",
+                vec![update(crisis_key("kenter-haarlem"), 1, 1)],
+            ))
+            .await,
         "request_id",
     );
-    assert_bad_field(capacity.publish_capacity(publish("b8", vec![])).await, "updates");
+    assert_bad_field(
+        capacity.publish_capacity(publish("b8", vec![])).await,
+        "updates",
+    );
 
-    assert_bad_field(capacity.upsert_location(location("kenter-elders", "GM9999")).await, "location.municipality_code");
-    assert_bad_field(capacity.upsert_location(location("Bad Id!", "GM0392")).await, "location.id");
+    assert_bad_field(
+        capacity
+            .upsert_location(location("kenter-elders", "GM9999"))
+            .await,
+        "location.municipality_code",
+    );
+    assert_bad_field(
+        capacity
+            .upsert_location(location("Bad Id!", "GM0392"))
+            .await,
+        "location.id",
+    );
 
     // Nothing of the refused requests was stored.
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let overview = pb::SearchPlacesRequest { include_unavailable: true, ..crisis_search() };
-    assert!(crisis.capacity().search_places(overview).await.unwrap().into_inner().results.is_empty());
+    let overview = pb::SearchPlacesRequest {
+        include_unavailable: true,
+        ..crisis_search()
+    };
+    assert!(
+        crisis
+            .capacity()
+            .search_places(overview)
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -83,27 +143,64 @@ async fn malformed_searches_and_holds_name_the_offending_field() {
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let mut capacity = crisis.capacity();
 
-    let unspecified = pb::SearchPlacesRequest { place_types: vec![0], ..crisis_search() };
+    let unspecified = pb::SearchPlacesRequest {
+        place_types: vec![0],
+        ..crisis_search()
+    };
     assert_bad_field(capacity.search_places(unspecified).await, "place_types[0]");
-    let too_old = pb::SearchPlacesRequest { child_age: Some(24), ..crisis_search() };
+    let too_old = pb::SearchPlacesRequest {
+        child_age: Some(24),
+        ..crisis_search()
+    };
     assert_bad_field(capacity.search_places(too_old).await, "child_age");
-    let region = pb::SearchPlacesRequest { region_ids: vec!["atlantis".into()], ..crisis_search() };
+    let region = pb::SearchPlacesRequest {
+        region_ids: vec!["atlantis".into()],
+        ..crisis_search()
+    };
     assert_bad_field(capacity.search_places(region).await, "region_ids[0]");
-    let municipality = pb::SearchPlacesRequest { child_municipality_code: "GM9999".into(), ..crisis_search() };
-    assert_bad_field(capacity.search_places(municipality).await, "child_municipality_code");
-    let negative = pb::SearchPlacesRequest { page_size: -1, ..crisis_search() };
+    let municipality = pb::SearchPlacesRequest {
+        child_municipality_code: "GM9999".into(),
+        ..crisis_search()
+    };
+    assert_bad_field(
+        capacity.search_places(municipality).await,
+        "child_municipality_code",
+    );
+    let negative = pb::SearchPlacesRequest {
+        page_size: -1,
+        ..crisis_search()
+    };
     assert_bad_field(capacity.search_places(negative).await, "page_size");
-    let tampered = pb::SearchPlacesRequest { page_token: "bm90LWEtdG9rZW4".into(), ..crisis_search() };
+    let tampered = pb::SearchPlacesRequest {
+        page_token: "bm90LWEtdG9rZW4".into(),
+        ..crisis_search()
+    };
     assert_bad_field(capacity.search_places(tampered).await, "page_token");
 
     let mut long = hold("h1", "some-offering");
-    long.duration = Some(prost_types::Duration { seconds: 4 * 3600 + 1, nanos: 0 });
+    long.duration = Some(prost_types::Duration {
+        seconds: 4 * 3600 + 1,
+        nanos: 0,
+    });
     assert_bad_field(capacity.hold_place(long).await, "duration");
     let mut nowhere = hold("h2", "some-offering");
     nowhere.child_municipality_code = "GM9999".into();
-    assert_bad_field(capacity.hold_place(nowhere).await, "child_municipality_code");
-    assert_code(capacity.hold_place(hold("h3", "no-such-offering")).await, Code::NotFound);
-    assert_bad_field(capacity.confirm_hold(pb::ConfirmHoldRequest { hold_id: String::new() }).await, "hold_id");
+    assert_bad_field(
+        capacity.hold_place(nowhere).await,
+        "child_municipality_code",
+    );
+    assert_code(
+        capacity.hold_place(hold("h3", "no-such-offering")).await,
+        Code::NotFound,
+    );
+    assert_bad_field(
+        capacity
+            .confirm_hold(pb::ConfirmHoldRequest {
+                hold_id: String::new(),
+            })
+            .await,
+        "hold_id",
+    );
 }
 
 #[tokio::test]
@@ -111,17 +208,30 @@ async fn a_page_token_from_one_query_is_refused_by_another() {
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
     for id in ["loc-a", "loc-b"] {
-        provider.capacity().upsert_location(location(id, "GM0392")).await.unwrap();
+        provider
+            .capacity()
+            .upsert_location(location(id, "GM0392"))
+            .await
+            .unwrap();
     }
     provider
         .capacity()
-        .publish_capacity(publish("p1", vec![update(crisis_key("loc-a"), 1, 1), update(crisis_key("loc-b"), 1, 1)]))
+        .publish_capacity(publish(
+            "p1",
+            vec![
+                update(crisis_key("loc-a"), 1, 1),
+                update(crisis_key("loc-b"), 1, 1),
+            ],
+        ))
         .await
         .unwrap();
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let first = crisis
         .capacity()
-        .search_places(pb::SearchPlacesRequest { page_size: 1, ..crisis_search() })
+        .search_places(pb::SearchPlacesRequest {
+            page_size: 1,
+            ..crisis_search()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -132,5 +242,8 @@ async fn a_page_token_from_one_query_is_refused_by_another() {
         child_age: Some(13),
         ..crisis_search()
     };
-    assert_bad_field(crisis.capacity().search_places(other_query).await, "page_token");
+    assert_bad_field(
+        crisis.capacity().search_places(other_query).await,
+        "page_token",
+    );
 }

@@ -7,10 +7,17 @@ use tonic::Code;
 
 async fn one_offering(hub: &TestHub, total: u32, free: u32) -> String {
     let provider = hub.client_as("kenter").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
     provider
         .capacity()
-        .publish_capacity(publish("seed", vec![update(crisis_key("kenter-haarlem"), total, free)]))
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    provider
+        .capacity()
+        .publish_capacity(publish(
+            "seed",
+            vec![update(crisis_key("kenter-haarlem"), total, free)],
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -21,8 +28,16 @@ async fn one_offering(hub: &TestHub, total: u32, free: u32) -> String {
 
 async fn available(hub: &TestHub) -> u32 {
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let overview = pb::SearchPlacesRequest { include_unavailable: true, ..crisis_search() };
-    let found = crisis.capacity().search_places(overview).await.unwrap().into_inner();
+    let overview = pb::SearchPlacesRequest {
+        include_unavailable: true,
+        ..crisis_search()
+    };
+    let found = crisis
+        .capacity()
+        .search_places(overview)
+        .await
+        .unwrap()
+        .into_inner();
     found.results[0].offering.as_ref().unwrap().available_places
 }
 
@@ -32,12 +47,21 @@ async fn a_hold_takes_a_place_and_confirm_release_and_expiry_decide_its_fate() {
     let offering = one_offering(&hub, 4, 2).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
 
-    let confirmed = crisis.capacity().hold_place(hold("h1", &offering)).await.unwrap().into_inner().hold.unwrap();
+    let confirmed = crisis
+        .capacity()
+        .hold_place(hold("h1", &offering))
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap();
     assert_eq!(confirmed.state, pb::HoldState::Active as i32);
     assert_eq!(available(&hub).await, 1);
     let placed = crisis
         .capacity()
-        .confirm_hold(pb::ConfirmHoldRequest { hold_id: confirmed.id.clone() })
+        .confirm_hold(pb::ConfirmHoldRequest {
+            hold_id: confirmed.id.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -46,42 +70,88 @@ async fn a_hold_takes_a_place_and_confirm_release_and_expiry_decide_its_fate() {
     assert_eq!(placed.state, pb::HoldState::Confirmed as i32);
     assert_eq!(available(&hub).await, 1, "a placement keeps its place");
 
-    let released = crisis.capacity().hold_place(hold("h2", &offering)).await.unwrap().into_inner().hold.unwrap();
+    let released = crisis
+        .capacity()
+        .hold_place(hold("h2", &offering))
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap();
     assert_eq!(available(&hub).await, 0);
-    assert_precondition(crisis.capacity().hold_place(hold("h3", &offering)).await, "NO_FREE_PLACE");
+    assert_precondition(
+        crisis.capacity().hold_place(hold("h3", &offering)).await,
+        "NO_FREE_PLACE",
+    );
     crisis
         .capacity()
-        .release_hold(pb::ReleaseHoldRequest { hold_id: released.id.clone() })
+        .release_hold(pb::ReleaseHoldRequest {
+            hold_id: released.id.clone(),
+        })
         .await
         .unwrap();
-    assert_eq!(available(&hub).await, 1, "a released hold returns its place at once");
+    assert_eq!(
+        available(&hub).await,
+        1,
+        "a released hold returns its place at once"
+    );
     assert_precondition(
-        crisis.capacity().confirm_hold(pb::ConfirmHoldRequest { hold_id: released.id }).await,
+        crisis
+            .capacity()
+            .confirm_hold(pb::ConfirmHoldRequest {
+                hold_id: released.id,
+            })
+            .await,
         "HOLD_RELEASED",
     );
 
     // A hold that runs out returns its place without anyone calling.
-    let lapsing = crisis.capacity().hold_place(hold("h4", &offering)).await.unwrap().into_inner().hold.unwrap();
+    let lapsing = crisis
+        .capacity()
+        .hold_place(hold("h4", &offering))
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap();
     assert_eq!(available(&hub).await, 0);
     hub.clock.advance(chrono::Duration::minutes(30));
     assert_eq!(available(&hub).await, 1);
     assert_precondition(
-        crisis.capacity().confirm_hold(pb::ConfirmHoldRequest { hold_id: lapsing.id.clone() }).await,
+        crisis
+            .capacity()
+            .confirm_hold(pb::ConfirmHoldRequest {
+                hold_id: lapsing.id.clone(),
+            })
+            .await,
         "HOLD_EXPIRED",
     );
     let listed = crisis
         .capacity()
-        .list_holds(pb::ListHoldsRequest { states: vec![pb::HoldState::Expired as i32], ..Default::default() })
+        .list_holds(pb::ListHoldsRequest {
+            states: vec![pb::HoldState::Expired as i32],
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.holds.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), [lapsing.id.as_str()]);
+    assert_eq!(
+        listed
+            .holds
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect::<Vec<_>>(),
+        [lapsing.id.as_str()]
+    );
 
     // A new publication restates the provider's count: earlier placements are in it.
     let provider = hub.client_as("kenter").await;
     provider
         .capacity()
-        .publish_capacity(publish("p2", vec![update(crisis_key("kenter-haarlem"), 4, 2)]))
+        .publish_capacity(publish(
+            "p2",
+            vec![update(crisis_key("kenter-haarlem"), 4, 2)],
+        ))
         .await
         .unwrap();
     assert_eq!(available(&hub).await, 2);
@@ -93,7 +163,10 @@ async fn a_stale_offering_cannot_be_held() {
     let offering = one_offering(&hub, 2, 2).await;
     hub.clock.advance(chrono::Duration::hours(13));
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    assert_precondition(crisis.capacity().hold_place(hold("h1", &offering)).await, "OFFERING_STALE");
+    assert_precondition(
+        crisis.capacity().hold_place(hold("h1", &offering)).await,
+        "OFFERING_STALE",
+    );
 }
 
 #[tokio::test]
@@ -101,19 +174,39 @@ async fn a_retried_hold_returns_the_same_hold_and_a_reused_request_id_is_refused
     let hub = TestHub::spawn().await;
     let offering = one_offering(&hub, 3, 3).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let first = crisis.capacity().hold_place(hold("h1", &offering)).await.unwrap().into_inner().hold.unwrap();
-    let again = crisis.capacity().hold_place(hold("h1", &offering)).await.unwrap().into_inner().hold.unwrap();
+    let first = crisis
+        .capacity()
+        .hold_place(hold("h1", &offering))
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap();
+    let again = crisis
+        .capacity()
+        .hold_place(hold("h1", &offering))
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap();
     assert_eq!(first.id, again.id);
     assert_eq!(available(&hub).await, 2, "a retry took a second place");
     let mut different = hold("h1", &offering);
     different.child_municipality_code = "GM0375".into();
-    assert_code(crisis.capacity().hold_place(different).await, Code::AlreadyExists);
+    assert_code(
+        crisis.capacity().hold_place(different).await,
+        Code::AlreadyExists,
+    );
 }
 
 async fn race(backend: Backend) {
     let hub = TestHub::spawn_on(backend).await;
     let offering = one_offering(&hub, 5, 5).await;
-    let clients = [hub.client_as("crisisdienst-zkh").await, hub.client_as("crisisdienst-haaglanden").await];
+    let clients = [
+        hub.client_as("crisisdienst-zkh").await,
+        hub.client_as("crisisdienst-haaglanden").await,
+    ];
     let attempts = (0..200).map(|i| {
         let mut capacity = clients[i % 2].capacity();
         let request = hold(&format!("race-{i}"), &offering);
@@ -126,7 +219,10 @@ async fn race(backend: Backend) {
             Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
         }
     }
-    assert_eq!(granted, 5, "{backend:?}: {granted} holds granted on 5 places");
+    assert_eq!(
+        granted, 5,
+        "{backend:?}: {granted} holds granted on 5 places"
+    );
     assert_eq!(available(&hub).await, 0);
     hub.stop().await;
 }

@@ -2,8 +2,8 @@
 
 use super::support::assert_code;
 use spil_client::Identity;
-use spil_hub::pki::{CertificateAuthority, Validity};
 use spil_hub::domain::identity::OrgId;
+use spil_hub::pki::{CertificateAuthority, Validity};
 use spil_tests::fixtures::*;
 use spil_tests::{TestHub, pb};
 use tonic::Code;
@@ -14,7 +14,10 @@ async fn assert_refused(hub: &TestHub, identity: Option<Identity>) {
         Err(_) => {}
         Ok(client) => {
             let result = client.directory().who_am_i(pb::WhoAmIRequest {}).await;
-            assert!(result.is_err(), "a refused certificate was served: {result:?}");
+            assert!(
+                result.is_err(),
+                "a refused certificate was served: {result:?}"
+            );
         }
     }
 }
@@ -33,7 +36,10 @@ async fn a_registered_organisation_is_identified_by_its_certificate() {
     let org = me.organisation.unwrap();
     assert_eq!(org.id, "crisisdienst-zkh");
     assert_eq!(org.roles, vec![pb::Role::CrisisService as i32]);
-    assert_eq!(me.certificate_identity, "spiffe://spil.local/org/crisisdienst-zkh");
+    assert_eq!(
+        me.certificate_identity,
+        "spiffe://spil.local/org/crisisdienst-zkh"
+    );
 }
 
 #[tokio::test]
@@ -43,25 +49,57 @@ async fn no_certificate_a_foreign_ca_an_expired_and_a_revoked_certificate_are_re
 
     let foreign = CertificateAuthority::generate("someone else's CA").unwrap();
     let cert = foreign
-        .issue_client(&OrgId::parse("kenter").unwrap(), Validity::days_from_now(30))
+        .issue_client(
+            &OrgId::parse("kenter").unwrap(),
+            Validity::days_from_now(30),
+        )
         .unwrap();
-    assert_refused(&hub, Some(Identity { cert_pem: cert.cert_pem, key_pem: cert.key_pem })).await;
+    assert_refused(
+        &hub,
+        Some(Identity {
+            cert_pem: cert.cert_pem,
+            key_pem: cert.key_pem,
+        }),
+    )
+    .await;
 
     let now = time::OffsetDateTime::now_utc();
     let expired = hub
         .client_ca
         .issue_client(
             &OrgId::parse("kenter").unwrap(),
-            Validity { not_before: now - time::Duration::days(30), not_after: now - time::Duration::days(1) },
+            Validity {
+                not_before: now - time::Duration::days(30),
+                not_after: now - time::Duration::days(1),
+            },
         )
         .unwrap();
-    assert_refused(&hub, Some(Identity { cert_pem: expired.cert_pem, key_pem: expired.key_pem })).await;
+    assert_refused(
+        &hub,
+        Some(Identity {
+            cert_pem: expired.cert_pem,
+            key_pem: expired.key_pem,
+        }),
+    )
+    .await;
 
     let revoked = hub.revoked.clone();
-    assert_refused(&hub, Some(Identity { cert_pem: revoked.cert_pem, key_pem: revoked.key_pem })).await;
+    assert_refused(
+        &hub,
+        Some(Identity {
+            cert_pem: revoked.cert_pem,
+            key_pem: revoked.key_pem,
+        }),
+    )
+    .await;
 
     // The same organisation with a valid certificate is served: the refusals were about the certificates.
-    let ok = hub.client_as("kenter").await.directory().who_am_i(pb::WhoAmIRequest {}).await;
+    let ok = hub
+        .client_as("kenter")
+        .await
+        .directory()
+        .who_am_i(pb::WhoAmIRequest {})
+        .await;
     assert!(ok.is_ok(), "{ok:?}");
 }
 
@@ -69,7 +107,10 @@ async fn no_certificate_a_foreign_ca_an_expired_and_a_revoked_certificate_are_re
 async fn a_valid_certificate_of_an_unregistered_organisation_is_unauthenticated() {
     let hub = TestHub::spawn().await;
     let client = hub.client_as("nobody-we-know").await;
-    assert_code(client.directory().who_am_i(pb::WhoAmIRequest {}).await, Code::Unauthenticated);
+    assert_code(
+        client.directory().who_am_i(pb::WhoAmIRequest {}).await,
+        Code::Unauthenticated,
+    );
 }
 
 #[tokio::test]
@@ -81,47 +122,94 @@ async fn each_role_does_only_what_it_may() {
     let auditor = hub.client_as("spil-privacy").await;
     let team = hub.client_as("ret-zkh-ijmond").await;
 
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
     let published = provider
         .capacity()
-        .publish_capacity(publish("p1", vec![update(crisis_key("kenter-haarlem"), 3, 2)]))
+        .publish_capacity(publish(
+            "p1",
+            vec![update(crisis_key("kenter-haarlem"), 3, 2)],
+        ))
         .await
         .unwrap()
         .into_inner();
     let offering_id = published.offerings[0].id.clone();
 
     // Searching roles search; a region and an auditor do not.
-    assert!(crisis.capacity().search_places(crisis_search()).await.is_ok());
+    assert!(
+        crisis
+            .capacity()
+            .search_places(crisis_search())
+            .await
+            .is_ok()
+    );
     assert!(team.capacity().search_places(crisis_search()).await.is_ok());
-    assert_code(region.capacity().search_places(crisis_search()).await, Code::PermissionDenied);
-    assert_code(auditor.capacity().search_places(crisis_search()).await, Code::PermissionDenied);
+    assert_code(
+        region.capacity().search_places(crisis_search()).await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        auditor.capacity().search_places(crisis_search()).await,
+        Code::PermissionDenied,
+    );
 
     // Only providers publish; only crisis services hold.
     assert_code(
-        crisis.capacity().upsert_location(location("crisis-location", "GM0392")).await,
+        crisis
+            .capacity()
+            .upsert_location(location("crisis-location", "GM0392"))
+            .await,
         Code::PermissionDenied,
     );
     assert_code(
         crisis
             .capacity()
-            .publish_capacity(publish("p2", vec![update(crisis_key("kenter-haarlem"), 3, 3)]))
+            .publish_capacity(publish(
+                "p2",
+                vec![update(crisis_key("kenter-haarlem"), 3, 3)],
+            ))
             .await,
         Code::PermissionDenied,
     );
-    assert_code(provider.capacity().hold_place(hold("h1", &offering_id)).await, Code::PermissionDenied);
-    assert_code(team.capacity().hold_place(hold("h1", &offering_id)).await, Code::PermissionDenied);
-    let held = crisis.capacity().hold_place(hold("h1", &offering_id)).await.unwrap().into_inner().hold.unwrap();
+    assert_code(
+        provider
+            .capacity()
+            .hold_place(hold("h1", &offering_id))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        team.capacity().hold_place(hold("h1", &offering_id)).await,
+        Code::PermissionDenied,
+    );
+    let held = crisis
+        .capacity()
+        .hold_place(hold("h1", &offering_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap();
 
     // A provider cannot touch another provider's location.
     let other = hub.client_as("consortium-ijmond").await;
     assert_code(
-        other.capacity().upsert_location(location("kenter-haarlem", "GM0375")).await,
+        other
+            .capacity()
+            .upsert_location(location("kenter-haarlem", "GM0375"))
+            .await,
         Code::PermissionDenied,
     );
     assert_code(
         other
             .capacity()
-            .publish_capacity(publish("p3", vec![update(crisis_key("kenter-haarlem"), 9, 9)]))
+            .publish_capacity(publish(
+                "p3",
+                vec![update(crisis_key("kenter-haarlem"), 9, 9)],
+            ))
             .await,
         Code::PermissionDenied,
     );
@@ -129,7 +217,12 @@ async fn each_role_does_only_what_it_may() {
     // Another crisis service cannot see or end this hold.
     let other_crisis = hub.client_as("crisisdienst-haaglanden").await;
     assert_code(
-        other_crisis.capacity().confirm_hold(pb::ConfirmHoldRequest { hold_id: held.id.clone() }).await,
+        other_crisis
+            .capacity()
+            .confirm_hold(pb::ConfirmHoldRequest {
+                hold_id: held.id.clone(),
+            })
+            .await,
         Code::NotFound,
     );
     let theirs = other_crisis
@@ -141,12 +234,28 @@ async fn each_role_does_only_what_it_may() {
     assert!(theirs.holds.is_empty());
 
     // The provider sees holds on its own offerings; an auditor lists none.
-    let on_mine = provider.capacity().list_holds(pb::ListHoldsRequest::default()).await.unwrap().into_inner();
+    let on_mine = provider
+        .capacity()
+        .list_holds(pb::ListHoldsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(on_mine.holds.len(), 1);
-    assert_code(auditor.capacity().list_holds(pb::ListHoldsRequest::default()).await, Code::PermissionDenied);
+    assert_code(
+        auditor
+            .capacity()
+            .list_holds(pb::ListHoldsRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
 
     // Everyone may read the directory.
-    let regions = region.directory().list_regions(pb::ListRegionsRequest {}).await.unwrap().into_inner();
+    let regions = region
+        .directory()
+        .list_regions(pb::ListRegionsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert!(regions.regions.iter().any(|r| r.id == "zuid-kennemerland"
         && r.province == "Noord-Holland"
         && r.municipalities.iter().any(|m| m.code == "GM0392")));

@@ -8,13 +8,24 @@ async fn a_publication_is_found_by_search_and_counts_only_while_fresh() {
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
-    provider.capacity().upsert_location(location("kenter-heemstede", "GM0397")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-heemstede", "GM0397"))
+        .await
+        .unwrap();
     let published = provider
         .capacity()
         .publish_capacity(publish(
             "p1",
-            vec![update(crisis_key("kenter-haarlem"), 4, 3), update(crisis_key("kenter-heemstede"), 2, 1)],
+            vec![
+                update(crisis_key("kenter-haarlem"), 4, 3),
+                update(crisis_key("kenter-heemstede"), 2, 1),
+            ],
         ))
         .await
         .unwrap()
@@ -22,34 +33,85 @@ async fn a_publication_is_found_by_search_and_counts_only_while_fresh() {
     assert_eq!(published.offerings.len(), 2);
     assert!(published.revision > 0);
 
-    let found = crisis.capacity().search_places(crisis_search()).await.unwrap().into_inner();
+    let found = crisis
+        .capacity()
+        .search_places(crisis_search())
+        .await
+        .unwrap()
+        .into_inner();
     let free: Vec<(String, u32)> = found
         .results
         .iter()
         .map(|r| {
             let o = r.offering.as_ref().unwrap();
-            (o.key.as_ref().unwrap().location_id.clone(), o.available_places)
+            (
+                o.key.as_ref().unwrap().location_id.clone(),
+                o.available_places,
+            )
         })
         .collect();
-    assert_eq!(free, [("kenter-haarlem".to_string(), 3), ("kenter-heemstede".to_string(), 1)]);
+    assert_eq!(
+        free,
+        [
+            ("kenter-haarlem".to_string(), 3),
+            ("kenter-heemstede".to_string(), 1)
+        ]
+    );
     assert_eq!(found.revision, published.revision);
 
     // A 9-year-old does not fit a 12-17 band; a secure search finds no open bed.
-    let young = pb::SearchPlacesRequest { child_age: Some(9), ..crisis_search() };
-    assert!(crisis.capacity().search_places(young).await.unwrap().into_inner().results.is_empty());
+    let young = pb::SearchPlacesRequest {
+        child_age: Some(9),
+        ..crisis_search()
+    };
+    assert!(
+        crisis
+            .capacity()
+            .search_places(young)
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .is_empty()
+    );
     let secure = pb::SearchPlacesRequest {
         security_level: Some(pb::SecurityLevel::Secure as i32),
         ..crisis_search()
     };
-    assert!(crisis.capacity().search_places(secure).await.unwrap().into_inner().results.is_empty());
+    assert!(
+        crisis
+            .capacity()
+            .search_places(secure)
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .is_empty()
+    );
 
     // Twelve hours after the observation a crisis bed is stale: not found as
     // available, and listed as stale with nothing available when asked for.
     hub.clock.advance(chrono::Duration::hours(12));
-    let found = crisis.capacity().search_places(crisis_search()).await.unwrap().into_inner();
-    assert!(found.results.is_empty(), "stale offerings were offered: {found:?}");
-    let overview = pb::SearchPlacesRequest { include_unavailable: true, ..crisis_search() };
-    let all = crisis.capacity().search_places(overview).await.unwrap().into_inner();
+    let found = crisis
+        .capacity()
+        .search_places(crisis_search())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        found.results.is_empty(),
+        "stale offerings were offered: {found:?}"
+    );
+    let overview = pb::SearchPlacesRequest {
+        include_unavailable: true,
+        ..crisis_search()
+    };
+    let all = crisis
+        .capacity()
+        .search_places(overview)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(all.results.len(), 2);
     for result in &all.results {
         let offering = result.offering.as_ref().unwrap();
@@ -64,27 +126,56 @@ async fn results_are_sorted_by_free_places_then_freshness_then_distance_and_page
     let provider = hub.client_as("kenter").await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
     // Haarlem (near the child), Leiden (further), Den Haag (furthest), all with coordinates.
-    let places = [("near", "GM0392", 52.381, 4.637), ("mid", "GM0546", 52.160, 4.497), ("far", "GM0518", 52.078, 4.288)];
+    let places = [
+        ("near", "GM0392", 52.381, 4.637),
+        ("mid", "GM0546", 52.160, 4.497),
+        ("far", "GM0518", 52.078, 4.288),
+    ];
     for (id, municipality, lat, lon) in places {
         let mut request = location(id, municipality);
-        request.location.as_mut().unwrap().coordinates = Some(pb::Coordinates { latitude: lat, longitude: lon });
+        request.location.as_mut().unwrap().coordinates = Some(pb::Coordinates {
+            latitude: lat,
+            longitude: lon,
+        });
         provider.capacity().upsert_location(request).await.unwrap();
     }
-    let updates = vec![update(crisis_key("far"), 2, 2), update(crisis_key("near"), 2, 2), update(crisis_key("mid"), 2, 2)];
-    provider.capacity().publish_capacity(publish("p1", updates)).await.unwrap();
+    let updates = vec![
+        update(crisis_key("far"), 2, 2),
+        update(crisis_key("near"), 2, 2),
+        update(crisis_key("mid"), 2, 2),
+    ];
+    provider
+        .capacity()
+        .publish_capacity(publish("p1", updates))
+        .await
+        .unwrap();
 
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
         let page = crisis
             .capacity()
-            .search_places(pb::SearchPlacesRequest { page_size: 1, page_token: token, ..crisis_search() })
+            .search_places(pb::SearchPlacesRequest {
+                page_size: 1,
+                page_token: token,
+                ..crisis_search()
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(page.total_size, 3);
         seen.extend(page.results.iter().map(|r| {
-            (r.offering.as_ref().unwrap().key.as_ref().unwrap().location_id.clone(), r.distance_km.is_some())
+            (
+                r.offering
+                    .as_ref()
+                    .unwrap()
+                    .key
+                    .as_ref()
+                    .unwrap()
+                    .location_id
+                    .clone(),
+                r.distance_km.is_some(),
+            )
         }));
         if page.next_page_token.is_empty() {
             break;
@@ -102,53 +193,108 @@ async fn a_search_that_finds_no_fresh_free_place_is_recorded_as_unmet_demand() {
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let store = hub.hub().app().store();
     assert_eq!(store.unmet_demand_count().await.unwrap(), 0);
-    let found = crisis.capacity().search_places(crisis_search()).await.unwrap().into_inner();
+    let found = crisis
+        .capacity()
+        .search_places(crisis_search())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(found.results.is_empty());
     assert_eq!(store.unmet_demand_count().await.unwrap(), 1);
 
     let provider = hub.client_as("kenter").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
     provider
         .capacity()
-        .publish_capacity(publish("p1", vec![update(crisis_key("kenter-haarlem"), 1, 1)]))
+        .upsert_location(location("kenter-haarlem", "GM0392"))
         .await
         .unwrap();
-    crisis.capacity().search_places(crisis_search()).await.unwrap();
-    assert_eq!(store.unmet_demand_count().await.unwrap(), 1, "a met search was recorded as unmet");
+    provider
+        .capacity()
+        .publish_capacity(publish(
+            "p1",
+            vec![update(crisis_key("kenter-haarlem"), 1, 1)],
+        ))
+        .await
+        .unwrap();
+    crisis
+        .capacity()
+        .search_places(crisis_search())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unmet_demand_count().await.unwrap(),
+        1,
+        "a met search was recorded as unmet"
+    );
 }
 
 #[tokio::test]
 async fn a_publication_is_atomic_when_one_update_is_refused() {
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
     let refused = provider
         .capacity()
         .publish_capacity(publish(
             "p1",
-            vec![update(crisis_key("kenter-haarlem"), 3, 3), update(crisis_key("not-a-location"), 1, 1)],
+            vec![
+                update(crisis_key("kenter-haarlem"), 3, 3),
+                update(crisis_key("not-a-location"), 1, 1),
+            ],
         ))
         .await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::NotFound);
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let overview = pb::SearchPlacesRequest { include_unavailable: true, ..crisis_search() };
-    let found = crisis.capacity().search_places(overview).await.unwrap().into_inner();
-    assert!(found.results.is_empty(), "a refused batch left partial state: {found:?}");
+    let overview = pb::SearchPlacesRequest {
+        include_unavailable: true,
+        ..crisis_search()
+    };
+    let found = crisis
+        .capacity()
+        .search_places(overview)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        found.results.is_empty(),
+        "a refused batch left partial state: {found:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_retried_publication_returns_the_original_revision() {
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
     let request = publish("p1", vec![update(crisis_key("kenter-haarlem"), 3, 3)]);
-    let first = provider.capacity().publish_capacity(request.clone()).await.unwrap().into_inner();
-    let again = provider.capacity().publish_capacity(request).await.unwrap().into_inner();
+    let first = provider
+        .capacity()
+        .publish_capacity(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = provider
+        .capacity()
+        .publish_capacity(request)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(first.revision, again.revision);
     assert_eq!(first.offerings[0].id, again.offerings[0].id);
     let reused = provider
         .capacity()
-        .publish_capacity(publish("p1", vec![update(crisis_key("kenter-haarlem"), 3, 1)]))
+        .publish_capacity(publish(
+            "p1",
+            vec![update(crisis_key("kenter-haarlem"), 3, 1)],
+        ))
         .await;
     assert_eq!(reused.unwrap_err().code(), tonic::Code::AlreadyExists);
 }

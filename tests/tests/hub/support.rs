@@ -22,8 +22,15 @@ pub fn assert_bad_field<T: std::fmt::Debug>(result: Result<T, Status>, field: &s
     let bad_request = status
         .get_details_bad_request()
         .unwrap_or_else(|| panic!("no BadRequest details in {status:?}"));
-    let fields: Vec<&str> = bad_request.field_violations.iter().map(|v| v.field.as_str()).collect();
-    assert!(fields.contains(&field), "expected a violation of {field}, got {fields:?}");
+    let fields: Vec<&str> = bad_request
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert!(
+        fields.contains(&field),
+        "expected a violation of {field}, got {fields:?}"
+    );
 }
 
 /// The call failed with FAILED_PRECONDITION for `reason`.

@@ -9,7 +9,9 @@ use tonic::Code;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-async fn next(stream: &mut tonic::Streaming<pb::WatchCapacityResponse>) -> pb::WatchCapacityResponse {
+async fn next(
+    stream: &mut tonic::Streaming<pb::WatchCapacityResponse>,
+) -> pb::WatchCapacityResponse {
     tokio::time::timeout(PATIENCE, stream.next())
         .await
         .expect("a watch message within the patience")
@@ -20,7 +22,10 @@ async fn next(stream: &mut tonic::Streaming<pb::WatchCapacityResponse>) -> pb::W
 async fn publish_free(provider: &spil_client::SpilClient, request_id: &str, free: u32) -> u64 {
     provider
         .capacity()
-        .publish_capacity(publish(request_id, vec![update(crisis_key("kenter-haarlem"), 5, free)]))
+        .publish_capacity(publish(
+            request_id,
+            vec![update(crisis_key("kenter-haarlem"), 5, free)],
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -32,12 +37,19 @@ async fn a_watch_resumed_after_a_disconnect_misses_nothing_and_repeats_nothing()
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
     let first = publish_free(&provider, "p0", 5).await;
 
     let mut stream = crisis
         .capacity()
-        .watch_capacity(pb::WatchCapacityRequest { include_snapshot: true, ..Default::default() })
+        .watch_capacity(pb::WatchCapacityRequest {
+            include_snapshot: true,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -57,12 +69,19 @@ async fn a_watch_resumed_after_a_disconnect_misses_nothing_and_repeats_nothing()
     // Changes made while disconnected: publications and a hold.
     let r3 = publish_free(&provider, "p3", 2).await;
     let offering = got[1].offerings[0].id.clone();
-    crisis.capacity().hold_place(hold("h1", &offering)).await.unwrap();
+    crisis
+        .capacity()
+        .hold_place(hold("h1", &offering))
+        .await
+        .unwrap();
     let r5 = publish_free(&provider, "p5", 1).await;
 
     let mut resumed = crisis
         .capacity()
-        .watch_capacity(pb::WatchCapacityRequest { start_revision: last_seen, ..Default::default() })
+        .watch_capacity(pb::WatchCapacityRequest {
+            start_revision: last_seen,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -70,9 +89,16 @@ async fn a_watch_resumed_after_a_disconnect_misses_nothing_and_repeats_nothing()
     while revisions.last() != Some(&r5) {
         revisions.push(next(&mut resumed).await.revision);
     }
-    assert_eq!(revisions.len(), 3, "expected the two publications and the hold: {revisions:?}");
+    assert_eq!(
+        revisions.len(),
+        3,
+        "expected the two publications and the hold: {revisions:?}"
+    );
     assert_eq!(revisions[0], r3);
-    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "out of order or repeated: {revisions:?}");
+    assert!(
+        revisions.windows(2).all(|w| w[0] < w[1]),
+        "out of order or repeated: {revisions:?}"
+    );
     assert!(revisions.iter().all(|r| *r > last_seen));
 }
 
@@ -81,7 +107,11 @@ async fn a_hold_and_its_expiry_reach_the_providers_watch() {
     let hub = TestHub::spawn().await;
     let provider = hub.client_as("kenter").await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
     publish_free(&provider, "p0", 1).await;
     let mut stream = provider
         .capacity()
@@ -89,16 +119,37 @@ async fn a_hold_and_its_expiry_reach_the_providers_watch() {
         .await
         .unwrap()
         .into_inner();
-    let found = crisis.capacity().search_places(crisis_search()).await.unwrap().into_inner();
+    let found = crisis
+        .capacity()
+        .search_places(crisis_search())
+        .await
+        .unwrap()
+        .into_inner();
     let offering = found.results[0].offering.as_ref().unwrap().id.clone();
-    crisis.capacity().hold_place(hold("h1", &offering)).await.unwrap();
+    crisis
+        .capacity()
+        .hold_place(hold("h1", &offering))
+        .await
+        .unwrap();
     let held = next(&mut stream).await;
-    assert_eq!((held.offerings[0].held_places, held.offerings[0].available_places), (1, 0));
+    assert_eq!(
+        (
+            held.offerings[0].held_places,
+            held.offerings[0].available_places
+        ),
+        (1, 0)
+    );
 
     hub.clock.advance(chrono::Duration::minutes(31));
     let expired = next(&mut stream).await;
     assert!(expired.revision > held.revision);
-    assert_eq!((expired.offerings[0].held_places, expired.offerings[0].available_places), (0, 1));
+    assert_eq!(
+        (
+            expired.offerings[0].held_places,
+            expired.offerings[0].available_places
+        ),
+        (0, 1)
+    );
 }
 
 #[tokio::test]
@@ -106,8 +157,16 @@ async fn a_provider_watches_only_its_own_locations() {
     let hub = TestHub::spawn().await;
     let kenter = hub.client_as("kenter").await;
     let ijmond = hub.client_as("consortium-ijmond").await;
-    kenter.capacity().upsert_location(location("kenter-haarlem", "GM0392")).await.unwrap();
-    ijmond.capacity().upsert_location(location("ijmond-beverwijk", "GM0375")).await.unwrap();
+    kenter
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    ijmond
+        .capacity()
+        .upsert_location(location("ijmond-beverwijk", "GM0375"))
+        .await
+        .unwrap();
     let mut stream = kenter
         .capacity()
         .watch_capacity(pb::WatchCapacityRequest::default())
@@ -116,12 +175,18 @@ async fn a_provider_watches_only_its_own_locations() {
         .into_inner();
     ijmond
         .capacity()
-        .publish_capacity(publish("i1", vec![update(crisis_key("ijmond-beverwijk"), 2, 2)]))
+        .publish_capacity(publish(
+            "i1",
+            vec![update(crisis_key("ijmond-beverwijk"), 2, 2)],
+        ))
         .await
         .unwrap();
     let own = publish_free(&kenter, "k1", 2).await;
     let message = next(&mut stream).await;
-    assert_eq!(message.revision, own, "another provider's change reached this watch");
+    assert_eq!(
+        message.revision, own,
+        "another provider's change reached this watch"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +195,10 @@ async fn a_revision_ahead_of_the_registry_is_out_of_range() {
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let result = crisis
         .capacity()
-        .watch_capacity(pb::WatchCapacityRequest { start_revision: 1_000_000, ..Default::default() })
+        .watch_capacity(pb::WatchCapacityRequest {
+            start_revision: 1_000_000,
+            ..Default::default()
+        })
         .await;
     assert_code(result.map(|_| ()), Code::OutOfRange);
 }
