@@ -513,8 +513,8 @@ async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::R
         return Ok(());
     }
     println!(
-        "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {}",
-        "OFFERING", "TYPE", "LOCATION", "AGES", "FREE", "HELD", "KM", "STATUS"
+        "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  STATUS",
+        "OFFERING", "TYPE", "LOCATION", "AGES", "FREE", "HELD", "KM"
     );
     for r in &found.results {
         let o = r.offering.clone().unwrap_or_default();
