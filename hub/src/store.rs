@@ -134,7 +134,18 @@ impl Store {
 
     /// Applies pending migrations, then learns the current revision.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migration::Migrator::up(&self.writer, None).await?;
+        if self.backend == DbBackend::Postgres {
+            // Replicas start together: one migrates, the others wait on the
+            // lock and then find nothing left to do. PostgreSQL's DDL is
+            // transactional, so a failed migration leaves nothing behind.
+            let txn = self.writer.begin().await?;
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7465696)")
+                .await?;
+            migration::Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+        } else {
+            migration::Migrator::up(&self.writer, None).await?;
+        }
         let current = self.current_revision().await?;
         self.committed.send_replace(current);
         Ok(())
