@@ -138,6 +138,12 @@ impl Hub {
             }
         };
 
+        let store = app.store().clone();
+        let signal = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            store.follow_other_replicas(signal).await
+        }));
+
         tasks.push(tokio::spawn(sweep_holds(
             Arc::clone(&app),
             config.hold_sweep_interval(),

@@ -24,7 +24,7 @@ mod registry;
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 
 use crate::domain::capacity::Revision;
-use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -36,6 +36,7 @@ use sea_orm_migration::MigratorTrait;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Why a store operation failed. Expected outcomes a caller branches on are
 /// variants; everything else is [`StoreError::Database`].
@@ -78,11 +79,17 @@ pub struct Store {
     reader: DatabaseConnection,
     backend: DbBackend,
     committed: watch::Sender<Revision>,
+    /// PostgreSQL only: the pool a LISTEN connection is taken from.
+    pg_pool: Option<PgPool>,
 }
+
+/// The channel on which PostgreSQL replicas announce committed revisions.
+const REVISION_CHANNEL: &str = "spil_registry_revision";
 
 impl Store {
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
         let url = config.database_url.as_str();
+        let mut pg_pool = None;
         let (writer, reader, backend) = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| DbErr::Custom(format!("invalid SQLite URL: {e}")))?
@@ -116,6 +123,7 @@ impl Store {
                 .connect(url)
                 .await
                 .map_err(sqlx_err)?;
+            pg_pool = Some(pool.clone());
             let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             (db.clone(), db, DbBackend::Postgres)
         } else {
@@ -128,6 +136,7 @@ impl Store {
             reader,
             backend,
             committed: watch::channel(Revision(0)).0,
+            pg_pool,
         };
         Ok(store)
     }
@@ -193,7 +202,68 @@ impl Store {
             ))
             .await?
             .ok_or_else(|| DbErr::Custom("registry_meta has no revision row".into()))?;
-        Ok(Revision(row.try_get_by_index::<i64>(0)? as u64))
+        let revision = Revision(row.try_get_by_index::<i64>(0)? as u64);
+        if self.backend == DbBackend::Postgres {
+            // Delivered to the other replicas at commit, dropped on rollback.
+            txn.execute_raw(Statement::from_sql_and_values(
+                self.backend,
+                "SELECT pg_notify($1, $2)",
+                [REVISION_CHANNEL.into(), revision.0.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(revision)
+    }
+
+    /// On PostgreSQL, wakes this replica's watchers when another replica
+    /// commits. The notification carries only the revision: the change log
+    /// stays the truth, so a notification lost while reconnecting costs
+    /// latency, never an event. Returns at shutdown; no-op on SQLite.
+    pub async fn follow_other_replicas(&self, shutdown: CancellationToken) {
+        let Some(pool) = &self.pg_pool else { return };
+        loop {
+            let mut listener = match PgListener::connect_with(pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "failed to open a LISTEN connection");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            if let Err(error) = listener.listen(REVISION_CHANNEL).await {
+                tracing::warn!(%error, "failed to LISTEN");
+                continue;
+            }
+            let mut caught_up = false;
+            loop {
+                if !caught_up {
+                    // Whatever was committed while not listening.
+                    if let Ok(current) = self.current_revision().await {
+                        self.announce(current);
+                    }
+                    caught_up = true;
+                }
+                let notification = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    received = listener.try_recv() => received,
+                };
+                match notification {
+                    Ok(Some(notification)) => {
+                        if let Ok(revision) = notification.payload().parse() {
+                            self.announce(Revision(revision));
+                        }
+                    }
+                    // The connection dropped; try_recv reconnects on the next call.
+                    Ok(None) => caught_up = false,
+                    Err(error) => {
+                        tracing::warn!(%error, "LISTEN connection failed");
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     pub async fn current_revision(&self) -> Result<Revision, StoreError> {

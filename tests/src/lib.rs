@@ -194,6 +194,21 @@ impl TestHub {
         self.connect(Some(self.identity(org))).await.unwrap()
     }
 
+    /// Another hub on the same database, as a second replica behind one address.
+    pub async fn spawn_replica(&self) -> Hub {
+        Hub::build(self.config.clone(), Arc::new(self.clock.clone()))
+            .await
+            .unwrap()
+    }
+
+    /// A client of `replica` acting as `org`.
+    pub async fn client_at(&self, replica: &Hub, org: &str) -> SpilClient {
+        let address = format!("https://localhost:{}", replica.local_addr().port());
+        SpilClient::connect(&address, &self.server_ca_pem, Some(self.identity(org)))
+            .await
+            .unwrap()
+    }
+
     /// Stops the hub and starts a new one on the same database and files,
     /// as after a crash or a deploy.
     pub async fn restart(&mut self) {

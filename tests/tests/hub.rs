@@ -5,6 +5,7 @@ mod hub {
     mod holds;
     mod identity;
     mod registry;
+    mod replicas;
     mod restart;
     mod support;
     mod watch;

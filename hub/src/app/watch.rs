@@ -17,9 +17,10 @@ use tokio_stream::wrappers::ReceiverStream;
 /// Rows of the change log read per round trip.
 const LOG_BATCH_ROWS: u64 = 512;
 
-/// How often a caught-up stream looks at the log even without a local
-/// commit signal: other replicas commit too.
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often a caught-up stream looks at the log even without a commit
+/// signal: a safety net under LISTEN/NOTIFY (PostgreSQL), and the way a
+/// second hub on the same SQLite file hears of the first one's commits.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which offerings a watch follows. Empty lists mean "any".
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,87 @@
+//! Several hubs on one database: the invariant and the watch hold across replicas.
+
+use spil_tests::fixtures::*;
+use spil_tests::{TestHub, pb};
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn holds_racing_on_two_replicas_never_exceed_the_free_places() {
+    let hub = TestHub::spawn().await;
+    let replica = hub.spawn_replica().await;
+    let provider = hub.client_as("kenter").await;
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    let offering = provider
+        .capacity()
+        .publish_capacity(publish(
+            "p1",
+            vec![update(crisis_key("kenter-haarlem"), 5, 5)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .offerings[0]
+        .id
+        .clone();
+    let clients = [
+        hub.client_as("crisisdienst-zkh").await,
+        hub.client_at(&replica, "crisisdienst-haaglanden").await,
+    ];
+    let attempts = (0..100).map(|i| {
+        let mut capacity = clients[i % 2].capacity();
+        let request = hold(&format!("race-{i}"), &offering);
+        tokio::spawn(async move { capacity.hold_place(request).await })
+    });
+    let mut granted = 0;
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            Ok(_) => granted += 1,
+            Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+        }
+    }
+    assert_eq!(granted, 5);
+    replica.stop().await.unwrap();
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_publication_on_one_replica_reaches_a_watch_on_another() {
+    let hub = TestHub::spawn().await;
+    let replica = hub.spawn_replica().await;
+    let provider = hub.client_as("kenter").await;
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    let watcher = hub.client_at(&replica, "crisisdienst-zkh").await;
+    let mut stream = watcher
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let published = provider
+        .capacity()
+        .publish_capacity(publish(
+            "p1",
+            vec![update(crisis_key("kenter-haarlem"), 2, 2)],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the other replica's commit arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.revision, published.revision);
+    drop(stream);
+    replica.stop().await.unwrap();
+    hub.stop().await;
+}
