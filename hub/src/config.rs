@@ -84,8 +84,25 @@ impl HubConfig {
     /// Defaults, overlaid by `file` (if given) and then by every
     /// `SPIL_<FIELD>` environment variable (`SPIL_TLS__CLIENT_CA` for nested fields).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        #[allow(clippy::disallowed_methods)] // the one sanctioned reader of the environment
+        let vars = std::env::vars();
+        Self::load_from(file, vars)
+    }
+
+    /// [`HubConfig::load`] with the environment given. Variables that name
+    /// no configuration field (the CLI's `SPIL_HUB`, `SPIL_CA`, …) are
+    /// ignored; a file is held to its fields strictly.
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
         let mut table =
             toml::Table::try_from(Self::default()).context("failed to encode defaults")?;
+        let fields: Vec<String> = table
+            .keys()
+            .cloned()
+            .chain(["admin_addr".into(), "page_token_secret".into()])
+            .collect();
         if let Some(file) = file {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("failed to read config file {}", file.display()))?;
@@ -93,20 +110,18 @@ impl HubConfig {
                 .with_context(|| format!("invalid TOML in {}", file.display()))?;
             merge(&mut table, overlay);
         }
-        #[allow(clippy::disallowed_methods)] // the one sanctioned reader of the environment
-        let vars: Vec<(String, String)> = std::env::vars().collect();
         for (name, value) in vars {
             let Some(key) = name.strip_prefix("SPIL_") else {
                 continue;
             };
-            if matches!(key, "TEST_DATABASE_URL" | "LOG") {
-                continue;
-            }
             let path: Vec<String> = key
                 .to_ascii_lowercase()
                 .split("__")
                 .map(str::to_owned)
                 .collect();
+            if !fields.contains(&path[0]) {
+                continue;
+            }
             set_path(&mut table, &path, &value).with_context(|| format!("invalid {name}"))?;
         }
         let config: Self = table.try_into().context("invalid configuration")?;
@@ -223,13 +238,31 @@ mod tests {
             "database_url = \"postgres://db/spil\"\n[tls]\nclient_ca = \"ca.pem\"\n",
         )
         .unwrap();
-        let config = HubConfig::load(Some(&file)).unwrap();
+        let config = HubConfig::load_from(Some(&file), []).unwrap();
         assert_eq!(config.database_url, "postgres://db/spil");
         assert_eq!(config.tls.client_ca, PathBuf::from("ca.pem"));
         assert_eq!(config.tls.server_cert, PathBuf::from("pki/server.pem"));
 
         std::fs::write(&file, "databse_url = \"typo\"\n").unwrap();
-        assert!(HubConfig::load(Some(&file)).is_err());
+        assert!(HubConfig::load_from(Some(&file), []).is_err());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_client_variables_are_ignored() {
+        let vars = [
+            ("SPIL_DATABASE_URL", "postgres://env/spil"),
+            ("SPIL_TLS__CLIENT_CA", "/etc/ca.pem"),
+            ("SPIL_WATCH_BUFFER", "8"),
+            ("SPIL_HUB", "https://localhost:50051"),
+            ("HOME", "/root"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let config = HubConfig::load_from(None, vars).unwrap();
+        assert_eq!(config.database_url, "postgres://env/spil");
+        assert_eq!(config.tls.client_ca, PathBuf::from("/etc/ca.pem"));
+        assert_eq!(config.watch_buffer, 8);
+        let bad = [("SPIL_WATCH_BUFFER".to_owned(), "many".to_owned())];
+        assert!(HubConfig::load_from(None, bad).is_err());
     }
 
     #[test]
