@@ -123,6 +123,7 @@ pub struct DirectorySnapshot {
 pub struct Settings {
     pub freshness: FreshnessPolicy,
     pub watch_buffer: usize,
+    pub change_log_retention: chrono::Duration,
 }
 
 pub struct App {
@@ -261,6 +262,12 @@ impl App {
     pub fn list_regions(&self, caller: &Caller) -> Result<Vec<Region>, AppError> {
         self.authorise(caller, Action::ReadDirectory)?;
         Ok(self.directory.load().regions.clone())
+    }
+
+    /// Drops change-log revisions older than the retention; run periodically.
+    pub async fn prune_change_log(&self) -> Result<u64, AppError> {
+        let before = self.clock.now() - self.settings.change_log_retention;
+        Ok(self.store.prune_change_log(before).await?)
     }
 
     /// Marks holds past their time as expired; run periodically.

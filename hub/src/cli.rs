@@ -132,7 +132,11 @@ async fn demo(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     }
     .with_paths_under(&dir);
     let hub = Hub::build(config, Arc::new(SystemClock)).await?;
-    crate::demo::seed(hub.app()).await?;
+    crate::demo::seed_directory(hub.app()).await?;
+    // Capacity is seeded once: a restarted demo keeps what was published since.
+    if hub.app().store().current_revision().await?.0 == 0 {
+        crate::demo::seed_capacity(hub.app()).await?;
+    }
     let addr = hub.local_addr();
     let pki = layout.dir.display();
     println!(
@@ -150,6 +154,8 @@ async fn demo(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
 }
 
 async fn serve(hub: Hub) -> anyhow::Result<()> {
+    // One plain line for operators and scripts, whatever the log settings.
+    println!("spil-hub listening on {}", hub.local_addr());
     let token = hub.shutdown_token();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;

@@ -51,6 +51,9 @@ pub struct HubConfig {
     /// How often expired holds are marked expired (their places are free at
     /// once regardless; this only tells watchers).
     pub hold_sweep_interval_ms: u64,
+    /// How long the change log keeps revisions; a watch resuming from an
+    /// older revision gets OUT_OF_RANGE and starts from a snapshot.
+    pub change_log_retention_hours: u32,
     /// Messages buffered per watch stream before the hub waits for the client.
     pub watch_buffer: usize,
     /// How long shutdown waits for open calls before it cuts them.
@@ -74,6 +77,7 @@ impl Default for HubConfig {
             crisis_bed_fresh_hours: 12,
             other_fresh_days: 7,
             hold_sweep_interval_ms: 1000,
+            change_log_retention_hours: 168,
             watch_buffer: 64,
             shutdown_grace_ms: 5000,
         }
@@ -146,6 +150,10 @@ impl HubConfig {
             self.hold_sweep_interval_ms >= 10,
             "hold_sweep_interval_ms must be at least 10"
         );
+        anyhow::ensure!(
+            self.change_log_retention_hours >= 1,
+            "change_log_retention_hours must be at least 1"
+        );
         anyhow::ensure!(self.watch_buffer >= 1, "watch_buffer must be at least 1");
         Ok(())
     }
@@ -155,6 +163,10 @@ impl HubConfig {
             crisis_bed: chrono::Duration::hours(i64::from(self.crisis_bed_fresh_hours)),
             other: chrono::Duration::days(i64::from(self.other_fresh_days)),
         }
+    }
+
+    pub fn change_log_retention(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.change_log_retention_hours))
     }
 
     pub fn hold_sweep_interval(&self) -> Duration {

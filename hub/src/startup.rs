@@ -76,6 +76,7 @@ impl Hub {
         let settings = Settings {
             freshness: config.freshness(),
             watch_buffer: config.watch_buffer,
+            change_log_retention: config.change_log_retention(),
         };
         let app = App::new(
             store,
@@ -144,7 +145,7 @@ impl Hub {
             store.follow_other_replicas(signal).await
         }));
 
-        tasks.push(tokio::spawn(sweep_holds(
+        tasks.push(tokio::spawn(housekeeping(
             Arc::clone(&app),
             config.hold_sweep_interval(),
             shutdown.clone(),
@@ -199,10 +200,13 @@ impl Hub {
     }
 }
 
-/// Marks expired holds expired, so watchers hear of the returned places.
-async fn sweep_holds(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
+/// Marks expired holds expired, so watchers hear of the returned places,
+/// and (about once a minute) drops change-log revisions past retention.
+async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
+    const PRUNE_EVERY: Duration = Duration::from_secs(60);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -212,6 +216,14 @@ async fn sweep_holds(app: Arc<App>, every: Duration, shutdown: CancellationToken
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "holds expired"),
             Err(error) => tracing::warn!(%error, "failed to expire holds"),
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(tokio::time::Instant::now());
+            match app.prune_change_log().await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(rows, "change log pruned"),
+                Err(error) => tracing::warn!(%error, "failed to prune the change log"),
+            }
         }
     }
 }

@@ -178,6 +178,17 @@ impl App {
                 }
                 continue;
             }
+            if batches[0].revision.0 > last.0 + 1 {
+                // Every revision has at least one change: a hole means the
+                // log was pruned past this stream while it lagged behind.
+                let oldest = self.store.log_starts_after().await?;
+                if last < oldest {
+                    return Err(AppError::OutOfRange(format!(
+                        "revision {} is no longer kept (the log starts after {}): take a snapshot",
+                        last.0, oldest.0
+                    )));
+                }
+            }
             for batch in batches {
                 last = batch.revision;
                 let offerings: Vec<Offering> = batch

@@ -748,6 +748,40 @@ impl Store {
         Ok(batches)
     }
 
+    /// Deletes change-log revisions recorded before `before`; a watch can
+    /// then no longer resume from them. Returns the rows deleted.
+    pub async fn prune_change_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let newest_old: Option<i64> = capacity_event::Entity::find()
+            .select_only()
+            .column_as(capacity_event::Column::Revision.max(), "revision")
+            .filter(capacity_event::Column::AtMs.lt(millis(before)))
+            .into_tuple::<Option<i64>>()
+            .one(&self.reader)
+            .await?
+            .flatten();
+        let Some(through) = newest_old else {
+            return Ok(0);
+        };
+        let _timed = Timed::start("prune_change_log");
+        let txn = self.begin_write().await?;
+        let deleted = capacity_event::Entity::delete_many()
+            .filter(capacity_event::Column::Revision.lte(through))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        super::entities::registry_meta::Entity::update_many()
+            .col_expr(
+                super::entities::registry_meta::Column::Value,
+                through.into(),
+            )
+            .filter(super::entities::registry_meta::Column::Key.eq("log_starts_after"))
+            .filter(super::entities::registry_meta::Column::Value.lt(through))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(deleted)
+    }
+
     /// Every offering and the revision they reflect, read in one transaction.
     pub async fn snapshot(
         &self,

@@ -202,3 +202,42 @@ async fn a_revision_ahead_of_the_registry_is_out_of_range() {
         .await;
     assert_code(result.map(|_| ()), Code::OutOfRange);
 }
+
+#[tokio::test]
+async fn a_revision_pruned_from_the_change_log_is_out_of_range() {
+    let hub = TestHub::spawn().await;
+    let provider = hub.client_as("kenter").await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    provider
+        .capacity()
+        .upsert_location(location("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    let r1 = publish_free(&provider, "p1", 1).await;
+    let r2 = publish_free(&provider, "p2", 2).await;
+    hub.clock.advance(chrono::Duration::days(8));
+    let r3 = publish_free(&provider, "p3", 3).await;
+    let pruned = hub.hub().app().prune_change_log().await.unwrap();
+    assert_eq!(pruned, 2, "the two week-old revisions leave the log");
+
+    let result = crisis
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest {
+            start_revision: r1,
+            ..Default::default()
+        })
+        .await;
+    assert_code(result.map(|_| ()), Code::OutOfRange);
+
+    // From the last pruned revision on, nothing is missing: the stream resumes.
+    let mut stream = crisis
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest {
+            start_revision: r2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next(&mut stream).await.revision, r3);
+}
