@@ -54,6 +54,8 @@ pub struct HubConfig {
     /// How long the change log keeps revisions; a watch resuming from an
     /// older revision gets OUT_OF_RANGE and starts from a snapshot.
     pub change_log_retention_hours: u32,
+    /// How often the TLS files are checked for changes (a new CRL, a renewed certificate).
+    pub tls_reload_interval_ms: u64,
     /// Messages buffered per watch stream before the hub waits for the client.
     pub watch_buffer: usize,
     /// How long shutdown waits for open calls before it cuts them.
@@ -78,6 +80,7 @@ impl Default for HubConfig {
             other_fresh_days: 7,
             hold_sweep_interval_ms: 1000,
             change_log_retention_hours: 168,
+            tls_reload_interval_ms: 10_000,
             watch_buffer: 64,
             shutdown_grace_ms: 5000,
         }
@@ -167,6 +170,10 @@ impl HubConfig {
 
     pub fn change_log_retention(&self) -> chrono::Duration {
         chrono::Duration::hours(i64::from(self.change_log_retention_hours))
+    }
+
+    pub fn tls_reload_interval(&self) -> Duration {
+        Duration::from_millis(self.tls_reload_interval_ms.max(10))
     }
 
     pub fn hold_sweep_interval(&self) -> Duration {

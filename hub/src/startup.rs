@@ -52,7 +52,7 @@ impl Hub {
         // sea-orm's rustls and ours must agree on one crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         config.validate()?;
-        let tls_config = tls::server_config(&config.tls)?;
+        let tls_config = tls::LiveConfig::load(&config.tls)?;
         let store = Store::connect(&StoreConfig {
             database_url: config.database_url.clone(),
             pool_size: config.database_pool_size,
@@ -103,7 +103,7 @@ impl Hub {
             .set_service_status("spil.v1.Directory", tonic_health::ServingStatus::Serving)
             .await;
         let routes = grpc::routes(Arc::clone(&app), health_service.clone())?;
-        let incoming = tls::incoming(listener, tls_config, shutdown.clone());
+        let incoming = tls::incoming(listener, tls_config.clone(), shutdown.clone());
 
         let mut tasks = Vec::new();
         let signal = shutdown.clone();
@@ -138,6 +138,10 @@ impl Hub {
                 Some(admin_addr)
             }
         };
+
+        tasks.push(tokio::spawn(
+            tls_config.follow_files(config.tls_reload_interval(), shutdown.clone()),
+        ));
 
         let store = app.store().clone();
         let signal = shutdown.clone();

@@ -6,6 +6,7 @@
 //! client certificates, so the hub builds the rustls configuration itself.
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use rustls::RootCertStore;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use rustls_pki_types::pem::PemObject;
@@ -81,16 +82,78 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
+/// The TLS configuration new connections get, rebuilt when one of its files
+/// changes: a revocation (a new CRL) or a renewed certificate takes effect
+/// without a restart. Open connections keep the configuration they began with.
+#[derive(Clone)]
+pub struct LiveConfig {
+    current: Arc<ArcSwap<ServerConfig>>,
+    files: TlsFiles,
+}
+
+impl LiveConfig {
+    pub fn load(files: &TlsFiles) -> anyhow::Result<Self> {
+        Ok(Self {
+            current: Arc::new(ArcSwap::new(server_config(files)?)),
+            files: files.clone(),
+        })
+    }
+
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.current.load_full()
+    }
+
+    fn stamp(&self) -> Vec<Option<(std::time::SystemTime, u64)>> {
+        let files = &self.files;
+        [&files.server_cert, &files.server_key, &files.client_ca]
+            .into_iter()
+            .chain(files.client_crls.iter())
+            .map(|path| {
+                std::fs::metadata(path)
+                    .ok()
+                    .and_then(|m| Some((m.modified().ok()?, m.len())))
+            })
+            .collect()
+    }
+
+    /// Looks at the files every `every`; when they changed, rebuilds the
+    /// configuration. A broken new file keeps the old configuration and is
+    /// logged, so a bad deploy of a CRL cannot take the hub down.
+    pub async fn follow_files(self, every: Duration, shutdown: CancellationToken) {
+        let mut seen = self.stamp();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let now = self.stamp();
+            if now == seen {
+                continue;
+            }
+            match server_config(&self.files) {
+                Ok(config) => {
+                    self.current.store(config);
+                    seen = now;
+                    tracing::info!("tls configuration reloaded");
+                }
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "tls files changed but do not load"
+                ),
+            }
+        }
+    }
+}
+
 /// Accepts TCP connections, completes each TLS handshake on its own task
 /// (a slow client blocks nobody) and yields the verified streams. Stops
 /// accepting when `shutdown` is cancelled.
 pub fn incoming(
     listener: TcpListener,
-    config: Arc<ServerConfig>,
+    config: LiveConfig,
     shutdown: CancellationToken,
 ) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(ACCEPTED_BACKLOG);
-    let acceptor = TlsAcceptor::from(config);
     tokio::spawn(async move {
         loop {
             let (tcp, peer) = tokio::select! {
@@ -105,7 +168,7 @@ pub fn incoming(
                 },
             };
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let acceptor = TlsAcceptor::from(config.current());
             let tx = tx.clone();
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

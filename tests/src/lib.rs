@@ -140,6 +140,7 @@ impl TestHub {
             database_url: database.url.clone(),
             tls,
             hold_sweep_interval_ms: 50,
+            tls_reload_interval_ms: 50,
             shutdown_grace_ms: 2000,
             ..HubConfig::default()
         };
@@ -171,14 +172,20 @@ impl TestHub {
 
     /// A certificate for `org` from the hub's client CA, valid now.
     pub fn identity(&self, org: &str) -> Identity {
+        self.certificate(org).1
+    }
+
+    /// A certificate for `org` with its serial number, to revoke it later.
+    pub fn certificate(&self, org: &str) -> (rcgen::SerialNumber, Identity) {
         let cert = self
             .client_ca
             .issue_client(&OrgId::parse(org).unwrap(), Validity::days_from_now(30))
             .unwrap();
-        Identity {
+        let identity = Identity {
             cert_pem: cert.cert_pem,
             key_pem: cert.key_pem,
-        }
+        };
+        (cert.serial, identity)
     }
 
     /// Connects with any identity, or none.
@@ -207,6 +214,12 @@ impl TestHub {
         SpilClient::connect(&address, &self.server_ca_pem, Some(self.identity(org)))
             .await
             .unwrap()
+    }
+
+    /// Revokes certificates by replacing the hub's CRL file.
+    pub fn revoke(&self, serials: &[rcgen::SerialNumber]) {
+        let crl = self.client_ca.revocation_list(serials).unwrap();
+        std::fs::write(&self.config.tls.client_crls[0], crl).unwrap();
     }
 
     /// Stops the hub and starts a new one on the same database and files,

@@ -260,3 +260,48 @@ async fn each_role_does_only_what_it_may() {
         && r.province == "Noord-Holland"
         && r.municipalities.iter().any(|m| m.code == "GM0392")));
 }
+
+#[tokio::test]
+async fn a_certificate_revoked_while_the_hub_runs_is_refused_on_its_next_connection() {
+    let hub = TestHub::spawn().await;
+    let (serial, identity) = hub.certificate("kenter");
+    let before = hub.connect(Some(identity.clone())).await.unwrap();
+    assert!(
+        before
+            .directory()
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .is_ok()
+    );
+
+    hub.revoke(&[hub.revoked.serial.clone(), serial]);
+    // The hub notices the new CRL within its reload interval; retry until the patience runs out.
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let refused = match hub.connect(Some(identity.clone())).await {
+            Err(_) => true,
+            Ok(client) => client
+                .directory()
+                .who_am_i(pb::WhoAmIRequest {})
+                .await
+                .is_err(),
+        };
+        if refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < patience,
+            "the revoked certificate is still served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Other organisations are unaffected.
+    let other = hub.client_as("crisisdienst-zkh").await;
+    assert!(
+        other
+            .directory()
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .is_ok()
+    );
+}
