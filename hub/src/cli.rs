@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             store.upsert_organisation(&org).await?;
             println!(
-                "registered {} ({}); restart or reload the hub to pick it up",
+                "registered {} ({}); running hubs pick it up within a minute",
                 org.id,
                 org.id.spiffe_id()
             );

@@ -204,8 +204,9 @@ impl Hub {
     }
 }
 
-/// Marks expired holds expired, so watchers hear of the returned places,
-/// and (about once a minute) drops change-log revisions past retention.
+/// Marks expired holds expired, so watchers hear of the returned places;
+/// about once a minute drops change-log revisions past retention and reads
+/// the directory again (organisations onboarded through another replica).
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
     const PRUNE_EVERY: Duration = Duration::from_secs(60);
     let mut tick = tokio::time::interval(every);
@@ -227,6 +228,9 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(rows, "change log pruned"),
                 Err(error) => tracing::warn!(%error, "failed to prune the change log"),
+            }
+            if let Err(error) = app.reload_directory().await {
+                tracing::warn!(%error, "failed to reload the directory");
             }
         }
     }

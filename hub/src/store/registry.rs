@@ -15,9 +15,9 @@ use crate::domain::identity::OrgId;
 use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -52,7 +52,7 @@ struct EventPayload {
 /// Holds that are active and not yet past their expiry, per offering.
 async fn active_holds(
     db: &impl ConnectionTrait,
-    offering_id: Option<&str>,
+    offering_ids: Option<&[&str]>,
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, u32>, StoreError> {
     let mut query = hold::Entity::find()
@@ -62,8 +62,8 @@ async fn active_holds(
         .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
         .filter(hold::Column::ExpiresAtMs.gt(millis(now)))
         .group_by(hold::Column::OfferingId);
-    if let Some(id) = offering_id {
-        query = query.filter(hold::Column::OfferingId.eq(id));
+    if let Some(ids) = offering_ids {
+        query = query.filter(hold::Column::OfferingId.is_in(ids.iter().copied()));
     }
     let rows: Vec<(String, i64)> = query.into_tuple().all(db).await?;
     Ok(rows.into_iter().map(|(id, n)| (id, n as u32)).collect())
@@ -97,7 +97,7 @@ async fn load_offering(
     else {
         return Ok(None);
     };
-    let held = active_holds(db, Some(id), now).await?;
+    let held = active_holds(db, Some(&[id]), now).await?;
     Ok(assemble(vec![row], &held)?.pop())
 }
 
@@ -278,7 +278,7 @@ impl Store {
         .insert(&txn)
         .await?;
 
-        let held = active_holds(&txn, None, now).await?;
+        let held = active_holds(&txn, Some(&ids), now).await?;
         let mut offerings = Vec::with_capacity(published.len());
         for (row, location) in published {
             let held = held.get(&row.id).copied().unwrap_or(0);
@@ -641,7 +641,7 @@ impl Store {
         active.revision = Set(revision.0 as i64);
         active.placed_since_publication = Set(row.placed_since_publication + placed);
         let saved = active.update(txn).await?;
-        let held = active_holds(txn, Some(offering_id), now).await?;
+        let held = active_holds(txn, Some(&[offering_id]), now).await?;
         self.append_event(
             txn,
             revision,
@@ -667,23 +667,38 @@ impl Store {
         } else {
             hold::Column::HolderId
         };
-        let rows = hold::Entity::find()
-            .filter(owner.eq(org.as_str()))
+        // A hold's state counts as it is now: an active hold past its time
+        // is expired whether or not the sweeper has marked it.
+        let active = hold_state(HoldState::Active);
+        let mut wanted = Condition::any();
+        for state in states {
+            wanted = wanted.add(match state {
+                HoldState::Active => Condition::all()
+                    .add(hold::Column::State.eq(active))
+                    .add(hold::Column::ExpiresAtMs.gt(millis(now))),
+                HoldState::Expired => Condition::any()
+                    .add(hold::Column::State.eq(hold_state(HoldState::Expired)))
+                    .add(
+                        Condition::all()
+                            .add(hold::Column::State.eq(active))
+                            .add(hold::Column::ExpiresAtMs.lte(millis(now))),
+                    ),
+                other => Condition::all().add(hold::Column::State.eq(hold_state(*other))),
+            });
+        }
+        let mut query = hold::Entity::find().filter(owner.eq(org.as_str()));
+        if !states.is_empty() {
+            query = query.filter(wanted);
+        }
+        query
             .order_by_desc(hold::Column::CreatedAtMs)
             .order_by_desc(hold::Column::Id)
+            .offset(offset)
+            .limit(limit)
             .all(&self.reader)
-            .await?;
-        // States are filtered as they are now (an unswept hold past its time
-        // is expired), so the filter cannot run in SQL.
-        rows.into_iter()
+            .await?
+            .into_iter()
             .map(hold::Model::into_domain)
-            .filter(|h| {
-                h.as_ref().map_or(true, |h| {
-                    states.is_empty() || states.contains(&h.state_at(now))
-                })
-            })
-            .skip(offset as usize)
-            .take(limit as usize)
             .collect()
     }
 
