@@ -305,3 +305,97 @@ async fn a_certificate_revoked_while_the_hub_runs_is_refused_on_its_next_connect
             .is_ok()
     );
 }
+
+/// Every demo organisation against every capacity call: refused with
+/// PERMISSION_DENIED exactly when its roles do not admit the call.
+#[tokio::test]
+async fn every_role_is_admitted_or_refused_as_the_role_table_says() {
+    use spil_hub::domain::authz::{Action, permits};
+    let hub = TestHub::spawn().await;
+    for (org, _, roles, _) in spil_hub::demo::ORGANISATIONS {
+        let client = hub.client_as(org).await;
+        let mut capacity = client.capacity();
+        let calls: Vec<(Action, Result<(), tonic::Status>)> = vec![
+            (
+                Action::SearchPlaces,
+                capacity.search_places(crisis_search()).await.map(drop),
+            ),
+            (
+                Action::WatchCapacity,
+                capacity
+                    .watch_capacity(pb::WatchCapacityRequest::default())
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::HoldPlace,
+                capacity
+                    .hold_place(hold("r", "no-such-offering"))
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::ConfirmHold,
+                capacity
+                    .confirm_hold(pb::ConfirmHoldRequest {
+                        hold_id: "no-such-hold".into(),
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::ReleaseHold,
+                capacity
+                    .release_hold(pb::ReleaseHoldRequest {
+                        hold_id: "no-such-hold".into(),
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::ListHolds,
+                capacity
+                    .list_holds(pb::ListHoldsRequest::default())
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::ListLocations,
+                capacity
+                    .list_locations(pb::ListLocationsRequest::default())
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::UpsertLocation,
+                capacity
+                    .upsert_location(location(&format!("{org}-site"), "GM0392"))
+                    .await
+                    .map(drop),
+            ),
+            (
+                Action::PublishCapacity,
+                capacity
+                    .publish_capacity(publish(
+                        "r",
+                        vec![update(crisis_key(&format!("{org}-site")), 1, 1)],
+                    ))
+                    .await
+                    .map(drop),
+            ),
+        ];
+        for (action, result) in calls {
+            let denied = matches!(&result, Err(status) if status.code() == Code::PermissionDenied);
+            assert_eq!(
+                denied,
+                !permits(roles.iter(), action),
+                "{org} / {action:?}: {result:?}"
+            );
+        }
+        let directory = client
+            .directory()
+            .list_organisations(pb::ListOrganisationsRequest::default())
+            .await;
+        assert!(directory.is_ok(), "{org} reads the directory");
+    }
+}
