@@ -201,6 +201,17 @@ impl TestHub {
         self.connect(Some(self.identity(org))).await.unwrap()
     }
 
+    /// The provider Kenter, with its location `kenter-haarlem` in Haarlem.
+    pub async fn kenter_with_location(&self) -> SpilClient {
+        let kenter = self.client_as("kenter").await;
+        kenter
+            .capacity()
+            .upsert_location(fixtures::location("kenter-haarlem", "GM0392"))
+            .await
+            .unwrap();
+        kenter
+    }
+
     /// Another hub on the same database, as a second replica behind one address.
     pub async fn spawn_replica(&self) -> Hub {
         Hub::build(self.config.clone(), Arc::new(self.clock.clone()))
@@ -317,6 +328,22 @@ pub mod fixtures {
             request_id: request_id.into(),
             updates,
         }
+    }
+
+    /// Holds a place and expects it granted.
+    pub async fn hold_granted(
+        client: &spil_client::SpilClient,
+        request_id: &str,
+        offering_id: &str,
+    ) -> pb::Hold {
+        client
+            .capacity()
+            .hold_place(hold(request_id, offering_id))
+            .await
+            .unwrap()
+            .into_inner()
+            .hold
+            .unwrap()
     }
 
     pub fn hold(request_id: &str, offering_id: &str) -> pb::HoldPlaceRequest {

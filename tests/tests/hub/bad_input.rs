@@ -8,12 +8,7 @@ use tonic::Code;
 #[tokio::test]
 async fn malformed_publications_name_the_offending_field() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     let mut capacity = provider.capacity();
 
     let mut unspecified = crisis_key("kenter-haarlem");

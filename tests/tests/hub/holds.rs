@@ -6,12 +6,7 @@ use spil_tests::{Backend, TestHub, backends, pb};
 use tonic::Code;
 
 async fn one_offering(hub: &TestHub, total: u32, free: u32) -> String {
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     provider
         .capacity()
         .publish_capacity(publish(
@@ -47,14 +42,7 @@ async fn a_hold_takes_a_place_and_confirm_release_and_expiry_decide_its_fate() {
     let offering = one_offering(&hub, 4, 2).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
 
-    let confirmed = crisis
-        .capacity()
-        .hold_place(hold("h1", &offering))
-        .await
-        .unwrap()
-        .into_inner()
-        .hold
-        .unwrap();
+    let confirmed = hold_granted(&crisis, "h1", &offering).await;
     assert_eq!(confirmed.state, pb::HoldState::Active as i32);
     assert_eq!(available(&hub).await, 1);
     let placed = crisis
@@ -70,14 +58,7 @@ async fn a_hold_takes_a_place_and_confirm_release_and_expiry_decide_its_fate() {
     assert_eq!(placed.state, pb::HoldState::Confirmed as i32);
     assert_eq!(available(&hub).await, 1, "a placement keeps its place");
 
-    let released = crisis
-        .capacity()
-        .hold_place(hold("h2", &offering))
-        .await
-        .unwrap()
-        .into_inner()
-        .hold
-        .unwrap();
+    let released = hold_granted(&crisis, "h2", &offering).await;
     assert_eq!(available(&hub).await, 0);
     assert_precondition(
         crisis.capacity().hold_place(hold("h3", &offering)).await,
@@ -106,14 +87,7 @@ async fn a_hold_takes_a_place_and_confirm_release_and_expiry_decide_its_fate() {
     );
 
     // A hold that runs out returns its place without anyone calling.
-    let lapsing = crisis
-        .capacity()
-        .hold_place(hold("h4", &offering))
-        .await
-        .unwrap()
-        .into_inner()
-        .hold
-        .unwrap();
+    let lapsing = hold_granted(&crisis, "h4", &offering).await;
     assert_eq!(available(&hub).await, 0);
     hub.clock.advance(chrono::Duration::minutes(30));
     assert_eq!(available(&hub).await, 1);
@@ -174,22 +148,8 @@ async fn a_retried_hold_returns_the_same_hold_and_a_reused_request_id_is_refused
     let hub = TestHub::spawn().await;
     let offering = one_offering(&hub, 3, 3).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let first = crisis
-        .capacity()
-        .hold_place(hold("h1", &offering))
-        .await
-        .unwrap()
-        .into_inner()
-        .hold
-        .unwrap();
-    let again = crisis
-        .capacity()
-        .hold_place(hold("h1", &offering))
-        .await
-        .unwrap()
-        .into_inner()
-        .hold
-        .unwrap();
+    let first = hold_granted(&crisis, "h1", &offering).await;
+    let again = hold_granted(&crisis, "h1", &offering).await;
     assert_eq!(first.id, again.id);
     assert_eq!(available(&hub).await, 2, "a retry took a second place");
     let mut different = hold("h1", &offering);

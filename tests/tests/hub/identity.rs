@@ -185,14 +185,7 @@ async fn each_role_does_only_what_it_may() {
         team.capacity().hold_place(hold("h1", &offering_id)).await,
         Code::PermissionDenied,
     );
-    let held = crisis
-        .capacity()
-        .hold_place(hold("h1", &offering_id))
-        .await
-        .unwrap()
-        .into_inner()
-        .hold
-        .unwrap();
+    let held = hold_granted(&crisis, "h1", &offering_id).await;
 
     // A provider cannot touch another provider's location.
     let other = hub.client_as("consortium-ijmond").await;

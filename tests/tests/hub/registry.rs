@@ -6,13 +6,8 @@ use spil_tests::{TestHub, pb};
 #[tokio::test]
 async fn a_publication_is_found_by_search_and_counts_only_while_fresh() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
+    let provider = hub.kenter_with_location().await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
     provider
         .capacity()
         .upsert_location(location("kenter-heemstede", "GM0397"))
@@ -202,12 +197,7 @@ async fn a_search_that_finds_no_fresh_free_place_is_recorded_as_unmet_demand() {
     assert!(found.results.is_empty());
     assert_eq!(store.unmet_demand_count().await.unwrap(), 1);
 
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     provider
         .capacity()
         .publish_capacity(publish(
@@ -231,12 +221,7 @@ async fn a_search_that_finds_no_fresh_free_place_is_recorded_as_unmet_demand() {
 #[tokio::test]
 async fn a_publication_is_atomic_when_one_update_is_refused() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     let refused = provider
         .capacity()
         .publish_capacity(publish(
@@ -268,12 +253,7 @@ async fn a_publication_is_atomic_when_one_update_is_refused() {
 #[tokio::test]
 async fn a_retried_publication_returns_the_original_revision() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     let request = publish("p1", vec![update(crisis_key("kenter-haarlem"), 3, 3)]);
     let first = provider
         .capacity()

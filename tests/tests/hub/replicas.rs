@@ -10,12 +10,7 @@ use tonic::Code;
 async fn holds_racing_on_two_replicas_never_exceed_the_free_places() {
     let hub = TestHub::spawn().await;
     let replica = hub.spawn_replica().await;
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     let offering = provider
         .capacity()
         .publish_capacity(publish(
@@ -53,12 +48,7 @@ async fn holds_racing_on_two_replicas_never_exceed_the_free_places() {
 async fn a_publication_on_one_replica_reaches_a_watch_on_another() {
     let hub = TestHub::spawn().await;
     let replica = hub.spawn_replica().await;
-    let provider = hub.client_as("kenter").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
+    let provider = hub.kenter_with_location().await;
     let watcher = hub.client_at(&replica, "crisisdienst-zkh").await;
     let mut stream = watcher
         .capacity()

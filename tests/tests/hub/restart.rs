@@ -7,13 +7,8 @@ use spil_tests::{TestHub, backends, pb};
 async fn a_restart_keeps_every_acknowledged_publication_and_hold() {
     for backend in backends() {
         let mut hub = TestHub::spawn_on(backend).await;
-        let provider = hub.client_as("kenter").await;
+        let provider = hub.kenter_with_location().await;
         let crisis = hub.client_as("crisisdienst-zkh").await;
-        provider
-            .capacity()
-            .upsert_location(location("kenter-haarlem", "GM0392"))
-            .await
-            .unwrap();
         let published = provider
             .capacity()
             .publish_capacity(publish(
@@ -24,14 +19,7 @@ async fn a_restart_keeps_every_acknowledged_publication_and_hold() {
             .unwrap()
             .into_inner();
         let offering = published.offerings[0].id.clone();
-        let held = crisis
-            .capacity()
-            .hold_place(hold("h1", &offering))
-            .await
-            .unwrap()
-            .into_inner()
-            .hold
-            .unwrap();
+        let held = hold_granted(&crisis, "h1", &offering).await;
 
         hub.restart().await;
 

@@ -35,13 +35,8 @@ async fn publish_free(provider: &spil_client::SpilClient, request_id: &str, free
 #[tokio::test]
 async fn a_watch_resumed_after_a_disconnect_misses_nothing_and_repeats_nothing() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
+    let provider = hub.kenter_with_location().await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
     let first = publish_free(&provider, "p0", 5).await;
 
     let mut stream = crisis
@@ -105,13 +100,8 @@ async fn a_watch_resumed_after_a_disconnect_misses_nothing_and_repeats_nothing()
 #[tokio::test]
 async fn a_hold_and_its_expiry_reach_the_providers_watch() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
+    let provider = hub.kenter_with_location().await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
     publish_free(&provider, "p0", 1).await;
     let mut stream = provider
         .capacity()
@@ -206,13 +196,8 @@ async fn a_revision_ahead_of_the_registry_is_out_of_range() {
 #[tokio::test]
 async fn a_revision_pruned_from_the_change_log_is_out_of_range() {
     let hub = TestHub::spawn().await;
-    let provider = hub.client_as("kenter").await;
+    let provider = hub.kenter_with_location().await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    provider
-        .capacity()
-        .upsert_location(location("kenter-haarlem", "GM0392"))
-        .await
-        .unwrap();
     let r1 = publish_free(&provider, "p1", 1).await;
     let r2 = publish_free(&provider, "p2", 2).await;
     hub.clock.advance(chrono::Duration::days(8));
