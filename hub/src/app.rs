@@ -3,10 +3,11 @@
 
 mod paging;
 mod registry;
+mod view;
 mod watch;
 
 pub use paging::{Page, PageTokens};
-pub use registry::{PublishRequest, SearchPage, UpdateRequest};
+pub use registry::{PublishRequest, SearchHit, SearchPage, UpdateRequest};
 pub use watch::{WatchFilter, WatchItem, WatchRequest};
 
 use crate::clock::SharedClock;
@@ -132,6 +133,8 @@ pub struct App {
     settings: Settings,
     pages: PageTokens,
     directory: ArcSwap<DirectorySnapshot>,
+    /// Every offering in memory, for search.
+    view: view::RegistryView,
     /// Cancelled at shutdown: ends watch streams so the server can drain.
     shutdown: CancellationToken,
 }
@@ -150,6 +153,7 @@ impl App {
             settings,
             pages,
             directory: ArcSwap::from_pointee(DirectorySnapshot::default()),
+            view: view::RegistryView::default(),
             shutdown,
         });
         app.reload_directory().await?;

@@ -4,11 +4,12 @@
 use super::{App, AppError, FieldViolation, Page};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{
-    Intake, Location, LocationSpec, OfferingKey, OfferingUpdate, PlaceCounts, RequestId, Revision,
+    Intake, Location, LocationSpec, Offering, OfferingKey, OfferingUpdate, PlaceCounts, RequestId,
+    Revision,
 };
 use crate::domain::hold::{Hold, HoldRequest, HoldState};
 use crate::domain::identity::{Caller, OrgId, Role};
-use crate::domain::search::{Ranked, SearchFilter, is_unmet, rank};
+use crate::domain::search::{SearchFilter, is_unmet, rank};
 use crate::store::{HoldOutcome, PublishOutcome};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -41,10 +42,17 @@ impl PublishRequest {
     }
 }
 
+/// One search result: the offering and its distance from the child's home.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub offering: Offering,
+    pub distance_km: Option<f64>,
+}
+
 /// One page of search results.
 #[derive(Debug, Clone)]
 pub struct SearchPage {
-    pub results: Vec<Ranked>,
+    pub results: Vec<SearchHit>,
     pub next_page_token: String,
     pub total_size: usize,
     pub revision: Revision,
@@ -242,15 +250,28 @@ impl App {
         let offset = self.pages.offset(page, &scope)?;
         let now = self.clock.now();
         let revision = self.store.current_revision().await?;
-        let candidates = self.store.search_candidates(&filter, now).await?;
-        let ranked = rank(
-            candidates,
-            &filter,
-            &self.settings.freshness,
-            now,
-            child_home,
-        );
-        if offset == 0 && is_unmet(&ranked) {
+        self.view.catch_up(&self.store, revision, now).await?;
+        let (total_size, results, unmet) = self.view.read(|offerings| {
+            let candidates = offerings.filter(|o| filter.admits(o));
+            let ranked = rank(
+                candidates,
+                &filter,
+                &self.settings.freshness,
+                now,
+                child_home,
+            );
+            let page: Vec<SearchHit> = ranked
+                .iter()
+                .skip(offset)
+                .take(page.size)
+                .map(|r| SearchHit {
+                    offering: r.offering.clone(),
+                    distance_km: r.distance_km,
+                })
+                .collect();
+            (ranked.len(), page, is_unmet(&ranked))
+        });
+        if offset == 0 && unmet {
             // A failed signal must not fail the search a crisis worker is waiting on.
             if let Err(error) = self
                 .store
@@ -260,8 +281,6 @@ impl App {
                 tracing::warn!(error = %error, "failed to record unmet demand");
             }
         }
-        let total_size = ranked.len();
-        let results: Vec<Ranked> = ranked.into_iter().skip(offset).take(page.size).collect();
         let next_page_token = if offset + results.len() < total_size {
             self.pages.encode_offset(&scope, offset + results.len())
         } else {

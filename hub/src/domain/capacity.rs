@@ -441,8 +441,9 @@ pub struct Offering {
     pub published_at: DateTime<Utc>,
     /// The revision of the latest change to this offering (publication or hold).
     pub revision: Revision,
-    /// Active, unexpired holds.
-    pub held: u32,
+    /// When each hold on this offering that was active when it was read
+    /// runs out; those still running count as held.
+    pub holds_until: Vec<DateTime<Utc>>,
     /// Placements confirmed through the hub since the latest publication.
     pub placed: u32,
     pub location: Location,
@@ -462,10 +463,18 @@ impl Offering {
         }
     }
 
+    /// Holds still running at `now`: expiry needs nobody to call.
+    pub fn held(&self, now: DateTime<Utc>) -> u32 {
+        self.holds_until
+            .iter()
+            .filter(|until| **until > now)
+            .count() as u32
+    }
+
     pub fn available(&self, policy: &FreshnessPolicy, now: DateTime<Utc>) -> u32 {
         available_places(
             self.counts.free(),
-            self.held,
+            self.held(now),
             self.placed,
             self.freshness(policy, now),
         )

@@ -26,10 +26,33 @@ pub struct SearchFilter {
     pub include_unavailable: bool,
 }
 
+impl SearchFilter {
+    /// Whether an offering is the kind of place asked for (type, profiles,
+    /// age, gender, security, place), whatever its numbers.
+    pub fn admits(&self, offering: &Offering) -> bool {
+        let key = &offering.key;
+        (self.place_types.is_empty() || self.place_types.contains(&key.place_type))
+            && key.care_profiles.contains_all(self.care_profiles)
+            && self.child_age.is_none_or(|age| key.age_band.contains(age))
+            && self
+                .child_gender
+                .is_none_or(|child| key.gender_policy.admits(child))
+            && self
+                .security_level
+                .is_none_or(|level| key.security_level == level)
+            && (self.region_ids.is_empty()
+                || self.region_ids.contains(&offering.location.region_id))
+            && (self.municipalities.is_empty()
+                || self
+                    .municipalities
+                    .contains(&offering.location.municipality))
+    }
+}
+
 /// One search answer with what was derived for it at search time.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ranked {
-    pub offering: Offering,
+pub struct Ranked<'a> {
+    pub offering: &'a Offering,
     pub available: u32,
     pub freshness: Freshness,
     pub distance_km: Option<f64>,
@@ -38,14 +61,14 @@ pub struct Ranked {
 /// Derives availability and distance for each candidate, drops those the
 /// filter excludes, and sorts: most available first, then the freshest
 /// observation, then the nearest, then by id so that pages are stable.
-pub fn rank(
-    candidates: Vec<Offering>,
+pub fn rank<'a>(
+    candidates: impl IntoIterator<Item = &'a Offering>,
     filter: &SearchFilter,
     policy: &FreshnessPolicy,
     now: DateTime<Utc>,
     child_home: Option<Coordinates>,
-) -> Vec<Ranked> {
-    let mut ranked: Vec<Ranked> = candidates
+) -> Vec<Ranked<'a>> {
+    let mut ranked: Vec<Ranked<'a>> = candidates
         .into_iter()
         .map(|offering| {
             let freshness = offering.freshness(policy, now);
@@ -120,7 +143,7 @@ mod tests {
             observed_at: now - Duration::minutes(observed_minutes_ago),
             published_at: now - Duration::minutes(observed_minutes_ago),
             revision: Revision(1),
-            held: 0,
+            holds_until: vec![],
             placed: 0,
             location: Location {
                 id: LocationId::parse("loc-1").unwrap(),
@@ -137,7 +160,7 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
-    fn ids(ranked: &[Ranked]) -> Vec<&str> {
+    fn ids<'a>(ranked: &'a [Ranked<'a>]) -> Vec<&'a str> {
         ranked.iter().map(|r| r.offering.id.as_str()).collect()
     }
 
@@ -153,7 +176,7 @@ mod tests {
             offering("a-unknown", 2, 10, None),
         ];
         let ranked = rank(
-            candidates,
+            &candidates,
             &SearchFilter::default(),
             &FreshnessPolicy::default(),
             now(),
@@ -173,13 +196,7 @@ mod tests {
             offering("free", 1, 5, None),
         ];
         let policy = FreshnessPolicy::default();
-        let ranked = rank(
-            candidates.clone(),
-            &SearchFilter::default(),
-            &policy,
-            now(),
-            None,
-        );
+        let ranked = rank(&candidates, &SearchFilter::default(), &policy, now(), None);
         assert_eq!(ids(&ranked), ["free"]);
         assert!(!is_unmet(&ranked));
 
@@ -187,10 +204,49 @@ mod tests {
             include_unavailable: true,
             ..Default::default()
         };
-        let ranked = rank(candidates, &all, &policy, now(), None);
+        let ranked = rank(&candidates, &all, &policy, now(), None);
         assert_eq!(ranked.len(), 3);
         let stale = ranked.iter().find(|r| r.offering.id == "stale").unwrap();
         assert_eq!((stale.available, stale.freshness), (0, Freshness::Stale));
+    }
+
+    #[test]
+    fn a_filter_admits_only_the_kind_of_place_asked_for() {
+        let o = offering("x", 1, 5, None);
+        let filter = |f: SearchFilter| f.admits(&o);
+        assert!(filter(SearchFilter::default()));
+        assert!(filter(SearchFilter {
+            place_types: vec![PlaceType::CrisisBed],
+            ..Default::default()
+        }));
+        assert!(!filter(SearchFilter {
+            place_types: vec![PlaceType::FamilyHome],
+            ..Default::default()
+        }));
+        assert!(!filter(SearchFilter {
+            child_age: Some(ChildAge::parse(9).unwrap()),
+            ..Default::default()
+        }));
+        assert!(filter(SearchFilter {
+            child_gender: Some(ChildGender::Other),
+            ..Default::default()
+        }));
+        assert!(!filter(SearchFilter {
+            security_level: Some(SecurityLevel::Secure),
+            ..Default::default()
+        }));
+        assert!(!filter(SearchFilter {
+            care_profiles: CareProfiles::from_profiles([CareProfile::EatingDisorders]),
+            ..Default::default()
+        }));
+        assert!(!filter(SearchFilter {
+            region_ids: vec!["haaglanden".into()],
+            ..Default::default()
+        }));
+        assert!(filter(SearchFilter {
+            municipalities: vec![MunicipalityCode::parse("GM0392").unwrap()],
+            ..Default::default()
+        }));
     }
 
     #[test]
@@ -200,13 +256,8 @@ mod tests {
             include_unavailable: true,
             ..Default::default()
         };
-        let ranked = rank(
-            vec![offering("stale", 3, 13 * 60, None)],
-            &all,
-            &policy,
-            now(),
-            None,
-        );
+        let stale = [offering("stale", 3, 13 * 60, None)];
+        let ranked = rank(&stale, &all, &policy, now(), None);
         assert!(is_unmet(&ranked));
     }
 }

@@ -12,7 +12,7 @@ use crate::domain::capacity::{
 use crate::domain::geo::{Municipality, Region};
 use crate::domain::hold::{Hold, HoldDuration, HoldRequest, HoldState};
 use crate::domain::identity::{Organisation, Role};
-use crate::domain::search::{Ranked, SearchFilter};
+use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
 use spil_proto::v1 as pb;
 
@@ -276,7 +276,7 @@ pub fn offering_out(
         lead_time_days: offering.lead_time_days,
         total_places: offering.counts.total(),
         published_free_places: offering.counts.free(),
-        held_places: offering.held,
+        held_places: offering.held(now),
         placed_places: offering.placed,
         available_places: offering.available(policy, now),
         waiting_days: offering.waiting_days,
@@ -351,13 +351,13 @@ pub fn search_filter(request: &pb::SearchPlacesRequest) -> Result<SearchFilter> 
 }
 
 pub fn search_result(
-    ranked: Ranked,
+    hit: crate::app::SearchHit,
     policy: &FreshnessPolicy,
     now: DateTime<Utc>,
 ) -> pb::SearchResult {
     pb::SearchResult {
-        distance_km: ranked.distance_km.map(|d| (d * 10.0).round() / 10.0),
-        offering: Some(offering_out(ranked.offering, policy, now)),
+        distance_km: hit.distance_km.map(|d| (d * 10.0).round() / 10.0),
+        offering: Some(offering_out(hit.offering, policy, now)),
     }
 }
 

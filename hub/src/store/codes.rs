@@ -102,8 +102,12 @@ impl offering::Model {
         })
     }
 
-    /// The domain offering, given its location and its active holds.
-    pub fn into_domain(self, location: Location, held: u32) -> Result<Offering, StoreError> {
+    /// The domain offering, given its location and when its active holds run out.
+    pub fn into_domain(
+        self,
+        location: Location,
+        holds_until: &[i64],
+    ) -> Result<Offering, StoreError> {
         Ok(Offering {
             key: self.key()?,
             intake: decode(&Intake::ALL, self.intake, "intake")?,
@@ -116,7 +120,10 @@ impl offering::Model {
             observed_at: time(self.observed_at_ms)?,
             published_at: time(self.published_at_ms)?,
             revision: Revision(self.revision as u64),
-            held,
+            holds_until: holds_until
+                .iter()
+                .map(|ms| time(*ms))
+                .collect::<Result<_, _>>()?,
             placed: self.placed_since_publication as u32,
             location,
             id: self.id,

@@ -42,45 +42,56 @@ pub struct RevisionBatch {
     pub offerings: Vec<Offering>,
 }
 
-/// The change log's payload: an offering's row and active holds at a revision.
+/// The change log's payload: an offering's row, and when the holds active
+/// at that revision run out.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct EventPayload {
     offering: offering::Model,
-    held: u32,
+    #[serde(default)]
+    holds_until_ms: Vec<i64>,
 }
 
-/// Holds that are active and not yet past their expiry, per offering.
+/// When the active, unexpired holds run out, per offering.
+type HoldsUntil = HashMap<String, Vec<i64>>;
+
 async fn active_holds(
     db: &impl ConnectionTrait,
     offering_ids: Option<&[&str]>,
     now: DateTime<Utc>,
-) -> Result<HashMap<String, u32>, StoreError> {
+) -> Result<HoldsUntil, StoreError> {
     let mut query = hold::Entity::find()
         .select_only()
         .column(hold::Column::OfferingId)
-        .column_as(hold::Column::Id.count(), "held")
+        .column(hold::Column::ExpiresAtMs)
         .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
-        .filter(hold::Column::ExpiresAtMs.gt(millis(now)))
-        .group_by(hold::Column::OfferingId);
+        .filter(hold::Column::ExpiresAtMs.gt(millis(now)));
     if let Some(ids) = offering_ids {
         query = query.filter(hold::Column::OfferingId.is_in(ids.iter().copied()));
     }
     let rows: Vec<(String, i64)> = query.into_tuple().all(db).await?;
-    Ok(rows.into_iter().map(|(id, n)| (id, n as u32)).collect())
+    let mut by_offering = HoldsUntil::new();
+    for (id, until) in rows {
+        by_offering.entry(id).or_default().push(until);
+    }
+    Ok(by_offering)
+}
+
+fn holds_of<'a>(holds: &'a HoldsUntil, offering_id: &str) -> &'a [i64] {
+    holds.get(offering_id).map_or(&[], Vec::as_slice)
 }
 
 /// Joins offering rows with their locations and active holds.
 fn assemble(
     rows: Vec<(offering::Model, Option<location::Model>)>,
-    held: &HashMap<String, u32>,
+    holds: &HoldsUntil,
 ) -> Result<Vec<Offering>, StoreError> {
     rows.into_iter()
         .map(|(row, loc)| {
             let loc = loc.ok_or_else(|| {
                 StoreError::Corrupt(format!("offering {} has no location", row.id))
             })?;
-            let held = held.get(&row.id).copied().unwrap_or(0);
-            row.into_domain(loc.into_domain()?, held)
+            let until = holds_of(holds, &row.id).to_vec();
+            row.into_domain(loc.into_domain()?, &until)
         })
         .collect()
 }
@@ -139,17 +150,30 @@ impl Store {
         let saved = if created {
             row.insert(&txn).await?
         } else {
-            // A moved location takes its offerings to the new region.
-            offering::Entity::update_many()
-                .col_expr(
-                    offering::Column::RegionId,
-                    municipality.region_id.clone().into(),
-                )
-                .filter(offering::Column::LocationId.eq(spec.id.as_str()))
-                .exec(&txn)
-                .await?;
             row.update(&txn).await?
         };
+        let offerings = offering::Entity::find()
+            .filter(offering::Column::LocationId.eq(spec.id.as_str()))
+            .all(&txn)
+            .await?;
+        if !offerings.is_empty() {
+            // Its offerings changed too (name, place, perhaps region): log them,
+            // so that watchers and every replica's search see the new location.
+            let revision = self.next_revision(&txn).await?;
+            let ids: Vec<&str> = offerings.iter().map(|o| o.id.as_str()).collect();
+            let holds = active_holds(&txn, Some(&ids), now).await?;
+            for row in &offerings {
+                let mut changed = row.clone().into_active_model();
+                changed.region_id = Set(municipality.region_id.clone());
+                changed.revision = Set(revision.0 as i64);
+                let changed = changed.update(&txn).await?;
+                self.append_event(&txn, revision, &changed, holds_of(&holds, &changed.id), now)
+                    .await?;
+            }
+            txn.commit().await?;
+            self.announce(revision);
+            return Ok((saved.into_domain()?, created));
+        }
         txn.commit().await?;
         Ok((saved.into_domain()?, created))
     }
@@ -278,12 +302,12 @@ impl Store {
         .insert(&txn)
         .await?;
 
-        let held = active_holds(&txn, Some(&ids), now).await?;
+        let holds = active_holds(&txn, Some(&ids), now).await?;
         let mut offerings = Vec::with_capacity(published.len());
         for (row, location) in published {
-            let held = held.get(&row.id).copied().unwrap_or(0);
-            self.append_event(&txn, revision, &row, held, now).await?;
-            offerings.push(row.into_domain(location.into_domain()?, held)?);
+            let until = holds_of(&holds, &row.id);
+            self.append_event(&txn, revision, &row, until, now).await?;
+            offerings.push(row.into_domain(location.into_domain()?, until)?);
         }
         txn.commit().await?;
         self.announce(revision);
@@ -353,12 +377,12 @@ impl Store {
         txn: &DatabaseTransaction,
         revision: Revision,
         row: &offering::Model,
-        held: u32,
+        holds_until_ms: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let payload = EventPayload {
             offering: row.clone(),
-            held,
+            holds_until_ms: holds_until_ms.to_vec(),
         };
         capacity_event::ActiveModel {
             revision: Set(revision.0 as i64),
@@ -378,58 +402,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Offering>, StoreError> {
         load_offering(&self.reader, id, now).await
-    }
-
-    /// Offerings matching the filter's structural criteria (type, profile,
-    /// age, gender, security, place), with live counts. Availability and
-    /// order are the domain's business (`domain::search::rank`).
-    pub async fn search_candidates(
-        &self,
-        filter: &SearchFilter,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Offering>, StoreError> {
-        let _timed = Timed::start("search_candidates");
-        let mut query = offering::Entity::find().find_also_related(location::Entity);
-        if !filter.place_types.is_empty() {
-            query = query.filter(
-                offering::Column::PlaceType
-                    .is_in(filter.place_types.iter().map(|t| place_type(*t))),
-            );
-        }
-        if let Some(age) = filter.child_age {
-            let age = i32::from(age.years());
-            query = query
-                .filter(offering::Column::AgeMin.lte(age))
-                .filter(offering::Column::AgeMax.gte(age));
-        }
-        if let Some(child) = filter.child_gender {
-            let admitted = GenderPolicy::ALL
-                .into_iter()
-                .filter(|p| p.admits(child))
-                .map(|p| code(&GenderPolicy::ALL, p));
-            query = query.filter(offering::Column::GenderPolicy.is_in(admitted));
-        }
-        if let Some(level) = filter.security_level {
-            query =
-                query.filter(offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, level)));
-        }
-        if !filter.region_ids.is_empty() {
-            query =
-                query.filter(offering::Column::RegionId.is_in(filter.region_ids.iter().cloned()));
-        }
-        if !filter.municipalities.is_empty() {
-            query = query.filter(
-                location::Column::MunicipalityCode
-                    .is_in(filter.municipalities.iter().map(|m| m.as_str().to_owned())),
-            );
-        }
-        let rows = query.all(&self.reader).await?;
-        let held = active_holds(&self.reader, None, now).await?;
-        let offerings = assemble(rows, &held)?;
-        Ok(offerings
-            .into_iter()
-            .filter(|o| o.key.care_profiles.contains_all(filter.care_profiles))
-            .collect())
     }
 
     /// Records a search that found no fresh free place. No person data.
@@ -504,7 +476,7 @@ impl Store {
         }
         if available_places(
             offering.counts.free(),
-            offering.held,
+            offering.held(now),
             offering.placed,
             freshness,
         ) == 0
@@ -641,15 +613,9 @@ impl Store {
         active.revision = Set(revision.0 as i64);
         active.placed_since_publication = Set(row.placed_since_publication + placed);
         let saved = active.update(txn).await?;
-        let held = active_holds(txn, Some(&[offering_id]), now).await?;
-        self.append_event(
-            txn,
-            revision,
-            &saved,
-            held.get(offering_id).copied().unwrap_or(0),
-            now,
-        )
-        .await
+        let holds = active_holds(txn, Some(&[offering_id]), now).await?;
+        self.append_event(txn, revision, &saved, holds_of(&holds, offering_id), now)
+            .await
     }
 
     /// Holds newest first: those `org` made, or (as a provider) those on its offerings.
@@ -750,7 +716,9 @@ impl Store {
                 .get(&payload.offering.location_id)
                 .cloned()
                 .ok_or_else(|| StoreError::Corrupt("event for a missing location".into()))?;
-            let offering = payload.offering.into_domain(location, payload.held)?;
+            let offering = payload
+                .offering
+                .into_domain(location, &payload.holds_until_ms)?;
             let revision = Revision(revision as u64);
             match batches.last_mut() {
                 Some(batch) if batch.revision == revision => batch.offerings.push(offering),

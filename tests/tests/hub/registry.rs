@@ -278,3 +278,60 @@ async fn a_retried_publication_returns_the_original_revision() {
         .await;
     assert_eq!(reused.unwrap_err().code(), tonic::Code::AlreadyExists);
 }
+
+#[tokio::test]
+async fn a_location_that_moves_takes_its_offerings_to_the_new_region() {
+    let hub = TestHub::spawn().await;
+    let provider = hub.kenter_with_location().await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    provider
+        .capacity()
+        .publish_capacity(publish(
+            "p1",
+            vec![update(crisis_key("kenter-haarlem"), 2, 2)],
+        ))
+        .await
+        .unwrap();
+    let in_region = |region: &str| pb::SearchPlacesRequest {
+        region_ids: vec![region.into()],
+        ..crisis_search()
+    };
+    let found = crisis
+        .capacity()
+        .search_places(in_region("zuid-kennemerland"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.results.len(), 1);
+
+    let mut moved = location("kenter-haarlem", "GM0546");
+    moved.location.as_mut().unwrap().name = "Kenter, now in Leiden".into();
+    provider.capacity().upsert_location(moved).await.unwrap();
+    let old = crisis
+        .capacity()
+        .search_places(in_region("zuid-kennemerland"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        old.results.is_empty(),
+        "the offering stayed in its old region"
+    );
+    let new = crisis
+        .capacity()
+        .search_places(in_region("holland-rijnland"))
+        .await
+        .unwrap()
+        .into_inner();
+    let location = new.results[0]
+        .offering
+        .as_ref()
+        .unwrap()
+        .location
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (location.name.as_str(), location.region_id.as_str()),
+        ("Kenter, now in Leiden", "holland-rijnland")
+    );
+}

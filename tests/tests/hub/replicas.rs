@@ -75,3 +75,33 @@ async fn a_publication_on_one_replica_reaches_a_watch_on_another() {
     replica.stop().await.unwrap();
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_search_on_one_replica_sees_what_was_just_committed_on_another() {
+    let hub = TestHub::spawn().await;
+    let replica = hub.spawn_replica().await;
+    let provider = hub.kenter_with_location().await;
+    let crisis = hub.client_at(&replica, "crisisdienst-zkh").await;
+    for (i, free) in [3, 1, 2].into_iter().enumerate() {
+        provider
+            .capacity()
+            .publish_capacity(publish(
+                &format!("p{i}"),
+                vec![update(crisis_key("kenter-haarlem"), 4, free)],
+            ))
+            .await
+            .unwrap();
+        let found = crisis
+            .capacity()
+            .search_places(crisis_search())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            found.results[0].offering.as_ref().unwrap().available_places,
+            free
+        );
+    }
+    replica.stop().await.unwrap();
+    hub.stop().await;
+}
