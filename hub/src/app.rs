@@ -133,6 +133,8 @@ pub struct App {
     settings: Settings,
     pages: PageTokens,
     directory: ArcSwap<DirectorySnapshot>,
+    /// Reloads one at a time, so an older read never replaces a newer one.
+    directory_reload: tokio::sync::Mutex<()>,
     /// Every offering in memory, for search.
     view: view::RegistryView,
     /// Cancelled at shutdown: ends watch streams so the server can drain.
@@ -153,6 +155,7 @@ impl App {
             settings,
             pages,
             directory: ArcSwap::from_pointee(DirectorySnapshot::default()),
+            directory_reload: tokio::sync::Mutex::new(()),
             view: view::RegistryView::default(),
             shutdown,
         });
@@ -166,6 +169,7 @@ impl App {
 
     /// Reads the directory from the store again, e.g. after onboarding.
     pub async fn reload_directory(&self) -> Result<(), StoreError> {
+        let _one = self.directory_reload.lock().await;
         let organisations = self
             .store
             .organisations()

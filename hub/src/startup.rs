@@ -211,7 +211,8 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
     const PRUNE_EVERY: Duration = Duration::from_secs(60);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_prune: Option<tokio::time::Instant> = None;
+    // The directory and the log were just read at start: the first round can wait.
+    let mut last_prune = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -222,8 +223,8 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             Ok(expired) => tracing::info!(expired, "holds expired"),
             Err(error) => tracing::warn!(%error, "failed to expire holds"),
         }
-        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            last_prune = Some(tokio::time::Instant::now());
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = tokio::time::Instant::now();
             match app.prune_change_log().await {
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(rows, "change log pruned"),
