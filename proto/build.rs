@@ -8,6 +8,8 @@ const PROTOS: &[&str] = &[
     "spil/v1/common.proto",
     "spil/v1/directory.proto",
     "spil/v1/capacity.proto",
+    "spil/v1/consultations.proto",
+    "spil/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

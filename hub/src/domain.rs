@@ -4,11 +4,14 @@
 //! trusted afterwards: a function that takes a [`capacity::AgeBand`] never
 //! checks it again.
 
+pub mod audit;
 pub mod authz;
 pub mod capacity;
+pub mod consultation;
 pub mod geo;
 pub mod hold;
 pub mod identity;
+pub mod privacy;
 pub mod search;
 
 /// Why a value could not be parsed into a domain type. The edge that parsed

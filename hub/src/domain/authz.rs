@@ -19,10 +19,15 @@ pub enum Action {
     ConfirmHold,
     ReleaseHold,
     ListHolds,
+    FileConsultation,
+    /// Read, answer or follow consultations; being a party decides which.
+    TakePartInConsultations,
+    EscalateConsultation,
+    ReadAuditTrail,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 14] = [
         Action::ReadDirectory,
         Action::UpsertLocation,
         Action::ListLocations,
@@ -33,6 +38,10 @@ impl Action {
         Action::ConfirmHold,
         Action::ReleaseHold,
         Action::ListHolds,
+        Action::FileConsultation,
+        Action::TakePartInConsultations,
+        Action::EscalateConsultation,
+        Action::ReadAuditTrail,
     ];
 }
 
@@ -54,6 +63,11 @@ pub fn role_permits(role: Role, action: Action) -> bool {
         SearchPlaces | WatchCapacity => SEARCHERS.contains(&role),
         HoldPlace | ConfirmHold | ReleaseHold => role == CrisisService,
         ListHolds => matches!(role, CrisisService | Provider),
+        FileConsultation => matches!(role, ExpertiseTeam | Referrer | CrisisService),
+        // Regions, the operator and the auditor never see consultation content.
+        TakePartInConsultations => SEARCHERS.contains(&role),
+        EscalateConsultation => role == ExpertiseTeam,
+        ReadAuditTrail => role == Auditor,
     }
 }
 
@@ -107,6 +121,22 @@ mod tests {
         (Action::ConfirmHold, &[Role::CrisisService]),
         (Action::ReleaseHold, &[Role::CrisisService]),
         (Action::ListHolds, &[Role::Provider, Role::CrisisService]),
+        (
+            Action::FileConsultation,
+            &[Role::ExpertiseTeam, Role::CrisisService, Role::Referrer],
+        ),
+        (
+            Action::TakePartInConsultations,
+            &[
+                Role::ExpertiseTeam,
+                Role::SupraRegionalNetwork,
+                Role::Provider,
+                Role::CrisisService,
+                Role::Referrer,
+            ],
+        ),
+        (Action::EscalateConsultation, &[Role::ExpertiseTeam]),
+        (Action::ReadAuditTrail, &[Role::Auditor]),
     ];
 
     #[test]

@@ -156,3 +156,33 @@ mod tests {
         }
     }
 }
+
+/// The person acting for an organisation, as sent in request metadata
+/// (`x-spil-person`): a name or staff id, 1 to 100 characters, recorded in
+/// the audit trail. Never a BSN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person(String);
+
+impl Person {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(Invalid::new(
+                "the person acting (a name or staff id) is required",
+            ));
+        }
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "must be at most 100 characters without control characters",
+            ));
+        }
+        if super::privacy::contains_bsn(name) {
+            return Err(Invalid::new("must not contain a citizen service number (BSN)"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
