@@ -1,11 +1,18 @@
 //! Use-cases: who may do what, and the store calls that do it. Speaks
 //! domain types only; the gRPC layer converts at its edge.
 
+mod audit;
+mod consultations;
 mod paging;
 mod registry;
 mod view;
 mod watch;
 
+pub use audit::ChainReport;
+pub use consultations::{
+    Actor, Call, ConsultationWatchItem, ConsultationWatchStream, PERSON_HEADER, Parsed,
+    PostMessageCommand, SYSTEM_ACTOR, TransitionCommand, TransitionOutcome,
+};
 pub use paging::{Page, PageTokens};
 pub use registry::{PublishRequest, SearchHit, SearchPage, UpdateRequest};
 pub use watch::{WatchFilter, WatchItem, WatchRequest};
@@ -125,6 +132,9 @@ pub struct Settings {
     pub freshness: FreshnessPolicy,
     pub watch_buffer: usize,
     pub change_log_retention: chrono::Duration,
+    pub deadlines: crate::domain::consultation::DeadlinePolicy,
+    /// How long an ended consultation keeps its content.
+    pub consultation_retention: chrono::Duration,
 }
 
 pub struct App {

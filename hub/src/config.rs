@@ -60,6 +60,14 @@ pub struct HubConfig {
     pub watch_buffer: usize,
     /// How long shutdown waits for open calls before it cuts them.
     pub shutdown_grace_ms: u64,
+    /// Time to a first answer on a crisis consultation.
+    pub consultation_crisis_deadline_hours: u32,
+    /// Time to a first answer on an urgent consultation.
+    pub consultation_urgent_deadline_days: u32,
+    /// Time to a first answer on a routine consultation.
+    pub consultation_routine_deadline_days: u32,
+    /// How long an ended consultation keeps its content before it is erased.
+    pub consultation_retention_days: u32,
 }
 
 impl Default for HubConfig {
@@ -83,6 +91,10 @@ impl Default for HubConfig {
             tls_reload_interval_ms: 10_000,
             watch_buffer: 64,
             shutdown_grace_ms: 5000,
+            consultation_crisis_deadline_hours: 24,
+            consultation_urgent_deadline_days: 5,
+            consultation_routine_deadline_days: 28,
+            consultation_retention_days: 365,
         }
     }
 }
@@ -158,6 +170,16 @@ impl HubConfig {
             "change_log_retention_hours must be at least 1"
         );
         anyhow::ensure!(self.watch_buffer >= 1, "watch_buffer must be at least 1");
+        anyhow::ensure!(
+            self.consultation_crisis_deadline_hours >= 1
+                && self.consultation_urgent_deadline_days >= 1
+                && self.consultation_routine_deadline_days >= 1,
+            "consultation deadlines must be at least 1"
+        );
+        anyhow::ensure!(
+            self.consultation_retention_days >= 1,
+            "consultation_retention_days must be at least 1"
+        );
         Ok(())
     }
 
@@ -166,6 +188,18 @@ impl HubConfig {
             crisis_bed: chrono::Duration::hours(i64::from(self.crisis_bed_fresh_hours)),
             other: chrono::Duration::days(i64::from(self.other_fresh_days)),
         }
+    }
+
+    pub fn consultation_deadlines(&self) -> crate::domain::consultation::DeadlinePolicy {
+        crate::domain::consultation::DeadlinePolicy {
+            crisis: chrono::Duration::hours(i64::from(self.consultation_crisis_deadline_hours)),
+            urgent: chrono::Duration::days(i64::from(self.consultation_urgent_deadline_days)),
+            routine: chrono::Duration::days(i64::from(self.consultation_routine_deadline_days)),
+        }
+    }
+
+    pub fn consultation_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.consultation_retention_days))
     }
 
     pub fn change_log_retention(&self) -> chrono::Duration {

@@ -77,6 +77,8 @@ impl Hub {
             freshness: config.freshness(),
             watch_buffer: config.watch_buffer,
             change_log_retention: config.change_log_retention(),
+            deadlines: config.consultation_deadlines(),
+            consultation_retention: config.consultation_retention(),
         };
         let app = App::new(
             store,
@@ -204,9 +206,11 @@ impl Hub {
     }
 }
 
-/// Marks expired holds expired, so watchers hear of the returned places;
-/// about once a minute drops change-log revisions past retention and reads
-/// the directory again (organisations onboarded through another replica).
+/// Marks expired holds expired, so watchers hear of the returned places,
+/// and flags consultations past their answer deadline; about once a minute
+/// drops change-log revisions past retention, erases the content of
+/// consultations past theirs, and reads the directory again (organisations
+/// onboarded through another replica).
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
     const PRUNE_EVERY: Duration = Duration::from_secs(60);
     let mut tick = tokio::time::interval(every);
@@ -223,12 +227,22 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             Ok(expired) => tracing::info!(expired, "holds expired"),
             Err(error) => tracing::warn!(%error, "failed to expire holds"),
         }
+        match app.announce_overdue_consultations().await {
+            Ok(0) => {}
+            Ok(overdue) => tracing::info!(overdue, "consultations overdue"),
+            Err(error) => tracing::warn!(%error, "failed to flag overdue consultations"),
+        }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = tokio::time::Instant::now();
             match app.prune_change_log().await {
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(rows, "change log pruned"),
                 Err(error) => tracing::warn!(%error, "failed to prune the change log"),
+            }
+            match app.erase_expired_consultations().await {
+                Ok(0) => {}
+                Ok(erased) => tracing::info!(erased, "consultation content erased"),
+                Err(error) => tracing::warn!(%error, "failed to erase consultations"),
             }
             if let Err(error) = app.reload_directory().await {
                 tracing::warn!(%error, "failed to reload the directory");

@@ -16,11 +16,15 @@
 //! own pool and never wait for a writer (WAL on SQLite).
 
 mod codes;
+mod consultations;
 mod directory;
 pub mod entities;
 pub mod migration;
 mod registry;
 
+pub use consultations::{
+    AuditQuery, AuditedTxn, ConsultationEvent, ConsultationQuery, NewAuditRecord,
+};
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 
 use crate::domain::capacity::Revision;
@@ -79,12 +83,16 @@ pub struct Store {
     reader: DatabaseConnection,
     backend: DbBackend,
     committed: watch::Sender<Revision>,
+    /// The latest committed consultation revision, for consultation watchers.
+    consultations_committed: watch::Sender<Revision>,
     /// PostgreSQL only: the pool a LISTEN connection is taken from.
     pg_pool: Option<PgPool>,
 }
 
 /// The channel on which PostgreSQL replicas announce committed revisions.
 const REVISION_CHANNEL: &str = "spil_registry_revision";
+/// The same for consultation revisions.
+const CONSULTATION_CHANNEL: &str = "spil_consultation_revision";
 
 impl Store {
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
@@ -136,6 +144,7 @@ impl Store {
             reader,
             backend,
             committed: watch::channel(Revision(0)).0,
+            consultations_committed: watch::channel(Revision(0)).0,
             pg_pool,
         };
         Ok(store)
@@ -157,6 +166,8 @@ impl Store {
         }
         let current = self.current_revision().await?;
         self.committed.send_replace(current);
+        self.consultations_committed
+            .send_replace(self.current_consultation_revision().await?);
         Ok(())
     }
 
@@ -169,16 +180,19 @@ impl Store {
         self.committed.subscribe()
     }
 
+    /// The latest consultation revision committed by this process.
+    pub fn subscribe_consultations(&self) -> watch::Receiver<Revision> {
+        self.consultations_committed.subscribe()
+    }
+
     /// Tells this process's watchers that `revision` is committed.
     fn announce(&self, revision: Revision) {
-        self.committed.send_if_modified(|latest| {
-            if revision > *latest {
-                *latest = revision;
-                true
-            } else {
-                false
-            }
-        });
+        raise(&self.committed, revision);
+    }
+
+    /// Tells this process's consultation watchers that `revision` is committed.
+    fn announce_consultation(&self, revision: Revision) {
+        raise(&self.consultations_committed, revision);
     }
 
     /// Starts a registry write: a transaction on the writer that holds the
@@ -192,6 +206,25 @@ impl Store {
         self.writer.begin_with_options(options).await
     }
 
+    /// Tells the other replicas, at commit, that `revision` of `channel` is committed.
+    async fn notify_replicas(
+        &self,
+        txn: &DatabaseTransaction,
+        channel: &str,
+        revision: Revision,
+    ) -> Result<(), DbErr> {
+        if self.backend == DbBackend::Postgres {
+            // Delivered to the other replicas at commit, dropped on rollback.
+            txn.execute_raw(Statement::from_sql_and_values(
+                self.backend,
+                "SELECT pg_notify($1, $2)",
+                [channel.into(), revision.0.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Takes the next revision. The first statement of every registry write.
     async fn next_revision(&self, txn: &DatabaseTransaction) -> Result<Revision, DbErr> {
         let row = txn
@@ -203,15 +236,7 @@ impl Store {
             .await?
             .ok_or_else(|| DbErr::Custom("registry_meta has no revision row".into()))?;
         let revision = Revision(row.try_get_by_index::<i64>(0)? as u64);
-        if self.backend == DbBackend::Postgres {
-            // Delivered to the other replicas at commit, dropped on rollback.
-            txn.execute_raw(Statement::from_sql_and_values(
-                self.backend,
-                "SELECT pg_notify($1, $2)",
-                [REVISION_CHANNEL.into(), revision.0.to_string().into()],
-            ))
-            .await?;
-        }
+        self.notify_replicas(txn, REVISION_CHANNEL, revision).await?;
         Ok(revision)
     }
 
@@ -232,7 +257,10 @@ impl Store {
                     }
                 }
             };
-            if let Err(error) = listener.listen(REVISION_CHANNEL).await {
+            if let Err(error) = listener
+                .listen_all([REVISION_CHANNEL, CONSULTATION_CHANNEL])
+                .await
+            {
                 tracing::warn!(%error, "failed to LISTEN");
                 continue;
             }
@@ -243,6 +271,9 @@ impl Store {
                     if let Ok(current) = self.current_revision().await {
                         self.announce(current);
                     }
+                    if let Ok(current) = self.current_consultation_revision().await {
+                        self.announce_consultation(current);
+                    }
                     caught_up = true;
                 }
                 let notification = tokio::select! {
@@ -252,7 +283,11 @@ impl Store {
                 match notification {
                     Ok(Some(notification)) => {
                         if let Ok(revision) = notification.payload().parse() {
-                            self.announce(Revision(revision));
+                            if notification.channel() == CONSULTATION_CHANNEL {
+                                self.announce_consultation(Revision(revision));
+                            } else {
+                                self.announce(Revision(revision));
+                            }
                         }
                     }
                     // The connection dropped; try_recv reconnects on the next call.
@@ -281,6 +316,18 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.reader.ping().await.map_err(Into::into)
     }
+}
+
+/// Moves a revision signal forward, never back.
+fn raise(signal: &watch::Sender<Revision>, revision: Revision) {
+    signal.send_if_modified(|latest| {
+        if revision > *latest {
+            *latest = revision;
+            true
+        } else {
+            false
+        }
+    });
 }
 
 async fn meta_value(db: &impl ConnectionTrait, key: &str) -> Result<u64, StoreError> {

@@ -14,6 +14,15 @@ pub enum AuditAction {
     Erase,
 }
 
+impl AuditAction {
+    pub const ALL: [AuditAction; 4] = [
+        AuditAction::Create,
+        AuditAction::Read,
+        AuditAction::Update,
+        AuditAction::Erase,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditOutcome {
     Allowed,
@@ -21,6 +30,14 @@ pub enum AuditOutcome {
     Denied,
     /// Refused for what was asked: invalid input or an illegal transition.
     Rejected,
+}
+
+impl AuditOutcome {
+    pub const ALL: [AuditOutcome; 3] = [
+        AuditOutcome::Allowed,
+        AuditOutcome::Denied,
+        AuditOutcome::Rejected,
+    ];
 }
 
 /// One audit record's content: who, what, when, from which connection.

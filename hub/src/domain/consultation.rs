@@ -3,7 +3,9 @@
 //! (state, action) pair; who may file, answer and escalate; deadlines.
 
 use super::Invalid;
-use super::identity::{Organisation, Role};
+use super::capacity::{MunicipalityCode, RequestId};
+use super::identity::{OrgId, Organisation, Role};
+use super::privacy::{CaseReference, FreeText};
 use chrono::{DateTime, Duration, Utc};
 
 /// A consultation's id: a UUID the hub assigns.
@@ -54,6 +56,14 @@ pub enum QuestionType {
     Advice,
     ProcessDirection,
     PlacementSearch,
+}
+
+impl QuestionType {
+    pub const ALL: [QuestionType; 3] = [
+        QuestionType::Advice,
+        QuestionType::ProcessDirection,
+        QuestionType::PlacementSearch,
+    ];
 }
 
 /// What a case is about; several at once is co-morbidity.
@@ -134,6 +144,130 @@ pub enum DeclineReason {
     /// Regular care suffices; not complex enough for this team.
     NotComplex,
     Other,
+}
+
+impl DeclineReason {
+    pub const ALL: [DeclineReason; 5] = [
+        DeclineReason::OutsideExpertise,
+        DeclineReason::NoCapacity,
+        DeclineReason::InsufficientInformation,
+        DeclineReason::NotComplex,
+        DeclineReason::Other,
+    ];
+}
+
+/// The case as filed: all of it is erased after the retention period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseContent {
+    pub case_reference: CaseReference,
+    pub age: AgeYears,
+    pub question: FreeText,
+}
+
+/// What a filer sends; checked and typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConsultation {
+    pub request_id: RequestId,
+    pub addressee: OrgId,
+    pub content: CaseContent,
+    pub municipality: MunicipalityCode,
+    pub problem_domains: ProblemDomains,
+    pub question_type: QuestionType,
+    pub urgency: Urgency,
+}
+
+/// A consultation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consultation {
+    pub id: ConsultationId,
+    pub filer: OrgId,
+    pub addressee: OrgId,
+    /// `None` once erased.
+    pub content: Option<CaseContent>,
+    pub municipality: MunicipalityCode,
+    pub problem_domains: ProblemDomains,
+    pub question_type: QuestionType,
+    pub urgency: Urgency,
+    pub state: ConsultationState,
+    pub filed_at: DateTime<Utc>,
+    pub answer_due_at: DateTime<Utc>,
+    pub first_answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub erased_at: Option<DateTime<Utc>>,
+    pub escalated_from: Option<ConsultationId>,
+    pub escalated_to: Option<ConsultationId>,
+    /// Every organisation that may see it: filer, addressee, and whoever it
+    /// was escalated to or from.
+    pub parties: Vec<OrgId>,
+    /// The consultation revision of its latest change.
+    pub revision: u64,
+}
+
+impl Consultation {
+    pub fn is_party(&self, org: &OrgId) -> bool {
+        self.parties.contains(org)
+    }
+
+    /// Which side `org` acts on; a party on neither side (an escalation
+    /// partner) may read but not act.
+    pub fn side_of(&self, org: &OrgId) -> Option<Side> {
+        if &self.addressee == org {
+            Some(Side::Addressee)
+        } else if &self.filer == org {
+            Some(Side::Filer)
+        } else {
+            None
+        }
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        is_overdue(self.state, self.answer_due_at, now)
+    }
+}
+
+/// One transition in a consultation's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub from: ConsultationState,
+    pub to: ConsultationState,
+    pub organisation: OrgId,
+    pub person: String,
+    pub at: DateTime<Utc>,
+    /// `None` when none was given, or once erased.
+    pub note: Option<String>,
+    pub decline_reason: Option<DeclineReason>,
+}
+
+/// A message in a consultation's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadMessage {
+    pub id: String,
+    pub consultation_id: ConsultationId,
+    pub author: OrgId,
+    pub person: String,
+    /// `None` once erased.
+    pub text: Option<String>,
+    pub posted_at: DateTime<Utc>,
+}
+
+/// What a consultation event in the watch stream says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Filed,
+    StateChanged,
+    MessagePosted,
+    DeadlinePassed,
+    Erased,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 5] = [
+        EventKind::Filed,
+        EventKind::StateChanged,
+        EventKind::MessagePosted,
+        EventKind::DeadlinePassed,
+        EventKind::Erased,
+    ];
 }
 
 /// A child's age in years, 0 to 23 (youth care runs to 23).
@@ -237,6 +371,20 @@ impl ConsultationState {
         ConsultationState::Escalated,
     ];
 
+    /// The name clients know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Submitted => "SUBMITTED",
+            Self::Accepted => "ACCEPTED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::AdviceGiven => "ADVICE_GIVEN",
+            Self::Closed => "CLOSED",
+            Self::Declined => "DECLINED",
+            Self::Withdrawn => "WITHDRAWN",
+            Self::Escalated => "ESCALATED",
+        }
+    }
+
     /// Whether nothing can happen to it any more (and its content may be
     /// erased after the retention period).
     pub fn is_final(self) -> bool {
@@ -270,6 +418,18 @@ impl ConsultationAction {
         ConsultationAction::Close,
     ];
 
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Decline => "decline",
+            Self::StartWork => "start work on",
+            Self::GiveAdvice => "give advice on",
+            Self::Escalate => "escalate",
+            Self::Withdraw => "withdraw",
+            Self::Close => "close",
+        }
+    }
+
     /// Which side of the consultation may take this action.
     pub fn side(self) -> Side {
         match self {
@@ -290,7 +450,7 @@ pub enum Side {
 
 /// An action that the current state does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("cannot {action:?} a consultation that is {state:?}")]
+#[error("cannot {} a consultation that is {}", action.verb(), state.name())]
 pub struct IllegalTransition {
     pub state: ConsultationState,
     pub action: ConsultationAction,

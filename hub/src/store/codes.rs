@@ -45,7 +45,7 @@ pub fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("bad time {ms}")))
 }
 
-fn parsed<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> Result<T, StoreError> {
+pub fn parsed<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> Result<T, StoreError> {
     result.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 

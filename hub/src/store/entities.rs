@@ -257,3 +257,157 @@ pub mod unmet_demand {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod consultation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consultations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub filer_id: String,
+        pub addressee_id: String,
+        pub request_id: String,
+        pub case_reference: Option<String>,
+        pub age_years: Option<i32>,
+        pub question: Option<String>,
+        pub municipality_code: String,
+        pub problem_domains: i32,
+        pub question_type: i32,
+        pub urgency: i32,
+        pub state: i32,
+        pub filed_at_ms: i64,
+        pub answer_due_at_ms: i64,
+        pub first_answered_at_ms: Option<i64>,
+        pub ended_at_ms: Option<i64>,
+        pub erased_at_ms: Option<i64>,
+        pub escalated_from_id: Option<String>,
+        pub escalated_to_id: Option<String>,
+        pub overdue_announced: bool,
+        pub revision: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod consultation_party {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consultation_parties")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub consultation_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod consultation_transition {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consultation_transitions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub consultation_id: String,
+        pub from_state: i32,
+        pub to_state: i32,
+        pub organisation_id: String,
+        pub person: String,
+        pub at_ms: i64,
+        pub note: Option<String>,
+        /// 0 when the transition is no decline.
+        pub decline_reason: i32,
+        /// Empty when the client sent none.
+        pub request_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod consultation_message {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consultation_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub consultation_id: String,
+        pub author_id: String,
+        pub person: String,
+        pub text: Option<String>,
+        pub posted_at_ms: i64,
+        pub request_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod consultation_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consultation_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub consultation_id: String,
+        pub kind: i32,
+        pub state: i32,
+        /// Empty for the hub's own events (deadline, erasure).
+        pub actor_id: String,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        /// Microseconds since the epoch: the precision the hash covers.
+        pub at_us: i64,
+        pub event_type: String,
+        pub organisation_id: String,
+        pub person: String,
+        pub certificate_identity: String,
+        pub consultation_id: Option<String>,
+        pub action: i32,
+        pub outcome: i32,
+        /// Hex SHA-256.
+        pub prev_hash: String,
+        pub hash: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -9,7 +9,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M20261123CapacityRegistry)]
+        vec![
+            Box::new(M20261123CapacityRegistry),
+            Box::new(M20261124Consultations),
+        ]
     }
 }
 
@@ -226,6 +229,189 @@ impl MigrationTrait for M20261123CapacityRegistry {
         .await?;
         m.create_index(index("unmet_demand", "ix_unmet_demand_at", &["at_ms"]))
             .await?;
+        Ok(())
+    }
+}
+
+/// Consultations, their parties, history, threads and change log, and the
+/// hash-chained audit trail.
+#[derive(DeriveMigrationName)]
+struct M20261124Consultations;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261124Consultations {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("consultations")
+                .col(string("id").primary_key())
+                .col(string("filer_id"))
+                .col(string("addressee_id"))
+                .col(string("request_id"))
+                // Content: NULL once erased after the retention period.
+                .col(string_null("case_reference"))
+                .col(integer_null("age_years"))
+                .col(text_null("question"))
+                .col(string("municipality_code"))
+                .col(integer("problem_domains"))
+                .col(integer("question_type"))
+                .col(integer("urgency"))
+                .col(integer("state"))
+                .col(big_integer("filed_at_ms"))
+                .col(big_integer("answer_due_at_ms"))
+                .col(big_integer_null("first_answered_at_ms"))
+                .col(big_integer_null("ended_at_ms"))
+                .col(big_integer_null("erased_at_ms"))
+                .col(string_null("escalated_from_id"))
+                .col(string_null("escalated_to_id"))
+                .col(boolean("overdue_announced"))
+                .col(big_integer("revision"))
+                .to_owned(),
+        )
+        .await?;
+        // Idempotency: one consultation per filer's request id.
+        m.create_index(
+            index(
+                "consultations",
+                "ux_consultations_request",
+                &["filer_id", "request_id"],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
+        // Deadline and retention sweeps.
+        m.create_index(index(
+            "consultations",
+            "ix_consultations_state_due",
+            &["state", "answer_due_at_ms"],
+        ))
+        .await?;
+        m.create_index(index(
+            "consultations",
+            "ix_consultations_ended",
+            &["erased_at_ms", "ended_at_ms"],
+        ))
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("consultation_parties")
+                .col(string("org_id"))
+                .col(string("consultation_id"))
+                .primary_key(Index::create().col("org_id").col("consultation_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "consultation_parties",
+            "ix_consultation_parties_consultation",
+            &["consultation_id"],
+        ))
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("consultation_transitions")
+                .col(big_pk_auto("id"))
+                .col(string("consultation_id"))
+                .col(integer("from_state"))
+                .col(integer("to_state"))
+                .col(string("organisation_id"))
+                .col(string("person"))
+                .col(big_integer("at_ms"))
+                .col(text_null("note"))
+                .col(integer("decline_reason"))
+                .col(string("request_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "consultation_transitions",
+            "ix_consultation_transitions",
+            &["consultation_id", "id"],
+        ))
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("consultation_messages")
+                .col(string("id").primary_key())
+                .col(string("consultation_id"))
+                .col(string("author_id"))
+                .col(string("person"))
+                .col(text_null("text"))
+                .col(big_integer("posted_at_ms"))
+                .col(string("request_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            index(
+                "consultation_messages",
+                "ux_consultation_messages_request",
+                &["consultation_id", "author_id", "request_id"],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("consultation_events")
+                .col(big_integer("revision"))
+                .col(string("consultation_id"))
+                .col(integer("kind"))
+                .col(integer("state"))
+                .col(string("actor_id"))
+                .col(big_integer("at_ms"))
+                .primary_key(Index::create().col("revision").col("consultation_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "consultation_events",
+            "ix_consultation_events_consultation",
+            &["consultation_id", "revision"],
+        ))
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("audit_events")
+                .col(big_integer("seq").primary_key())
+                .col(big_integer("at_us"))
+                .col(string("event_type"))
+                .col(string("organisation_id"))
+                .col(string("person"))
+                .col(string("certificate_identity"))
+                .col(string_null("consultation_id"))
+                .col(integer("action"))
+                .col(integer("outcome"))
+                .col(string("prev_hash"))
+                .col(string("hash"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "audit_events",
+            "ix_audit_events_consultation",
+            &["consultation_id", "seq"],
+        ))
+        .await?;
+        m.create_index(index(
+            "audit_events",
+            "ix_audit_events_organisation",
+            &["organisation_id", "seq"],
+        ))
+        .await?;
+        m.create_index(index("audit_events", "ix_audit_events_at", &["at_us"]))
+            .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table("registry_meta")
+                .columns(["key", "value"])
+                .values_panic(["consultation_revision".into(), 0i64.into()])
+                .values_panic(["audit_seq".into(), 0i64.into()])
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 }

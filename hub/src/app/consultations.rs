@@ -1,0 +1,853 @@
+//! Consultation use-cases: filing, the lifecycle, the thread, the watch and
+//! retention. Every call writes exactly one audit record — allowed or
+//! refused — in the same transaction as what it records.
+
+use super::{App, AppError, Page};
+use crate::domain::audit::{AuditAction, AuditOutcome};
+use crate::domain::authz::Action;
+use crate::domain::capacity::{RequestId, Revision};
+use crate::domain::consultation::{
+    self, Consultation, ConsultationAction, ConsultationId, ConsultationState, DeclineReason,
+    EventKind, NewConsultation, Side, StateChange, ThreadMessage,
+};
+use crate::domain::identity::{Caller, OrgId, Person};
+use crate::domain::privacy::FreeText;
+use crate::store::{AuditedTxn, ConsultationQuery, NewAuditRecord};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// The metadata key that names the person acting.
+pub const PERSON_HEADER: &str = "x-spil-person";
+
+/// Who acts: the organisation behind the certificate and the person named
+/// in the request metadata, not yet checked.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub caller: Caller,
+    pub person: Option<String>,
+}
+
+/// A request as parsed at the edge. A failed parse is refused and audited
+/// like any other refusal, so the use-cases take it as it came.
+pub type Parsed<T> = Result<T, AppError>;
+
+/// What a call is, for its audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    pub event_type: &'static str,
+    pub action: AuditAction,
+}
+
+impl Call {
+    pub const FILE: Call = Call::new("consultation.file", AuditAction::Create);
+    pub const GET: Call = Call::new("consultation.get", AuditAction::Read);
+    pub const LIST: Call = Call::new("consultation.list", AuditAction::Read);
+    pub const POST_MESSAGE: Call = Call::new("consultation.post_message", AuditAction::Update);
+    pub const LIST_MESSAGES: Call = Call::new("consultation.list_messages", AuditAction::Read);
+    pub const WATCH: Call = Call::new("consultation.watch", AuditAction::Read);
+    pub const ERASE: Call = Call::new("consultation.erase", AuditAction::Erase);
+
+    const fn new(event_type: &'static str, action: AuditAction) -> Self {
+        Self { event_type, action }
+    }
+
+    pub fn transition(action: ConsultationAction) -> Call {
+        let event_type = match action {
+            ConsultationAction::Accept => "consultation.accept",
+            ConsultationAction::Decline => "consultation.decline",
+            ConsultationAction::StartWork => "consultation.start_work",
+            ConsultationAction::GiveAdvice => "consultation.give_advice",
+            ConsultationAction::Escalate => "consultation.escalate",
+            ConsultationAction::Withdraw => "consultation.withdraw",
+            ConsultationAction::Close => "consultation.close",
+        };
+        Call::new(event_type, AuditAction::Update)
+    }
+}
+
+/// One transition asked for.
+#[derive(Debug, Clone)]
+pub struct TransitionCommand {
+    pub id: ConsultationId,
+    pub action: ConsultationAction,
+    pub note: Option<FreeText>,
+    pub decline_reason: Option<DeclineReason>,
+    /// For an escalation: the supra-regional network.
+    pub escalate_to: Option<OrgId>,
+    pub request_id: Option<RequestId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostMessageCommand {
+    pub id: ConsultationId,
+    pub text: FreeText,
+    pub request_id: RequestId,
+}
+
+/// A consultation after a transition, and the new one an escalation made.
+#[derive(Debug, Clone)]
+pub struct TransitionOutcome {
+    pub consultation: Consultation,
+    pub escalated: Option<Consultation>,
+}
+
+/// One message of the consultation watch.
+#[derive(Debug, Clone)]
+pub struct ConsultationWatchItem {
+    pub revision: Revision,
+    pub kind: EventKind,
+    pub state: ConsultationState,
+    pub actor: Option<OrgId>,
+    pub at: DateTime<Utc>,
+    /// As it is when sent.
+    pub consultation: Consultation,
+}
+
+pub type ConsultationWatchStream = ReceiverStream<Result<ConsultationWatchItem, AppError>>;
+
+/// Events read per round trip by a watch.
+const EVENT_BATCH: u64 = 256;
+
+/// Whether a refusal was about who asked or about what was asked.
+fn outcome_of(error: &AppError) -> AuditOutcome {
+    match error {
+        AppError::PermissionDenied(_) | AppError::NotFound(_) | AppError::Unauthenticated(_) => {
+            AuditOutcome::Denied
+        }
+        AppError::Invalid(violations) if violations.iter().any(|v| v.field == PERSON_HEADER) => {
+            AuditOutcome::Denied
+        }
+        _ => AuditOutcome::Rejected,
+    }
+}
+
+fn not_found(id: &ConsultationId) -> AppError {
+    AppError::NotFound(format!("consultation {id} not found"))
+}
+
+/// The consultation if `org` may see it; otherwise it does not exist.
+async fn visible(
+    txn: &AuditedTxn,
+    id: &ConsultationId,
+    org: &OrgId,
+) -> Result<Consultation, AppError> {
+    match txn.consultation(id).await? {
+        Some(c) if c.is_party(org) => Ok(c),
+        _ => Err(not_found(id)),
+    }
+}
+
+impl App {
+    /// The person acting, once the role admits the call at all.
+    fn check_actor(&self, actor: &Actor, action: Action) -> Result<Person, AppError> {
+        self.authorise(&actor.caller, action)?;
+        Person::parse(actor.person.as_deref().unwrap_or(""))
+            .map_err(|invalid| AppError::invalid(PERSON_HEADER, invalid.0))
+    }
+
+    fn audit_record(
+        &self,
+        actor: &Actor,
+        person: Option<&Person>,
+        call: Call,
+        consultation_id: Option<&str>,
+        outcome: AuditOutcome,
+    ) -> NewAuditRecord {
+        NewAuditRecord {
+            at: self.clock.now(),
+            event_type: call.event_type.into(),
+            organisation: actor.caller.org.id.as_str().into(),
+            // A person that failed its check is not repeated: it may hold a BSN.
+            person: person.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            certificate_identity: actor.caller.certificate_identity.clone(),
+            consultation_id: consultation_id.map(str::to_owned),
+            action: call.action,
+            outcome,
+        }
+    }
+
+    /// Records a refusal in a transaction of its own and returns the error.
+    async fn refused<T>(
+        &self,
+        actor: &Actor,
+        person: Option<&Person>,
+        call: Call,
+        consultation_id: Option<&str>,
+        error: AppError,
+    ) -> Result<T, AppError> {
+        let record = self.audit_record(actor, person, call, consultation_id, outcome_of(&error));
+        let txn = self.store.begin_consultation_read().await?;
+        txn.audit(record).await?;
+        txn.commit().await?;
+        tracing::info!(event_type = call.event_type, org = %actor.caller.org.id, "consultation call refused");
+        Err(error)
+    }
+
+    /// Commits `work` with its audit record, or rolls it back and records the refusal.
+    async fn finish<T>(
+        &self,
+        txn: AuditedTxn,
+        actor: &Actor,
+        person: &Person,
+        call: Call,
+        consultation_id: Option<&str>,
+        work: Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        match work {
+            Ok(value) => {
+                let record = self.audit_record(
+                    actor,
+                    Some(person),
+                    call,
+                    consultation_id,
+                    AuditOutcome::Allowed,
+                );
+                txn.audit(record).await?;
+                txn.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                txn.rollback().await?;
+                self.refused(actor, Some(person), call, consultation_id, error)
+                    .await
+            }
+        }
+    }
+
+    pub async fn file_consultation(
+        &self,
+        actor: &Actor,
+        command: Parsed<NewConsultation>,
+    ) -> Result<Consultation, AppError> {
+        let call = Call::FILE;
+        let person = match self.check_actor(actor, Action::FileConsultation) {
+            Ok(person) => person,
+            Err(error) => return self.refused(actor, None, call, None, error).await,
+        };
+        let command = match command.and_then(|c| self.check_filing(c)) {
+            Ok(command) => command,
+            Err(error) => return self.refused(actor, Some(&person), call, None, error).await,
+        };
+        let txn = self.store.begin_consultation_change().await?;
+        let work = self.file_in(&txn, actor, &person, command).await;
+        let id = work.as_ref().ok().map(|c| c.id.to_string());
+        self.finish(txn, actor, &person, call, id.as_deref(), work)
+            .await
+    }
+
+    /// The addressee and municipality exist, and the addressee may be asked.
+    fn check_filing(&self, command: NewConsultation) -> Result<NewConsultation, AppError> {
+        let directory = self.directory();
+        match directory.organisations.get(&command.addressee) {
+            Some(org) if consultation::may_be_addressed(org) => {}
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "addressee_id",
+                    "may not be asked for consultation: not an expertise team, network or provider",
+                ));
+            }
+            None => return Err(AppError::invalid("addressee_id", "unknown organisation")),
+        }
+        if !directory
+            .municipalities
+            .contains_key(command.municipality.as_str())
+        {
+            return Err(AppError::invalid(
+                "municipality_code",
+                format!("unknown municipality {}", command.municipality.as_str()),
+            ));
+        }
+        Ok(command)
+    }
+
+    async fn file_in(
+        &self,
+        txn: &AuditedTxn,
+        actor: &Actor,
+        person: &Person,
+        command: NewConsultation,
+    ) -> Result<Consultation, AppError> {
+        let filer = &actor.caller.org.id;
+        if &command.addressee == filer {
+            return Err(AppError::invalid(
+                "addressee_id",
+                "a consultation is addressed to another organisation",
+            ));
+        }
+        if let Some(earlier) = txn
+            .filed_by_request(filer, command.request_id.as_str())
+            .await?
+        {
+            let same = earlier.addressee == command.addressee
+                && earlier.content.as_ref() == Some(&command.content)
+                && earlier.municipality == command.municipality
+                && earlier.problem_domains == command.problem_domains
+                && earlier.question_type == command.question_type
+                && earlier.urgency == command.urgency;
+            return if same {
+                Ok(earlier)
+            } else {
+                Err(AppError::AlreadyExists(
+                    "request_id was already used for another consultation".into(),
+                ))
+            };
+        }
+        let now = self.clock.now();
+        let consultation = Consultation {
+            id: ConsultationId::new(),
+            parties: vec![filer.clone(), command.addressee.clone()],
+            filer: filer.clone(),
+            addressee: command.addressee,
+            content: Some(command.content),
+            municipality: command.municipality,
+            problem_domains: command.problem_domains,
+            question_type: command.question_type,
+            urgency: command.urgency,
+            state: ConsultationState::Submitted,
+            filed_at: now,
+            answer_due_at: self.settings.deadlines.answer_due(now, command.urgency),
+            first_answered_at: None,
+            ended_at: None,
+            erased_at: None,
+            escalated_from: None,
+            escalated_to: None,
+            revision: txn.revision().0,
+        };
+        txn.insert_consultation(&consultation, command.request_id.as_str())
+            .await?;
+        txn.record_transition(
+            &consultation.id,
+            &StateChange {
+                from: ConsultationState::Submitted,
+                to: ConsultationState::Submitted,
+                organisation: filer.clone(),
+                person: person.as_str().to_owned(),
+                at: now,
+                note: None,
+                decline_reason: None,
+            },
+            command.request_id.as_str(),
+        )
+        .await?;
+        txn.append_event(&consultation, EventKind::Filed, Some(filer), now)
+            .await?;
+        Ok(consultation)
+    }
+
+    /// One consultation and its history.
+    pub async fn get_consultation(
+        &self,
+        actor: &Actor,
+        id: Parsed<ConsultationId>,
+    ) -> Result<(Consultation, Vec<StateChange>), AppError> {
+        let call = Call::GET;
+        let (person, id) = match self.check_actor(actor, Action::TakePartInConsultations) {
+            Ok(person) => match id {
+                Ok(id) => (person, id),
+                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
+            },
+            Err(e) => {
+                let id = id.ok().map(|i| i.to_string());
+                return self.refused(actor, None, call, id.as_deref(), e).await;
+            }
+        };
+        let txn = self.store.begin_consultation_read().await?;
+        let work = async {
+            let consultation = visible(&txn, &id, &actor.caller.org.id).await?;
+            let history = txn.history(&id).await?;
+            Ok((consultation, history))
+        }
+        .await;
+        self.finish(txn, actor, &person, call, Some(id.as_str()), work)
+            .await
+    }
+
+    /// The caller's consultations, newest first.
+    pub async fn list_consultations(
+        &self,
+        actor: &Actor,
+        query: Parsed<ConsultationQuery>,
+        page: Parsed<Page>,
+    ) -> Result<(Vec<Consultation>, String), AppError> {
+        let call = Call::LIST;
+        let person = match self.check_actor(actor, Action::TakePartInConsultations) {
+            Ok(person) => person,
+            Err(e) => return self.refused(actor, None, call, None, e).await,
+        };
+        let scope_and_offset = query.and_then(|query| {
+            let page = page?;
+            let scope = format!("consultations:{:?}:{:?}:{:?}:{}", query.side, query.states, query.urgencies, query.overdue_at.is_some());
+            let offset = self.pages.offset(&page, &scope)?;
+            Ok((query, page, scope, offset))
+        });
+        let (mut query, page, scope, offset) = match scope_and_offset {
+            Ok(parsed) => parsed,
+            Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
+        };
+        let now = self.clock.now();
+        if query.overdue_at.is_some() {
+            query.overdue_at = Some(now);
+        }
+        let txn = self.store.begin_consultation_read().await?;
+        let work = async {
+            let mut found = txn
+                .list(
+                    &actor.caller.org.id,
+                    &query,
+                    offset as u64,
+                    page.size as u64 + 1,
+                )
+                .await?;
+            let next = if found.len() > page.size {
+                found.truncate(page.size);
+                self.pages.encode_offset(&scope, offset + page.size)
+            } else {
+                String::new()
+            };
+            Ok((found, next))
+        }
+        .await;
+        self.finish(txn, actor, &person, call, None, work).await
+    }
+
+    /// Accept, decline, start work, give advice, escalate, withdraw or close.
+    pub async fn transition_consultation(
+        &self,
+        actor: &Actor,
+        action: ConsultationAction,
+        command: Parsed<TransitionCommand>,
+    ) -> Result<TransitionOutcome, AppError> {
+        let call = Call::transition(action);
+        let (person, command) = match self.check_actor(actor, Action::TakePartInConsultations) {
+            Ok(person) => match command {
+                Ok(command) => (person, command),
+                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
+            },
+            Err(e) => {
+                let id = command.ok().map(|c| c.id.to_string());
+                return self.refused(actor, None, call, id.as_deref(), e).await;
+            }
+        };
+        let id = command.id.to_string();
+        let txn = self.store.begin_consultation_change().await?;
+        let work = self.transition_in(&txn, actor, &person, command).await;
+        self.finish(txn, actor, &person, call, Some(&id), work).await
+    }
+
+    async fn transition_in(
+        &self,
+        txn: &AuditedTxn,
+        actor: &Actor,
+        person: &Person,
+        command: TransitionCommand,
+    ) -> Result<TransitionOutcome, AppError> {
+        let org = &actor.caller.org.id;
+        let mut consultation = visible(txn, &command.id, org).await?;
+        if let Some(request_id) = &command.request_id
+            && txn
+                .transition_done(&command.id, org, request_id.as_str())
+                .await?
+                .is_some()
+        {
+            // A retry of a transition that was made: answer as then.
+            let escalated = match &consultation.escalated_to {
+                Some(next) => txn.consultation(next).await?,
+                None => None,
+            };
+            return Ok(TransitionOutcome {
+                consultation,
+                escalated,
+            });
+        }
+        let action = command.action;
+        let side = consultation.side_of(org);
+        if side != Some(action.side()) {
+            let who = match action.side() {
+                Side::Filer => "the filer",
+                Side::Addressee => "the addressee",
+            };
+            return Err(AppError::PermissionDenied(format!(
+                "only {who} may {} this consultation",
+                action.verb()
+            )));
+        }
+        let network = if action == ConsultationAction::Escalate {
+            self.authorise(&actor.caller, Action::EscalateConsultation)?;
+            let target = command
+                .escalate_to
+                .clone()
+                .ok_or_else(|| AppError::invalid("network_id", "must be given"))?;
+            let directory = self.directory();
+            match directory.organisations.get(&target) {
+                Some(network) if consultation::may_escalate(&actor.caller.org, network) => {
+                    Some(target)
+                }
+                Some(_) => {
+                    return Err(AppError::invalid(
+                        "network_id",
+                        "is not a supra-regional network",
+                    ));
+                }
+                None => return Err(AppError::invalid("network_id", "unknown organisation")),
+            }
+        } else {
+            None
+        };
+        let next = consultation::transition(consultation.state, action).map_err(|illegal| {
+            AppError::FailedPrecondition {
+                reason: "ILLEGAL_TRANSITION",
+                subject: format!("consultations/{}", command.id),
+                description: illegal.to_string(),
+            }
+        })?;
+
+        let now = self.clock.now();
+        let change = StateChange {
+            from: consultation.state,
+            to: next,
+            organisation: org.clone(),
+            person: person.as_str().to_owned(),
+            at: now,
+            note: command.note.map(|n| n.as_str().to_owned()),
+            decline_reason: command.decline_reason,
+        };
+        consultation.state = next;
+        consultation.revision = txn.revision().0;
+        if matches!(
+            action,
+            ConsultationAction::Accept | ConsultationAction::Decline
+        ) && consultation.first_answered_at.is_none()
+        {
+            consultation.first_answered_at = Some(now);
+        }
+        if next.is_final() {
+            consultation.ended_at = Some(now);
+        }
+        let request_id = command
+            .request_id
+            .as_ref()
+            .map_or("", |r| r.as_str())
+            .to_owned();
+
+        let escalated = match network {
+            Some(network) => {
+                let content = consultation.content.clone().ok_or_else(|| {
+                    AppError::FailedPrecondition {
+                        reason: "CONTENT_ERASED",
+                        subject: format!("consultations/{}", command.id),
+                        description: "the consultation's content was erased".into(),
+                    }
+                })?;
+                let follow_up = Consultation {
+                    id: ConsultationId::new(),
+                    parties: vec![
+                        consultation.filer.clone(),
+                        org.clone(),
+                        network.clone(),
+                    ],
+                    filer: consultation.filer.clone(),
+                    addressee: network.clone(),
+                    content: Some(content),
+                    municipality: consultation.municipality.clone(),
+                    problem_domains: consultation.problem_domains,
+                    question_type: consultation.question_type,
+                    urgency: consultation.urgency,
+                    state: ConsultationState::Submitted,
+                    filed_at: now,
+                    answer_due_at: self
+                        .settings
+                        .deadlines
+                        .answer_due(now, consultation.urgency),
+                    first_answered_at: None,
+                    ended_at: None,
+                    erased_at: None,
+                    escalated_from: Some(consultation.id.clone()),
+                    escalated_to: None,
+                    revision: txn.revision().0,
+                };
+                txn.insert_consultation(&follow_up, &format!("escalation:{}", consultation.id))
+                    .await?;
+                txn.record_transition(
+                    &follow_up.id,
+                    &StateChange {
+                        from: ConsultationState::Submitted,
+                        to: ConsultationState::Submitted,
+                        note: change.note.clone(),
+                        decline_reason: None,
+                        ..change.clone()
+                    },
+                    "",
+                )
+                .await?;
+                txn.append_event(&follow_up, EventKind::Filed, Some(org), now)
+                    .await?;
+                txn.add_party(&consultation.id, &network).await?;
+                consultation.parties.push(network);
+                consultation.parties.sort();
+                consultation.escalated_to = Some(follow_up.id.clone());
+                Some(follow_up)
+            }
+            None => None,
+        };
+        txn.record_transition(&consultation.id, &change, &request_id)
+            .await?;
+        txn.update_state(&consultation).await?;
+        txn.append_event(&consultation, EventKind::StateChanged, Some(org), now)
+            .await?;
+        Ok(TransitionOutcome {
+            consultation,
+            escalated,
+        })
+    }
+
+    /// Adds a message to the thread of an open consultation.
+    pub async fn post_message(
+        &self,
+        actor: &Actor,
+        command: Parsed<PostMessageCommand>,
+    ) -> Result<ThreadMessage, AppError> {
+        let call = Call::POST_MESSAGE;
+        let (person, command) = match self.check_actor(actor, Action::TakePartInConsultations) {
+            Ok(person) => match command {
+                Ok(command) => (person, command),
+                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
+            },
+            Err(e) => {
+                let id = command.ok().map(|c| c.id.to_string());
+                return self.refused(actor, None, call, id.as_deref(), e).await;
+            }
+        };
+        let id = command.id.to_string();
+        let txn = self.store.begin_consultation_change().await?;
+        let work = async {
+            let org = &actor.caller.org.id;
+            let consultation = visible(&txn, &command.id, org).await?;
+            if let Some(earlier) = txn
+                .message_by_request(&command.id, org, command.request_id.as_str())
+                .await?
+            {
+                return if earlier.text.as_deref() == Some(command.text.as_str()) {
+                    Ok(earlier)
+                } else {
+                    Err(AppError::AlreadyExists(
+                        "request_id was already used for another message".into(),
+                    ))
+                };
+            }
+            if consultation.state.is_final() {
+                return Err(AppError::FailedPrecondition {
+                    reason: "CONSULTATION_ENDED",
+                    subject: format!("consultations/{}", command.id),
+                    description: format!(
+                        "the consultation is {}: its thread is closed",
+                        consultation.state.name()
+                    ),
+                });
+            }
+            let now = self.clock.now();
+            let message = ThreadMessage {
+                id: uuid::Uuid::now_v7().to_string(),
+                consultation_id: command.id.clone(),
+                author: org.clone(),
+                person: person.as_str().to_owned(),
+                text: Some(command.text.as_str().to_owned()),
+                posted_at: now,
+            };
+            txn.insert_message(&message, command.request_id.as_str())
+                .await?;
+            txn.append_event(&consultation, EventKind::MessagePosted, Some(org), now)
+                .await?;
+            Ok(message)
+        }
+        .await;
+        self.finish(txn, actor, &person, call, Some(&id), work).await
+    }
+
+    /// The thread, oldest first.
+    pub async fn list_messages(
+        &self,
+        actor: &Actor,
+        id: Parsed<ConsultationId>,
+        page: Parsed<Page>,
+    ) -> Result<(Vec<ThreadMessage>, String), AppError> {
+        let call = Call::LIST_MESSAGES;
+        let (person, id) = match self.check_actor(actor, Action::TakePartInConsultations) {
+            Ok(person) => match id {
+                Ok(id) => (person, id),
+                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
+            },
+            Err(e) => {
+                let id = id.ok().map(|i| i.to_string());
+                return self.refused(actor, None, call, id.as_deref(), e).await;
+            }
+        };
+        let scope = format!("messages:{id}");
+        let paging = page.and_then(|page| {
+            let offset = self.pages.offset(&page, &scope)?;
+            Ok((page, offset))
+        });
+        let (page, offset) = match paging {
+            Ok(paging) => paging,
+            Err(e) => {
+                return self
+                    .refused(actor, Some(&person), call, Some(id.as_str()), e)
+                    .await;
+            }
+        };
+        let txn = self.store.begin_consultation_read().await?;
+        let work = async {
+            visible(&txn, &id, &actor.caller.org.id).await?;
+            let mut messages = txn
+                .messages(&id, offset as u64, page.size as u64 + 1)
+                .await?;
+            let next = if messages.len() > page.size {
+                messages.truncate(page.size);
+                self.pages.encode_offset(&scope, offset + page.size)
+            } else {
+                String::new()
+            };
+            Ok((messages, next))
+        }
+        .await;
+        self.finish(txn, actor, &person, call, Some(id.as_str()), work)
+            .await
+    }
+
+    /// Streams events on the caller's consultations after `start` (from now when `None`).
+    pub async fn watch_consultations(
+        self: &Arc<Self>,
+        actor: &Actor,
+        start: Option<Revision>,
+    ) -> Result<ConsultationWatchStream, AppError> {
+        let call = Call::WATCH;
+        let person = match self.check_actor(actor, Action::TakePartInConsultations) {
+            Ok(person) => person,
+            Err(e) => return self.refused(actor, None, call, None, e).await,
+        };
+        let current = self.store.current_consultation_revision().await?;
+        let start = match start {
+            None => current,
+            Some(start) if start > current => {
+                let error = AppError::OutOfRange(format!(
+                    "revision {} is ahead of the hub (at {})",
+                    start.0, current.0
+                ));
+                return self.refused(actor, Some(&person), call, None, error).await;
+            }
+            Some(start) => start,
+        };
+        let txn = self.store.begin_consultation_read().await?;
+        self.finish(txn, actor, &person, call, None, Ok(())).await?;
+
+        let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
+        let app = Arc::clone(self);
+        let org = actor.caller.org.id.clone();
+        tokio::spawn(async move {
+            if let Err(error) = app.produce_consultation_events(org, start, &tx).await {
+                let _ = tx.send(Err(error)).await;
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+
+    async fn produce_consultation_events(
+        &self,
+        org: OrgId,
+        mut last: Revision,
+        tx: &mpsc::Sender<Result<ConsultationWatchItem, AppError>>,
+    ) -> Result<(), AppError> {
+        let mut committed = self.store.subscribe_consultations();
+        loop {
+            let events = self
+                .store
+                .consultation_events_after(&org, last, EVENT_BATCH)
+                .await?;
+            if events.is_empty() {
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => {
+                        return Err(AppError::Unavailable(format!(
+                            "the hub is shutting down: reconnect with start_revision {}", last.0
+                        )));
+                    }
+                    _ = tx.closed() => return Ok(()),
+                    _ = committed.changed() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            let ids: Vec<&str> = events.iter().map(|e| e.consultation_id.as_str()).collect();
+            let consultations = self.store.consultations_by_id(&ids).await?;
+            for event in events {
+                last = event.revision;
+                let Some(consultation) = consultations.get(event.consultation_id.as_str()) else {
+                    continue;
+                };
+                let item = ConsultationWatchItem {
+                    revision: event.revision,
+                    kind: event.kind,
+                    state: event.state,
+                    actor: event.actor,
+                    at: event.at,
+                    consultation: consultation.clone(),
+                };
+                tokio::select! {
+                    sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },
+                    _ = self.shutdown.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Flags consultations that passed their answer deadline, for watchers;
+    /// run periodically.
+    pub async fn announce_overdue_consultations(&self) -> Result<usize, AppError> {
+        Ok(self.store.announce_overdue(self.clock.now()).await?)
+    }
+
+    /// Erases the content of consultations that ended more than the
+    /// retention period ago, each with its audit record; run periodically.
+    pub async fn erase_expired_consultations(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let cutoff = now - self.settings.consultation_retention;
+        let mut erased = 0;
+        loop {
+            let due = self.store.consultations_to_erase(cutoff, 100).await?;
+            if due.is_empty() {
+                return Ok(erased);
+            }
+            for id in due {
+                let txn = self.store.begin_consultation_change().await?;
+                let Some(mut consultation) = txn.consultation(&id).await? else {
+                    txn.rollback().await?;
+                    continue;
+                };
+                if consultation.erased_at.is_some() || !consultation.state.is_final() {
+                    txn.rollback().await?;
+                    continue;
+                }
+                txn.erase(&id, now).await?;
+                consultation.content = None;
+                txn.append_event(&consultation, EventKind::Erased, None, now)
+                    .await?;
+                txn.audit(NewAuditRecord {
+                    at: now,
+                    event_type: Call::ERASE.event_type.into(),
+                    organisation: SYSTEM_ACTOR.into(),
+                    person: "retention".into(),
+                    certificate_identity: String::new(),
+                    consultation_id: Some(id.to_string()),
+                    action: Call::ERASE.action,
+                    outcome: AuditOutcome::Allowed,
+                })
+                .await?;
+                txn.commit().await?;
+                erased += 1;
+            }
+        }
+    }
+}
+
+/// The organisation named in audit records of the hub's own actions.
+pub const SYSTEM_ACTOR: &str = "spil-hub";
