@@ -11,9 +11,12 @@
 
 pub use spil_proto::v1 as pb;
 
+use pb::audit_client::AuditClient;
 use pb::capacity_registry_client::CapacityRegistryClient;
+use pb::consultations_client::ConsultationsClient;
 use pb::directory_client::DirectoryClient;
 use std::path::Path;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +110,37 @@ impl SpilClient {
         CapacityRegistryClient::new(self.channel.clone())
     }
 
+    /// Consultations, acting as `person` (a name or staff id, sent as
+    /// `x-spil-person` on every call and recorded in the audit trail).
+    pub fn consultations(
+        &self,
+        person: &str,
+    ) -> ConsultationsClient<InterceptedService<Channel, PersonHeader>> {
+        ConsultationsClient::with_interceptor(
+            self.channel.clone(),
+            PersonHeader(person.parse().ok()),
+        )
+    }
+
+    pub fn audit(&self) -> AuditClient<Channel> {
+        AuditClient::new(self.channel.clone())
+    }
+
     pub fn channel(&self) -> Channel {
         self.channel.clone()
+    }
+}
+
+/// Adds `x-spil-person` to every request. A name that cannot be sent as
+/// metadata (not visible ASCII) is left off, and the hub refuses the call.
+#[derive(Clone)]
+pub struct PersonHeader(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for PersonHeader {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(person) = &self.0 {
+            request.metadata_mut().insert("x-spil-person", person.clone());
+        }
+        Ok(request)
     }
 }

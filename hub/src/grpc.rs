@@ -1,8 +1,10 @@
 //! The gRPC surface: services, the authentication layer, conversions and
 //! the error mapping. No SQL and no authorisation rule lives here.
 
+mod audit;
 mod auth;
 mod capacity;
+mod consultations;
 pub mod convert;
 mod directory;
 mod status;
@@ -39,10 +41,18 @@ pub fn routes(
         ))
         .add_service(
             pb::capacity_registry_server::CapacityRegistryServer::with_interceptor(
-                capacity::CapacityService::new(app),
-                authenticate,
+                capacity::CapacityService::new(Arc::clone(&app)),
+                authenticate.clone(),
             ),
         )
+        .add_service(pb::consultations_server::ConsultationsServer::with_interceptor(
+            consultations::ConsultationsService::new(Arc::clone(&app)),
+            authenticate.clone(),
+        ))
+        .add_service(pb::audit_server::AuditServer::with_interceptor(
+            audit::AuditService::new(app),
+            authenticate,
+        ))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

@@ -101,9 +101,11 @@ impl Hub {
                 tonic_health::ServingStatus::Serving,
             )
             .await;
-        health_reporter
-            .set_service_status("spil.v1.Directory", tonic_health::ServingStatus::Serving)
-            .await;
+        for service in ["spil.v1.Directory", "spil.v1.Consultations", "spil.v1.Audit"] {
+            health_reporter
+                .set_service_status(service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
         let routes = grpc::routes(Arc::clone(&app), health_service.clone())?;
         let incoming = tls::incoming(listener, tls_config.clone(), shutdown.clone());
 

@@ -50,6 +50,9 @@ macro_rules! wire_enum {
     };
 }
 
+mod consultations;
+pub use consultations::*;
+
 wire_enum!(place_type_in, place_type_out, pb::PlaceType, PlaceType, {
     CrisisBed => PlaceType::CrisisBed,
     ResidentialGroup => PlaceType::ResidentialGroup,
