@@ -137,9 +137,14 @@ impl SpilClient {
 pub struct PersonHeader(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
 
 impl tonic::service::Interceptor for PersonHeader {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(person) = &self.0 {
-            request.metadata_mut().insert("x-spil-person", person.clone());
+            request
+                .metadata_mut()
+                .insert("x-spil-person", person.clone());
         }
         Ok(request)
     }

@@ -45,10 +45,12 @@ pub fn routes(
                 authenticate.clone(),
             ),
         )
-        .add_service(pb::consultations_server::ConsultationsServer::with_interceptor(
-            consultations::ConsultationsService::new(Arc::clone(&app)),
-            authenticate.clone(),
-        ))
+        .add_service(
+            pb::consultations_server::ConsultationsServer::with_interceptor(
+                consultations::ConsultationsService::new(Arc::clone(&app)),
+                authenticate.clone(),
+            ),
+        )
         .add_service(pb::audit_server::AuditServer::with_interceptor(
             audit::AuditService::new(app),
             authenticate,

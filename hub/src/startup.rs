@@ -101,7 +101,11 @@ impl Hub {
                 tonic_health::ServingStatus::Serving,
             )
             .await;
-        for service in ["spil.v1.Directory", "spil.v1.Consultations", "spil.v1.Audit"] {
+        for service in [
+            "spil.v1.Directory",
+            "spil.v1.Consultations",
+            "spil.v1.Audit",
+        ] {
             health_reporter
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
                 .await;

@@ -236,7 +236,8 @@ impl Store {
             .await?
             .ok_or_else(|| DbErr::Custom("registry_meta has no revision row".into()))?;
         let revision = Revision(row.try_get_by_index::<i64>(0)? as u64);
-        self.notify_replicas(txn, REVISION_CHANNEL, revision).await?;
+        self.notify_replicas(txn, REVISION_CHANNEL, revision)
+            .await?;
         Ok(revision)
     }
 

@@ -32,6 +32,15 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// PostgreSQL when `SPIL_TEST_DATABASE_URL` is set, else SQLite.
+pub fn default_backend() -> Backend {
+    if postgres_url().is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
 /// The backends to run a store-level test on: SQLite always, PostgreSQL when configured.
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
@@ -71,12 +80,7 @@ impl TestHub {
     /// A hub on PostgreSQL when `SPIL_TEST_DATABASE_URL` is set, else on SQLite:
     /// the same suite runs on both backends.
     pub async fn spawn() -> Self {
-        let backend = if postgres_url().is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
-        Self::spawn_on(backend).await
+        Self::spawn_on(default_backend()).await
     }
 
     pub async fn spawn_on(backend: Backend) -> Self {
@@ -164,6 +168,11 @@ impl TestHub {
 
     pub fn hub(&self) -> &Hub {
         self.hub.as_ref().expect("hub is running")
+    }
+
+    /// The hub's database, for tests that tamper with stored rows.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
     }
 
     pub fn address(&self) -> String {
@@ -279,9 +288,28 @@ impl Drop for TestHub {
     }
 }
 
-/// Location and offering helpers shared by the tests.
+/// Location, offering and consultation helpers shared by the tests.
 pub mod fixtures {
     use super::pb;
+
+    /// A routine advice question from a crisis service, with consent.
+    pub fn consultation(request_id: &str, addressee: &str) -> pb::FileConsultationRequest {
+        pb::FileConsultationRequest {
+            request_id: request_id.into(),
+            addressee_id: addressee.into(),
+            case_reference: format!("CASE-{request_id}"),
+            age_years: 15,
+            municipality_code: "GM0392".into(),
+            problem_domains: vec![
+                pb::ProblemDomain::MentalHealth as i32,
+                pb::ProblemDomain::Trauma as i32,
+            ],
+            question_type: pb::QuestionType::Advice as i32,
+            urgency: pb::Urgency::Routine as i32,
+            question: "Meisje van 15, derde crisisopname dit jaar; welke behandelrichting?".into(),
+            consent_recorded: true,
+        }
+    }
 
     pub fn location(id: &str, municipality: &str) -> pb::UpsertLocationRequest {
         pb::UpsertLocationRequest {

@@ -1,7 +1,9 @@
 //! End-to-end tests: the real hub over real mTLS, one module per area.
 
 mod hub {
+    mod audit;
     mod bad_input;
+    mod consultations;
     mod holds;
     mod identity;
     mod registry;

@@ -28,7 +28,10 @@ impl App {
         if let (Some(from), Some(until)) = (query.from, query.until)
             && from > until
         {
-            return Err(AppError::invalid("start_time", "must not be after end_time"));
+            return Err(AppError::invalid(
+                "start_time",
+                "must not be after end_time",
+            ));
         }
         let scope = format!("audit:{query:?}");
         let offset = self.pages.offset(page, &scope)?;

@@ -378,7 +378,13 @@ impl App {
         };
         let scope_and_offset = query.and_then(|query| {
             let page = page?;
-            let scope = format!("consultations:{:?}:{:?}:{:?}:{}", query.side, query.states, query.urgencies, query.overdue_at.is_some());
+            let scope = format!(
+                "consultations:{:?}:{:?}:{:?}:{}",
+                query.side,
+                query.states,
+                query.urgencies,
+                query.overdue_at.is_some()
+            );
             let offset = self.pages.offset(&page, &scope)?;
             Ok((query, page, scope, offset))
         });
@@ -433,7 +439,8 @@ impl App {
         let id = command.id.to_string();
         let txn = self.store.begin_consultation_change().await?;
         let work = self.transition_in(&txn, actor, &person, command).await;
-        self.finish(txn, actor, &person, call, Some(&id), work).await
+        self.finish(txn, actor, &person, call, Some(&id), work)
+            .await
     }
 
     async fn transition_in(
@@ -531,66 +538,63 @@ impl App {
             .map_or("", |r| r.as_str())
             .to_owned();
 
-        let escalated = match network {
-            Some(network) => {
-                let content = consultation.content.clone().ok_or_else(|| {
-                    AppError::FailedPrecondition {
-                        reason: "CONTENT_ERASED",
-                        subject: format!("consultations/{}", command.id),
-                        description: "the consultation's content was erased".into(),
-                    }
-                })?;
-                let follow_up = Consultation {
-                    id: ConsultationId::new(),
-                    parties: vec![
-                        consultation.filer.clone(),
-                        org.clone(),
-                        network.clone(),
-                    ],
-                    filer: consultation.filer.clone(),
-                    addressee: network.clone(),
-                    content: Some(content),
-                    municipality: consultation.municipality.clone(),
-                    problem_domains: consultation.problem_domains,
-                    question_type: consultation.question_type,
-                    urgency: consultation.urgency,
-                    state: ConsultationState::Submitted,
-                    filed_at: now,
-                    answer_due_at: self
-                        .settings
-                        .deadlines
-                        .answer_due(now, consultation.urgency),
-                    first_answered_at: None,
-                    ended_at: None,
-                    erased_at: None,
-                    escalated_from: Some(consultation.id.clone()),
-                    escalated_to: None,
-                    revision: txn.revision().0,
-                };
-                txn.insert_consultation(&follow_up, &format!("escalation:{}", consultation.id))
+        let escalated =
+            match network {
+                Some(network) => {
+                    let content = consultation.content.clone().ok_or_else(|| {
+                        AppError::FailedPrecondition {
+                            reason: "CONTENT_ERASED",
+                            subject: format!("consultations/{}", command.id),
+                            description: "the consultation's content was erased".into(),
+                        }
+                    })?;
+                    let follow_up = Consultation {
+                        id: ConsultationId::new(),
+                        parties: vec![consultation.filer.clone(), org.clone(), network.clone()],
+                        filer: consultation.filer.clone(),
+                        addressee: network.clone(),
+                        content: Some(content),
+                        municipality: consultation.municipality.clone(),
+                        problem_domains: consultation.problem_domains,
+                        question_type: consultation.question_type,
+                        urgency: consultation.urgency,
+                        state: ConsultationState::Submitted,
+                        filed_at: now,
+                        answer_due_at: self
+                            .settings
+                            .deadlines
+                            .answer_due(now, consultation.urgency),
+                        first_answered_at: None,
+                        ended_at: None,
+                        erased_at: None,
+                        escalated_from: Some(consultation.id.clone()),
+                        escalated_to: None,
+                        revision: txn.revision().0,
+                    };
+                    txn.insert_consultation(&follow_up, &format!("escalation:{}", consultation.id))
+                        .await?;
+                    txn.record_transition(
+                        &follow_up.id,
+                        &StateChange {
+                            from: ConsultationState::Submitted,
+                            to: ConsultationState::Submitted,
+                            note: change.note.clone(),
+                            decline_reason: None,
+                            ..change.clone()
+                        },
+                        "",
+                    )
                     .await?;
-                txn.record_transition(
-                    &follow_up.id,
-                    &StateChange {
-                        from: ConsultationState::Submitted,
-                        to: ConsultationState::Submitted,
-                        note: change.note.clone(),
-                        decline_reason: None,
-                        ..change.clone()
-                    },
-                    "",
-                )
-                .await?;
-                txn.append_event(&follow_up, EventKind::Filed, Some(org), now)
-                    .await?;
-                txn.add_party(&consultation.id, &network).await?;
-                consultation.parties.push(network);
-                consultation.parties.sort();
-                consultation.escalated_to = Some(follow_up.id.clone());
-                Some(follow_up)
-            }
-            None => None,
-        };
+                    txn.append_event(&follow_up, EventKind::Filed, Some(org), now)
+                        .await?;
+                    txn.add_party(&consultation.id, &network).await?;
+                    consultation.parties.push(network);
+                    consultation.parties.sort();
+                    consultation.escalated_to = Some(follow_up.id.clone());
+                    Some(follow_up)
+                }
+                None => None,
+            };
         txn.record_transition(&consultation.id, &change, &request_id)
             .await?;
         txn.update_state(&consultation).await?;
@@ -662,7 +666,8 @@ impl App {
             Ok(message)
         }
         .await;
-        self.finish(txn, actor, &person, call, Some(&id), work).await
+        self.finish(txn, actor, &person, call, Some(&id), work)
+            .await
     }
 
     /// The thread, oldest first.

@@ -115,9 +115,15 @@ impl ProblemDomains {
     pub fn from_bits(bits: u16) -> Result<Self, Invalid> {
         let known = ProblemDomain::ALL.iter().fold(0, |b, d| b | d.bit());
         if bits & !known != 0 {
-            return Err(Invalid::new(format!("unknown problem domain bits {bits:#x}")));
+            return Err(Invalid::new(format!(
+                "unknown problem domain bits {bits:#x}"
+            )));
         }
-        Self::new(ProblemDomain::ALL.into_iter().filter(|d| bits & d.bit() != 0))
+        Self::new(
+            ProblemDomain::ALL
+                .into_iter()
+                .filter(|d| bits & d.bit() != 0),
+        )
     }
 
     pub fn bits(self) -> u16 {
@@ -342,7 +348,9 @@ pub fn may_be_addressed(org: &Organisation) -> bool {
 
 /// An expertise team escalates to a supra-regional network, and only there.
 pub fn may_escalate(from: &Organisation, to: &Organisation) -> bool {
-    from.has_role(Role::ExpertiseTeam) && to.has_role(Role::SupraRegionalNetwork) && from.id != to.id
+    from.has_role(Role::ExpertiseTeam)
+        && to.has_role(Role::SupraRegionalNetwork)
+        && from.id != to.id
 }
 
 /// Where a consultation stands.
@@ -575,8 +583,14 @@ mod tests {
         let policy = DeadlinePolicy::default();
         let due = policy.answer_due(filed, Urgency::Crisis);
         assert_eq!(due - filed, Duration::hours(24));
-        assert_eq!(policy.answer_due(filed, Urgency::Urgent) - filed, Duration::days(5));
-        assert_eq!(policy.answer_due(filed, Urgency::Routine) - filed, Duration::days(28));
+        assert_eq!(
+            policy.answer_due(filed, Urgency::Urgent) - filed,
+            Duration::days(5)
+        );
+        assert_eq!(
+            policy.answer_due(filed, Urgency::Routine) - filed,
+            Duration::days(28)
+        );
         assert!(!is_overdue(Submitted, due, due - Duration::seconds(1)));
         assert!(is_overdue(Submitted, due, due));
         assert!(!is_overdue(Accepted, due, due + Duration::days(1)));

@@ -177,7 +177,9 @@ impl Person {
             ));
         }
         if super::privacy::contains_bsn(name) {
-            return Err(Invalid::new("must not contain a citizen service number (BSN)"));
+            return Err(Invalid::new(
+                "must not contain a citizen service number (BSN)",
+            ));
         }
         Ok(Self(name.to_owned()))
     }

@@ -113,9 +113,18 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let actor = actor(&request)?;
         let r = request.into_inner();
         let action = ConsultationAction::Accept;
-        let command = convert::transition(action, &r.consultation_id, "note", &r.note, false, &r.request_id);
+        let command = convert::transition(
+            action,
+            &r.consultation_id,
+            "note",
+            &r.note,
+            false,
+            &r.request_id,
+        );
         let (consultation, _) = self.transition(&actor, action, command).await?;
-        Ok(Response::new(pb::AcceptConsultationResponse { consultation }))
+        Ok(Response::new(pb::AcceptConsultationResponse {
+            consultation,
+        }))
     }
 
     async fn decline_consultation(
@@ -127,7 +136,9 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let (consultation, _) = self
             .transition(&actor, ConsultationAction::Decline, command)
             .await?;
-        Ok(Response::new(pb::DeclineConsultationResponse { consultation }))
+        Ok(Response::new(pb::DeclineConsultationResponse {
+            consultation,
+        }))
     }
 
     async fn start_work(
@@ -137,7 +148,14 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let actor = actor(&request)?;
         let r = request.into_inner();
         let action = ConsultationAction::StartWork;
-        let command = convert::transition(action, &r.consultation_id, "note", &r.note, false, &r.request_id);
+        let command = convert::transition(
+            action,
+            &r.consultation_id,
+            "note",
+            &r.note,
+            false,
+            &r.request_id,
+        );
         let (consultation, _) = self.transition(&actor, action, command).await?;
         Ok(Response::new(pb::StartWorkResponse { consultation }))
     }
@@ -149,7 +167,14 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let actor = actor(&request)?;
         let r = request.into_inner();
         let action = ConsultationAction::GiveAdvice;
-        let command = convert::transition(action, &r.consultation_id, "advice", &r.advice, true, &r.request_id);
+        let command = convert::transition(
+            action,
+            &r.consultation_id,
+            "advice",
+            &r.advice,
+            true,
+            &r.request_id,
+        );
         let (consultation, _) = self.transition(&actor, action, command).await?;
         Ok(Response::new(pb::GiveAdviceResponse { consultation }))
     }
@@ -176,9 +201,18 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let actor = actor(&request)?;
         let r = request.into_inner();
         let action = ConsultationAction::Withdraw;
-        let command = convert::transition(action, &r.consultation_id, "note", &r.note, false, &r.request_id);
+        let command = convert::transition(
+            action,
+            &r.consultation_id,
+            "note",
+            &r.note,
+            false,
+            &r.request_id,
+        );
         let (consultation, _) = self.transition(&actor, action, command).await?;
-        Ok(Response::new(pb::WithdrawConsultationResponse { consultation }))
+        Ok(Response::new(pb::WithdrawConsultationResponse {
+            consultation,
+        }))
     }
 
     async fn close_consultation(
@@ -188,9 +222,18 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let actor = actor(&request)?;
         let r = request.into_inner();
         let action = ConsultationAction::Close;
-        let command = convert::transition(action, &r.consultation_id, "note", &r.note, false, &r.request_id);
+        let command = convert::transition(
+            action,
+            &r.consultation_id,
+            "note",
+            &r.note,
+            false,
+            &r.request_id,
+        );
         let (consultation, _) = self.transition(&actor, action, command).await?;
-        Ok(Response::new(pb::CloseConsultationResponse { consultation }))
+        Ok(Response::new(pb::CloseConsultationResponse {
+            consultation,
+        }))
     }
 
     async fn post_message(

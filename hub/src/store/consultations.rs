@@ -206,10 +206,8 @@ impl Store {
     pub async fn announce_overdue(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let due = consultation::Entity::find()
             .filter(
-                consultation::Column::State.eq(code(
-                    &ConsultationState::ALL,
-                    ConsultationState::Submitted,
-                )),
+                consultation::Column::State
+                    .eq(code(&ConsultationState::ALL, ConsultationState::Submitted)),
             )
             .filter(consultation::Column::AnswerDueAtMs.lte(millis(now)))
             .filter(consultation::Column::OverdueAnnounced.eq(false))
@@ -222,10 +220,8 @@ impl Store {
         let txn = self.begin_consultation_change().await?;
         let rows = consultation::Entity::find()
             .filter(
-                consultation::Column::State.eq(code(
-                    &ConsultationState::ALL,
-                    ConsultationState::Submitted,
-                )),
+                consultation::Column::State
+                    .eq(code(&ConsultationState::ALL, ConsultationState::Submitted)),
             )
             .filter(consultation::Column::AnswerDueAtMs.lte(millis(now)))
             .filter(consultation::Column::OverdueAnnounced.eq(false))
@@ -268,7 +264,11 @@ impl Store {
 
     /// Takes the next value of a `registry_meta` counter; its row stays
     /// locked until the transaction ends.
-    async fn next_meta_value(&self, txn: &DatabaseTransaction, key: &str) -> Result<u64, StoreError> {
+    async fn next_meta_value(
+        &self,
+        txn: &DatabaseTransaction,
+        key: &str,
+    ) -> Result<u64, StoreError> {
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 self.backend,
@@ -287,7 +287,10 @@ impl AuditedTxn {
         self.revision.unwrap_or_default()
     }
 
-    pub async fn consultation(&self, id: &ConsultationId) -> Result<Option<Consultation>, StoreError> {
+    pub async fn consultation(
+        &self,
+        id: &ConsultationId,
+    ) -> Result<Option<Consultation>, StoreError> {
         let Some(row) = consultation::Entity::find_by_id(id.as_str())
             .one(&self.txn)
             .await?
@@ -353,13 +356,11 @@ impl AuditedTxn {
 
     /// Makes `org` a party, if it is not one already.
     pub async fn add_party(&self, id: &ConsultationId, org: &OrgId) -> Result<(), StoreError> {
-        let exists = consultation_party::Entity::find_by_id((
-            org.as_str().to_owned(),
-            id.to_string(),
-        ))
-        .one(&self.txn)
-        .await?
-        .is_some();
+        let exists =
+            consultation_party::Entity::find_by_id((org.as_str().to_owned(), id.to_string()))
+                .one(&self.txn)
+                .await?
+                .is_some();
         if !exists {
             consultation_party::ActiveModel {
                 org_id: Set(org.as_str().to_owned()),
@@ -388,7 +389,11 @@ impl AuditedTxn {
             )
             .col_expr(
                 consultation::Column::EscalatedToId,
-                consultation.escalated_to.as_ref().map(|i| i.to_string()).into(),
+                consultation
+                    .escalated_to
+                    .as_ref()
+                    .map(|i| i.to_string())
+                    .into(),
             )
             .col_expr(
                 consultation::Column::Revision,
@@ -479,10 +484,12 @@ impl AuditedTxn {
             .column(consultation_party::Column::ConsultationId)
             .filter(consultation_party::Column::OrgId.eq(org.as_str()))
             .into_query();
-        let mut select = consultation::Entity::find()
-            .filter(consultation::Column::Id.in_subquery(visible));
+        let mut select =
+            consultation::Entity::find().filter(consultation::Column::Id.in_subquery(visible));
         match query.side {
-            Some(Side::Filer) => select = select.filter(consultation::Column::FilerId.eq(org.as_str())),
+            Some(Side::Filer) => {
+                select = select.filter(consultation::Column::FilerId.eq(org.as_str()))
+            }
             Some(Side::Addressee) => {
                 select = select.filter(consultation::Column::AddresseeId.eq(org.as_str()))
             }
@@ -506,10 +513,10 @@ impl AuditedTxn {
         }
         if let Some(now) = query.overdue_at {
             select = select
-                .filter(consultation::Column::State.eq(code(
-                    &ConsultationState::ALL,
-                    ConsultationState::Submitted,
-                )))
+                .filter(
+                    consultation::Column::State
+                        .eq(code(&ConsultationState::ALL, ConsultationState::Submitted)),
+                )
                 .filter(consultation::Column::AnswerDueAtMs.lte(millis(now)));
         }
         let rows = select
@@ -620,9 +627,15 @@ impl AuditedTxn {
     /// times, urgency, problem domains and municipality stay for figures.
     pub async fn erase(&self, id: &ConsultationId, at: DateTime<Utc>) -> Result<(), StoreError> {
         consultation::Entity::update_many()
-            .col_expr(consultation::Column::CaseReference, Option::<String>::None.into())
+            .col_expr(
+                consultation::Column::CaseReference,
+                Option::<String>::None.into(),
+            )
             .col_expr(consultation::Column::AgeYears, Option::<i32>::None.into())
-            .col_expr(consultation::Column::Question, Option::<String>::None.into())
+            .col_expr(
+                consultation::Column::Question,
+                Option::<String>::None.into(),
+            )
             .col_expr(consultation::Column::ErasedAtMs, Some(millis(at)).into())
             .col_expr(
                 consultation::Column::Revision,
@@ -632,12 +645,18 @@ impl AuditedTxn {
             .exec(&self.txn)
             .await?;
         consultation_transition::Entity::update_many()
-            .col_expr(consultation_transition::Column::Note, Option::<String>::None.into())
+            .col_expr(
+                consultation_transition::Column::Note,
+                Option::<String>::None.into(),
+            )
             .filter(consultation_transition::Column::ConsultationId.eq(id.as_str()))
             .exec(&self.txn)
             .await?;
         consultation_message::Entity::update_many()
-            .col_expr(consultation_message::Column::Text, Option::<String>::None.into())
+            .col_expr(
+                consultation_message::Column::Text,
+                Option::<String>::None.into(),
+            )
             .filter(consultation_message::Column::ConsultationId.eq(id.as_str()))
             .exec(&self.txn)
             .await?;
@@ -727,7 +746,10 @@ fn audit_into_domain(row: audit_event::Model) -> Result<ChainLink, StoreError> {
 fn event_into_domain(row: consultation_event::Model) -> Result<ConsultationEvent, StoreError> {
     Ok(ConsultationEvent {
         revision: Revision(row.revision as u64),
-        consultation_id: parsed(ConsultationId::parse(&row.consultation_id), "consultation id")?,
+        consultation_id: parsed(
+            ConsultationId::parse(&row.consultation_id),
+            "consultation id",
+        )?,
         kind: decode(&EventKind::ALL, row.kind, "event kind")?,
         state: decode(&ConsultationState::ALL, row.state, "state")?,
         actor: (!row.actor_id.is_empty())
@@ -739,7 +761,10 @@ fn event_into_domain(row: consultation_event::Model) -> Result<ConsultationEvent
 
 fn message_into_domain(row: consultation_message::Model) -> Result<ThreadMessage, StoreError> {
     Ok(ThreadMessage {
-        consultation_id: parsed(ConsultationId::parse(&row.consultation_id), "consultation id")?,
+        consultation_id: parsed(
+            ConsultationId::parse(&row.consultation_id),
+            "consultation id",
+        )?,
         author: parsed(OrgId::parse(&row.author_id), "author")?,
         person: row.person,
         text: row.text,
@@ -791,7 +816,10 @@ fn consultation_into_domain(
         filer: parsed(OrgId::parse(&row.filer_id), "filer")?,
         addressee: parsed(OrgId::parse(&row.addressee_id), "addressee")?,
         content,
-        municipality: parsed(MunicipalityCode::parse(&row.municipality_code), "municipality")?,
+        municipality: parsed(
+            MunicipalityCode::parse(&row.municipality_code),
+            "municipality",
+        )?,
         problem_domains: parsed(
             ProblemDomains::from_bits(row.problem_domains as u16),
             "problem domains",

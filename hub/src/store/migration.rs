@@ -235,8 +235,14 @@ impl MigrationTrait for M20261123CapacityRegistry {
 
 /// Consultations, their parties, history, threads and change log, and the
 /// hash-chained audit trail.
-#[derive(DeriveMigrationName)]
 struct M20261124Consultations;
+
+// Named by hand: the derive takes the file's name, which every migration here shares.
+impl MigrationName for M20261124Consultations {
+    fn name(&self) -> &str {
+        "m20261124_consultations"
+    }
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for M20261124Consultations {

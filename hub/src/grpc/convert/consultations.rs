@@ -120,7 +120,10 @@ pub fn new_consultation(request: pb::FileConsultationRequest) -> Result<NewConsu
         request_id: field("request_id", RequestId::parse(&request.request_id))?,
         addressee: field("addressee_id", OrgId::parse(&request.addressee_id))?,
         content: CaseContent {
-            case_reference: field("case_reference", CaseReference::parse(&request.case_reference))?,
+            case_reference: field(
+                "case_reference",
+                CaseReference::parse(&request.case_reference),
+            )?,
             age: field("age_years", AgeYears::new(request.age_years))?,
             question: field("question", FreeText::parse(&request.question))?,
         },
@@ -198,7 +201,12 @@ pub fn consultation_query(request: &pb::ListConsultationsRequest) -> Result<Cons
         Ok(pb::ConsultationRole::Unspecified) => None,
         Ok(pb::ConsultationRole::Outbox) => Some(Side::Filer),
         Ok(pb::ConsultationRole::Inbox) => Some(Side::Addressee),
-        Err(_) => return Err(AppError::invalid("box", format!("unknown value {}", request.r#box))),
+        Err(_) => {
+            return Err(AppError::invalid(
+                "box",
+                format!("unknown value {}", request.r#box),
+            ));
+        }
     };
     Ok(ConsultationQuery {
         side,
@@ -274,7 +282,8 @@ pub fn state_change_out(change: StateChange) -> pb::StateChange {
         note: change.note.unwrap_or_default(),
         decline_reason: change
             .decline_reason
-            .map_or(pb::DeclineReason::Unspecified, decline_reason_out) as i32,
+            .map_or(pb::DeclineReason::Unspecified, decline_reason_out)
+            as i32,
     }
 }
 
@@ -299,7 +308,10 @@ pub fn watch_item_out(
         consultation_id: c.id.to_string(),
         kind: event_kind_out(item.kind) as i32,
         state: consultation_state_out(item.state) as i32,
-        actor_organisation_id: item.actor.map(|a| a.as_str().to_owned()).unwrap_or_default(),
+        actor_organisation_id: item
+            .actor
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
         at: Some(timestamp(item.at)),
         overdue: c.is_overdue(now),
         case_reference: c
@@ -353,4 +365,3 @@ pub fn audit_event_out(link: ChainLink) -> pb::AuditEvent {
         hash: hex::encode(link.hash),
     }
 }
-

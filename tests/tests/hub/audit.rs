@@ -1,0 +1,513 @@
+//! The audit trail: every consultation call leaves exactly one record, and
+//! an altered, deleted or reordered record is found.
+
+use super::support::assert_code;
+use prost::Message;
+use sea_orm::{ConnectionTrait, Database};
+use spil_client::SpilClient;
+use spil_tests::fixtures::consultation;
+use spil_tests::{TestHub, pb};
+use tonic::Code;
+
+const PERSON: &str = "A. Jansen";
+
+/// The methods of `spil.v1.Consultations`, read from the wire contract.
+fn consultation_methods() -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(spil_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let service = set
+        .file
+        .iter()
+        .filter(|f| f.package() == "spil.v1")
+        .flat_map(|f| f.service.iter())
+        .find(|s| s.name() == "Consultations")
+        .expect("spil.v1.Consultations in the descriptor set");
+    service.method.iter().map(|m| m.name().to_owned()).collect()
+}
+
+async fn trail_length(auditor: &SpilClient) -> u64 {
+    let report = auditor
+        .audit()
+        .verify_audit_chain(pb::VerifyAuditChainRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(report.intact, "{report:?}");
+    report.records_checked
+}
+
+async fn last_record(auditor: &SpilClient) -> pb::AuditEvent {
+    let mut page = pb::ListAuditEventsRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    let mut last = None;
+    loop {
+        let response = auditor
+            .audit()
+            .list_audit_events(page.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        last = response.events.last().cloned().or(last);
+        if response.next_page_token.is_empty() {
+            return last.expect("a record");
+        }
+        page.page_token = response.next_page_token;
+    }
+}
+
+/// Exactly one record more than `before`, of this type and outcome, by this organisation.
+async fn assert_one_record(
+    auditor: &SpilClient,
+    before: u64,
+    event_type: &str,
+    outcome: pb::AuditOutcome,
+    organisation: &str,
+) {
+    assert_eq!(
+        trail_length(auditor).await,
+        before + 1,
+        "{event_type} {outcome:?}"
+    );
+    let record = last_record(auditor).await;
+    assert_eq!(record.event_type, event_type);
+    assert_eq!(record.outcome, outcome as i32, "{event_type}");
+    assert_eq!(record.organisation_id, organisation);
+    assert_eq!(
+        record.certificate_identity,
+        format!("spiffe://spil.local/org/{organisation}")
+    );
+    if outcome == pb::AuditOutcome::Allowed {
+        assert_eq!(record.person, PERSON);
+    }
+}
+
+#[tokio::test]
+async fn every_consultation_call_writes_exactly_one_audit_record_allowed_or_refused() {
+    let hub = TestHub::spawn().await;
+    let auditor = hub.client_as("spil-privacy").await;
+    let mut crisis = hub
+        .client_as("crisisdienst-zkh")
+        .await
+        .consultations(PERSON);
+    let mut ret = hub.client_as("ret-zkh-ijmond").await.consultations(PERSON);
+    let mut third = hub
+        .client_as("ret-holland-rijnland")
+        .await
+        .consultations(PERSON);
+    let mut region = hub
+        .client_as("regio-zuid-kennemerland")
+        .await
+        .consultations(PERSON);
+    let mut filed = 0;
+    let mut new_id = |crisis: &mut pb::consultations_client::ConsultationsClient<_>| {
+        filed += 1;
+        let request = consultation(&format!("a{filed}"), "ret-zkh-ijmond");
+        let mut crisis = crisis.clone();
+        async move {
+            crisis
+                .file_consultation(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .consultation
+                .unwrap()
+                .id
+        }
+    };
+    let accepted = |id: &str| pb::AcceptConsultationRequest {
+        consultation_id: id.into(),
+        ..Default::default()
+    };
+
+    let methods = consultation_methods();
+    assert_eq!(
+        methods.len(),
+        13,
+        "a new RPC needs its audit check here: {methods:?}"
+    );
+    for method in &methods {
+        let id = new_id(&mut crisis).await;
+        let event_type = match method.as_str() {
+            "FileConsultation" => "consultation.file",
+            "GetConsultation" => "consultation.get",
+            "ListConsultations" => "consultation.list",
+            "AcceptConsultation" => "consultation.accept",
+            "DeclineConsultation" => "consultation.decline",
+            "StartWork" => "consultation.start_work",
+            "GiveAdvice" => "consultation.give_advice",
+            "EscalateConsultation" => "consultation.escalate",
+            "WithdrawConsultation" => "consultation.withdraw",
+            "CloseConsultation" => "consultation.close",
+            "PostMessage" => "consultation.post_message",
+            "ListMessages" => "consultation.list_messages",
+            "WatchConsultations" => "consultation.watch",
+            other => panic!("no audit check for {other}"),
+        };
+        // Bring the consultation to where the call is allowed.
+        match method.as_str() {
+            "StartWork" | "EscalateConsultation" => {
+                ret.accept_consultation(accepted(&id)).await.unwrap();
+            }
+            "GiveAdvice" => {
+                ret.accept_consultation(accepted(&id)).await.unwrap();
+                ret.start_work(pb::StartWorkRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            }
+            "CloseConsultation" => {
+                ret.accept_consultation(accepted(&id)).await.unwrap();
+                ret.start_work(pb::StartWorkRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+                ret.give_advice(pb::GiveAdviceRequest {
+                    consultation_id: id.clone(),
+                    advice: "advies".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            }
+            _ => {}
+        }
+
+        // Allowed, by the party whose move it is.
+        let before = trail_length(&auditor).await;
+        let actor = match method.as_str() {
+            "FileConsultation" => crisis
+                .file_consultation(consultation("allowed", "ret-zkh-ijmond"))
+                .await
+                .map(drop),
+            "GetConsultation" => crisis
+                .get_consultation(pb::GetConsultationRequest {
+                    consultation_id: id.clone(),
+                })
+                .await
+                .map(drop),
+            "ListConsultations" => crisis
+                .list_consultations(pb::ListConsultationsRequest::default())
+                .await
+                .map(drop),
+            "AcceptConsultation" => ret.accept_consultation(accepted(&id)).await.map(drop),
+            "DeclineConsultation" => ret
+                .decline_consultation(pb::DeclineConsultationRequest {
+                    consultation_id: id.clone(),
+                    reason: pb::DeclineReason::NoCapacity as i32,
+                    note: "vol".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "StartWork" => ret
+                .start_work(pb::StartWorkRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "GiveAdvice" => ret
+                .give_advice(pb::GiveAdviceRequest {
+                    consultation_id: id.clone(),
+                    advice: "advies".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "EscalateConsultation" => ret
+                .escalate_consultation(pb::EscalateConsultationRequest {
+                    consultation_id: id.clone(),
+                    network_id: "ben-nh".into(),
+                    note: "bovenregionaal".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "WithdrawConsultation" => crisis
+                .withdraw_consultation(pb::WithdrawConsultationRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "CloseConsultation" => crisis
+                .close_consultation(pb::CloseConsultationRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "PostMessage" => crisis
+                .post_message(pb::PostMessageRequest {
+                    consultation_id: id.clone(),
+                    text: "aanvulling".into(),
+                    request_id: "m".into(),
+                })
+                .await
+                .map(drop),
+            "ListMessages" => crisis
+                .list_messages(pb::ListMessagesRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            "WatchConsultations" => crisis
+                .watch_consultations(pb::WatchConsultationsRequest::default())
+                .await
+                .map(drop),
+            _ => unreachable!(),
+        };
+        actor.unwrap_or_else(|status| panic!("{method}: {status:?}"));
+        let allowed_by = match method.as_str() {
+            "AcceptConsultation"
+            | "DeclineConsultation"
+            | "StartWork"
+            | "GiveAdvice"
+            | "EscalateConsultation" => "ret-zkh-ijmond",
+            _ => "crisisdienst-zkh",
+        };
+        assert_one_record(
+            &auditor,
+            before,
+            event_type,
+            pb::AuditOutcome::Allowed,
+            allowed_by,
+        )
+        .await;
+
+        // Denied: a region may not take part; a third organisation finds nothing.
+        let before = trail_length(&auditor).await;
+        let denied = match method.as_str() {
+            "FileConsultation" => region
+                .file_consultation(consultation("denied", "ret-zkh-ijmond"))
+                .await
+                .map(drop),
+            "ListConsultations" => region
+                .list_consultations(pb::ListConsultationsRequest::default())
+                .await
+                .map(drop),
+            "WatchConsultations" => region
+                .watch_consultations(pb::WatchConsultationsRequest::default())
+                .await
+                .map(drop),
+            "GetConsultation" => third
+                .get_consultation(pb::GetConsultationRequest {
+                    consultation_id: id.clone(),
+                })
+                .await
+                .map(drop),
+            "AcceptConsultation"
+            | "DeclineConsultation"
+            | "StartWork"
+            | "GiveAdvice"
+            | "EscalateConsultation"
+            | "WithdrawConsultation"
+            | "CloseConsultation" => third.accept_consultation(accepted(&id)).await.map(drop),
+            "PostMessage" => third
+                .post_message(pb::PostMessageRequest {
+                    consultation_id: id.clone(),
+                    text: "x".into(),
+                    request_id: "m".into(),
+                })
+                .await
+                .map(drop),
+            "ListMessages" => third
+                .list_messages(pb::ListMessagesRequest {
+                    consultation_id: id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            _ => unreachable!(),
+        };
+        let (denier, denied_type) = match method.as_str() {
+            "FileConsultation" | "ListConsultations" | "WatchConsultations" => {
+                assert_code(denied, Code::PermissionDenied);
+                ("regio-zuid-kennemerland", event_type)
+            }
+            "DeclineConsultation"
+            | "StartWork"
+            | "GiveAdvice"
+            | "EscalateConsultation"
+            | "WithdrawConsultation"
+            | "CloseConsultation" => {
+                assert_code(denied, Code::NotFound);
+                ("ret-holland-rijnland", "consultation.accept")
+            }
+            _ => {
+                assert_code(denied, Code::NotFound);
+                ("ret-holland-rijnland", event_type)
+            }
+        };
+        assert_one_record(
+            &auditor,
+            before,
+            denied_type,
+            pb::AuditOutcome::Denied,
+            denier,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn only_the_auditor_reads_the_trail_filtered_by_consultation_and_organisation() {
+    let hub = TestHub::spawn().await;
+    let mut crisis = hub
+        .client_as("crisisdienst-zkh")
+        .await
+        .consultations(PERSON);
+    let mut ret = hub.client_as("ret-zkh-ijmond").await.consultations(PERSON);
+    let id = crisis
+        .file_consultation(consultation("f1", "ret-zkh-ijmond"))
+        .await
+        .unwrap()
+        .into_inner()
+        .consultation
+        .unwrap()
+        .id;
+    crisis
+        .file_consultation(consultation("f2", "ret-zkh-ijmond"))
+        .await
+        .unwrap();
+    ret.get_consultation(pb::GetConsultationRequest {
+        consultation_id: id.clone(),
+    })
+    .await
+    .unwrap();
+
+    for org in ["crisisdienst-zkh", "spil-beheer", "regio-zuid-kennemerland"] {
+        let client = hub.client_as(org).await;
+        assert_code(
+            client
+                .audit()
+                .verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .await,
+            Code::PermissionDenied,
+        );
+        assert_code(
+            client
+                .audit()
+                .list_audit_events(pb::ListAuditEventsRequest::default())
+                .await,
+            Code::PermissionDenied,
+        );
+    }
+    let auditor = hub.client_as("spil-privacy").await;
+    let of_one = auditor
+        .audit()
+        .list_audit_events(pb::ListAuditEventsRequest {
+            consultation_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let types: Vec<&str> = of_one
+        .events
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(types, ["consultation.file", "consultation.get"]);
+    let by_ret = auditor
+        .audit()
+        .list_audit_events(pb::ListAuditEventsRequest {
+            organisation_id: "ret-zkh-ijmond".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_ret.events.len(), 1);
+    let later = auditor
+        .audit()
+        .list_audit_events(pb::ListAuditEventsRequest {
+            start_time: Some(prost_types::Timestamp {
+                seconds: spil_tests::epoch().timestamp() + 1,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        later.events.is_empty(),
+        "every record was made at the clock's start"
+    );
+    assert_code(
+        auditor
+            .audit()
+            .list_audit_events(pb::ListAuditEventsRequest {
+                consultation_id: "not-a-uuid".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+}
+
+/// Five records, then `tamper` applied to the stored rows; returns the verification.
+async fn verify_after(tamper: &str) -> pb::VerifyAuditChainResponse {
+    let hub = TestHub::spawn().await;
+    let mut crisis = hub
+        .client_as("crisisdienst-zkh")
+        .await
+        .consultations(PERSON);
+    for n in 0..5 {
+        crisis
+            .file_consultation(consultation(&format!("t{n}"), "ret-zkh-ijmond"))
+            .await
+            .unwrap();
+    }
+    let auditor = hub.client_as("spil-privacy").await;
+    assert_eq!(trail_length(&auditor).await, 5);
+    let db = Database::connect(hub.database_url()).await.unwrap();
+    for statement in tamper.split(';').filter(|s| !s.trim().is_empty()) {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    db.close().await.unwrap();
+    auditor
+        .audit()
+        .verify_audit_chain(pb::VerifyAuditChainRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn an_altered_audit_record_is_found() {
+    let report =
+        verify_after("UPDATE audit_events SET person = 'iemand anders' WHERE seq = 3").await;
+    assert!(!report.intact);
+    assert_eq!(report.broken_at_seq, 3);
+    assert_eq!(report.records_checked, 2);
+    assert!(report.problem.contains("altered"), "{}", report.problem);
+}
+
+#[tokio::test]
+async fn a_deleted_audit_record_is_found() {
+    let report = verify_after("DELETE FROM audit_events WHERE seq = 2").await;
+    assert!(!report.intact);
+    assert_eq!(report.broken_at_seq, 2);
+    assert_eq!(report.records_checked, 1);
+}
+
+#[tokio::test]
+async fn reordered_audit_records_are_found() {
+    let report = verify_after(
+        "UPDATE audit_events SET seq = 100 WHERE seq = 2;
+         UPDATE audit_events SET seq = 2 WHERE seq = 3;
+         UPDATE audit_events SET seq = 3 WHERE seq = 100",
+    )
+    .await;
+    assert!(!report.intact);
+    assert_eq!(report.broken_at_seq, 2);
+    assert_eq!(report.records_checked, 1);
+}
