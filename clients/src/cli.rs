@@ -1,5 +1,7 @@
 //! Commands of `spil`: parse arguments, call the hub, print a table (or JSON).
 
+mod consult;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -42,6 +44,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
+    /// Who you are (a name or staff id), for consultations; recorded in the audit trail.
+    #[arg(long, env = "SPIL_PERSON", global = true)]
+    person: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +76,12 @@ enum Command {
         #[arg(long, value_enum)]
         state: Vec<HoldStateArg>,
     },
+    /// Consultations: file, answer, escalate, follow.
+    #[command(subcommand)]
+    Consult(consult::ConsultCommand),
+    /// The audit trail (privacy officer).
+    #[command(subcommand)]
+    Audit(consult::AuditCommand),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -324,6 +335,11 @@ fn request_id(given: &Option<String>) -> String {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let client = connect(&args).await?;
     match &args.command {
+        Command::Consult(command) => {
+            let person = consult::person(&args.person)?;
+            consult::consult(&client, &person, command, args.json).await?;
+        }
+        Command::Audit(command) => consult::audit(&client, command, args.json).await?,
         Command::Whoami => {
             let me = client
                 .directory()

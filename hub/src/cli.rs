@@ -137,6 +137,9 @@ async fn demo(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     if hub.app().store().current_revision().await?.0 == 0 {
         crate::demo::seed_capacity(hub.app()).await?;
     }
+    if hub.app().store().current_consultation_revision().await?.0 == 0 {
+        crate::demo::seed_consultations(hub.app()).await?;
+    }
     let addr = hub.local_addr();
     let pki = layout.dir.display();
     println!(
@@ -146,6 +149,9 @@ async fn demo(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
          export SPIL_CERT={pki}/orgs/crisisdienst-zkh.pem SPIL_KEY={pki}/orgs/crisisdienst-zkh-key.pem\n  \
          cargo run -p spil-client --bin spil -- whoami\n  \
          cargo run -p spil-client --bin spil -- search --place-type crisis-bed --age 15 --child-municipality GM0392\n\n\
+         Consultations name the person acting (recorded in the audit trail):\n\n  \
+         export SPIL_PERSON=\"J. de Vries\"\n  \
+         cargo run -p spil-client --bin spil -- consult list\n\n\
          Every organisation's certificate is in {pki}/orgs/. Stop with Ctrl-C.\n",
         dir = dir.display(),
         port = addr.port(),

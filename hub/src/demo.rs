@@ -2,15 +2,22 @@
 //! Leiden (plus Amsterdam for BEN NH), their municipalities, a crisis
 //! service, two RETs, BEN NH, K-EET, providers with crisis beds, family
 //! homes, residential groups and a JeugdzorgPlus unit, some fresh and some
-//! stale. Loaded through the same use-cases a client calls.
+//! stale; consultations in several states, one escalated from a RET to BEN
+//! NH and an eating-disorder case with K-EET. Loaded through the same
+//! use-cases a client calls.
 
-use crate::app::{App, AppError, PublishRequest, UpdateRequest};
+use crate::app::{Actor, App, AppError, PublishRequest, TransitionCommand, UpdateRequest};
 use crate::domain::capacity::{
     AgeBand, CareProfile, CareProfiles, Coordinates, DisplayName, GenderPolicy, Intake, LocationId,
     LocationSpec, MunicipalityCode, OfferingKey, PlaceCounts, PlaceType, RequestId, SecurityLevel,
 };
+use crate::domain::consultation::{
+    AgeYears, CaseContent, ConsultationAction, DeclineReason, NewConsultation, ProblemDomain,
+    ProblemDomains, QuestionType, Side, Urgency,
+};
 use crate::domain::geo::{Municipality, Region};
 use crate::domain::identity::{Caller, OrgId, Organisation, Role};
+use crate::domain::privacy::{CaseReference, FreeText};
 use chrono::Duration;
 
 type Place = (&'static str, &'static str, f64, f64);
@@ -477,6 +484,209 @@ pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
         app.publish(&as_org(provider), request)
             .await
             .map_err(seed_error)?;
+    }
+    Ok(())
+}
+
+/// A demo consultation: who asks whom, about what, and how far it got.
+struct DemoConsultation {
+    filer: &'static str,
+    addressee: &'static str,
+    case: &'static str,
+    age: u32,
+    municipality: &'static str,
+    domains: &'static [ProblemDomain],
+    question_type: QuestionType,
+    urgency: Urgency,
+    question: &'static str,
+    /// Actions by the addressee, then the filer, in order, with their notes.
+    steps: &'static [(ConsultationAction, &'static str)],
+    escalate_to: Option<&'static str>,
+}
+
+const CONSULTATIONS: &[DemoConsultation] = &[
+    DemoConsultation {
+        filer: "crisisdienst-zkh",
+        addressee: "ret-zkh-ijmond",
+        case: "CDZ-2026-0412",
+        age: 15,
+        municipality: "GM0392",
+        domains: &[ProblemDomain::MentalHealth, ProblemDomain::Trauma],
+        question_type: QuestionType::ProcessDirection,
+        urgency: Urgency::Urgent,
+        question: "Derde crisisopname dit jaar; ambulante hulp loopt vast. Wie neemt regie en welke vervolgplek past?",
+        steps: &[],
+        escalate_to: None,
+    },
+    DemoConsultation {
+        filer: "cjg-haarlem",
+        addressee: "ret-zkh-ijmond",
+        case: "CJG-HLM-7781",
+        age: 11,
+        municipality: "GM0397",
+        domains: &[ProblemDomain::Autism, ProblemDomain::Parenting],
+        question_type: QuestionType::Advice,
+        urgency: Urgency::Routine,
+        question: "Schoolweigering sinds een half jaar, ouders uitgeput. Welke combinatie van onderwijs en zorg raadt het team aan?",
+        steps: &[
+            (
+                ConsultationAction::Accept,
+                "Casusoverleg volgende week dinsdag",
+            ),
+            (ConsultationAction::StartWork, ""),
+        ],
+        escalate_to: None,
+    },
+    DemoConsultation {
+        filer: "cjg-haarlem",
+        addressee: "ret-zkh-ijmond",
+        case: "CJG-HLM-7702",
+        age: 16,
+        municipality: "GM0392",
+        domains: &[
+            ProblemDomain::MentalHealth,
+            ProblemDomain::Addiction,
+            ProblemDomain::MildIntellectualDisability,
+        ],
+        question_type: QuestionType::PlacementSearch,
+        urgency: Urgency::Urgent,
+        question: "LVB met verslaving en psychiatrie; geen passend aanbod in de regio gevonden.",
+        steps: &[(ConsultationAction::Accept, "")],
+        escalate_to: Some("ben-nh"),
+    },
+    DemoConsultation {
+        filer: "ret-holland-rijnland",
+        addressee: "k-eet",
+        case: "RET-HR-2026-033",
+        age: 14,
+        municipality: "GM0546",
+        domains: &[ProblemDomain::EatingDisorder],
+        question_type: QuestionType::Advice,
+        urgency: Urgency::Urgent,
+        question: "Snel gewichtsverlies, weigert klinische opname. Welk behandeltraject adviseert K-EET?",
+        steps: &[
+            (ConsultationAction::Accept, ""),
+            (ConsultationAction::StartWork, ""),
+            (
+                ConsultationAction::GiveAdvice,
+                "Start FBT (family based treatment) met medische monitoring; bij verdere daling dagbehandeling",
+            ),
+        ],
+        escalate_to: None,
+    },
+    DemoConsultation {
+        filer: "crisisdienst-haaglanden",
+        addressee: "haaglanden-jeugd-ggz",
+        case: "CDH-2026-1190",
+        age: 17,
+        municipality: "GM0518",
+        domains: &[ProblemDomain::MentalHealth],
+        question_type: QuestionType::PlacementSearch,
+        urgency: Urgency::Crisis,
+        question: "Acute suïcidaliteit, thuis niet veilig; zoekt klinische plek deze week.",
+        steps: &[(
+            ConsultationAction::Decline,
+            "Kliniek vol tot eind volgende maand",
+        )],
+        escalate_to: None,
+    },
+    DemoConsultation {
+        filer: "crisisdienst-zkh",
+        addressee: "ret-zkh-ijmond",
+        case: "CDZ-2026-0355",
+        age: 13,
+        municipality: "GM0453",
+        domains: &[ProblemDomain::Safety, ProblemDomain::Parenting],
+        question_type: QuestionType::Advice,
+        urgency: Urgency::Routine,
+        question: "Herhaald huiselijk geweld; welke route na de crisisplaatsing?",
+        steps: &[
+            (ConsultationAction::Accept, ""),
+            (ConsultationAction::StartWork, ""),
+            (
+                ConsultationAction::GiveAdvice,
+                "Gezinshuis in de regio, met systeemgerichte behandeling en Veilig Thuis betrokken",
+            ),
+            (ConsultationAction::Close, "Advies overgenomen"),
+        ],
+        escalate_to: None,
+    },
+];
+
+/// Consultations in several states. Filed once, like capacity.
+pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
+    let directory = app.directory();
+    let actor = |id: &str, person: &str| Actor {
+        caller: Caller {
+            org: directory.organisations[&OrgId::parse(id).expect("demo ids are valid")].clone(),
+            certificate_identity: "demo-seed".into(),
+        },
+        person: Some(person.into()),
+    };
+    for (i, c) in CONSULTATIONS.iter().enumerate() {
+        let filer = actor(c.filer, "demo: M. Bakker");
+        let answerer = actor(c.addressee, "demo: S. Visser");
+        let command = NewConsultation {
+            request_id: RequestId::parse(&format!("demo-consultation-{i}")).expect("valid"),
+            addressee: OrgId::parse(c.addressee).expect("demo ids are valid"),
+            content: CaseContent {
+                case_reference: CaseReference::parse(c.case).expect("demo references are valid"),
+                age: AgeYears::new(c.age).expect("demo ages are valid"),
+                question: FreeText::parse(c.question).expect("demo questions are valid"),
+            },
+            municipality: MunicipalityCode::parse(c.municipality).expect("demo codes are valid"),
+            problem_domains: ProblemDomains::new(c.domains.iter().copied())
+                .expect("demo domains are valid"),
+            question_type: c.question_type,
+            urgency: c.urgency,
+        };
+        let filed = app
+            .file_consultation(&filer, Ok(command))
+            .await
+            .map_err(seed_error)?;
+        let step = |action: ConsultationAction, note: &str| TransitionCommand {
+            id: filed.id.clone(),
+            action,
+            note: (!note.is_empty()).then(|| FreeText::parse(note).expect("demo notes are valid")),
+            decline_reason: (action == ConsultationAction::Decline)
+                .then_some(DeclineReason::NoCapacity),
+            escalate_to: None,
+            request_id: None,
+        };
+        for (action, note) in c.steps {
+            let by = match action.side() {
+                Side::Filer => &filer,
+                Side::Addressee => &answerer,
+            };
+            app.transition_consultation(by, *action, Ok(step(*action, note)))
+                .await
+                .map_err(seed_error)?;
+        }
+        if let Some(network) = c.escalate_to {
+            let mut command = step(
+                ConsultationAction::Escalate,
+                "Drie domeinen tegelijk: bovenregionale expertise nodig",
+            );
+            command.escalate_to = Some(OrgId::parse(network).expect("demo ids are valid"));
+            let outcome = app
+                .transition_consultation(&answerer, ConsultationAction::Escalate, Ok(command))
+                .await
+                .map_err(seed_error)?;
+            if let Some(follow_up) = outcome.escalated {
+                let network = actor(network, "demo: R. de Boer");
+                let accept = TransitionCommand {
+                    id: follow_up.id,
+                    action: ConsultationAction::Accept,
+                    note: Some(FreeText::parse("Bespreking in het netwerkoverleg").expect("valid")),
+                    decline_reason: None,
+                    escalate_to: None,
+                    request_id: None,
+                };
+                app.transition_consultation(&network, ConsultationAction::Accept, Ok(accept))
+                    .await
+                    .map_err(seed_error)?;
+            }
+        }
     }
     Ok(())
 }

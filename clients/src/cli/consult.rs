@@ -1,0 +1,711 @@
+//! `spil consult …` and `spil audit …`: consultations between teams,
+//! networks and providers, and the audit trail for the privacy officer.
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+use spil_client::{SpilClient, pb};
+use std::time::Duration;
+use tokio_stream::StreamExt;
+
+#[derive(Debug, Subcommand)]
+pub enum ConsultCommand {
+    /// File a consultation request with a team, network or provider.
+    File(FileArgs),
+    /// Your inbox and outbox.
+    List {
+        /// Only those addressed to you.
+        #[arg(long, conflicts_with = "outbox")]
+        inbox: bool,
+        /// Only those you filed.
+        #[arg(long)]
+        outbox: bool,
+        #[arg(long, value_enum)]
+        state: Vec<StateArg>,
+        #[arg(long, value_enum)]
+        urgency: Vec<UrgencyArg>,
+        /// Only those waiting for a first answer past their deadline.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// One consultation with its history and thread.
+    Show { id: String },
+    /// Take a consultation on (addressee).
+    Accept {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Decline, with a reason (addressee).
+    Decline {
+        id: String,
+        #[arg(long, value_enum)]
+        reason: DeclineArg,
+        /// Why, for the filer.
+        #[arg(long)]
+        note: String,
+    },
+    /// Start working on an accepted consultation (addressee).
+    Start {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Give your advice (addressee).
+    Advise {
+        id: String,
+        #[arg(long)]
+        advice: String,
+    },
+    /// Forward to a supra-regional network (expertise teams).
+    Escalate {
+        id: String,
+        /// The network, e.g. ben-nh or k-eet.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// Withdraw your request (filer).
+    Withdraw {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Close after the advice (filer).
+    Close {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Add a message to the thread.
+    Message {
+        id: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Follow events on your consultations live; resumes after a reconnect.
+    Watch {
+        /// Resume after this revision (0: from now).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Stop after this many events (for scripts).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Audit records, oldest first.
+    List {
+        #[arg(long)]
+        consultation: Option<String>,
+        #[arg(long = "org")]
+        organisation: Option<String>,
+        /// From this moment (RFC 3339), inclusive.
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Until this moment (RFC 3339), exclusive.
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Check the hash chain from its first record.
+    Verify,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FileArgs {
+    /// The organisation asked: a RET, BEN NH, K-EET or a provider.
+    #[arg(long)]
+    to: String,
+    /// Your pseudonymous case reference: never a BSN, name or date of birth.
+    #[arg(long = "case")]
+    case_reference: String,
+    #[arg(long)]
+    age: u32,
+    /// The child's municipality of residence (CBS code, e.g. GM0392).
+    #[arg(long)]
+    municipality: String,
+    #[arg(long = "domain", value_enum, required = true)]
+    domains: Vec<DomainArg>,
+    #[arg(long = "type", value_enum, default_value = "advice")]
+    question_type: QuestionTypeArg,
+    #[arg(long, value_enum, default_value = "routine")]
+    urgency: UrgencyArg,
+    #[arg(long)]
+    question: String,
+    /// The family consented to sharing this case (required to file).
+    #[arg(long)]
+    consent: bool,
+    /// Idempotency key; a retry with the same key files once.
+    #[arg(long)]
+    request_id: Option<String>,
+}
+
+macro_rules! arg_enum {
+    ($name:ident => $pb:ty { $($arg:ident => $wire:ident),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, ValueEnum)]
+        pub enum $name { $($arg),+ }
+
+        impl $name {
+            fn wire(self) -> i32 {
+                (match self { $(Self::$arg => <$pb>::$wire),+ }) as i32
+            }
+        }
+    };
+}
+
+arg_enum!(StateArg => pb::ConsultationState {
+    Submitted => Submitted, Accepted => Accepted, InProgress => InProgress,
+    AdviceGiven => AdviceGiven, Closed => Closed, Declined => Declined,
+    Withdrawn => Withdrawn, Escalated => Escalated,
+});
+arg_enum!(UrgencyArg => pb::Urgency { Routine => Routine, Urgent => Urgent, Crisis => Crisis });
+arg_enum!(QuestionTypeArg => pb::QuestionType {
+    Advice => Advice, ProcessDirection => ProcessDirection, PlacementSearch => PlacementSearch,
+});
+arg_enum!(DomainArg => pb::ProblemDomain {
+    MentalHealth => MentalHealth, EatingDisorder => EatingDisorder,
+    MildIntellectualDisability => MildIntellectualDisability, Autism => Autism,
+    Addiction => Addiction, Trauma => Trauma, Safety => Safety, Forensic => Forensic,
+    Parenting => Parenting,
+});
+arg_enum!(DeclineArg => pb::DeclineReason {
+    OutsideExpertise => OutsideExpertise, NoCapacity => NoCapacity,
+    InsufficientInformation => InsufficientInformation, NotComplex => NotComplex, Other => Other,
+});
+
+fn request_id(given: &Option<String>) -> String {
+    given
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// `CONSULTATION_STATE_IN_PROGRESS` → `in_progress`.
+fn short(name: &str, prefix: &str) -> String {
+    name.trim_start_matches(prefix).to_lowercase()
+}
+
+fn when(ts: &Option<prost_types::Timestamp>) -> String {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+fn consultation_json(c: &pb::Consultation) -> serde_json::Value {
+    let content = c.content.clone();
+    json!({
+        "id": c.id,
+        "state": c.state().as_str_name(),
+        "filer_id": c.filer_id,
+        "addressee_id": c.addressee_id,
+        "case_reference": content.as_ref().map(|c| c.case_reference.clone()),
+        "age_years": content.as_ref().map(|c| c.age_years),
+        "question": content.as_ref().map(|c| c.question.clone()),
+        "municipality_code": c.municipality_code,
+        "problem_domains": c.problem_domains().map(|d| d.as_str_name()).collect::<Vec<_>>(),
+        "question_type": c.question_type().as_str_name(),
+        "urgency": c.urgency().as_str_name(),
+        "filed_at": when(&c.filed_at),
+        "answer_due_at": when(&c.answer_due_at),
+        "overdue": c.overdue,
+        "escalated_from_id": c.escalated_from_id,
+        "escalated_to_id": c.escalated_to_id,
+        "party_ids": c.party_ids,
+        "erased_at": c.erased_at.map(|_| when(&c.erased_at)),
+        "revision": c.revision,
+    })
+}
+
+fn print_consultations(list: &[pb::Consultation], as_json: bool) {
+    if as_json {
+        for c in list {
+            println!("{}", consultation_json(c));
+        }
+        return;
+    }
+    if list.is_empty() {
+        println!("no consultations");
+        return;
+    }
+    println!(
+        "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {:<16}",
+        "ID", "STATE", "URGENCY", "FROM", "TO", "CASE", "ANSWER DUE"
+    );
+    for c in list {
+        println!(
+            "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {}{}",
+            c.id,
+            short(c.state().as_str_name(), "CONSULTATION_STATE_"),
+            short(c.urgency().as_str_name(), "URGENCY_"),
+            c.filer_id,
+            c.addressee_id,
+            c.content
+                .as_ref()
+                .map_or("(erased)".into(), |c| c.case_reference.clone()),
+            when(&c.answer_due_at),
+            if c.overdue { "  OVERDUE" } else { "" },
+        );
+    }
+}
+
+fn print_one(label: &str, c: &Option<pb::Consultation>, as_json: bool) {
+    if let Some(c) = c {
+        if as_json {
+            println!("{}", consultation_json(c));
+        } else {
+            println!(
+                "{label} {} is now {}",
+                c.id,
+                short(c.state().as_str_name(), "CONSULTATION_STATE_")
+            );
+        }
+    }
+}
+
+pub async fn consult(
+    client: &SpilClient,
+    person: &str,
+    command: &ConsultCommand,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let mut api = client.consultations(person);
+    match command {
+        ConsultCommand::File(f) => {
+            let filed = api
+                .file_consultation(pb::FileConsultationRequest {
+                    request_id: request_id(&f.request_id),
+                    addressee_id: f.to.clone(),
+                    case_reference: f.case_reference.clone(),
+                    age_years: f.age,
+                    municipality_code: f.municipality.clone(),
+                    problem_domains: f.domains.iter().map(|d| d.wire()).collect(),
+                    question_type: f.question_type.wire(),
+                    urgency: f.urgency.wire(),
+                    question: f.question.clone(),
+                    consent_recorded: f.consent,
+                })
+                .await?
+                .into_inner()
+                .consultation;
+            if let (Some(c), false) = (&filed, as_json) {
+                println!(
+                    "filed consultation {} with {}; first answer due {}",
+                    c.id,
+                    c.addressee_id,
+                    when(&c.answer_due_at)
+                );
+            } else {
+                print_one("filed", &filed, as_json);
+            }
+        }
+        ConsultCommand::List {
+            inbox,
+            outbox,
+            state,
+            urgency,
+            overdue,
+        } => {
+            let r#box = if *inbox {
+                pb::ConsultationRole::Inbox
+            } else if *outbox {
+                pb::ConsultationRole::Outbox
+            } else {
+                pb::ConsultationRole::Unspecified
+            };
+            let mut request = pb::ListConsultationsRequest {
+                r#box: r#box as i32,
+                states: state.iter().map(|s| s.wire()).collect(),
+                urgencies: urgency.iter().map(|u| u.wire()).collect(),
+                overdue_only: *overdue,
+                page_size: 200,
+                page_token: String::new(),
+            };
+            let mut all = Vec::new();
+            loop {
+                let page = api.list_consultations(request.clone()).await?.into_inner();
+                all.extend(page.consultations);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+            print_consultations(&all, as_json);
+        }
+        ConsultCommand::Show { id } => show(&mut api, id, as_json).await?,
+        ConsultCommand::Accept { id, note } => {
+            let done = api
+                .accept_consultation(pb::AcceptConsultationRequest {
+                    consultation_id: id.clone(),
+                    note: note.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?;
+            print_one("consultation", &done.into_inner().consultation, as_json);
+        }
+        ConsultCommand::Decline { id, reason, note } => {
+            let done = api
+                .decline_consultation(pb::DeclineConsultationRequest {
+                    consultation_id: id.clone(),
+                    reason: reason.wire(),
+                    note: note.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?;
+            print_one("consultation", &done.into_inner().consultation, as_json);
+        }
+        ConsultCommand::Start { id, note } => {
+            let done = api
+                .start_work(pb::StartWorkRequest {
+                    consultation_id: id.clone(),
+                    note: note.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?;
+            print_one("consultation", &done.into_inner().consultation, as_json);
+        }
+        ConsultCommand::Advise { id, advice } => {
+            let done = api
+                .give_advice(pb::GiveAdviceRequest {
+                    consultation_id: id.clone(),
+                    advice: advice.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?;
+            print_one("consultation", &done.into_inner().consultation, as_json);
+        }
+        ConsultCommand::Escalate { id, to, note } => {
+            let done = api
+                .escalate_consultation(pb::EscalateConsultationRequest {
+                    consultation_id: id.clone(),
+                    network_id: to.clone(),
+                    note: note.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?
+                .into_inner();
+            print_one("consultation", &done.consultation, as_json);
+            print_one("escalated as", &done.escalated, as_json);
+        }
+        ConsultCommand::Withdraw { id, note } => {
+            let done = api
+                .withdraw_consultation(pb::WithdrawConsultationRequest {
+                    consultation_id: id.clone(),
+                    note: note.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?;
+            print_one("consultation", &done.into_inner().consultation, as_json);
+        }
+        ConsultCommand::Close { id, note } => {
+            let done = api
+                .close_consultation(pb::CloseConsultationRequest {
+                    consultation_id: id.clone(),
+                    note: note.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?;
+            print_one("consultation", &done.into_inner().consultation, as_json);
+        }
+        ConsultCommand::Message { id, text } => {
+            let message = api
+                .post_message(pb::PostMessageRequest {
+                    consultation_id: id.clone(),
+                    text: text.clone(),
+                    request_id: request_id(&None),
+                })
+                .await?
+                .into_inner()
+                .message
+                .unwrap_or_default();
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"id": message.id, "posted_at": when(&message.posted_at)})
+                );
+            } else {
+                println!("message {} posted", message.id);
+            }
+        }
+        ConsultCommand::Watch { from, limit } => {
+            watch(client, person, *from, *limit, as_json).await?
+        }
+    }
+    Ok(())
+}
+
+async fn show(
+    api: &mut pb::consultations_client::ConsultationsClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            spil_client::PersonHeader,
+        >,
+    >,
+    id: &str,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let shown = api
+        .get_consultation(pb::GetConsultationRequest {
+            consultation_id: id.into(),
+        })
+        .await?
+        .into_inner();
+    let thread = api
+        .list_messages(pb::ListMessagesRequest {
+            consultation_id: id.into(),
+            page_size: 500,
+            page_token: String::new(),
+        })
+        .await?
+        .into_inner()
+        .messages;
+    let c = shown.consultation.unwrap_or_default();
+    if as_json {
+        let mut value = consultation_json(&c);
+        value["history"] = shown
+            .history
+            .iter()
+            .map(|h| json!({"from": h.from_state().as_str_name(), "to": h.to_state().as_str_name(), "organisation_id": h.organisation_id, "person": h.person, "at": when(&h.at), "note": h.note}))
+            .collect();
+        value["messages"] = thread
+            .iter()
+            .map(|m| json!({"author": m.author_organisation_id, "person": m.author_person, "at": when(&m.posted_at), "text": m.text}))
+            .collect();
+        println!("{value}");
+        return Ok(());
+    }
+    let domains: Vec<String> = c
+        .problem_domains()
+        .map(|d| short(d.as_str_name(), "PROBLEM_DOMAIN_"))
+        .collect();
+    println!("consultation {}", c.id);
+    println!(
+        "  state      {}{}",
+        short(c.state().as_str_name(), "CONSULTATION_STATE_"),
+        if c.overdue { " (OVERDUE)" } else { "" }
+    );
+    println!("  from → to  {} → {}", c.filer_id, c.addressee_id);
+    match &c.content {
+        Some(content) => {
+            println!(
+                "  case       {} (age {})",
+                content.case_reference, content.age_years
+            );
+            println!("  question   {}", content.question);
+        }
+        None => println!("  content    erased {}", when(&c.erased_at)),
+    }
+    println!(
+        "  about      {} · {} · {} · {}",
+        domains.join(", "),
+        short(c.question_type().as_str_name(), "QUESTION_TYPE_"),
+        short(c.urgency().as_str_name(), "URGENCY_"),
+        c.municipality_code
+    );
+    println!(
+        "  filed      {}   answer due {}",
+        when(&c.filed_at),
+        when(&c.answer_due_at)
+    );
+    if !c.escalated_from_id.is_empty() {
+        println!("  escalated from {}", c.escalated_from_id);
+    }
+    if !c.escalated_to_id.is_empty() {
+        println!("  escalated to   {}", c.escalated_to_id);
+    }
+    println!("history");
+    for h in &shown.history {
+        println!(
+            "  {}  {:<13} {:<22} {}{}",
+            when(&h.at),
+            short(h.to_state().as_str_name(), "CONSULTATION_STATE_"),
+            h.organisation_id,
+            h.person,
+            if h.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", h.note)
+            }
+        );
+    }
+    if !thread.is_empty() {
+        println!("thread");
+        for m in &thread {
+            println!(
+                "  {}  {} ({}): {}",
+                when(&m.posted_at),
+                m.author_organisation_id,
+                m.author_person,
+                m.text
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn watch(
+    client: &SpilClient,
+    person: &str,
+    from: u64,
+    limit: Option<usize>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let mut last = from;
+    let mut printed = 0usize;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let opened = client
+            .consultations(person)
+            .watch_consultations(pb::WatchConsultationsRequest {
+                start_revision: last,
+            })
+            .await;
+        let mut stream = match opened {
+            Ok(stream) => stream.into_inner(),
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                eprintln!("hub unavailable, retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+            Err(status) => return Err(status.into()),
+        };
+        backoff = Duration::from_millis(250);
+        while let Some(event) = stream.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(status) => {
+                    eprintln!(
+                        "watch interrupted ({:?}: {}); resuming after revision {last}",
+                        status.code(),
+                        status.message()
+                    );
+                    break;
+                }
+            };
+            last = event.revision;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"revision": event.revision, "consultation_id": event.consultation_id, "kind": event.kind().as_str_name(),
+                           "state": event.state().as_str_name(), "actor": event.actor_organisation_id, "at": when(&event.at),
+                           "case_reference": event.case_reference, "overdue": event.overdue})
+                );
+            } else {
+                println!(
+                    "rev {:>5}  {}  {:<15} {:<12} {:<10} by {:<22} {}{}",
+                    event.revision,
+                    when(&event.at),
+                    short(event.kind().as_str_name(), "CONSULTATION_EVENT_KIND_"),
+                    short(event.state().as_str_name(), "CONSULTATION_STATE_"),
+                    event.case_reference,
+                    if event.actor_organisation_id.is_empty() {
+                        "the hub"
+                    } else {
+                        &event.actor_organisation_id
+                    },
+                    event.consultation_id,
+                    if event.overdue { "  OVERDUE" } else { "" },
+                );
+            }
+            printed += 1;
+            if limit.is_some_and(|limit| printed >= limit) {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+pub async fn audit(
+    client: &SpilClient,
+    command: &AuditCommand,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::List {
+            consultation,
+            organisation,
+            since,
+            until,
+        } => {
+            let stamp = |t: &chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+                seconds: t.timestamp(),
+                nanos: t.timestamp_subsec_nanos() as i32,
+            };
+            let mut request = pb::ListAuditEventsRequest {
+                consultation_id: consultation.clone().unwrap_or_default(),
+                organisation_id: organisation.clone().unwrap_or_default(),
+                start_time: since.as_ref().map(stamp),
+                end_time: until.as_ref().map(stamp),
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            loop {
+                let page = client
+                    .audit()
+                    .list_audit_events(request.clone())
+                    .await?
+                    .into_inner();
+                for e in &page.events {
+                    if as_json {
+                        println!(
+                            "{}",
+                            json!({"seq": e.seq, "at": when(&e.at), "event_type": e.event_type, "organisation_id": e.organisation_id,
+                                   "person": e.person, "certificate_identity": e.certificate_identity, "consultation_id": e.consultation_id,
+                                   "action": e.action().as_str_name(), "outcome": e.outcome().as_str_name(), "hash": e.hash})
+                        );
+                    } else {
+                        println!(
+                            "{:>6}  {}  {:<28} {:<8} {:<8} {:<24} {:<16} {}",
+                            e.seq,
+                            when(&e.at),
+                            e.event_type,
+                            short(e.action().as_str_name(), "AUDIT_ACTION_"),
+                            short(e.outcome().as_str_name(), "AUDIT_OUTCOME_"),
+                            e.organisation_id,
+                            e.person,
+                            e.consultation_id
+                        );
+                    }
+                }
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+        }
+        AuditCommand::Verify => {
+            let report = client
+                .audit()
+                .verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .await?
+                .into_inner();
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"intact": report.intact, "records_checked": report.records_checked, "broken_at_seq": report.broken_at_seq, "problem": report.problem})
+                );
+            } else if report.intact {
+                println!(
+                    "audit chain intact: {} records verified",
+                    report.records_checked
+                );
+            } else {
+                println!(
+                    "audit chain BROKEN at record {}: {} ({} records verified before it)",
+                    report.broken_at_seq, report.problem, report.records_checked
+                );
+            }
+            anyhow::ensure!(report.intact, "the audit chain is broken");
+        }
+    }
+    Ok(())
+}
+
+/// The person acting, from `--person` or `SPIL_PERSON`.
+pub fn person(given: &Option<String>) -> anyhow::Result<String> {
+    given.clone().context(
+        "name yourself with --person or SPIL_PERSON (a name or staff id; it goes into the audit trail)",
+    )
+}
