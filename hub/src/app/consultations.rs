@@ -147,6 +147,30 @@ impl App {
             .map_err(|invalid| AppError::invalid(PERSON_HEADER, invalid.0))
     }
 
+    /// Admits a call: the role allows it, the person is named, the request
+    /// parsed. A refusal is audited (with the consultation it named, when it
+    /// named one) and returned.
+    async fn admit<T>(
+        &self,
+        actor: &Actor,
+        action: Action,
+        call: Call,
+        request: Parsed<T>,
+        consultation_of: impl Fn(&T) -> Option<String>,
+    ) -> Result<(Person, T), AppError> {
+        let person = match self.check_actor(actor, action) {
+            Ok(person) => person,
+            Err(error) => {
+                let id = request.as_ref().ok().and_then(&consultation_of);
+                return self.refused(actor, None, call, id.as_deref(), error).await;
+            }
+        };
+        match request {
+            Ok(request) => Ok((person, request)),
+            Err(error) => self.refused(actor, Some(&person), call, None, error).await,
+        }
+    }
+
     fn audit_record(
         &self,
         actor: &Actor,
@@ -222,14 +246,10 @@ impl App {
         command: Parsed<NewConsultation>,
     ) -> Result<Consultation, AppError> {
         let call = Call::FILE;
-        let person = match self.check_actor(actor, Action::FileConsultation) {
-            Ok(person) => person,
-            Err(error) => return self.refused(actor, None, call, None, error).await,
-        };
-        let command = match command.and_then(|c| self.check_filing(c)) {
-            Ok(command) => command,
-            Err(error) => return self.refused(actor, Some(&person), call, None, error).await,
-        };
+        let command = command.and_then(|c| self.check_filing(c));
+        let (person, command) = self
+            .admit(actor, Action::FileConsultation, call, command, |_| None)
+            .await?;
         let txn = self.store.begin_consultation_change().await?;
         let work = self.file_in(&txn, actor, &person, command).await;
         let id = work.as_ref().ok().map(|c| c.id.to_string());
@@ -343,16 +363,11 @@ impl App {
         id: Parsed<ConsultationId>,
     ) -> Result<(Consultation, Vec<StateChange>), AppError> {
         let call = Call::GET;
-        let (person, id) = match self.check_actor(actor, Action::TakePartInConsultations) {
-            Ok(person) => match id {
-                Ok(id) => (person, id),
-                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
-            },
-            Err(e) => {
-                let id = id.ok().map(|i| i.to_string());
-                return self.refused(actor, None, call, id.as_deref(), e).await;
-            }
-        };
+        let (person, id) = self
+            .admit(actor, Action::TakePartInConsultations, call, id, |id| {
+                Some(id.to_string())
+            })
+            .await?;
         let txn = self.store.begin_consultation_read().await?;
         let work = async {
             let consultation = visible(&txn, &id, &actor.caller.org.id).await?;
@@ -426,16 +441,11 @@ impl App {
         command: Parsed<TransitionCommand>,
     ) -> Result<TransitionOutcome, AppError> {
         let call = Call::transition(action);
-        let (person, command) = match self.check_actor(actor, Action::TakePartInConsultations) {
-            Ok(person) => match command {
-                Ok(command) => (person, command),
-                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
-            },
-            Err(e) => {
-                let id = command.ok().map(|c| c.id.to_string());
-                return self.refused(actor, None, call, id.as_deref(), e).await;
-            }
-        };
+        let (person, command) = self
+            .admit(actor, Action::TakePartInConsultations, call, command, |c| {
+                Some(c.id.to_string())
+            })
+            .await?;
         let id = command.id.to_string();
         let txn = self.store.begin_consultation_change().await?;
         let work = self.transition_in(&txn, actor, &person, command).await;
@@ -613,16 +623,11 @@ impl App {
         command: Parsed<PostMessageCommand>,
     ) -> Result<ThreadMessage, AppError> {
         let call = Call::POST_MESSAGE;
-        let (person, command) = match self.check_actor(actor, Action::TakePartInConsultations) {
-            Ok(person) => match command {
-                Ok(command) => (person, command),
-                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
-            },
-            Err(e) => {
-                let id = command.ok().map(|c| c.id.to_string());
-                return self.refused(actor, None, call, id.as_deref(), e).await;
-            }
-        };
+        let (person, command) = self
+            .admit(actor, Action::TakePartInConsultations, call, command, |c| {
+                Some(c.id.to_string())
+            })
+            .await?;
         let id = command.id.to_string();
         let txn = self.store.begin_consultation_change().await?;
         let work = async {
@@ -678,16 +683,11 @@ impl App {
         page: Parsed<Page>,
     ) -> Result<(Vec<ThreadMessage>, String), AppError> {
         let call = Call::LIST_MESSAGES;
-        let (person, id) = match self.check_actor(actor, Action::TakePartInConsultations) {
-            Ok(person) => match id {
-                Ok(id) => (person, id),
-                Err(e) => return self.refused(actor, Some(&person), call, None, e).await,
-            },
-            Err(e) => {
-                let id = id.ok().map(|i| i.to_string());
-                return self.refused(actor, None, call, id.as_deref(), e).await;
-            }
-        };
+        let (person, id) = self
+            .admit(actor, Action::TakePartInConsultations, call, id, |id| {
+                Some(id.to_string())
+            })
+            .await?;
         let scope = format!("messages:{id}");
         let paging = page.and_then(|page| {
             let offset = self.pages.offset(&page, &scope)?;
