@@ -12,6 +12,9 @@ const PROTOS: &[&str] = &[
     "spil/v1/audit.proto",
 ];
 
+/// The benchmark's echo baseline and the etcd subset it drives as a peer.
+const BENCH_PROTOS: &[&str] = &["echo.proto", "etcd.proto"];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[allow(clippy::disallowed_methods)] // cargo hands build scripts their paths this way
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -24,6 +27,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;
+    // Benchmark helpers, kept out of the descriptor set that reflection serves.
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(protox::compile(BENCH_PROTOS, ["bench"])?)?;
     println!("cargo:rerun-if-changed=spil");
+    println!("cargo:rerun-if-changed=bench");
     Ok(())
 }

@@ -55,6 +55,9 @@ enum Command {
         dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
+        /// Another database than the folder's SQLite file, e.g. postgres://… (benchmarks).
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -118,16 +121,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Demo { dir, listen } => demo(dir, listen).await,
+        Command::Demo {
+            dir,
+            listen,
+            database_url,
+        } => demo(dir, listen, database_url).await,
     }
 }
 
-async fn demo(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+async fn demo(
+    dir: PathBuf,
+    listen: SocketAddr,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
     let layout = PkiLayout::new(dir.join("pki"));
     init_dev_pki(&layout, &crate::demo::organisation_ids())?;
     let config = HubConfig {
         listen_addr: listen,
-        database_url: format!("sqlite://{}", dir.join("spil.sqlite").display()),
+        database_url: database_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
         ..HubConfig::default()
     }
     .with_paths_under(&dir);

@@ -1,6 +1,10 @@
 //! `spil-bench`: a load generator for a running hub, over real mTLS with the
 //! project's own client. Reports throughput and latency percentiles per
-//! scenario, as a table and as JSON lines.
+//! scenario, as a table and as JSON lines; with `--echo` and `--etcd` it
+//! measures the baselines in the same run and reports every hub figure as a
+//! ratio to them.
+
+mod baselines;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -23,8 +27,26 @@ struct Args {
     /// The demo PKI folder (server CA and organisations' certificates).
     #[arg(long, default_value = "spil-demo/pki")]
     pki: PathBuf,
-    #[arg(long, value_enum, num_args = 1.., default_values = ["search", "publish", "holds", "watch-latency"])]
+    #[arg(long, value_enum, num_args = 1.., default_values = ["search", "publish", "holds", "watch-latency", "watch-fanout", "consultations", "overload", "watch-memory"])]
     scenario: Vec<Scenario>,
+    /// The echo baseline (`spil-echo`), e.g. https://localhost:50061.
+    #[arg(long)]
+    echo: Option<String>,
+    /// The etcd baseline, e.g. https://localhost:2379.
+    #[arg(long)]
+    etcd: Option<String>,
+    /// Runs of each scenario; medians are reported.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Watchers in the watch-fanout scenario.
+    #[arg(long, default_value_t = 100)]
+    watchers: usize,
+    /// Streams opened by the watch-memory scenario.
+    #[arg(long, default_value_t = 1000)]
+    memory_streams: usize,
+    /// The hub's process id, for the watch-memory scenario (reads /proc).
+    #[arg(long)]
+    hub_pid: Option<u32>,
     /// Seconds each timed scenario runs.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
@@ -37,9 +59,12 @@ struct Args {
     /// Locations to seed (five offerings each) before the search scenario; 0 skips seeding.
     #[arg(long, default_value_t = 2000)]
     seed_locations: usize,
-    /// Publications per second in the watch-latency scenario.
-    #[arg(long, default_value_t = 200)]
+    /// Publications per second in the watch scenarios.
+    #[arg(long, default_value_t = 1000)]
     publish_rate: u64,
+    /// Calls in flight in the overload scenario.
+    #[arg(long, default_value_t = 2048)]
+    overload_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,10 +73,14 @@ enum Scenario {
     Publish,
     Holds,
     WatchLatency,
+    WatchFanout,
     Consultations,
+    Overload,
+    WatchMemory,
 }
 
 /// What one scenario measured.
+#[derive(Clone)]
 struct Report {
     name: String,
     ok: u64,
@@ -62,6 +91,25 @@ struct Report {
 }
 
 impl Report {
+    fn new(name: &str, elapsed: Duration) -> Self {
+        Self {
+            name: name.into(),
+            ok: 0,
+            errors: 0,
+            elapsed,
+            latency_us: histogram(),
+            note: String::new(),
+        }
+    }
+
+    fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn ms(&self, quantile: f64) -> f64 {
+        self.latency_us.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
     fn print(&self) {
         let rate = self.ok as f64 / self.elapsed.as_secs_f64();
         let q = |p: f64| self.latency_us.value_at_quantile(p) as f64 / 1000.0;
@@ -97,14 +145,21 @@ fn histogram() -> Histogram<u64> {
 struct Bench {
     args: Args,
     ca_pem: String,
+    /// Figures that are no report of their own, collected per run.
+    refusal_p99_ms: std::sync::Mutex<Vec<f64>>,
+    kib_per_stream: std::sync::Mutex<Vec<f64>>,
 }
 
 impl Bench {
-    async fn clients(&self, org: &str, n: usize) -> anyhow::Result<Vec<SpilClient>> {
-        let identity = Identity::from_files(
+    fn identity(&self, org: &str) -> anyhow::Result<Identity> {
+        Ok(Identity::from_files(
             self.args.pki.join("orgs").join(format!("{org}.pem")),
             self.args.pki.join("orgs").join(format!("{org}-key.pem")),
-        )?;
+        )?)
+    }
+
+    async fn clients(&self, org: &str, n: usize) -> anyhow::Result<Vec<SpilClient>> {
+        let identity = self.identity(org)?;
         let mut clients = Vec::with_capacity(n);
         for _ in 0..n.max(1) {
             clients.push(
@@ -115,9 +170,10 @@ impl Bench {
     }
 
     /// Runs `call` from `concurrency` tasks until the time is up.
-    async fn timed<F, Fut>(&self, name: &str, clients: Vec<SpilClient>, call: F) -> Report
+    async fn timed<C, F, Fut>(&self, name: &str, clients: Vec<C>, call: F) -> Report
     where
-        F: Fn(SpilClient, u64) -> Fut + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        F: Fn(C, u64) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = bool> + Send,
     {
         let call = Arc::new(call);
@@ -380,84 +436,233 @@ impl Bench {
         Ok(report)
     }
 
-    /// Time from a publication's acknowledgement to its arrival at a watcher.
-    async fn watch_latency(&self) -> anyhow::Result<Report> {
+    /// Time from a publication's acknowledgement to its arrival at each of
+    /// `watchers` watchers, at a fixed publication rate; counts publications
+    /// a watcher never saw and any it saw twice.
+    async fn watch_latency(&self, watchers: usize) -> anyhow::Result<Report> {
         let provider = self.clients("kenter", 1).await?.remove(0);
-        let watcher = self.clients("crisisdienst-zkh", 1).await?.remove(0);
-        let mut stream = watcher
-            .capacity()
-            .watch_capacity(pb::WatchCapacityRequest::default())
-            .await?
-            .into_inner();
-        let arrivals = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
-            u64,
-            Instant,
-        >::new()));
-        let sink = Arc::clone(&arrivals);
-        let reader = tokio::spawn(async move {
-            while let Some(Ok(message)) = stream.next().await {
-                sink.lock()
-                    .expect("arrivals")
-                    .insert(message.revision, Instant::now());
-            }
-        });
+        let connections = self
+            .clients("crisisdienst-zkh", watchers.clamp(1, 8))
+            .await?;
+        // Per watcher: revision → (first arrival, times seen).
+        type Arrivals = std::collections::HashMap<u64, (Instant, u32)>;
+        let mut sinks = Vec::with_capacity(watchers);
+        let mut readers = Vec::with_capacity(watchers);
+        for w in 0..watchers {
+            let mut stream = connections[w % connections.len()]
+                .capacity()
+                .watch_capacity(pb::WatchCapacityRequest::default())
+                .await?
+                .into_inner();
+            let sink = Arc::new(std::sync::Mutex::new(Arrivals::new()));
+            sinks.push(Arc::clone(&sink));
+            readers.push(tokio::spawn(async move {
+                while let Some(Ok(message)) = stream.next().await {
+                    sink.lock()
+                        .expect("arrivals")
+                        .entry(message.revision)
+                        .or_insert((Instant::now(), 0))
+                        .1 += 1;
+                }
+            }));
+        }
         let interval = Duration::from_secs_f64(1.0 / self.args.publish_rate as f64);
         let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
-        let mut acks = Vec::new();
+        let acks = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
         let started = Instant::now();
         let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut publishers = Vec::new();
         let mut n = 0u64;
         while Instant::now() < deadline {
             tick.tick().await;
             n += 1;
-            let published = provider
-                .capacity()
-                .publish_capacity(pb::PublishCapacityRequest {
-                    request_id: uuid::Uuid::new_v4().to_string(),
-                    updates: vec![pb::OfferingUpdate {
-                        key: Some(bench_key("bench-00001")),
-                        intake: pb::Intake::AroundTheClock as i32,
-                        lead_time_days: 0,
-                        total_places: 4,
-                        free_places: (n % 5) as u32,
-                        waiting_days: 0,
-                        observed_at: None,
-                    }],
-                })
-                .await?
-                .into_inner();
-            acks.push((published.revision, Instant::now()));
+            let permit = Arc::clone(&in_flight).acquire_owned().await?;
+            let mut capacity = provider.capacity();
+            let acks = Arc::clone(&acks);
+            publishers.push(tokio::spawn(async move {
+                let _permit = permit;
+                let published = capacity
+                    .publish_capacity(pb::PublishCapacityRequest {
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                        updates: vec![pb::OfferingUpdate {
+                            key: Some(bench_key(&format!("bench-{:05}", 1 + n % 8))),
+                            intake: pb::Intake::AroundTheClock as i32,
+                            lead_time_days: 0,
+                            total_places: 4,
+                            free_places: (n % 5) as u32,
+                            waiting_days: 0,
+                            observed_at: None,
+                        }],
+                    })
+                    .await;
+                if let Ok(published) = published {
+                    acks.lock()
+                        .expect("acks")
+                        .push((published.into_inner().revision, Instant::now()));
+                }
+            }));
         }
+        futures::future::join_all(publishers).await;
         let elapsed = started.elapsed();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        reader.abort();
-        let arrivals = arrivals.lock().expect("arrivals");
-        let mut report = Report {
-            name: "watch latency (1 watcher)".into(),
-            ok: 0,
-            errors: 0,
+        for reader in readers {
+            reader.abort();
+        }
+        let acks = acks.lock().expect("acks");
+        let mut report = Report::new(
+            &format!(
+                "watch latency ({watchers} watcher{})",
+                if watchers == 1 { "" } else { "s" }
+            ),
             elapsed,
-            latency_us: histogram(),
-            note: String::new(),
-        };
-        for (revision, acked) in &acks {
-            match arrivals.get(revision) {
-                Some(arrived) => {
-                    report.ok += 1;
-                    let _ =
-                        report.latency_us.record(
+        );
+        let (mut missed, mut duplicated) = (0u64, 0u64);
+        for sink in &sinks {
+            let arrivals = sink.lock().expect("arrivals");
+            for (revision, acked) in acks.iter() {
+                match arrivals.get(revision) {
+                    Some((arrived, times)) => {
+                        report.ok += 1;
+                        duplicated += u64::from(times - 1);
+                        let _ = report.latency_us.record(
                             arrived.saturating_duration_since(*acked).as_micros().max(1) as u64,
                         );
+                    }
+                    None => missed += 1,
                 }
-                None => report.errors += 1,
             }
         }
+        report.errors = missed + duplicated;
         report.note = format!(
-            "target {}/s; errors are publications never seen",
-            self.args.publish_rate
+            "target {}/s, published {:.0}/s; {missed} missed, {duplicated} duplicated; ok/s counts deliveries",
+            self.args.publish_rate,
+            acks.len() as f64 / elapsed.as_secs_f64()
         );
         Ok(report)
     }
+
+    /// Far more callers than the hub admits: searches from
+    /// `overload_concurrency` tasks that back off briefly when refused.
+    /// Reports goodput, the accepted calls' latency, and how fast refusals come.
+    async fn overload(&self) -> anyhow::Result<Report> {
+        let clients = self
+            .clients("crisisdienst-zkh", self.args.connections)
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..self.args.overload_concurrency)
+            .map(|i| {
+                let client = clients[i % clients.len()].clone();
+                tokio::spawn(async move {
+                    let (mut accepted, mut refused) = (histogram(), histogram());
+                    let mut backoff = Duration::from_millis(5);
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let result = client
+                            .capacity()
+                            .search_places(pb::SearchPlacesRequest {
+                                region_ids: vec!["zuid-kennemerland".into()],
+                                child_age: Some(14),
+                                include_unavailable: true,
+                                page_size: 50,
+                                ..Default::default()
+                            })
+                            .await;
+                        let took = t.elapsed().as_micros() as u64;
+                        match result {
+                            Ok(_) => {
+                                let _ = accepted.record(took);
+                                backoff = Duration::from_millis(5);
+                            }
+                            Err(_) => {
+                                let _ = refused.record(took);
+                                // Jittered exponential backoff, as a well-behaved client does.
+                                let jitter = (i as u64 * 7919 + took) % 1000;
+                                tokio::time::sleep(backoff + Duration::from_micros(jitter)).await;
+                                backoff = (backoff * 2).min(Duration::from_millis(200));
+                            }
+                        }
+                    }
+                    (accepted, refused)
+                })
+            })
+            .collect();
+        let mut report = Report::new("overload (search)", Duration::ZERO);
+        let mut refused_us = histogram();
+        for task in tasks {
+            let (accepted, refused) = task.await?;
+            report.ok += accepted.len();
+            report.errors += refused.len();
+            report.latency_us.add(accepted)?;
+            refused_us.add(refused)?;
+        }
+        report.elapsed = started.elapsed();
+        report.note = format!(
+            "{} callers; refusals p50 {:.2} ms p99 {:.2} ms",
+            self.args.overload_concurrency,
+            refused_us.value_at_quantile(0.5) as f64 / 1000.0,
+            refused_us.value_at_quantile(0.99) as f64 / 1000.0
+        );
+        self.refusal_p99_ms
+            .lock()
+            .expect("refusals")
+            .push(refused_us.value_at_quantile(0.99) as f64 / 1000.0);
+        Ok(report)
+    }
+
+    /// The hub's resident memory per open watch stream: RSS before and
+    /// after opening `memory_streams` idle streams.
+    async fn watch_memory(&self) -> anyhow::Result<Report> {
+        let pid = self
+            .args
+            .hub_pid
+            .ok_or_else(|| anyhow::anyhow!("watch-memory needs --hub-pid"))?;
+        let clients = self.clients("crisisdienst-zkh", 8).await?;
+        // Warm up: the first streams allocate pools that later ones reuse.
+        let mut streams = Vec::new();
+        for i in 0..16 {
+            streams.push(
+                clients[i % clients.len()]
+                    .capacity()
+                    .watch_capacity(pb::WatchCapacityRequest::default())
+                    .await?
+                    .into_inner(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = rss_kib(pid)?;
+        let started = Instant::now();
+        for i in 0..self.args.memory_streams {
+            streams.push(
+                clients[i % clients.len()]
+                    .capacity()
+                    .watch_capacity(pb::WatchCapacityRequest::default())
+                    .await?
+                    .into_inner(),
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = rss_kib(pid)?;
+        let per_stream = (after.saturating_sub(before)) as f64 / self.args.memory_streams as f64;
+        let mut report = Report::new("watch memory", started.elapsed());
+        report.ok = self.args.memory_streams as u64;
+        report.note = format!("{per_stream:.1} KiB per open stream (RSS {before} → {after} KiB)");
+        self.kib_per_stream.lock().expect("memory").push(per_stream);
+        drop(streams);
+        Ok(report)
+    }
+}
+
+/// Resident set size of a process, from /proc.
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for process {pid}"))
 }
 
 impl Bench {
@@ -547,23 +752,176 @@ fn bench_key(location: &str) -> pb::OfferingKey {
     }
 }
 
+/// The median of each figure over repeated runs.
+#[derive(Clone, Copy, Default)]
+struct Medians {
+    per_second: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn medians(reports: &[Report]) -> Medians {
+    Medians {
+        per_second: median(reports.iter().map(Report::per_second).collect()),
+        p50: median(reports.iter().map(|r| r.ms(0.5)).collect()),
+        p99: median(reports.iter().map(|r| r.ms(0.99)).collect()),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let ca = args.pki.join("server-ca.pem");
     let ca_pem =
         std::fs::read_to_string(&ca).with_context(|| format!("failed to read {}", ca.display()))?;
-    let bench = Bench { args, ca_pem };
+    let bench = Bench {
+        args,
+        ca_pem,
+        refusal_p99_ms: Default::default(),
+        kib_per_stream: Default::default(),
+    };
     bench.seed().await?;
-    for scenario in bench.args.scenario.clone() {
-        let report = match scenario {
-            Scenario::Search => bench.search().await?,
-            Scenario::Publish => bench.publish().await?,
-            Scenario::Holds => bench.holds().await?,
-            Scenario::WatchLatency => bench.watch_latency().await?,
-            Scenario::Consultations => bench.consultations().await?,
-        };
-        report.print();
+    let mut runs: std::collections::BTreeMap<&'static str, Vec<Report>> = Default::default();
+    for round in 0..bench.args.repeat.max(1) {
+        if bench.args.repeat > 1 {
+            println!("# run {} of {}", round + 1, bench.args.repeat);
+        }
+        for scenario in bench.args.scenario.clone() {
+            let mut measured: Vec<(&'static str, Report)> = Vec::new();
+            match scenario {
+                Scenario::Search => {
+                    measured.push(("search", bench.search().await?));
+                    if let Some(echo) = &bench.args.echo {
+                        measured.push(("echo", bench.echo(echo).await?));
+                    }
+                }
+                Scenario::Publish => {
+                    measured.push(("publish", bench.publish().await?));
+                    if let Some(etcd) = &bench.args.etcd {
+                        measured.push(("etcd-put", bench.etcd_put(etcd).await?));
+                    }
+                }
+                Scenario::Holds => {
+                    measured.push(("holds", bench.holds().await?));
+                    if let Some(etcd) = &bench.args.etcd {
+                        measured.push(("etcd-holds", bench.etcd_holds(etcd).await?));
+                    }
+                }
+                Scenario::WatchLatency => {
+                    measured.push(("watch-1", bench.watch_latency(1).await?));
+                    if let Some(etcd) = &bench.args.etcd {
+                        measured.push(("etcd-watch-1", bench.etcd_watch_latency(etcd).await?));
+                    }
+                }
+                Scenario::WatchFanout => {
+                    measured.push(("watch-n", bench.watch_latency(bench.args.watchers).await?));
+                }
+                Scenario::Consultations => {
+                    measured.push(("consultations", bench.consultations().await?));
+                }
+                Scenario::Overload => measured.push(("overload", bench.overload().await?)),
+                Scenario::WatchMemory => {
+                    if bench.args.hub_pid.is_some() {
+                        measured.push(("watch-memory", bench.watch_memory().await?));
+                    }
+                }
+            }
+            for (key, report) in measured {
+                report.print();
+                runs.entry(key).or_default().push(report);
+            }
+        }
     }
+    bench.print_summary(&runs);
     Ok(())
+}
+
+impl Bench {
+    /// Medians of every scenario, then each hub figure as a ratio to its
+    /// baseline from the same run, beside the target it is held to.
+    fn print_summary(&self, runs: &std::collections::BTreeMap<&'static str, Vec<Report>>) {
+        let m = |key: &str| runs.get(key).map(|r| medians(r));
+        println!("\n## medians over {} run(s)", self.args.repeat.max(1));
+        println!(
+            "{:<16} {:>10} {:>10} {:>10}",
+            "scenario", "per s", "p50 ms", "p99 ms"
+        );
+        for (key, reports) in runs {
+            let x = medians(reports);
+            println!(
+                "{key:<16} {:>10.0} {:>10.2} {:>10.2}",
+                x.per_second, x.p50, x.p99
+            );
+        }
+        println!("\n## ratios (target; stretch)");
+        let ratio = |label: &str, value: f64, target: &str| {
+            println!("{label:<48} {value:>8.2}   {target}");
+        };
+        if let (Some(search), Some(echo)) = (m("search"), m("echo")) {
+            ratio(
+                "search throughput / echo throughput",
+                search.per_second / echo.per_second,
+                "≥ 0.30; 0.50",
+            );
+            ratio("search p99 / echo p99", search.p99 / echo.p99, "≤ 3; 2");
+        }
+        if let (Some(publish), Some(put)) = (m("publish"), m("etcd-put")) {
+            ratio(
+                "publish rate / etcd mTLS put rate",
+                publish.per_second / put.per_second,
+                "≥ 1",
+            );
+        }
+        if let (Some(watch), Some(etcd)) = (m("watch-1"), m("etcd-watch-1")) {
+            ratio(
+                "watch p50 / etcd put→watch p50",
+                watch.p50 / etcd.p50,
+                "≤ 1",
+            );
+            ratio(
+                "watch p99 / etcd put→watch p99",
+                watch.p99 / etcd.p99,
+                "≤ 1 (p99 ≤ 1 ms)",
+            );
+        }
+        if let Some(watch) = m("watch-1") {
+            ratio("watch p99, 1 watcher (ms)", watch.p99, "≤ 1 ms");
+        }
+        if let Some(fanout) = m("watch-n") {
+            ratio(
+                &format!("watch p99, {} watchers (ms)", self.args.watchers),
+                fanout.p99,
+                "≤ 4 ms, no gaps or duplicates",
+            );
+        }
+        if let (Some(holds), Some(cas)) = (m("holds"), m("etcd-holds")) {
+            ratio(
+                "holds granted/s / etcd compare-and-put",
+                holds.per_second / cas.per_second,
+                "≥ 1; 2",
+            );
+        }
+        if let (Some(overload), Some(search)) = (m("overload"), m("search")) {
+            ratio(
+                "overload goodput / search throughput",
+                overload.per_second / search.per_second,
+                "≥ 0.90",
+            );
+            let refusals = median(self.refusal_p99_ms.lock().expect("refusals").clone());
+            ratio("overload refusal p99 (ms)", refusals, "< 5 ms");
+        }
+        let memory = self.kib_per_stream.lock().expect("memory").clone();
+        if !memory.is_empty() {
+            ratio(
+                "memory per open watch stream (KiB)",
+                median(memory),
+                "≤ 20; 8",
+            );
+        }
+    }
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Benchmarks the hub against its baselines in one run: a bare mTLS echo
+# (the limit) and etcd with client-certificate TLS (the peer), then the hub
+# on SQLite and, when a PostgreSQL server answers, on PostgreSQL. Servers run
+# on one core and the load generator on the other when there are two.
+#
+#   clients/bench/run.sh                 # full run: 3 × 10 s per scenario, release build
+#   SMOKE=1 PROFILE=debug clients/bench/run.sh   # CI: every scenario briefly, no figures judged
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+PROFILE="${PROFILE:-release}"
+REPEAT="${REPEAT:-3}"
+SECONDS_EACH="${SECONDS_EACH:-10}"
+POSTGRES_URL="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+EXTRA=()
+if [[ "${SMOKE:-0}" == 1 ]]; then
+  REPEAT=1
+  SECONDS_EACH=1
+  EXTRA=(--seed-locations 50 --memory-streams 50 --overload-concurrency 256 --watchers 10 --publish-rate 200)
+fi
+
+# etcd comes from Debian's etcd-server package.
+if ! command -v etcd >/dev/null 2>&1; then
+  echo "== installing etcd-server"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server >/dev/null
+fi
+
+echo "== building ($PROFILE)"
+if [[ "$PROFILE" == release ]]; then
+  cargo build --release --locked -p spil-hub -p spil-client --bins
+else
+  cargo build --locked -p spil-hub -p spil-client --bins
+fi
+BIN="$ROOT/target/$PROFILE"
+
+# Servers on core 0, load on core 1, when there are two.
+SERVER_CPU=(); LOAD_CPU=()
+if command -v taskset >/dev/null 2>&1 && [[ $(nproc) -ge 2 ]]; then
+  SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1)
+fi
+
+WORK=$(mktemp -d)
+PIDS=()
+PG_DB=""
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -n "$PG_DB" ]]; then
+    psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A free loopback port.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Waits until a log file contains a line.
+wait_for() {
+  for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
+}
+
+# Starts a demo hub; both hubs share one folder, so one PKI serves every server.
+start_hub() { # log name, extra demo args…
+  local name=$1; shift
+  local hub_port; hub_port=$(port)
+  "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen "127.0.0.1:$hub_port" "$@" \
+    >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!); HUB_PID=$!
+  wait_for "$WORK/$name.log" "spil-hub listening"
+  HUB="https://localhost:$hub_port"
+}
+
+echo "== starting the hub (SQLite), the echo baseline and etcd"
+start_hub sqlite
+PKI="$WORK/demo/pki"
+
+ECHO_PORT=$(port)
+"${SERVER_CPU[@]}" "$BIN/spil-echo" --listen "127.0.0.1:$ECHO_PORT" --pki "$PKI" >"$WORK/echo.log" 2>&1 &
+PIDS+=($!)
+wait_for "$WORK/echo.log" "listening"
+
+ETCD_PORT=$(port); ETCD_PEER=$(port)
+"${SERVER_CPU[@]}" etcd --name bench --data-dir "$WORK/etcd" \
+  --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
+  --initial-cluster "bench=http://127.0.0.1:$ETCD_PEER" \
+  --cert-file "$PKI/server.pem" --key-file "$PKI/server-key.pem" \
+  --client-cert-auth --trusted-ca-file "$PKI/client-ca.pem" >"$WORK/etcd.log" 2>&1 &
+PIDS+=($!)
+wait_for "$WORK/etcd.log" "ready to serve client requests"
+
+echo "== hub on SQLite, with baselines"
+"${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" \
+  --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" \
+  --hub-pid "$HUB_PID" --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${EXTRA[@]}"
+
+if [[ "${SMOKE:-0}" != 1 ]] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  PG_DB="spil_bench_$$"
+  psql -q "$POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
+  echo "== hub on PostgreSQL"
+  kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+  start_hub postgres --database-url "${POSTGRES_URL%/*}/$PG_DB"
+  "${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" \
+    --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" \
+    --hub-pid "$HUB_PID" --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${EXTRA[@]}"
+fi

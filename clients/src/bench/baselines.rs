@@ -1,0 +1,260 @@
+//! The baselines every hub figure is divided by, measured in the same run:
+//! a bare mTLS unary echo (the limit) and etcd (the peer a team might build
+//! this on), driven through its gRPC API with client-certificate TLS.
+
+use super::{Bench, Report};
+use spil_client::SpilClient;
+use spil_proto::bench::echo::EchoRequest;
+use spil_proto::bench::echo::echo_client::EchoClient;
+use spil_proto::bench::etcd::{
+    self, Compare, PutRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest, compare,
+    kv_client::KvClient, request_op, response_op, watch_client::WatchClient,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+impl Bench {
+    /// Channels to a baseline server, with the crisis service's certificate.
+    async fn baseline_channels(&self, address: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+        let identity = self.identity("crisisdienst-zkh")?;
+        let mut channels = Vec::with_capacity(n);
+        for _ in 0..n.max(1) {
+            let client = SpilClient::connect(address, &self.ca_pem, Some(identity.clone())).await?;
+            channels.push(client.channel());
+        }
+        Ok(channels)
+    }
+
+    /// The limit: unary echo calls at the search scenario's concurrency,
+    /// with a payload the size of a search page.
+    pub async fn echo(&self, address: &str) -> anyhow::Result<Report> {
+        let channels = self
+            .baseline_channels(address, self.args.connections)
+            .await?;
+        let payload = Arc::new(vec![7u8; 16 * 1024]);
+        Ok(self
+            .timed("echo (mTLS, 16 KiB)", channels, move |channel, _| {
+                let payload = Arc::clone(&payload);
+                async move {
+                    EchoClient::new(channel)
+                        .echo(EchoRequest {
+                            payload: payload.to_vec(),
+                        })
+                        .await
+                        .is_ok()
+                }
+            })
+            .await)
+    }
+
+    /// etcd puts, acknowledged after its raft log is synced.
+    pub async fn etcd_put(&self, address: &str) -> anyhow::Result<Report> {
+        let channels = self
+            .baseline_channels(address, self.args.connections)
+            .await?;
+        Ok(self
+            .timed("etcd put", channels, |channel, n| async move {
+                KvClient::new(channel)
+                    .put(PutRequest {
+                        key: format!("bench/put/{}", n % 50).into_bytes(),
+                        value: format!("{{\"free\":{}}}", n % 5).into_bytes(),
+                        ..Default::default()
+                    })
+                    .await
+                    .is_ok()
+            })
+            .await)
+    }
+
+    /// Put → watch at the same rate as the hub's watch-latency scenario.
+    pub async fn etcd_watch_latency(&self, address: &str) -> anyhow::Result<Report> {
+        let channel = self.baseline_channels(address, 1).await?.remove(0);
+        let (requests, receiver) = tokio::sync::mpsc::channel(1);
+        requests
+            .send(WatchRequest {
+                request_union: Some(etcd::watch_request::RequestUnion::CreateRequest(
+                    WatchCreateRequest {
+                        key: b"bench/watch/".to_vec(),
+                        range_end: b"bench/watch0".to_vec(),
+                        ..Default::default()
+                    },
+                )),
+            })
+            .await?;
+        let mut stream = WatchClient::new(channel.clone())
+            .watch(tokio_stream::wrappers::ReceiverStream::new(receiver))
+            .await?
+            .into_inner();
+        // The first message confirms the watch exists.
+        stream.next().await;
+        let arrivals = Arc::new(Mutex::new(HashMap::<i64, (Instant, u32)>::new()));
+        let sink = Arc::clone(&arrivals);
+        let reader = tokio::spawn(async move {
+            let _keep_open = requests;
+            while let Some(Ok(message)) = stream.next().await {
+                let now = Instant::now();
+                let mut seen = sink.lock().expect("arrivals");
+                for event in message.events {
+                    if let Some(kv) = event.kv {
+                        seen.entry(kv.mod_revision).or_insert((now, 0)).1 += 1;
+                    }
+                }
+            }
+        });
+        let mut kv = KvClient::new(channel);
+        let interval = Duration::from_secs_f64(1.0 / self.args.publish_rate as f64);
+        let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
+        let mut tick = tokio::time::interval(interval);
+        let mut acks = Vec::new();
+        let started = Instant::now();
+        let mut n = 0u64;
+        while Instant::now() < deadline {
+            tick.tick().await;
+            n += 1;
+            let put = kv
+                .put(PutRequest {
+                    key: b"bench/watch/offering".to_vec(),
+                    value: format!("{{\"free\":{}}}", n % 5).into_bytes(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            acks.push((put.header.unwrap_or_default().revision, Instant::now()));
+        }
+        let elapsed = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        reader.abort();
+        let arrivals = arrivals.lock().expect("arrivals");
+        let mut report = Report::new("etcd put→watch (1 watcher)", elapsed);
+        let mut duplicates = 0;
+        for (revision, acked) in &acks {
+            match arrivals.get(revision) {
+                Some((arrived, times)) => {
+                    report.ok += 1;
+                    duplicates += times - 1;
+                    let _ =
+                        report.latency_us.record(
+                            arrived.saturating_duration_since(*acked).as_micros().max(1) as u64,
+                        );
+                }
+                None => report.errors += 1,
+            }
+        }
+        report.note = format!(
+            "target {}/s; {duplicates} duplicates; errors are puts never seen",
+            self.args.publish_rate
+        );
+        Ok(report)
+    }
+
+    /// Compare-and-put on a counter of free places: many callers race for
+    /// few places, each retrying on conflict until it wins or finds none.
+    pub async fn etcd_holds(&self, address: &str) -> anyhow::Result<Report> {
+        const PLACES: i64 = 50;
+        let channels = self
+            .baseline_channels(address, self.args.connections)
+            .await?;
+        let mut report = Report::new("etcd compare-and-put (race for 50)", Duration::ZERO);
+        let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
+        let key = b"bench/holds/free".to_vec();
+        let (mut rounds, mut exact) = (0, true);
+        while Instant::now() < deadline {
+            KvClient::new(channels[0].clone())
+                .put(PutRequest {
+                    key: key.clone(),
+                    value: PLACES.to_string().into_bytes(),
+                    ..Default::default()
+                })
+                .await?;
+            let started = Instant::now();
+            let attempts = (0..(PLACES as usize * 4)).map(|i| {
+                let kv = KvClient::new(channels[i % channels.len()].clone());
+                let key = key.clone();
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    (take_one(kv, key).await, t.elapsed())
+                })
+            });
+            let results = futures::future::join_all(attempts).await;
+            report.elapsed += started.elapsed();
+            let mut granted = 0;
+            for result in results {
+                let (won, took) = result?;
+                let _ = report.latency_us.record(took.as_micros() as u64);
+                match won {
+                    Ok(true) => granted += 1,
+                    _ => report.errors += 1,
+                }
+            }
+            exact &= granted == PLACES;
+            report.ok += granted as u64;
+            rounds += 1;
+        }
+        report.note = format!(
+            "{rounds} rounds, {}; ok/s counts granted places",
+            if exact {
+                "exactly 50 granted each round"
+            } else {
+                "WRONG COUNT"
+            }
+        );
+        Ok(report)
+    }
+}
+
+/// One caller's attempt: decrement the counter if it is above zero, with
+/// a compare on its mod revision; on conflict the failure branch returns
+/// the current value and the caller tries again.
+async fn take_one(mut kv: KvClient<Channel>, key: Vec<u8>) -> Result<bool, tonic::Status> {
+    let (mut free, mut revision) = (None::<i64>, 0i64);
+    loop {
+        let next = free.map_or(0, |f| f - 1);
+        if free == Some(0) {
+            return Ok(false);
+        }
+        let response = kv
+            .txn(TxnRequest {
+                compare: vec![Compare {
+                    result: compare::CompareResult::Equal as i32,
+                    target: compare::CompareTarget::Mod as i32,
+                    key: key.clone(),
+                    target_union: Some(compare::TargetUnion::ModRevision(revision)),
+                    ..Default::default()
+                }],
+                success: vec![RequestOp {
+                    request: Some(request_op::Request::RequestPut(PutRequest {
+                        key: key.clone(),
+                        value: next.to_string().into_bytes(),
+                        ..Default::default()
+                    })),
+                }],
+                failure: vec![RequestOp {
+                    request: Some(request_op::Request::RequestRange(etcd::RangeRequest {
+                        key: key.clone(),
+                        ..Default::default()
+                    })),
+                }],
+            })
+            .await?
+            .into_inner();
+        // The first round only learns the value: its compare cannot hold.
+        if response.succeeded && free.is_some() {
+            return Ok(true);
+        }
+        let current = response
+            .responses
+            .into_iter()
+            .find_map(|r| match r.response {
+                Some(response_op::Response::ResponseRange(range)) => range.kvs.into_iter().next(),
+                _ => None,
+            });
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        free = String::from_utf8_lossy(&current.value).parse().ok();
+        revision = current.mod_revision;
+    }
+}
