@@ -13,7 +13,7 @@ use spil_hub::domain::capacity::{
 };
 use spil_hub::domain::identity::OrgId;
 use spil_hub::domain::privacy::contains_bsn;
-use spil_hub::domain::search::{SearchFilter, rank};
+use spil_hub::domain::search::{SearchFilter, rank, rank_page};
 use std::hint::black_box;
 
 fn now() -> DateTime<Utc> {
@@ -49,7 +49,11 @@ fn offerings() -> Vec<Offering> {
                 observed_at: now() - Duration::minutes(i64::from(i % 3000)),
                 published_at: now() - Duration::minutes(i64::from(i % 3000)),
                 revision: Revision(u64::from(i)),
-                holds_until: if i % 7 == 0 { vec![now() + Duration::minutes(10)] } else { vec![] },
+                holds_until: if i % 7 == 0 {
+                    vec![now() + Duration::minutes(10)]
+                } else {
+                    vec![]
+                },
                 placed: 0,
                 location: Location {
                     id: location,
@@ -66,7 +70,18 @@ fn offerings() -> Vec<Offering> {
 
 fn availability(c: &mut Criterion) {
     let inputs: Vec<(u32, u32, u32, Freshness)> = (0..1024u32)
-        .map(|i| (i % 9, i % 3, i % 2, if i % 5 == 0 { Freshness::Stale } else { Freshness::Fresh }))
+        .map(|i| {
+            (
+                i % 9,
+                i % 3,
+                i % 2,
+                if i % 5 == 0 {
+                    Freshness::Stale
+                } else {
+                    Freshness::Fresh
+                },
+            )
+        })
         .collect();
     let mut group = c.benchmark_group("availability");
     group.bench_function("available_places x1024", |b| {
@@ -80,7 +95,12 @@ fn availability(c: &mut Criterion) {
         })
     });
     group.bench_function("baseline: plain sum x1024", |b| {
-        b.iter(|| inputs.iter().map(|(free, held, placed, _)| black_box(*free) + held + placed).sum::<u32>())
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|(free, held, placed, _)| black_box(*free) + held + placed)
+                .sum::<u32>()
+        })
     });
     group.finish();
 }
@@ -108,6 +128,9 @@ fn ranking(c: &mut Criterion) {
     group.bench_function("rank 10k offerings, one region", |b| {
         b.iter(|| rank(black_box(&all), &filter, &policy, now(), home).len())
     });
+    group.bench_function("rank_page: first 50 of 10k offerings, one region", |b| {
+        b.iter(|| rank_page(black_box(&all), &filter, &policy, now(), home, 0, 50).total)
+    });
     let keys: Vec<(u32, i64, String)> = all
         .iter()
         .map(|o| (o.counts.free(), o.observed_at.timestamp(), o.id.clone()))
@@ -123,9 +146,10 @@ fn ranking(c: &mut Criterion) {
 }
 
 fn bsn(c: &mut Criterion) {
-    let text = "Meisje van 15, derde crisisopname dit jaar. Dossier 123456789, telefoon 0612345678, \
+    let text =
+        "Meisje van 15, derde crisisopname dit jaar. Dossier 123456789, telefoon 0612345678, \
                 postcode 2011 AB, 12 kinderen op de groep, opname 2024-03-14. "
-        .repeat(10);
+            .repeat(10);
     assert!(!contains_bsn(&text));
     let mut group = c.benchmark_group("privacy");
     group.bench_function(format!("contains_bsn, {} chars", text.len()), |b| {
@@ -168,7 +192,9 @@ fn audit(c: &mut Criterion) {
     group.bench_function("baseline: sha256 of the record's bytes", |b| {
         b.iter(|| <[u8; 32]>::from(Sha256::digest(black_box(&raw))))
     });
-    group.bench_function("verify 1000 links", |b| b.iter(|| verify(black_box(&chain)).is_ok()));
+    group.bench_function("verify 1000 links", |b| {
+        b.iter(|| verify(black_box(&chain)).is_ok())
+    });
     group.finish();
 }
 

@@ -89,6 +89,10 @@ pub struct Store {
     pg_pool: Option<PgPool>,
 }
 
+/// How often the hub reads the latest revisions, under every other way it
+/// hears of a commit.
+const COMMIT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The channel on which PostgreSQL replicas announce committed revisions.
 const REVISION_CHANNEL: &str = "spil_registry_revision";
 /// The same for consultation revisions.
@@ -241,12 +245,24 @@ impl Store {
         Ok(revision)
     }
 
-    /// On PostgreSQL, wakes this replica's watchers when another replica
-    /// commits. The notification carries only the revision: the change log
-    /// stays the truth, so a notification lost while reconnecting costs
-    /// latency, never an event. Returns at shutdown; no-op on SQLite.
+    /// Wakes this process's watchers when another process commits: on
+    /// PostgreSQL by LISTEN, as each replica notifies at commit; and on any
+    /// database by reading the latest revisions once every
+    /// [`COMMIT_POLL_INTERVAL`], so that a notification lost while
+    /// reconnecting, or a second hub on the same SQLite file, costs latency,
+    /// never an event. The change log stays the truth: a notification
+    /// carries only the revision. Returns at shutdown.
     pub async fn follow_other_replicas(&self, shutdown: CancellationToken) {
-        let Some(pool) = &self.pg_pool else { return };
+        let mut poll = tokio::time::interval(COMMIT_POLL_INTERVAL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let Some(pool) = &self.pg_pool else {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = poll.tick() => self.announce_latest().await,
+                }
+            }
+        };
         loop {
             let mut listener = match PgListener::connect_with(pool).await {
                 Ok(listener) => listener,
@@ -265,20 +281,14 @@ impl Store {
                 tracing::warn!(%error, "failed to LISTEN");
                 continue;
             }
-            let mut caught_up = false;
             loop {
-                if !caught_up {
-                    // Whatever was committed while not listening.
-                    if let Ok(current) = self.current_revision().await {
-                        self.announce(current);
-                    }
-                    if let Ok(current) = self.current_consultation_revision().await {
-                        self.announce_consultation(current);
-                    }
-                    caught_up = true;
-                }
                 let notification = tokio::select! {
                     _ = shutdown.cancelled() => return,
+                    // Also whatever was committed while not listening.
+                    _ = poll.tick() => {
+                        self.announce_latest().await;
+                        continue;
+                    }
                     received = listener.try_recv() => received,
                 };
                 match notification {
@@ -292,13 +302,23 @@ impl Store {
                         }
                     }
                     // The connection dropped; try_recv reconnects on the next call.
-                    Ok(None) => caught_up = false,
+                    Ok(None) => self.announce_latest().await,
                     Err(error) => {
                         tracing::warn!(%error, "LISTEN connection failed");
                         break;
                     }
                 }
             }
+        }
+    }
+
+    /// Announces the latest committed revisions, whoever committed them.
+    async fn announce_latest(&self) {
+        if let Ok(current) = self.current_revision().await {
+            self.announce(current);
+        }
+        if let Ok(current) = self.current_consultation_revision().await {
+            self.announce_consultation(current);
         }
     }
 

@@ -9,7 +9,7 @@ use crate::domain::capacity::{
 };
 use crate::domain::hold::{Hold, HoldRequest, HoldState};
 use crate::domain::identity::{Caller, OrgId, Role};
-use crate::domain::search::{SearchFilter, is_unmet, rank};
+use crate::domain::search::{SearchFilter, rank_page};
 use crate::store::{HoldOutcome, PublishOutcome};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -251,25 +251,25 @@ impl App {
         let now = self.clock.now();
         let revision = self.store.current_revision().await?;
         self.view.catch_up(&self.store, revision, now).await?;
-        let (total_size, results, unmet) = self.view.read(|offerings| {
-            let candidates = offerings.filter(|o| filter.admits(o));
-            let ranked = rank(
-                candidates,
+        let (total_size, results, unmet) = self.view.read(&filter.region_ids, |offerings| {
+            let ranked = rank_page(
+                offerings,
                 &filter,
                 &self.settings.freshness,
                 now,
                 child_home,
+                offset,
+                page.size,
             );
-            let page: Vec<SearchHit> = ranked
+            let hits: Vec<SearchHit> = ranked
+                .hits
                 .iter()
-                .skip(offset)
-                .take(page.size)
                 .map(|r| SearchHit {
                     offering: r.offering.clone(),
                     distance_km: r.distance_km,
                 })
                 .collect();
-            (ranked.len(), page, is_unmet(&ranked))
+            (ranked.total, hits, ranked.unmet)
         });
         if offset == 0 && unmet {
             // A failed signal must not fail the search a crisis worker is waiting on.

@@ -1,26 +1,24 @@
-//! The capacity watch: a producer task per stream reads the change log
-//! after the client's revision and sends whole revisions through a bounded
+//! The capacity watch: a producer task per stream takes the revisions after
+//! the client's from the change log and sends them whole through a bounded
 //! channel; it waits for the next commit when it has caught up.
 //!
-//! Reading from the log, not from an in-memory broadcast, is what makes
-//! "no gap, no duplicate" hold across reconnects, slow clients and replicas.
+//! The log is read once for all streams, by the registry view, which keeps
+//! the latest revisions in memory; a stream that has fallen behind what the
+//! view keeps reads the log itself. Following the log's revisions, not an
+//! in-memory broadcast, is what makes "no gap, no duplicate" hold across
+//! reconnects, slow clients and replicas.
 
 use super::{App, AppError, FieldViolation};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{LocationId, Offering, PlaceType, Revision};
 use crate::domain::identity::{Caller, OrgId, Role};
+use crate::store::RevisionBatch;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 /// Rows of the change log read per round trip.
 const LOG_BATCH_ROWS: u64 = 512;
-
-/// How often a caught-up stream looks at the log even without a commit
-/// signal: a safety net under LISTEN/NOTIFY (PostgreSQL), and the way a
-/// second hub on the same SQLite file hears of the first one's commits.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which offerings a watch follows. Empty lists mean "any".
 #[derive(Debug, Clone, Default)]
@@ -164,7 +162,8 @@ impl App {
             }
         };
         loop {
-            let batches = self.store.changes_after(last, LOG_BATCH_ROWS).await?;
+            let committed_revision = *committed.borrow_and_update();
+            let batches = self.revisions_after(last, committed_revision).await?;
             if batches.is_empty() {
                 tokio::select! {
                     _ = self.shutdown.cancelled() => {
@@ -174,7 +173,6 @@ impl App {
                     }
                     _ = tx.closed() => return Ok(()),
                     _ = committed.changed() => {}
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
                 }
                 continue;
             }
@@ -193,8 +191,9 @@ impl App {
                 last = batch.revision;
                 let offerings: Vec<Offering> = batch
                     .offerings
-                    .into_iter()
+                    .iter()
                     .filter(|o| matcher.matches(o))
+                    .cloned()
                     .collect();
                 if offerings.is_empty() {
                     continue;
@@ -210,5 +209,26 @@ impl App {
                 }
             }
         }
+    }
+
+    /// The revisions after `last` up to `committed`: from the registry view
+    /// when it holds them, which it brings up to `committed` first; else
+    /// from the log.
+    async fn revisions_after(
+        &self,
+        last: Revision,
+        committed: Revision,
+    ) -> Result<Vec<Arc<RevisionBatch>>, AppError> {
+        if committed <= last {
+            return Ok(Vec::new());
+        }
+        self.view
+            .catch_up(&self.store, committed, self.clock.now())
+            .await?;
+        if let Some(batches) = self.view.revisions_after(last) {
+            return Ok(batches);
+        }
+        let batches = self.store.changes_after(last, LOG_BATCH_ROWS).await?;
+        Ok(batches.into_iter().map(Arc::new).collect())
     }
 }

@@ -70,26 +70,78 @@ pub fn rank<'a>(
 ) -> Vec<Ranked<'a>> {
     let mut ranked: Vec<Ranked<'a>> = candidates
         .into_iter()
-        .map(|offering| {
-            let freshness = offering.freshness(policy, now);
-            let available = offering.available(policy, now);
-            let distance_km = child_home
-                .zip(offering.location.coordinates)
-                .map(|(home, place)| distance_km(home, place));
-            Ranked {
-                offering,
-                available,
-                freshness,
-                distance_km,
-            }
-        })
-        .filter(|r| {
-            filter.include_unavailable
-                || (r.freshness == Freshness::Fresh && r.available >= filter.min_available.max(1))
-        })
+        .filter(|offering| filter.admits(offering))
+        .map(|offering| derive(offering, policy, now, child_home))
+        .filter(|r| wanted(r, filter))
         .collect();
     ranked.sort_by(compare);
     ranked
+}
+
+/// One page of a ranked search, and what the whole result says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankedPage<'a> {
+    /// The page, in rank order.
+    pub hits: Vec<Ranked<'a>>,
+    /// How many offerings the whole result holds.
+    pub total: usize,
+    /// Whether the whole result holds no fresh, free place.
+    pub unmet: bool,
+}
+
+/// The page `offset..offset + size` of what [`rank`] would return, without
+/// sorting what lies beyond it: a page of 50 out of thousands is a partial
+/// selection, not a full sort.
+pub fn rank_page<'a>(
+    candidates: impl IntoIterator<Item = &'a Offering>,
+    filter: &SearchFilter,
+    policy: &FreshnessPolicy,
+    now: DateTime<Utc>,
+    child_home: Option<Coordinates>,
+    offset: usize,
+    size: usize,
+) -> RankedPage<'a> {
+    let mut ranked: Vec<Ranked<'a>> = candidates
+        .into_iter()
+        .filter(|offering| filter.admits(offering))
+        .map(|offering| derive(offering, policy, now, child_home))
+        .filter(|r| wanted(r, filter))
+        .collect();
+    let total = ranked.len();
+    let unmet = is_unmet(&ranked);
+    let end = offset.saturating_add(size).min(total);
+    if end == 0 {
+        ranked.clear();
+    } else {
+        if end < total {
+            ranked.select_nth_unstable_by(end - 1, compare);
+            ranked.truncate(end);
+        }
+        ranked.sort_unstable_by(compare);
+    }
+    let hits = ranked.split_off(offset.min(ranked.len()));
+    RankedPage { hits, total, unmet }
+}
+
+fn derive<'a>(
+    offering: &'a Offering,
+    policy: &FreshnessPolicy,
+    now: DateTime<Utc>,
+    child_home: Option<Coordinates>,
+) -> Ranked<'a> {
+    Ranked {
+        offering,
+        available: offering.available(policy, now),
+        freshness: offering.freshness(policy, now),
+        distance_km: child_home
+            .zip(offering.location.coordinates)
+            .map(|(home, place)| distance_km(home, place)),
+    }
+}
+
+fn wanted(r: &Ranked, filter: &SearchFilter) -> bool {
+    filter.include_unavailable
+        || (r.freshness == Freshness::Fresh && r.available >= filter.min_available.max(1))
 }
 
 fn compare(a: &Ranked, b: &Ranked) -> Ordering {
@@ -247,6 +299,48 @@ mod tests {
             municipalities: vec![MunicipalityCode::parse("GM0392").unwrap()],
             ..Default::default()
         }));
+    }
+
+    #[test]
+    fn a_ranked_page_is_the_same_slice_of_the_full_ranking() {
+        let home = Coordinates::new(52.38, 4.64).unwrap();
+        // Many ties on every key but the id, so the order rests on all of them.
+        let candidates: Vec<Offering> = (0..23)
+            .map(|i| {
+                let coords = (i % 3 != 0).then(|| (52.0 + f64::from(i % 4) / 10.0, 4.6));
+                offering(
+                    &format!("o-{:02}", (i * 7) % 23),
+                    i % 4,
+                    i64::from(i % 5),
+                    coords,
+                )
+            })
+            .collect();
+        let policy = FreshnessPolicy::default();
+        for include_unavailable in [false, true] {
+            let filter = SearchFilter {
+                include_unavailable,
+                ..Default::default()
+            };
+            let full = rank(&candidates, &filter, &policy, now(), Some(home));
+            for offset in 0..=full.len() + 1 {
+                for size in 0..=full.len() + 1 {
+                    let page = rank_page(
+                        &candidates,
+                        &filter,
+                        &policy,
+                        now(),
+                        Some(home),
+                        offset,
+                        size,
+                    );
+                    let expected: Vec<_> = full.iter().skip(offset).take(size).cloned().collect();
+                    assert_eq!(page.hits, expected, "offset {offset}, size {size}");
+                    assert_eq!(page.total, full.len());
+                    assert_eq!(page.unmet, is_unmet(&full));
+                }
+            }
+        }
     }
 
     #[test]
