@@ -38,6 +38,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -87,6 +88,10 @@ pub struct Store {
     consultations_committed: watch::Sender<Revision>,
     /// PostgreSQL only: the pool a LISTEN connection is taken from.
     pg_pool: Option<PgPool>,
+    /// Publications waiting for the next group commit.
+    publish_queue: Arc<std::sync::Mutex<Vec<registry::PendingPublish>>>,
+    /// Held by the task committing a batch of publications.
+    publish_committer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How often the hub reads the latest revisions, under every other way it
@@ -149,6 +154,8 @@ impl Store {
             backend,
             committed: watch::channel(Revision(0)).0,
             consultations_committed: watch::channel(Revision(0)).0,
+            publish_queue: Arc::default(),
+            publish_committer: Arc::default(),
             pg_pool,
         };
         Ok(store)

@@ -16,16 +16,39 @@ use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::{BTreeSet, HashMap};
+use tokio::sync::oneshot;
 
 /// What a publication returned: its revision and the offerings as now stored.
 #[derive(Debug, Clone)]
 pub struct PublishOutcome {
     pub revision: Revision,
     pub offerings: Vec<Offering>,
+}
+
+/// A publication waiting for the next group commit.
+pub(super) struct PendingPublish {
+    provider: OrgId,
+    request_id: String,
+    fingerprint: String,
+    updates: Vec<OfferingUpdate>,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<PublishOutcome, StoreError>>,
+}
+
+/// What a publication did inside its savepoint.
+enum Staged {
+    New(PublishOutcome),
+    /// A retry of an earlier publication: nothing to keep.
+    Replayed(PublishOutcome),
+}
+
+/// The error each publication of a batch gets when the batch itself fails.
+fn batch_failed(error: &DbErr) -> StoreError {
+    StoreError::Database(DbErr::Custom(format!("publication batch failed: {error}")))
 }
 
 /// A hold and whether it was made now or found as the answer to a retry.
@@ -230,6 +253,12 @@ impl Store {
     /// Applies one provider's publication atomically under a new revision.
     /// A retry with the same request id and fingerprint returns the original
     /// revision and the offerings as they are now.
+    ///
+    /// Group commit: publications that arrive while another batch commits
+    /// wait, and then commit together in one transaction, each in its own
+    /// savepoint under its own revision. One disk sync then serves them all,
+    /// and a publication that fails leaves the others untouched. The batch
+    /// runs in its own task, so a caller that goes away cannot cut it off.
     pub async fn publish(
         &self,
         provider: &OrgId,
@@ -239,37 +268,136 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PublishOutcome, StoreError> {
         let _timed = Timed::start("publish");
-        let txn = self.begin_write().await?;
-        let revision = self.next_revision(&txn).await?;
+        let (reply, answer) = oneshot::channel();
+        self.publish_queue
+            .lock()
+            .expect("publish queue poisoned")
+            .push(PendingPublish {
+                provider: provider.clone(),
+                request_id: request_id.to_owned(),
+                fingerprint: fingerprint.to_owned(),
+                updates: updates.to_vec(),
+                now,
+                reply,
+            });
+        let store = self.clone();
+        let batch = tokio::spawn(async move {
+            // Whoever holds this commits everything queued so far, which
+            // may already include the publication of a later caller.
+            let _committer = store.publish_committer.lock().await;
+            let queued =
+                std::mem::take(&mut *store.publish_queue.lock().expect("publish queue poisoned"));
+            if !queued.is_empty() {
+                store.commit_publications(queued).await;
+            }
+        });
+        batch
+            .await
+            .map_err(|e| DbErr::Custom(format!("publication batch failed: {e}")))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("publication batch ended without an answer".into()))?
+    }
 
-        if let Some(earlier) = publish_request::Entity::find_by_id((
-            provider.as_str().to_owned(),
-            request_id.to_owned(),
-        ))
-        .one(&txn)
-        .await?
+    /// Commits queued publications in one transaction and answers each.
+    async fn commit_publications(&self, queued: Vec<PendingPublish>) {
+        let txn = match self.begin_write().await {
+            Ok(txn) => txn,
+            Err(error) => {
+                for publication in queued {
+                    let _ = publication.reply.send(Err(batch_failed(&error)));
+                }
+                return;
+            }
+        };
+        let mut staged = Vec::with_capacity(queued.len());
+        let mut latest = None;
+        for publication in queued {
+            let outcome = match txn.begin().await {
+                Ok(savepoint) => {
+                    match self.publish_in(&savepoint, &publication).await {
+                        Ok(Staged::New(outcome)) => savepoint.commit().await.map(|()| outcome),
+                        Ok(Staged::Replayed(outcome)) => {
+                            // A replay changes nothing, not even the revision.
+                            savepoint.rollback().await.map(|()| outcome)
+                        }
+                        Err(error) => {
+                            if let Err(rollback) = savepoint.rollback().await {
+                                tracing::warn!(error = %rollback, "failed to roll back a publication");
+                            }
+                            let _ = publication.reply.send(Err(error));
+                            continue;
+                        }
+                    }
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(outcome) => {
+                    latest = latest.max(Some(outcome.revision));
+                    staged.push((publication.reply, outcome));
+                }
+                Err(error) => {
+                    let _ = publication.reply.send(Err(batch_failed(&error)));
+                }
+            }
+        }
+        if let Err(error) = txn.commit().await {
+            for (reply, _) in staged {
+                let _ = reply.send(Err(batch_failed(&error)));
+            }
+            return;
+        }
+        if let Some(revision) = latest {
+            self.announce(revision);
+        }
+        for (reply, outcome) in staged {
+            let _ = reply.send(Ok(outcome));
+        }
+    }
+
+    /// One publication inside its savepoint.
+    async fn publish_in(
+        &self,
+        txn: &DatabaseTransaction,
+        publication: &PendingPublish,
+    ) -> Result<Staged, StoreError> {
+        let PendingPublish {
+            provider,
+            request_id,
+            fingerprint,
+            updates,
+            now,
+            ..
+        } = publication;
+        let now = *now;
+        let revision = self.next_revision(txn).await?;
+
+        if let Some(earlier) =
+            publish_request::Entity::find_by_id((provider.as_str().to_owned(), request_id.clone()))
+                .one(txn)
+                .await?
         {
-            txn.rollback().await?;
-            if earlier.fingerprint != fingerprint {
+            if &earlier.fingerprint != fingerprint {
                 return Err(StoreError::RequestIdReused);
             }
             let ids: Vec<String> = serde_json::from_str(&earlier.offering_ids)
                 .map_err(|e| StoreError::Corrupt(format!("offering ids: {e}")))?;
             let mut offerings = Vec::with_capacity(ids.len());
             for id in &ids {
-                offerings.extend(load_offering(&self.reader, id, now).await?);
+                offerings.extend(load_offering(txn, id, now).await?);
             }
-            return Ok(PublishOutcome {
+            return Ok(Staged::Replayed(PublishOutcome {
                 revision: Revision(earlier.revision as u64),
                 offerings,
-            });
+            }));
         }
 
         let location_ids: BTreeSet<&str> =
             updates.iter().map(|u| u.key.location_id.as_str()).collect();
         let locations: HashMap<String, location::Model> = location::Entity::find()
             .filter(location::Column::Id.is_in(location_ids.iter().copied()))
-            .all(&txn)
+            .all(txn)
             .await?
             .into_iter()
             .map(|l| (l.id.clone(), l))
@@ -285,7 +413,7 @@ impl Store {
                 return Err(StoreError::NotOwner(location_id.to_owned()));
             }
             let row = self
-                .publish_one(&txn, location, update, revision, now)
+                .publish_one(txn, location, update, revision, now)
                 .await?;
             published.push(row);
         }
@@ -299,22 +427,20 @@ impl Store {
             offering_ids: Set(serde_json::to_string(&ids).expect("strings serialize")),
             created_at_ms: Set(millis(now)),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
 
-        let holds = active_holds(&txn, Some(&ids), now).await?;
+        let holds = active_holds(txn, Some(&ids), now).await?;
         let mut offerings = Vec::with_capacity(published.len());
         for (row, location) in published {
             let until = holds_of(&holds, &row.id);
-            self.append_event(&txn, revision, &row, until, now).await?;
+            self.append_event(txn, revision, &row, until, now).await?;
             offerings.push(row.into_domain(location.into_domain()?, until)?);
         }
-        txn.commit().await?;
-        self.announce(revision);
-        Ok(PublishOutcome {
+        Ok(Staged::New(PublishOutcome {
             revision,
             offerings,
-        })
+        }))
     }
 
     async fn publish_one(

@@ -335,3 +335,114 @@ async fn a_location_that_moves_takes_its_offerings_to_the_new_region() {
         ("Kenter, now in Leiden", "holland-rijnland")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publications_commit_together_yet_each_stands_alone() {
+    let mut hub = TestHub::spawn().await;
+    let provider = hub.kenter_with_location().await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    // A revision to watch from (0 would mean "from now").
+    let before = provider
+        .capacity()
+        .publish_capacity(publish(
+            "initial",
+            vec![update(crisis_key("kenter-haarlem"), 60, 1)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .revision;
+    // Arriving at once, these share commits: a refused one, and retries of
+    // one request, must not disturb the others.
+    let calls = (0..60u32).map(|i| {
+        let mut capacity = provider.capacity();
+        let request = match i % 6 {
+            0 => publish(
+                &format!("refused-{i}"),
+                vec![update(crisis_key("not-a-location"), 1, 1)],
+            ),
+            1 => publish("retried", vec![update(crisis_key("kenter-haarlem"), 9, 9)]),
+            _ => publish(
+                &format!("p-{i}"),
+                vec![update(crisis_key("kenter-haarlem"), 60, i)],
+            ),
+        };
+        tokio::spawn(async move { (i, capacity.publish_capacity(request).await) })
+    });
+    let mut accepted = Vec::new();
+    let mut retried = Vec::new();
+    for call in futures::future::join_all(calls).await {
+        let (i, result) = call.unwrap();
+        match i % 6 {
+            0 => assert_eq!(result.unwrap_err().code(), tonic::Code::NotFound),
+            1 => retried.push(result.unwrap().into_inner().revision),
+            _ => accepted.push((result.unwrap().into_inner().revision, i)),
+        }
+    }
+    retried.dedup();
+    assert_eq!(retried.len(), 1, "every retry answers with one revision");
+    let mut revisions: Vec<u64> = accepted.iter().map(|(r, _)| *r).collect();
+    revisions.push(retried[0]);
+    revisions.sort_unstable();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 41, "one revision per accepted publication");
+    assert_eq!(
+        (revisions[0], revisions[40]),
+        (before + 1, before + 41),
+        "refused publications leave no hole in the revisions"
+    );
+
+    // The watch replays exactly those revisions, in order.
+    let mut stream = crisis
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest {
+            start_revision: before,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut watched = Vec::new();
+    while watched.len() < revisions.len() {
+        let message = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tokio_stream::StreamExt::next(&mut stream),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("every revision arrives: got {watched:?} of {revisions:?}"))
+        .unwrap()
+        .unwrap();
+        watched.push(message.revision);
+    }
+    assert_eq!(watched, revisions);
+    drop(stream);
+
+    // What was acknowledged survives a restart: the last publication stands.
+    let (_, last_free) = accepted.iter().max().copied().unwrap();
+    let last_free = if revisions[40] == retried[0] {
+        9
+    } else {
+        last_free
+    };
+    hub.restart().await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let found = crisis
+        .capacity()
+        .search_places(pb::SearchPlacesRequest {
+            include_unavailable: true,
+            ..crisis_search()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.revision, before + 41);
+    assert_eq!(
+        found.results[0]
+            .offering
+            .as_ref()
+            .unwrap()
+            .published_free_places,
+        last_free
+    );
+    hub.stop().await;
+}
