@@ -89,7 +89,7 @@ pub struct Store {
     /// PostgreSQL only: the pool a LISTEN connection is taken from.
     pg_pool: Option<PgPool>,
     /// Publications waiting for the next group commit.
-    publish_queue: Arc<std::sync::Mutex<Vec<registry::PendingPublish>>>,
+    publish_queue: Arc<std::sync::Mutex<registry::PublishQueue>>,
     /// Held by the task committing a batch of publications.
     publish_committer: Arc<tokio::sync::Mutex<()>>,
 }

@@ -29,8 +29,16 @@ pub struct PublishOutcome {
     pub offerings: Vec<Offering>,
 }
 
+/// Publications waiting for the next group commit.
+#[derive(Default)]
+pub(super) struct PublishQueue {
+    waiting: Vec<PendingPublish>,
+    next_ticket: u64,
+}
+
 /// A publication waiting for the next group commit.
-pub(super) struct PendingPublish {
+struct PendingPublish {
+    ticket: u64,
     provider: OrgId,
     request_id: String,
     fingerprint: String,
@@ -269,10 +277,12 @@ impl Store {
     ) -> Result<PublishOutcome, StoreError> {
         let _timed = Timed::start("publish");
         let (reply, answer) = oneshot::channel();
-        self.publish_queue
-            .lock()
-            .expect("publish queue poisoned")
-            .push(PendingPublish {
+        let ticket = {
+            let mut queue = self.publish_queue.lock().expect("publish queue poisoned");
+            queue.next_ticket += 1;
+            let ticket = queue.next_ticket;
+            queue.waiting.push(PendingPublish {
+                ticket,
                 provider: provider.clone(),
                 request_id: request_id.to_owned(),
                 fingerprint: fingerprint.to_owned(),
@@ -280,16 +290,21 @@ impl Store {
                 now,
                 reply,
             });
+            ticket
+        };
         let store = self.clone();
         let batch = tokio::spawn(async move {
-            // Whoever holds this commits everything queued so far, which
-            // may already include the publication of a later caller.
             let _committer = store.publish_committer.lock().await;
-            let queued =
-                std::mem::take(&mut *store.publish_queue.lock().expect("publish queue poisoned"));
-            if !queued.is_empty() {
-                store.commit_publications(queued).await;
-            }
+            // An earlier batch may have taken this publication already; if
+            // not, this one takes everything that queued up meanwhile.
+            let queued = {
+                let mut queue = store.publish_queue.lock().expect("publish queue poisoned");
+                if !queue.waiting.iter().any(|p| p.ticket == ticket) {
+                    return;
+                }
+                std::mem::take(&mut queue.waiting)
+            };
+            store.commit_publications(queued).await;
         });
         batch
             .await
@@ -301,6 +316,7 @@ impl Store {
 
     /// Commits queued publications in one transaction and answers each.
     async fn commit_publications(&self, queued: Vec<PendingPublish>) {
+        tracing::debug!(publications = queued.len(), "group commit");
         let txn = match self.begin_write().await {
             Ok(txn) => txn,
             Err(error) => {
