@@ -68,7 +68,7 @@ wait_for() {
 start_hub() { # log name, extra demo args…
   local name=$1; shift
   local hub_port; hub_port=$(port)
-  "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen "127.0.0.1:$hub_port" "$@" \
+  "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen "127.0.0.1:$hub_port" --national-scale "$@" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!); HUB_PID=$!
   wait_for "$WORK/$name.log" "spil-hub listening"

@@ -58,6 +58,9 @@ enum Command {
         /// Another database than the folder's SQLite file, e.g. postgres://… (benchmarks).
         #[arg(long)]
         database_url: Option<String>,
+        /// Add synthetic regions up to the country's 42 (benchmarks).
+        #[arg(long)]
+        national_scale: bool,
     },
 }
 
@@ -125,7 +128,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             dir,
             listen,
             database_url,
-        } => demo(dir, listen, database_url).await,
+            national_scale,
+        } => demo(dir, listen, database_url, national_scale).await,
     }
 }
 
@@ -133,6 +137,7 @@ async fn demo(
     dir: PathBuf,
     listen: SocketAddr,
     database_url: Option<String>,
+    national_scale: bool,
 ) -> anyhow::Result<()> {
     let layout = PkiLayout::new(dir.join("pki"));
     init_dev_pki(&layout, &crate::demo::organisation_ids())?;
@@ -145,6 +150,9 @@ async fn demo(
     .with_paths_under(&dir);
     let hub = Hub::build(config, Arc::new(SystemClock)).await?;
     crate::demo::seed_directory(hub.app()).await?;
+    if national_scale {
+        crate::demo::seed_national_scale(hub.app()).await?;
+    }
     // Capacity is seeded once: a restarted demo keeps what was published since.
     if hub.app().store().current_revision().await?.0 == 0 {
         crate::demo::seed_capacity(hub.app()).await?;

@@ -428,6 +428,32 @@ pub async fn seed_directory(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Netherlands has 42 youth-care regions; the demo names six.
+pub const NATIONAL_REGIONS: usize = 42;
+
+/// Fills the directory up to [`NATIONAL_REGIONS`] with synthetic regions of
+/// one municipality each, so that load tests see a national registry's
+/// shape. Their codes (GM9001 and up) are not CBS codes.
+pub async fn seed_national_scale(app: &App) -> anyhow::Result<()> {
+    for n in 1..=NATIONAL_REGIONS.saturating_sub(REGIONS.len()) {
+        let id = format!("synthetic-{n:02}");
+        let region = Region {
+            id: id.clone(),
+            name: format!("Synthetische regio {n}"),
+            province: "Utrecht".into(),
+            municipalities: vec![Municipality {
+                code: MunicipalityCode::parse(&format!("GM{:04}", 9000 + n))
+                    .expect("synthetic codes are valid"),
+                name: format!("Synthetische gemeente {n}"),
+                region_id: id,
+                coordinates: Coordinates::new(52.0 + n as f64 / 100.0, 5.1).ok(),
+            }],
+        };
+        app.register_region(&region).await.map_err(seed_error)?;
+    }
+    Ok(())
+}
+
 /// Locations and publications, some fresh and some stale.
 pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
     let directory = app.directory();

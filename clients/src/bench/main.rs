@@ -27,7 +27,7 @@ struct Args {
     /// The demo PKI folder (server CA and organisations' certificates).
     #[arg(long, default_value = "spil-demo/pki")]
     pki: PathBuf,
-    #[arg(long, value_enum, num_args = 1.., default_values = ["search", "publish", "holds", "watch-latency", "watch-fanout", "consultations", "overload", "watch-memory"])]
+    #[arg(long, value_enum, num_args = 1.., default_values = ["watch-memory", "search", "publish", "holds", "watch-latency", "watch-fanout", "consultations", "overload"])]
     scenario: Vec<Scenario>,
     /// The echo baseline (`spil-echo`), e.g. https://localhost:50061.
     #[arg(long)]
@@ -41,8 +41,8 @@ struct Args {
     /// Watchers in the watch-fanout scenario.
     #[arg(long, default_value_t = 100)]
     watchers: usize,
-    /// Streams opened by the watch-memory scenario.
-    #[arg(long, default_value_t = 1000)]
+    /// Streams opened by the watch-memory scenario (first, on a fresh heap; spread over 8 connections).
+    #[arg(long, default_value_t = 4000)]
     memory_streams: usize,
     /// The hub's process id, for the watch-memory scenario (reads /proc).
     #[arg(long)]
@@ -917,9 +917,11 @@ impl Bench {
         }
         let memory = self.kib_per_stream.lock().expect("memory").clone();
         if !memory.is_empty() {
+            // Streams reuse memory freed by earlier ones, so a later run can
+            // only under-count: the largest figure is the honest one.
             ratio(
-                "memory per open watch stream (KiB)",
-                median(memory),
+                "memory per open watch stream (KiB, largest run)",
+                memory.into_iter().fold(0.0, f64::max),
                 "≤ 20; 8",
             );
         }
