@@ -126,6 +126,10 @@ impl SpilClient {
         AuditClient::new(self.channel.clone())
     }
 
+    pub fn insights(&self) -> pb::insights_client::InsightsClient<Channel> {
+        pb::insights_client::InsightsClient::new(self.channel.clone())
+    }
+
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod consultations;
+mod insights;
 mod paging;
 mod registry;
 mod view;
@@ -13,6 +14,7 @@ pub use consultations::{
     Actor, Call, ConsultationWatchItem, ConsultationWatchStream, PERSON_HEADER, Parsed,
     PostMessageCommand, SYSTEM_ACTOR, TransitionCommand, TransitionOutcome,
 };
+pub use insights::{Period, Series, Snapshot};
 pub use paging::{Page, PageTokens};
 pub use registry::{PublishRequest, SearchHit, SearchPage, UpdateRequest};
 pub use watch::{WatchFilter, WatchItem, WatchRequest};

@@ -11,6 +11,7 @@ pub mod consultation;
 pub mod geo;
 pub mod hold;
 pub mod identity;
+pub mod insights;
 pub mod privacy;
 pub mod search;
 

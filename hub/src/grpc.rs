@@ -7,6 +7,7 @@ mod capacity;
 mod consultations;
 pub mod convert;
 mod directory;
+mod insights;
 mod status;
 
 use crate::app::App;
@@ -51,6 +52,10 @@ pub fn routes(
                 authenticate.clone(),
             ),
         )
+        .add_service(pb::insights_server::InsightsServer::with_interceptor(
+            insights::InsightsService::new(Arc::clone(&app)),
+            authenticate.clone(),
+        ))
         .add_service(pb::audit_server::AuditServer::with_interceptor(
             audit::AuditService::new(app),
             authenticate,

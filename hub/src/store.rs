@@ -19,6 +19,7 @@ mod codes;
 mod consultations;
 mod directory;
 pub mod entities;
+mod insights;
 pub mod migration;
 mod registry;
 

@@ -6,6 +6,7 @@ mod hub {
     mod consultations;
     mod holds;
     mod identity;
+    mod insights;
     mod registry;
     mod replicas;
     mod restart;

@@ -24,10 +24,12 @@ pub enum Action {
     TakePartInConsultations,
     EscalateConsultation,
     ReadAuditTrail,
+    /// Aggregated figures of a region; which regions is decided in `app`.
+    ReadInsights,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadDirectory,
         Action::UpsertLocation,
         Action::ListLocations,
@@ -42,6 +44,7 @@ impl Action {
         Action::TakePartInConsultations,
         Action::EscalateConsultation,
         Action::ReadAuditTrail,
+        Action::ReadInsights,
     ];
 }
 
@@ -68,6 +71,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
         TakePartInConsultations => SEARCHERS.contains(&role),
         EscalateConsultation => role == ExpertiseTeam,
         ReadAuditTrail => role == Auditor,
+        ReadInsights => matches!(role, Region | Admin),
     }
 }
 
@@ -137,6 +141,7 @@ mod tests {
         ),
         (Action::EscalateConsultation, &[Role::ExpertiseTeam]),
         (Action::ReadAuditTrail, &[Role::Auditor]),
+        (Action::ReadInsights, &[Role::Region, Role::Admin]),
     ];
 
     #[test]

@@ -119,7 +119,7 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-fn time_in(path: &str, ts: &prost_types::Timestamp) -> Result<DateTime<Utc>> {
+pub fn time_in(path: &str, ts: &prost_types::Timestamp) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
         .filter(|_| (0..1_000_000_000).contains(&ts.nanos))
         .ok_or_else(|| AppError::invalid(path, "is not a valid timestamp"))

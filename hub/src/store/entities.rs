@@ -258,6 +258,35 @@ pub mod unmet_demand {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod offering_publication {
+    use sea_orm::entity::prelude::*;
+
+    /// One publication of one offering: the history regional figures use.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "offering_publications")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub offering_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i64,
+        pub region_id: String,
+        pub place_type: i32,
+        pub care_profiles: i32,
+        pub age_min: i32,
+        pub age_max: i32,
+        pub total_places: i32,
+        pub free_places: i32,
+        pub waiting_days: i32,
+        pub observed_at_ms: i64,
+        pub published_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod consultation {
     use sea_orm::entity::prelude::*;
 

@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(M20261123CapacityRegistry),
             Box::new(M20261124Consultations),
+            Box::new(M20261125PublicationHistory),
         ]
     }
 }
@@ -418,6 +419,101 @@ impl MigrationTrait for M20261124Consultations {
                 .to_owned(),
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// The publication history regional figures are computed from: one row per
+/// offering per publication, kept after the change log is pruned. Existing
+/// offerings start their history with their latest publication.
+struct M20261125PublicationHistory;
+
+impl MigrationName for M20261125PublicationHistory {
+    fn name(&self) -> &str {
+        "m20261125_publication_history"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261125PublicationHistory {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        const COLUMNS: [&str; 12] = [
+            "offering_id",
+            "revision",
+            "region_id",
+            "place_type",
+            "care_profiles",
+            "age_min",
+            "age_max",
+            "total_places",
+            "free_places",
+            "waiting_days",
+            "observed_at_ms",
+            "published_at_ms",
+        ];
+        m.create_table(
+            Table::create()
+                .table("offering_publications")
+                .col(string("offering_id"))
+                .col(big_integer("revision"))
+                .col(string("region_id"))
+                .col(integer("place_type"))
+                .col(integer("care_profiles"))
+                .col(integer("age_min"))
+                .col(integer("age_max"))
+                .col(integer("total_places"))
+                .col(integer("free_places"))
+                .col(integer("waiting_days"))
+                .col(big_integer("observed_at_ms"))
+                .col(big_integer("published_at_ms"))
+                .primary_key(Index::create().col("offering_id").col("revision"))
+                .to_owned(),
+        )
+        .await?;
+        // "The publication in force at t" is one seek per offering.
+        m.create_index(index(
+            "offering_publications",
+            "ix_offering_publications_in_force",
+            &["offering_id", "published_at_ms", "revision"],
+        ))
+        .await?;
+        // A period's publications in one region: a range, not all history.
+        m.create_index(index(
+            "offering_publications",
+            "ix_offering_publications_region",
+            &["region_id", "published_at_ms"],
+        ))
+        .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table("offering_publications")
+                .columns(COLUMNS)
+                .select_from(
+                    Query::select()
+                        .columns([
+                            "id",
+                            "published_revision",
+                            "region_id",
+                            "place_type",
+                            "care_profiles",
+                            "age_min",
+                            "age_max",
+                            "total_places",
+                            "free_places",
+                            "waiting_days",
+                            "observed_at_ms",
+                            "published_at_ms",
+                        ])
+                        .from("offerings")
+                        .to_owned(),
+                )
+                .map_err(|e| DbErr::Migration(e.to_string()))?
+                .to_owned(),
+        )
+        .await?;
+        // Holds of a period, for placements and holds over time.
+        m.create_index(index("holds", "ix_holds_created", &["created_at_ms"]))
+            .await?;
         Ok(())
     }
 }

@@ -3,7 +3,8 @@
 
 use super::codes::{self, code, hold_state, millis, place_type};
 use super::entities::{
-    capacity_event, hold, location, municipality, offering, publish_request, unmet_demand,
+    capacity_event, hold, location, municipality, offering, offering_publication, publish_request,
+    unmet_demand,
 };
 use super::{Store, StoreError, Timed};
 use crate::domain::capacity::{
@@ -511,6 +512,22 @@ impl Store {
         } else {
             row.insert(txn).await?
         };
+        offering_publication::ActiveModel {
+            offering_id: Set(saved.id.clone()),
+            revision: Set(saved.published_revision),
+            region_id: Set(saved.region_id.clone()),
+            place_type: Set(saved.place_type),
+            care_profiles: Set(saved.care_profiles),
+            age_min: Set(saved.age_min),
+            age_max: Set(saved.age_max),
+            total_places: Set(saved.total_places),
+            free_places: Set(saved.free_places),
+            waiting_days: Set(saved.waiting_days),
+            observed_at_ms: Set(saved.observed_at_ms),
+            published_at_ms: Set(saved.published_at_ms),
+        }
+        .insert(txn)
+        .await?;
         Ok((saved, location.clone()))
     }
 

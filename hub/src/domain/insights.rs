@@ -1,0 +1,465 @@
+//! Regional figures from the publication history: capacity and waiting
+//! times at any moment, as pure functions over the records in force then.
+
+use super::capacity::Freshness;
+use super::capacity::{
+    AgeBand, CareProfile, CareProfiles, FreshnessPolicy, PlaceType, available_places,
+};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// The longest a hold runs: a hold that affects a moment began at most this
+/// long before it.
+pub const LONGEST_HOLD: Duration = Duration::hours(4);
+
+/// The most buckets one series may have.
+pub const MAX_BUCKETS: i64 = 366;
+
+/// One publication of one offering, as the history keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicationRecord {
+    pub offering_id: String,
+    pub place_type: PlaceType,
+    pub care_profiles: CareProfiles,
+    pub age_band: AgeBand,
+    pub total_places: u32,
+    pub free_places: u32,
+    pub waiting_days: u32,
+    pub observed_at: DateTime<Utc>,
+    pub published_at: DateTime<Utc>,
+}
+
+impl PublicationRecord {
+    fn freshness(&self, policy: &FreshnessPolicy, at: DateTime<Utc>) -> Freshness {
+        if at < self.observed_at + policy.validity(self.place_type) {
+            Freshness::Fresh
+        } else {
+            Freshness::Stale
+        }
+    }
+}
+
+/// One hold on one offering, whatever became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldRecord {
+    pub offering_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// When it was confirmed, released or marked expired.
+    pub ended_at: Option<DateTime<Utc>>,
+    pub confirmed: bool,
+}
+
+impl HoldRecord {
+    fn active_at(&self, at: DateTime<Utc>) -> bool {
+        self.created_at <= at && self.expires_at > at && self.ended_at.is_none_or(|end| end > at)
+    }
+
+    /// Confirmed into a placement in `[since, at]`. A confirmation in the
+    /// same millisecond as a publication counts against it: figures never
+    /// show more free places than there were.
+    fn placed_between(&self, since: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+        self.confirmed && self.ended_at.is_some_and(|end| since <= end && end <= at)
+    }
+}
+
+/// How far back holds must be read to compute figures at `from` and later:
+/// placements count since a fresh publication, and holds run at most
+/// [`LONGEST_HOLD`].
+pub fn holds_needed_from(from: DateTime<Utc>, policy: &FreshnessPolicy) -> DateTime<Utc> {
+    from - policy.crisis_bed.max(policy.other) - LONGEST_HOLD
+}
+
+/// How figures are grouped beyond place type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grouping {
+    pub by_care_profile: bool,
+    pub by_age_band: bool,
+}
+
+/// The group a row of capacity figures describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CapacityGroup {
+    pub place_type: PlaceType,
+    pub care_profile: Option<CareProfile>,
+    pub age_band: Option<AgeBand>,
+}
+
+/// Capacity of one group at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapacityFigures {
+    pub group: CapacityGroup,
+    pub offerings: u32,
+    pub total_places: u32,
+    pub free_places: u32,
+    pub held: u32,
+    pub placed: u32,
+    pub stale_offerings: u32,
+}
+
+impl CapacityFigures {
+    pub fn stale_share(&self) -> f64 {
+        if self.offerings == 0 {
+            0.0
+        } else {
+            f64::from(self.stale_offerings) / f64::from(self.offerings)
+        }
+    }
+}
+
+/// The holds of each offering, for lookups while computing figures.
+pub struct HoldIndex<'a>(HashMap<&'a str, Vec<&'a HoldRecord>>);
+
+impl<'a> HoldIndex<'a> {
+    pub fn new(holds: &'a [HoldRecord]) -> Self {
+        let mut by_offering: HashMap<&str, Vec<&HoldRecord>> = HashMap::new();
+        for hold in holds {
+            by_offering.entry(&hold.offering_id).or_default().push(hold);
+        }
+        Self(by_offering)
+    }
+
+    fn of(&self, offering_id: &str) -> &[&'a HoldRecord] {
+        self.0.get(offering_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Capacity at `at`, given the publication in force then for each offering.
+/// Ordered by place type, care profile, age band.
+pub fn capacity_at<'a>(
+    in_force: impl IntoIterator<Item = &'a PublicationRecord>,
+    holds: &HoldIndex<'_>,
+    policy: &FreshnessPolicy,
+    at: DateTime<Utc>,
+    grouping: Grouping,
+) -> Vec<CapacityFigures> {
+    let mut groups: BTreeMap<CapacityGroup, CapacityFigures> = BTreeMap::new();
+    for record in in_force {
+        let offering_holds = holds.of(&record.offering_id);
+        let held = offering_holds.iter().filter(|h| h.active_at(at)).count() as u32;
+        let placed = offering_holds
+            .iter()
+            .filter(|h| h.placed_between(record.published_at, at))
+            .count() as u32;
+        let freshness = record.freshness(policy, at);
+        let free = available_places(record.free_places, held, placed, freshness);
+        let profiles: Vec<Option<CareProfile>> = if grouping.by_care_profile {
+            record.care_profiles.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for care_profile in profiles {
+            let group = CapacityGroup {
+                place_type: record.place_type,
+                care_profile,
+                age_band: grouping.by_age_band.then_some(record.age_band),
+            };
+            let figures = groups.entry(group).or_insert(CapacityFigures {
+                group,
+                offerings: 0,
+                total_places: 0,
+                free_places: 0,
+                held: 0,
+                placed: 0,
+                stale_offerings: 0,
+            });
+            figures.offerings += 1;
+            figures.total_places += record.total_places;
+            figures.free_places += free;
+            figures.held += held;
+            figures.placed += placed;
+            figures.stale_offerings += u32::from(freshness == Freshness::Stale);
+        }
+    }
+    groups.into_values().collect()
+}
+
+/// Published waiting times of one place type and care profile at one moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitingFigures {
+    pub place_type: PlaceType,
+    pub care_profile: CareProfile,
+    pub offerings_with_figure: u32,
+    pub offerings_without_figure: u32,
+    pub median_days: Option<f64>,
+    pub max_days: Option<u32>,
+}
+
+/// Waiting times at `at` per place type and care profile: fresh offerings
+/// give a figure; stale ones are counted apart, never as zero days.
+pub fn waiting_at<'a>(
+    in_force: impl IntoIterator<Item = &'a PublicationRecord>,
+    policy: &FreshnessPolicy,
+    at: DateTime<Utc>,
+) -> Vec<WaitingFigures> {
+    let mut groups: BTreeMap<(PlaceType, CareProfile), (Vec<u32>, u32)> = BTreeMap::new();
+    for record in in_force {
+        let fresh = record.freshness(policy, at) == Freshness::Fresh;
+        for profile in record.care_profiles.iter() {
+            let (days, without) = groups.entry((record.place_type, profile)).or_default();
+            if fresh {
+                days.push(record.waiting_days);
+            } else {
+                *without += 1;
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((place_type, care_profile), (mut days, without))| {
+            days.sort_unstable();
+            WaitingFigures {
+                place_type,
+                care_profile,
+                offerings_with_figure: days.len() as u32,
+                offerings_without_figure: without,
+                median_days: median(&days),
+                max_days: days.last().copied(),
+            }
+        })
+        .collect()
+}
+
+/// The median of sorted values; the mean of the middle two for an even count.
+fn median(sorted: &[u32]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(f64::from(sorted[n / 2])),
+        _ => Some((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0),
+    }
+}
+
+/// Replays the history of a period: the publication in force for each
+/// offering at each of `moments` (ascending), given those in force at the
+/// start and those published during it.
+pub struct HistoryReplay {
+    in_force: HashMap<String, PublicationRecord>,
+    later: Vec<PublicationRecord>,
+    next: usize,
+}
+
+impl HistoryReplay {
+    pub fn new(
+        in_force_at_start: Vec<PublicationRecord>,
+        mut later: Vec<PublicationRecord>,
+    ) -> Self {
+        later.sort_by_key(|r| r.published_at);
+        Self {
+            in_force: in_force_at_start
+                .into_iter()
+                .map(|r| (r.offering_id.clone(), r))
+                .collect(),
+            later,
+            next: 0,
+        }
+    }
+
+    /// The records in force at `at`; moments must not go backwards.
+    pub fn advance_to(&mut self, at: DateTime<Utc>) -> impl Iterator<Item = &PublicationRecord> {
+        while let Some(record) = self.later.get(self.next).filter(|r| r.published_at <= at) {
+            self.in_force
+                .insert(record.offering_id.clone(), record.clone());
+            self.next += 1;
+        }
+        self.in_force.values()
+    }
+}
+
+/// The ends of the buckets of a period: `from + step`, `from + 2 × step`, …,
+/// with `to` itself as the last when the period is not a whole number of
+/// steps. At most [`MAX_BUCKETS`]; `None` when there would be more.
+pub fn bucket_ends(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    step: Duration,
+) -> Option<Vec<DateTime<Utc>>> {
+    let span = to - from;
+    let whole = span.num_milliseconds() / step.num_milliseconds();
+    let partial = span.num_milliseconds() % step.num_milliseconds() != 0;
+    if whole + i64::from(partial) > MAX_BUCKETS {
+        return None;
+    }
+    let mut ends: Vec<DateTime<Utc>> = (1..=whole).map(|n| from + step * n as i32).collect();
+    if partial {
+        ends.push(to);
+    }
+    Some(ends)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(hours: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap() + Duration::hours(hours)
+    }
+
+    fn record(
+        id: &str,
+        place_type: PlaceType,
+        free: u32,
+        waiting: u32,
+        at: i64,
+    ) -> PublicationRecord {
+        PublicationRecord {
+            offering_id: id.into(),
+            place_type,
+            care_profiles: CareProfiles::from_profiles([
+                CareProfile::YouthAndParenting,
+                CareProfile::YouthMentalHealth,
+            ]),
+            age_band: AgeBand::new(12, 17).unwrap(),
+            total_places: 4,
+            free_places: free,
+            waiting_days: waiting,
+            observed_at: t(at),
+            published_at: t(at),
+        }
+    }
+
+    fn hold(id: &str, created: i64, ended: Option<i64>, confirmed: bool) -> HoldRecord {
+        HoldRecord {
+            offering_id: id.into(),
+            created_at: t(created),
+            expires_at: t(created) + Duration::minutes(30),
+            ended_at: ended.map(t),
+            confirmed,
+        }
+    }
+
+    #[test]
+    fn free_places_subtract_holds_and_placements_since_the_publication_only() {
+        let records = [record("a", PlaceType::CrisisBed, 3, 0, 0)];
+        let holds = [
+            hold("a", -2, Some(-2), true), // placed before the publication: in its count
+            hold("a", 1, Some(1), true),   // placed since
+            hold("a", 2, None, false),     // active at 2h
+            hold("a", 1, Some(1), false),  // released
+        ];
+        let index = HoldIndex::new(&holds);
+        let at = t(2);
+        let figures = capacity_at(
+            &records,
+            &index,
+            &FreshnessPolicy::default(),
+            at,
+            Grouping::default(),
+        );
+        assert_eq!(figures.len(), 1);
+        let f = figures[0];
+        assert_eq!(
+            (f.offerings, f.total_places, f.held, f.placed),
+            (1, 4, 1, 1)
+        );
+        assert_eq!(f.free_places, 1);
+        assert_eq!(f.stale_offerings, 0);
+    }
+
+    #[test]
+    fn a_stale_offering_counts_places_but_none_free() {
+        let records = [record("a", PlaceType::CrisisBed, 3, 0, 0)];
+        let index = HoldIndex::new(&[]);
+        let at = t(12);
+        let figures = capacity_at(
+            &records,
+            &index,
+            &FreshnessPolicy::default(),
+            at,
+            Grouping::default(),
+        );
+        assert_eq!((figures[0].free_places, figures[0].stale_offerings), (0, 1));
+        assert_eq!(figures[0].stale_share(), 1.0);
+    }
+
+    #[test]
+    fn grouping_by_care_profile_counts_an_offering_in_each_of_its_profiles() {
+        let records = [
+            record("a", PlaceType::FamilyHome, 1, 10, 0),
+            record("b", PlaceType::FamilyHome, 2, 20, 0),
+        ];
+        let index = HoldIndex::new(&[]);
+        let grouping = Grouping {
+            by_care_profile: true,
+            by_age_band: true,
+        };
+        let figures = capacity_at(
+            &records,
+            &index,
+            &FreshnessPolicy::default(),
+            t(1),
+            grouping,
+        );
+        assert_eq!(figures.len(), 2);
+        assert!(
+            figures
+                .iter()
+                .all(|f| f.offerings == 2 && f.free_places == 3)
+        );
+        assert_eq!(
+            figures[0].group.care_profile,
+            Some(CareProfile::YouthAndParenting)
+        );
+        assert_eq!(
+            figures[0].group.age_band,
+            Some(AgeBand::new(12, 17).unwrap())
+        );
+    }
+
+    #[test]
+    fn waiting_times_take_fresh_figures_and_count_stale_ones_apart() {
+        let policy = FreshnessPolicy::default();
+        let records = [
+            record("a", PlaceType::FamilyHome, 1, 10, 0),
+            record("b", PlaceType::FamilyHome, 1, 30, 0),
+            record("c", PlaceType::FamilyHome, 1, 0, -24 * 8), // stale: not a zero
+        ];
+        let figures = waiting_at(&records, &policy, t(1));
+        assert_eq!(figures.len(), 2);
+        let w = figures[0];
+        assert_eq!(
+            (w.offerings_with_figure, w.offerings_without_figure),
+            (2, 1)
+        );
+        assert_eq!((w.median_days, w.max_days), (Some(20.0), Some(30)));
+    }
+
+    #[test]
+    fn the_replay_puts_each_publication_in_force_from_its_moment() {
+        let mut replay = HistoryReplay::new(
+            vec![record("a", PlaceType::CrisisBed, 1, 0, 0)],
+            vec![
+                record("a", PlaceType::CrisisBed, 2, 0, 5),
+                record("b", PlaceType::CrisisBed, 3, 0, 3),
+            ],
+        );
+        let free = |replay: &mut HistoryReplay, at| {
+            let mut v: Vec<(String, u32)> = replay
+                .advance_to(t(at))
+                .map(|r| (r.offering_id.clone(), r.free_places))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(free(&mut replay, 1), [("a".to_owned(), 1)]);
+        assert_eq!(
+            free(&mut replay, 4),
+            [("a".to_owned(), 1), ("b".to_owned(), 3)]
+        );
+        assert_eq!(
+            free(&mut replay, 5),
+            [("a".to_owned(), 2), ("b".to_owned(), 3)]
+        );
+    }
+
+    #[test]
+    fn buckets_end_on_whole_steps_and_at_the_period_end() {
+        let ends = bucket_ends(t(0), t(50), Duration::hours(24)).unwrap();
+        assert_eq!(ends, [t(24), t(48), t(50)]);
+        assert_eq!(
+            bucket_ends(t(0), t(48), Duration::hours(24)).unwrap(),
+            [t(24), t(48)]
+        );
+        assert!(bucket_ends(t(0), t(24 * 367), Duration::hours(24)).is_none());
+    }
+}

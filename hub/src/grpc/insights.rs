@@ -1,0 +1,157 @@
+//! `spil.v1.Insights`: a region's figures, converted at the edge.
+
+use super::auth::caller;
+use super::convert::{care_profile_out, place_type_out, time_in, timestamp};
+use crate::app::{App, AppError, Period, Snapshot};
+use crate::domain::insights::{CapacityFigures, Grouping, WaitingFigures};
+use chrono::{DateTime, Duration, Utc};
+use spil_proto::v1 as pb;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct InsightsService {
+    app: Arc<App>,
+}
+
+impl InsightsService {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+fn optional_time(
+    path: &str,
+    ts: &Option<prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, AppError> {
+    ts.as_ref().map(|ts| time_in(path, ts)).transpose()
+}
+
+fn bucket_in(value: i32) -> Result<Duration, AppError> {
+    match pb::Bucket::try_from(value) {
+        Ok(pb::Bucket::Unspecified | pb::Bucket::Week) => Ok(Duration::weeks(1)),
+        Ok(pb::Bucket::Day) => Ok(Duration::days(1)),
+        Err(_) => Err(AppError::invalid(
+            "bucket",
+            format!("unknown value {value}"),
+        )),
+    }
+}
+
+fn capacity_out(figures: CapacityFigures) -> pb::CapacityFigures {
+    pb::CapacityFigures {
+        place_type: place_type_out(figures.group.place_type) as i32,
+        care_profile: figures
+            .group
+            .care_profile
+            .map_or(pb::CareProfile::Unspecified, care_profile_out) as i32,
+        age_band: figures.group.age_band.map(|band| pb::AgeBand {
+            min_age: u32::from(band.min()),
+            max_age: u32::from(band.max()),
+        }),
+        offerings: figures.offerings,
+        total_places: figures.total_places,
+        free_places: figures.free_places,
+        held: figures.held,
+        placed: figures.placed,
+        stale_offerings: figures.stale_offerings,
+        stale_share: figures.stale_share(),
+    }
+}
+
+fn waiting_out(figures: WaitingFigures) -> pb::WaitingFigures {
+    pb::WaitingFigures {
+        place_type: place_type_out(figures.place_type) as i32,
+        care_profile: care_profile_out(figures.care_profile) as i32,
+        offerings_with_figure: figures.offerings_with_figure,
+        offerings_without_figure: figures.offerings_without_figure,
+        median_days: figures.median_days,
+        max_days: figures.max_days,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::insights_server::Insights for InsightsService {
+    async fn capacity_overview(
+        &self,
+        request: Request<pb::CapacityOverviewRequest>,
+    ) -> Result<Response<pb::CapacityOverviewResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let as_of = optional_time("as_of", &request.as_of)?;
+        let grouping = Grouping {
+            by_care_profile: request.by_care_profile,
+            by_age_band: request.by_age_band,
+        };
+        let (revision, snapshot) = self
+            .app
+            .capacity_overview(&caller, &request.region_id, as_of, grouping)
+            .await?;
+        Ok(Response::new(pb::CapacityOverviewResponse {
+            region_id: request.region_id,
+            as_of: Some(timestamp(snapshot.at)),
+            revision: revision.0,
+            figures: snapshot.figures.into_iter().map(capacity_out).collect(),
+        }))
+    }
+
+    async fn capacity_trend(
+        &self,
+        request: Request<pb::CapacityTrendRequest>,
+    ) -> Result<Response<pb::CapacityTrendResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let bucket = bucket_in(request.bucket)?;
+        let period = self.app.period(
+            optional_time("from", &request.from)?,
+            optional_time("to", &request.to)?,
+        )?;
+        let series = self
+            .app
+            .capacity_trend(&caller, &request.region_id, period, bucket)
+            .await?;
+        Ok(Response::new(pb::CapacityTrendResponse {
+            region_id: request.region_id,
+            revision: series.revision.0,
+            points: series
+                .points
+                .into_iter()
+                .map(|Snapshot { at, figures }| pb::CapacityTrendPoint {
+                    at: Some(timestamp(at)),
+                    figures: figures.into_iter().map(capacity_out).collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn waiting_times(
+        &self,
+        request: Request<pb::WaitingTimesRequest>,
+    ) -> Result<Response<pb::WaitingTimesResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let as_of = optional_time("as_of", &request.as_of)?;
+        let from = optional_time("from", &request.from)?;
+        let to = optional_time("to", &request.to)?;
+        let period: Option<Period> = match (from, to) {
+            (None, None) => None,
+            (from, to) => Some(self.app.period(from, to)?),
+        };
+        let (revision, now, weekly) = self
+            .app
+            .waiting_times(&caller, &request.region_id, as_of, period)
+            .await?;
+        Ok(Response::new(pb::WaitingTimesResponse {
+            region_id: request.region_id,
+            as_of: Some(timestamp(now.at)),
+            revision: revision.0,
+            figures: now.figures.into_iter().map(waiting_out).collect(),
+            weekly: weekly
+                .into_iter()
+                .map(|Snapshot { at, figures }| pb::WaitingTimesPoint {
+                    at: Some(timestamp(at)),
+                    figures: figures.into_iter().map(waiting_out).collect(),
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,129 @@
+//! Reads of the history regional figures are computed from: publications in
+//! force at a moment (one index seek per offering), publications and holds
+//! of a period (index ranges), never a scan of all history.
+
+use super::codes::{decode, hold_state, millis, parsed, time};
+use super::entities::{hold, offering, offering_publication};
+use super::{Store, StoreError, Timed};
+use crate::domain::capacity::{AgeBand, CareProfiles, PlaceType};
+use crate::domain::hold::HoldState;
+use crate::domain::insights::{HoldRecord, PublicationRecord};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Order, Query};
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+
+impl Store {
+    /// For every offering of `region_id`, the publication in force at `at`.
+    pub async fn publications_in_force(
+        &self,
+        region_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<PublicationRecord>, StoreError> {
+        let _timed = Timed::start("publications_in_force");
+        let (p, q, o) = (Alias::new("p"), Alias::new("q"), Alias::new("o"));
+        use offering_publication::Column as P;
+        // The latest publication of offering `o` at `at`: the in-force index
+        // answers it with one seek.
+        let latest = Query::select()
+            .column((q.clone(), P::Revision))
+            .from_as(offering_publication::Entity, q.clone())
+            .and_where(
+                Expr::col((q.clone(), P::OfferingId)).equals((o.clone(), offering::Column::Id)),
+            )
+            .and_where(Expr::col((q.clone(), P::PublishedAtMs)).lte(millis(at)))
+            .order_by((q.clone(), P::PublishedAtMs), Order::Desc)
+            .order_by((q.clone(), P::Revision), Order::Desc)
+            .limit(1)
+            .to_owned();
+        let query = Query::select()
+            .column((p.clone(), Asterisk))
+            .from_as(offering::Entity, o.clone())
+            .join_as(
+                JoinType::InnerJoin,
+                offering_publication::Entity,
+                p.clone(),
+                Expr::col((p.clone(), P::OfferingId)).equals((o.clone(), offering::Column::Id)),
+            )
+            .and_where(Expr::col((o.clone(), offering::Column::RegionId)).eq(region_id))
+            .and_where(Expr::col((p.clone(), P::Revision)).in_subquery(latest))
+            .to_owned();
+        let statement = self.reader.get_database_backend().build(&query);
+        let rows = offering_publication::Model::find_by_statement(statement)
+            .all(&self.reader)
+            .await?;
+        rows.into_iter().map(record).collect()
+    }
+
+    /// The publications in `region_id` after `from`, up to and including `to`.
+    pub async fn publications_between(
+        &self,
+        region_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PublicationRecord>, StoreError> {
+        let _timed = Timed::start("publications_between");
+        let rows = offering_publication::Entity::find()
+            .filter(offering_publication::Column::RegionId.eq(region_id))
+            .filter(offering_publication::Column::PublishedAtMs.gt(millis(from)))
+            .filter(offering_publication::Column::PublishedAtMs.lte(millis(to)))
+            .order_by_asc(offering_publication::Column::PublishedAtMs)
+            .order_by_asc(offering_publication::Column::Revision)
+            .all(&self.reader)
+            .await?;
+        rows.into_iter().map(record).collect()
+    }
+
+    /// The holds on offerings of `region_id` made from `from` to `to`.
+    pub async fn holds_made_between(
+        &self,
+        region_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HoldRecord>, StoreError> {
+        let _timed = Timed::start("holds_made_between");
+        let in_region = offering::Entity::find()
+            .select_only()
+            .column(offering::Column::Id)
+            .filter(offering::Column::RegionId.eq(region_id))
+            .into_query();
+        let rows = hold::Entity::find()
+            .filter(hold::Column::CreatedAtMs.gte(millis(from)))
+            .filter(hold::Column::CreatedAtMs.lte(millis(to)))
+            .filter(hold::Column::OfferingId.in_subquery(in_region))
+            .all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(HoldRecord {
+                    confirmed: row.state == hold_state(HoldState::Confirmed),
+                    created_at: time(row.created_at_ms)?,
+                    expires_at: time(row.expires_at_ms)?,
+                    ended_at: row.ended_at_ms.map(time).transpose()?,
+                    offering_id: row.offering_id,
+                })
+            })
+            .collect()
+    }
+}
+
+fn record(row: offering_publication::Model) -> Result<PublicationRecord, StoreError> {
+    Ok(PublicationRecord {
+        place_type: decode(&PlaceType::ALL, row.place_type, "place type")?,
+        care_profiles: parsed(
+            CareProfiles::from_bits(row.care_profiles as u8),
+            "care profiles",
+        )?,
+        age_band: parsed(
+            AgeBand::new(row.age_min as u32, row.age_max as u32),
+            "age band",
+        )?,
+        total_places: row.total_places as u32,
+        free_places: row.free_places as u32,
+        waiting_days: row.waiting_days as u32,
+        observed_at: time(row.observed_at_ms)?,
+        published_at: time(row.published_at_ms)?,
+        offering_id: row.offering_id,
+    })
+}

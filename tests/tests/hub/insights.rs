@@ -1,0 +1,448 @@
+//! Regional figures over a seeded history, each checked against a hand
+//! computation, and who may read them.
+
+use super::support::{assert_bad_field, assert_code};
+use chrono::{DateTime, Duration, Utc};
+use spil_client::SpilClient;
+use spil_tests::fixtures::*;
+use spil_tests::{TestHub, epoch, pb};
+use tonic::Code;
+
+const REGION: &str = "zuid-kennemerland";
+
+fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn family_key(location: &str, min_age: u32, max_age: u32) -> pb::OfferingKey {
+    pb::OfferingKey {
+        place_type: pb::PlaceType::FamilyHome as i32,
+        age_band: Some(pb::AgeBand { min_age, max_age }),
+        ..crisis_key(location)
+    }
+}
+
+fn waiting(update: pb::OfferingUpdate, days: u32) -> pb::OfferingUpdate {
+    pb::OfferingUpdate {
+        waiting_days: days,
+        ..update
+    }
+}
+
+/// (offerings, total, free, held, placed, stale) of one place type.
+fn row(
+    figures: &[pb::CapacityFigures],
+    place_type: pb::PlaceType,
+) -> (u32, u32, u32, u32, u32, u32) {
+    let f = figures
+        .iter()
+        .find(|f| f.place_type == place_type as i32)
+        .unwrap_or_else(|| panic!("no {place_type:?} in {figures:?}"));
+    (
+        f.offerings,
+        f.total_places,
+        f.free_places,
+        f.held,
+        f.placed,
+        f.stale_offerings,
+    )
+}
+
+async fn overview(
+    client: &SpilClient,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<pb::CapacityOverviewResponse, tonic::Status> {
+    client
+        .insights()
+        .capacity_overview(pb::CapacityOverviewRequest {
+            region_id: REGION.into(),
+            as_of: as_of.map(ts),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Seeds a history and returns its start. Day 0: Kenter publishes a crisis bed (4 places, 3 free) and a family
+/// home (6, 2 free, 40 days' wait); a place is held and confirmed, another
+/// held. Day 1: both republished, and a second family home. Meanwhile a
+/// provider in IJmond publishes, which Zuid-Kennemerland never sees.
+async fn seed(hub: &TestHub) -> DateTime<Utc> {
+    let t0 = epoch();
+    let kenter = hub.kenter_with_location().await;
+    let published = kenter
+        .capacity()
+        .publish_capacity(publish(
+            "day0",
+            vec![
+                update(crisis_key("kenter-haarlem"), 4, 3),
+                waiting(update(family_key("kenter-haarlem", 0, 17), 6, 2), 40),
+            ],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let crisis_offering = published.offerings[0].id.clone();
+    let ijmond = hub.client_as("consortium-ijmond").await;
+    ijmond
+        .capacity()
+        .upsert_location(location("ijmond-velsen", "GM0453"))
+        .await
+        .unwrap();
+    ijmond
+        .capacity()
+        .publish_capacity(publish(
+            "ij0",
+            vec![update(crisis_key("ijmond-velsen"), 9, 9)],
+        ))
+        .await
+        .unwrap();
+
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    hub.clock.set(t0 + Duration::hours(1));
+    let placed = hold_granted(&crisis, "h1", &crisis_offering).await;
+    hub.clock.set(t0 + Duration::minutes(80));
+    crisis
+        .capacity()
+        .confirm_hold(pb::ConfirmHoldRequest { hold_id: placed.id })
+        .await
+        .unwrap();
+    hub.clock.set(t0 + Duration::hours(3));
+    hold_granted(&crisis, "h2", &crisis_offering).await;
+    t0
+}
+
+async fn republish_on_day_one(hub: &TestHub, t0: DateTime<Utc>) {
+    hub.clock.set(t0 + Duration::days(1));
+    let kenter = hub.client_as("kenter").await;
+    kenter
+        .capacity()
+        .publish_capacity(publish(
+            "day1",
+            vec![
+                update(crisis_key("kenter-haarlem"), 4, 2),
+                waiting(update(family_key("kenter-haarlem", 0, 17), 6, 1), 20),
+                waiting(update(family_key("kenter-haarlem", 12, 17), 3, 0), 10),
+            ],
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn capacity_now_and_as_of_any_past_moment_follows_the_history() {
+    let hub = TestHub::spawn().await;
+    let t0 = seed(&hub).await;
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+
+    hub.clock.set(t0 + Duration::minutes(190));
+    let now = overview(&region, None).await.unwrap();
+    assert_eq!(now.as_of, Some(ts(t0 + Duration::minutes(190))));
+    // 3 free - 1 held (h2) - 1 placed (h1, since the publication) = 1.
+    assert_eq!(
+        row(&now.figures, pb::PlaceType::CrisisBed),
+        (1, 4, 1, 1, 1, 0)
+    );
+    assert_eq!(
+        row(&now.figures, pb::PlaceType::FamilyHome),
+        (1, 6, 2, 0, 0, 0)
+    );
+    assert_eq!(
+        now.figures.len(),
+        2,
+        "IJmond's crisis bed is not in this region"
+    );
+
+    // Past the crisis bed's 12 hours: stale, so nothing free; h2 expired.
+    hub.clock.set(t0 + Duration::hours(13));
+    let stale = overview(&region, None).await.unwrap();
+    assert_eq!(
+        row(&stale.figures, pb::PlaceType::CrisisBed),
+        (1, 4, 0, 0, 1, 1)
+    );
+    let crisis = stale
+        .figures
+        .iter()
+        .find(|f| f.place_type == pb::PlaceType::CrisisBed as i32);
+    assert_eq!(crisis.unwrap().stale_share, 1.0);
+
+    republish_on_day_one(&hub, t0).await;
+    hub.clock.set(t0 + Duration::days(3));
+    // The past is unchanged by what came after it.
+    let then = overview(&region, Some(t0 + Duration::minutes(190)))
+        .await
+        .unwrap();
+    assert_eq!(then.figures, now.figures);
+    let before_any_hold = overview(&region, Some(t0 + Duration::minutes(30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        row(&before_any_hold.figures, pb::PlaceType::CrisisBed),
+        (1, 4, 3, 0, 0, 0)
+    );
+    let before_anything = overview(&region, Some(t0 - Duration::hours(1)))
+        .await
+        .unwrap();
+    assert!(before_anything.figures.is_empty());
+
+    // Day 1's publication replaced day 0's: the placement was before it.
+    let day1 = overview(&region, Some(t0 + Duration::days(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        row(&day1.figures, pb::PlaceType::CrisisBed),
+        (1, 4, 2, 0, 0, 0)
+    );
+    assert_eq!(
+        row(&day1.figures, pb::PlaceType::FamilyHome),
+        (2, 9, 1, 0, 0, 0)
+    );
+
+    let grouped = region
+        .insights()
+        .capacity_overview(pb::CapacityOverviewRequest {
+            region_id: REGION.into(),
+            by_care_profile: true,
+            by_age_band: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let family: Vec<(u32, u32, u32)> = grouped
+        .figures
+        .iter()
+        .filter(|f| f.place_type == pb::PlaceType::FamilyHome as i32)
+        .map(|f| {
+            assert_eq!(f.care_profile, pb::CareProfile::YouthAndParenting as i32);
+            let band = f.age_band.unwrap();
+            (band.min_age, band.max_age, f.total_places)
+        })
+        .collect();
+    assert_eq!(family, [(0, 17, 6), (12, 17, 3)]);
+}
+
+#[tokio::test]
+async fn the_trend_gives_each_day_its_own_figures() {
+    let hub = TestHub::spawn().await;
+    let t0 = seed(&hub).await;
+    republish_on_day_one(&hub, t0).await;
+    hub.clock.set(t0 + Duration::days(3));
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+
+    let trend = region
+        .insights()
+        .capacity_trend(pb::CapacityTrendRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(3))),
+            bucket: pb::Bucket::Day as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let at: Vec<_> = trend.points.iter().map(|p| p.at.unwrap()).collect();
+    assert_eq!(
+        at,
+        [1, 2, 3].map(|d| ts(t0 + Duration::days(d))),
+        "one point at the end of each day"
+    );
+    let crisis: Vec<_> = trend
+        .points
+        .iter()
+        .map(|p| row(&p.figures, pb::PlaceType::CrisisBed))
+        .collect();
+    assert_eq!(
+        crisis,
+        [(1, 4, 2, 0, 0, 0), (1, 4, 0, 0, 0, 1), (1, 4, 0, 0, 0, 1)],
+        "fresh after day 1's publication, stale 12 hours later"
+    );
+    let family: Vec<_> = trend
+        .points
+        .iter()
+        .map(|p| row(&p.figures, pb::PlaceType::FamilyHome))
+        .collect();
+    assert_eq!(family, [(2, 9, 1, 0, 0, 0); 3]);
+
+    let weekly = region
+        .insights()
+        .capacity_trend(pb::CapacityTrendRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0 - Duration::days(7) - Duration::hours(1))),
+            to: Some(ts(t0 + Duration::days(3))),
+            bucket: pb::Bucket::Unspecified as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        weekly.points.len(),
+        2,
+        "a whole week, then the part up to `to`"
+    );
+    assert!(weekly.points[0].figures.is_empty(), "nothing published yet");
+}
+
+#[tokio::test]
+async fn waiting_times_summarise_fresh_figures_and_count_stale_ones_apart() {
+    let hub = TestHub::spawn().await;
+    let t0 = seed(&hub).await;
+    republish_on_day_one(&hub, t0).await;
+    hub.clock.set(t0 + Duration::days(3));
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+
+    let times = region
+        .insights()
+        .waiting_times(pb::WaitingTimesRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(3))),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by_type = |figures: &[pb::WaitingFigures], place_type: pb::PlaceType| {
+        let f = figures
+            .iter()
+            .find(|f| f.place_type == place_type as i32)
+            .unwrap();
+        assert_eq!(f.care_profile, pb::CareProfile::YouthAndParenting as i32);
+        (
+            f.offerings_with_figure,
+            f.offerings_without_figure,
+            f.median_days,
+            f.max_days,
+        )
+    };
+    // 10 and 20 days: median 15, maximum 20.
+    assert_eq!(
+        by_type(&times.figures, pb::PlaceType::FamilyHome),
+        (2, 0, Some(15.0), Some(20))
+    );
+    // The crisis bed went stale: no figure, and not a zero.
+    assert_eq!(
+        by_type(&times.figures, pb::PlaceType::CrisisBed),
+        (0, 1, None, None)
+    );
+    assert_eq!(times.weekly.len(), 1);
+    assert_eq!(times.weekly[0].at, Some(ts(t0 + Duration::days(3))));
+
+    let on_day_zero = region
+        .insights()
+        .waiting_times(pb::WaitingTimesRequest {
+            region_id: REGION.into(),
+            as_of: Some(ts(t0 + Duration::hours(1))),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        by_type(&on_day_zero.figures, pb::PlaceType::FamilyHome),
+        (1, 0, Some(40.0), Some(40))
+    );
+}
+
+#[tokio::test]
+async fn a_region_reads_its_own_figures_the_operator_any_and_nobody_else_any() {
+    let hub = TestHub::spawn().await;
+    seed(&hub).await;
+    let own = hub.client_as("regio-zuid-kennemerland").await;
+    let other_region = hub.client_as("regio-holland-rijnland").await;
+    let operator = hub.client_as("spil-beheer").await;
+
+    assert!(overview(&own, None).await.is_ok());
+    assert!(overview(&operator, None).await.is_ok());
+    assert_code(overview(&other_region, None).await, Code::PermissionDenied);
+    for org in [
+        "kenter",
+        "crisisdienst-zkh",
+        "ret-zkh-ijmond",
+        "ben-nh",
+        "spil-privacy",
+    ] {
+        let client = hub.client_as(org).await;
+        assert_code(overview(&client, None).await, Code::PermissionDenied);
+        let waiting = client
+            .insights()
+            .waiting_times(pb::WaitingTimesRequest {
+                region_id: REGION.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_code(waiting, Code::PermissionDenied);
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field() {
+    let hub = TestHub::spawn().await;
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let now = epoch();
+    let insights = || region.insights();
+
+    let unknown = insights()
+        .capacity_overview(pb::CapacityOverviewRequest {
+            region_id: "atlantis".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_bad_field(unknown, "region_id");
+    assert_bad_field(
+        overview(&region, Some(now + Duration::hours(1))).await,
+        "as_of",
+    );
+
+    let trend = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, bucket: pb::Bucket| {
+        let mut client = region.insights();
+        async move {
+            client
+                .capacity_trend(pb::CapacityTrendRequest {
+                    region_id: REGION.into(),
+                    from: from.map(ts),
+                    to: to.map(ts),
+                    bucket: bucket as i32,
+                })
+                .await
+        }
+    };
+    assert_bad_field(trend(None, Some(now), pb::Bucket::Day).await, "from");
+    assert_bad_field(
+        trend(Some(now), Some(now - Duration::days(1)), pb::Bucket::Day).await,
+        "to",
+    );
+    assert_bad_field(
+        trend(
+            Some(now - Duration::days(1)),
+            Some(now + Duration::days(1)),
+            pb::Bucket::Day,
+        )
+        .await,
+        "to",
+    );
+    assert_bad_field(
+        trend(Some(now - Duration::days(400)), Some(now), pb::Bucket::Day).await,
+        "bucket",
+    );
+    let unknown_bucket = insights()
+        .capacity_trend(pb::CapacityTrendRequest {
+            region_id: REGION.into(),
+            from: Some(ts(now - Duration::days(1))),
+            to: Some(ts(now)),
+            bucket: 99,
+        })
+        .await;
+    assert_bad_field(unknown_bucket, "bucket");
+    let half_period = insights()
+        .waiting_times(pb::WaitingTimesRequest {
+            region_id: REGION.into(),
+            to: Some(ts(now)),
+            ..Default::default()
+        })
+        .await;
+    assert_bad_field(half_period, "from");
+}
