@@ -1,6 +1,7 @@
 //! Commands of `spil`: parse arguments, call the hub, print a table (or JSON).
 
 mod consult;
+mod insights;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -82,6 +83,9 @@ enum Command {
     /// The audit trail (privacy officer).
     #[command(subcommand)]
     Audit(consult::AuditCommand),
+    /// A region's figures: capacity, its trend, waiting times (regions, the operator).
+    #[command(subcommand)]
+    Insights(insights::InsightsCommand),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -340,6 +344,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             consult::consult(&client, &person, command, args.json).await?;
         }
         Command::Audit(command) => consult::audit(&client, command, args.json).await?,
+        Command::Insights(command) => insights::insights(&client, command, args.json).await?,
         Command::Whoami => {
             let me = client
                 .directory()

@@ -1,0 +1,401 @@
+//! `spil insights …`: a region's figures as a table, JSON or CSV.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use spil_client::{SpilClient, pb};
+
+#[derive(Debug, Subcommand)]
+pub enum InsightsCommand {
+    /// Capacity per place type, now or as of a moment.
+    Capacity {
+        #[command(flatten)]
+        region: RegionArg,
+        /// As of this moment (RFC 3339 or YYYY-MM-DD, midnight UTC); default now.
+        #[arg(long, value_parser = moment)]
+        as_of: Option<DateTime<Utc>>,
+        /// Also per care profile (an offering counts in each of its profiles).
+        #[arg(long)]
+        by_care_profile: bool,
+        /// Also per age band.
+        #[arg(long)]
+        by_age_band: bool,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Capacity per place type at the end of each day or week of a period.
+    Trend {
+        #[command(flatten)]
+        region: RegionArg,
+        #[command(flatten)]
+        period: PeriodArg,
+        #[arg(long, value_enum, default_value = "week")]
+        bucket: BucketArg,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Published waiting times per place type and care profile.
+    Waiting {
+        #[command(flatten)]
+        region: RegionArg,
+        /// As of this moment; default now.
+        #[arg(long, value_parser = moment)]
+        as_of: Option<DateTime<Utc>>,
+        /// With --to: also weekly over this period.
+        #[arg(long, value_parser = moment, requires = "to")]
+        from: Option<DateTime<Utc>>,
+        #[arg(long, value_parser = moment, requires = "from")]
+        to: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RegionArg {
+    /// The region, e.g. zuid-kennemerland.
+    #[arg(long)]
+    region: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PeriodArg {
+    /// Start of the period (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_parser = moment)]
+    from: DateTime<Utc>,
+    /// End of the period; default now.
+    #[arg(long, value_parser = moment)]
+    to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OutputArg {
+    /// Comma-separated values, for spreadsheets.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BucketArg {
+    Day,
+    Week,
+}
+
+/// RFC 3339, or a date meaning its midnight in UTC.
+fn moment(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("{text:?} is neither RFC 3339 nor YYYY-MM-DD"))
+}
+
+fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn time_text(ts: Option<prost_types::Timestamp>) -> String {
+    ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos as u32))
+        .map_or_else(String::new, |t| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+}
+
+fn name(full: &str, prefix: &str) -> String {
+    full.trim_start_matches(prefix).to_lowercase()
+}
+
+fn place_type(value: i32) -> String {
+    name(
+        pb::PlaceType::try_from(value)
+            .unwrap_or_default()
+            .as_str_name(),
+        "PLACE_TYPE_",
+    )
+}
+
+fn care_profile(value: i32) -> String {
+    match pb::CareProfile::try_from(value).unwrap_or_default() {
+        pb::CareProfile::Unspecified => String::new(),
+        profile => name(profile.as_str_name(), "CARE_PROFILE_"),
+    }
+}
+
+/// Rows of named values, printed as an aligned table, CSV or JSON.
+struct Table {
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl Table {
+    fn new(columns: Vec<&'static str>) -> Self {
+        Self {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    fn text(value: &Value) -> String {
+        match value {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() => format!("{f:.2}"),
+                _ => n.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+
+    fn print(&self, as_json: bool, as_csv: bool, header: &str) {
+        if as_json {
+            let rows: Vec<Value> = self
+                .rows
+                .iter()
+                .map(|row| {
+                    Value::Object(
+                        self.columns
+                            .iter()
+                            .map(|c| (*c).to_owned())
+                            .zip(row.iter().cloned())
+                            .collect(),
+                    )
+                })
+                .collect();
+            println!("{}", Value::Array(rows));
+        } else if as_csv {
+            println!("{}", self.columns.join(","));
+            for row in &self.rows {
+                let cells: Vec<String> = row.iter().map(|v| csv_cell(&Self::text(v))).collect();
+                println!("{}", cells.join(","));
+            }
+        } else {
+            println!("{header}");
+            let cells: Vec<Vec<String>> = self
+                .rows
+                .iter()
+                .map(|row| row.iter().map(Self::text).collect())
+                .collect();
+            let widths: Vec<usize> = (0..self.columns.len())
+                .map(|i| {
+                    cells
+                        .iter()
+                        .map(|r| r[i].chars().count())
+                        .chain([self.columns[i].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |values: Vec<&str>| {
+                values
+                    .iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!("{v:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_owned()
+            };
+            println!(
+                "{}",
+                line(
+                    self.columns
+                        .iter()
+                        .map(|c| c.to_uppercase())
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .map(String::as_str)
+                        .collect()
+                )
+            );
+            for row in &cells {
+                println!("{}", line(row.iter().map(String::as_str).collect()));
+            }
+            if self.rows.is_empty() {
+                println!("(no offerings)");
+            }
+        }
+    }
+}
+
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+const CAPACITY_COLUMNS: [&str; 10] = [
+    "place_type",
+    "care_profile",
+    "ages",
+    "offerings",
+    "total_places",
+    "free_places",
+    "held",
+    "placed",
+    "stale_offerings",
+    "stale_share",
+];
+
+fn capacity_row(f: &pb::CapacityFigures) -> Vec<Value> {
+    vec![
+        json!(place_type(f.place_type)),
+        json!(care_profile(f.care_profile)),
+        json!(
+            f.age_band
+                .map_or_else(String::new, |b| format!("{}-{}", b.min_age, b.max_age))
+        ),
+        json!(f.offerings),
+        json!(f.total_places),
+        json!(f.free_places),
+        json!(f.held),
+        json!(f.placed),
+        json!(f.stale_offerings),
+        json!(f.stale_share),
+    ]
+}
+
+const WAITING_COLUMNS: [&str; 6] = [
+    "place_type",
+    "care_profile",
+    "offerings_with_figure",
+    "offerings_without_figure",
+    "median_days",
+    "max_days",
+];
+
+fn waiting_row(f: &pb::WaitingFigures) -> Vec<Value> {
+    vec![
+        json!(place_type(f.place_type)),
+        json!(care_profile(f.care_profile)),
+        json!(f.offerings_with_figure),
+        json!(f.offerings_without_figure),
+        json!(f.median_days),
+        json!(f.max_days),
+    ]
+}
+
+pub async fn insights(
+    client: &SpilClient,
+    command: &InsightsCommand,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    match command {
+        InsightsCommand::Capacity {
+            region,
+            as_of,
+            by_care_profile,
+            by_age_band,
+            output,
+        } => {
+            let found = client
+                .insights()
+                .capacity_overview(pb::CapacityOverviewRequest {
+                    region_id: region.region.clone(),
+                    as_of: as_of.map(ts),
+                    by_care_profile: *by_care_profile,
+                    by_age_band: *by_age_band,
+                })
+                .await?
+                .into_inner();
+            let mut table = Table::new(CAPACITY_COLUMNS.to_vec());
+            table.rows = found.figures.iter().map(capacity_row).collect();
+            table.print(
+                as_json,
+                output.csv,
+                &format!(
+                    "capacity in {} as of {} (revision {})",
+                    found.region_id,
+                    time_text(found.as_of),
+                    found.revision
+                ),
+            );
+        }
+        InsightsCommand::Trend {
+            region,
+            period,
+            bucket,
+            output,
+        } => {
+            let found = client
+                .insights()
+                .capacity_trend(pb::CapacityTrendRequest {
+                    region_id: region.region.clone(),
+                    from: Some(ts(period.from)),
+                    to: Some(ts(period.to.unwrap_or_else(Utc::now))),
+                    bucket: match bucket {
+                        BucketArg::Day => pb::Bucket::Day,
+                        BucketArg::Week => pb::Bucket::Week,
+                    } as i32,
+                })
+                .await?
+                .into_inner();
+            let mut columns = vec!["at"];
+            columns.extend(CAPACITY_COLUMNS);
+            let mut table = Table::new(columns);
+            for point in &found.points {
+                for figures in &point.figures {
+                    let mut row = vec![json!(time_text(point.at))];
+                    row.extend(capacity_row(figures));
+                    table.rows.push(row);
+                }
+            }
+            table.print(
+                as_json,
+                output.csv,
+                &format!(
+                    "capacity trend in {} (revision {})",
+                    found.region_id, found.revision
+                ),
+            );
+        }
+        InsightsCommand::Waiting {
+            region,
+            as_of,
+            from,
+            to,
+            output,
+        } => {
+            let found = client
+                .insights()
+                .waiting_times(pb::WaitingTimesRequest {
+                    region_id: region.region.clone(),
+                    as_of: as_of.map(ts),
+                    from: from.map(ts),
+                    to: to.map(ts),
+                })
+                .await?
+                .into_inner();
+            let mut columns = vec!["at"];
+            columns.extend(WAITING_COLUMNS);
+            let mut table = Table::new(columns);
+            let points = found
+                .weekly
+                .iter()
+                .map(|p| (p.at, &p.figures))
+                .chain([(found.as_of, &found.figures)]);
+            for (at, figures) in points {
+                for figures in figures {
+                    let mut row = vec![json!(time_text(at))];
+                    row.extend(waiting_row(figures));
+                    table.rows.push(row);
+                }
+            }
+            table.print(
+                as_json,
+                output.csv,
+                &format!(
+                    "waiting times in {} (days; stale offerings counted apart; revision {})",
+                    found.region_id, found.revision
+                ),
+            );
+        }
+    }
+    Ok(())
+}
