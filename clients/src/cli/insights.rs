@@ -91,6 +91,12 @@ fn moment(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("{text:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
+/// The user's present, for a period that ends now.
+fn now() -> DateTime<Utc> {
+    #[allow(clippy::disallowed_methods)] // a command line's "now" is the wall clock
+    Utc::now()
+}
+
 fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
@@ -328,7 +334,7 @@ pub async fn insights(
                 .capacity_trend(pb::CapacityTrendRequest {
                     region_id: region.region.clone(),
                     from: Some(ts(period.from)),
-                    to: Some(ts(period.to.unwrap_or_else(Utc::now))),
+                    to: Some(ts(period.to.unwrap_or_else(now))),
                     bucket: match bucket {
                         BucketArg::Day => pb::Bucket::Day,
                         BucketArg::Week => pb::Bucket::Week,
