@@ -14,6 +14,7 @@ pub mod identity;
 pub mod insights;
 pub mod privacy;
 pub mod search;
+pub mod suppression;
 
 /// Why a value could not be parsed into a domain type. The edge that parsed
 /// it attaches the field name.

@@ -49,6 +49,19 @@ pub enum InsightsCommand {
         #[command(flatten)]
         output: OutputArg,
     },
+    /// Searches that found no fresh free place, per week; biggest gaps first.
+    /// Counts below 5 show as "< 5".
+    Unmet(UnmetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnmetArgs {
+    #[command(flatten)]
+    region: RegionArg,
+    #[command(flatten)]
+    period: PeriodArg,
+    #[command(flatten)]
+    output: OutputArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,7 +235,7 @@ impl Table {
                 println!("{}", line(row.iter().map(String::as_str).collect()));
             }
             if self.rows.is_empty() {
-                println!("(no offerings)");
+                println!("(nothing to show)");
             }
         }
     }
@@ -285,6 +298,13 @@ fn waiting_row(f: &pb::WaitingFigures) -> Vec<Value> {
         json!(f.median_days),
         json!(f.max_days),
     ]
+}
+
+fn suppressible(count: Option<pb::SuppressibleCount>) -> Value {
+    match count {
+        Some(c) if !c.suppressed => json!(c.value),
+        _ => json!("< 5"),
+    }
 }
 
 pub async fn insights(
@@ -398,6 +418,62 @@ pub async fn insights(
                 output.csv,
                 &format!(
                     "waiting times in {} (days; stale offerings counted apart; revision {})",
+                    found.region_id, found.revision
+                ),
+            );
+        }
+        InsightsCommand::Unmet(UnmetArgs {
+            region,
+            period,
+            output,
+        }) => {
+            let found = client
+                .insights()
+                .unmet_demand(pb::UnmetDemandRequest {
+                    region_id: region.region.clone(),
+                    from: Some(ts(period.from)),
+                    to: Some(ts(period.to.unwrap_or_else(now))),
+                })
+                .await?
+                .into_inner();
+            let mut table = Table::new(vec![
+                "week",
+                "week_searches",
+                "place_type",
+                "care_profile",
+                "ages",
+                "child_municipality",
+                "searches",
+            ]);
+            for week in &found.weeks {
+                for gap in &week.gaps {
+                    table.rows.push(vec![
+                        json!(time_text(week.start)),
+                        suppressible(week.searches),
+                        json!(match place_type(gap.place_type).as_str() {
+                            "unspecified" => "any".to_owned(),
+                            name => name.to_owned(),
+                        }),
+                        json!(match care_profile(gap.care_profile).as_str() {
+                            "" => "any".to_owned(),
+                            name => name.to_owned(),
+                        }),
+                        json!(
+                            gap.age_band.map_or_else(String::new, |b| format!(
+                                "{}-{}",
+                                b.min_age, b.max_age
+                            ))
+                        ),
+                        json!(gap.child_municipality_code),
+                        suppressible(gap.searches),
+                    ]);
+                }
+            }
+            table.print(
+                as_json,
+                output.csv,
+                &format!(
+                    "unmet demand in {} per week, counts below 5 withheld (revision {})",
                     found.region_id, found.revision
                 ),
             );

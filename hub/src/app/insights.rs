@@ -6,8 +6,8 @@ use crate::domain::authz::Action;
 use crate::domain::capacity::Revision;
 use crate::domain::identity::{Caller, Role};
 use crate::domain::insights::{
-    CapacityFigures, Grouping, HistoryReplay, HoldIndex, MAX_BUCKETS, WaitingFigures, bucket_ends,
-    capacity_at, holds_needed_from, waiting_at,
+    CapacityFigures, Grouping, HistoryReplay, HoldIndex, MAX_BUCKETS, UnmetWeek, WaitingFigures,
+    bucket_ends, capacity_at, holds_needed_from, unmet_demand_by_week, waiting_at,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -179,6 +179,28 @@ impl App {
                 .collect();
         }
         Ok((revision, now, weekly))
+    }
+
+    /// Unmet searches for the region, per week of `period`, suppressed.
+    pub async fn unmet_demand(
+        &self,
+        caller: &Caller,
+        region_id: &str,
+        period: Period,
+    ) -> Result<(Revision, Vec<UnmetWeek>), AppError> {
+        self.authorise_region(caller, region_id)?;
+        let revision = self.store.current_revision().await?;
+        let records = self
+            .store
+            .unmet_demand_between(region_id, period.from, period.to)
+            .await?;
+        let weeks = unmet_demand_by_week(&records, period.from, period.to).ok_or_else(|| {
+            AppError::invalid(
+                "from",
+                format!("the period has more than {MAX_BUCKETS} weeks"),
+            )
+        })?;
+        Ok((revision, weeks))
     }
 
     async fn replay(&self, region_id: &str, period: Period) -> Result<HistoryReplay, AppError> {

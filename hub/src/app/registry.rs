@@ -59,6 +59,21 @@ pub struct SearchPage {
 }
 
 impl App {
+    /// The region an unmet search counts for: the child's municipality's,
+    /// or else the one region searched in; none for a wider search.
+    fn unmet_demand_region(&self, filter: &SearchFilter) -> Option<String> {
+        let directory = self.directory();
+        filter
+            .child_municipality
+            .as_ref()
+            .and_then(|code| directory.municipalities.get(code.as_str()))
+            .map(|m| m.region_id.clone())
+            .or_else(|| match filter.region_ids.as_slice() {
+                [only] => Some(only.clone()),
+                _ => None,
+            })
+    }
+
     pub async fn upsert_location(
         &self,
         caller: &Caller,
@@ -272,10 +287,11 @@ impl App {
             (ranked.total, hits, ranked.unmet)
         });
         if offset == 0 && unmet {
+            let region_id = self.unmet_demand_region(&filter);
             // A failed signal must not fail the search a crisis worker is waiting on.
             if let Err(error) = self
                 .store
-                .record_unmet_demand(&caller.org.id, &filter, now)
+                .record_unmet_demand(&caller.org.id, &filter, region_id.as_deref(), now)
                 .await
             {
                 tracing::warn!(error = %error, "failed to record unmet demand");

@@ -1,10 +1,12 @@
 //! Regional figures from the publication history: capacity and waiting
-//! times at any moment, as pure functions over the records in force then.
+//! times at any moment, and unmet demand per week, as pure functions over
+//! the records they are drawn from.
 
-use super::capacity::Freshness;
 use super::capacity::{
-    AgeBand, CareProfile, CareProfiles, FreshnessPolicy, PlaceType, available_places,
+    AgeBand, CareProfile, CareProfiles, ChildAge, Freshness, FreshnessPolicy, PlaceType,
+    available_places,
 };
+use super::suppression::{Count, suppress};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -287,6 +289,99 @@ pub fn bucket_ends(
     Some(ends)
 }
 
+/// One search that found no fresh free place: what was asked, no person data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnmetRecord {
+    pub at: DateTime<Utc>,
+    /// Empty: any place type.
+    pub place_types: Vec<PlaceType>,
+    /// Empty: any care profile.
+    pub care_profiles: CareProfiles,
+    pub child_age: Option<ChildAge>,
+    pub child_municipality: Option<String>,
+}
+
+/// The kind of gap an unmet search shows. `None` means any, or several.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnmetKey {
+    pub place_type: Option<PlaceType>,
+    pub care_profile: Option<CareProfile>,
+    pub age_band: Option<AgeBand>,
+    pub child_municipality: Option<String>,
+}
+
+/// The age bands unmet demand is counted in: children, adolescents, young adults.
+pub fn age_band_of(age: ChildAge) -> AgeBand {
+    let (min, max) = match age.years() {
+        0..=11 => (0, 11),
+        12..=17 => (12, 17),
+        _ => (18, 23),
+    };
+    AgeBand::new(min, max).expect("fixed bands are valid")
+}
+
+impl UnmetRecord {
+    fn key(&self) -> UnmetKey {
+        UnmetKey {
+            place_type: only(self.place_types.clone()),
+            care_profile: only(self.care_profiles.iter().collect()),
+            age_band: self.child_age.map(age_band_of),
+            child_municipality: self.child_municipality.clone(),
+        }
+    }
+}
+
+/// The one element, or `None` for none or several.
+fn only<T>(mut all: Vec<T>) -> Option<T> {
+    if all.len() == 1 { all.pop() } else { None }
+}
+
+/// One week of unmet demand, suppressed for publication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnmetWeek {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub total: Count,
+    /// Shown counts largest first, then the suppressed ones in key order:
+    /// their place in the list says nothing about their size.
+    pub gaps: Vec<(UnmetKey, Count)>,
+}
+
+/// Unmet searches per week from `from` (the last week ends at `to`),
+/// counted per kind of gap and suppressed per week against its total.
+pub fn unmet_demand_by_week(
+    records: &[UnmetRecord],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<Vec<UnmetWeek>> {
+    let ends = bucket_ends(from, to, Duration::weeks(1))?;
+    let mut start = from;
+    let mut weeks = Vec::with_capacity(ends.len());
+    for end in ends {
+        let mut counts: BTreeMap<UnmetKey, u32> = BTreeMap::new();
+        for record in records.iter().filter(|r| start <= r.at && r.at < end) {
+            *counts.entry(record.key()).or_default() += 1;
+        }
+        let (keys, values): (Vec<UnmetKey>, Vec<u32>) = counts.into_iter().unzip();
+        let published = suppress(&values);
+        let mut gaps: Vec<(UnmetKey, Count)> = keys.into_iter().zip(published.cells).collect();
+        gaps.sort_by(|(a_key, a), (b_key, b)| match (a, b) {
+            (Count::Shown(a), Count::Shown(b)) => b.cmp(a).then_with(|| a_key.cmp(b_key)),
+            (Count::Shown(_), Count::Suppressed) => std::cmp::Ordering::Less,
+            (Count::Suppressed, Count::Shown(_)) => std::cmp::Ordering::Greater,
+            (Count::Suppressed, Count::Suppressed) => a_key.cmp(b_key),
+        });
+        weeks.push(UnmetWeek {
+            start,
+            end,
+            total: published.total,
+            gaps,
+        });
+        start = end;
+    }
+    Some(weeks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,6 +544,47 @@ mod tests {
         assert_eq!(
             free(&mut replay, 5),
             [("a".to_owned(), 2), ("b".to_owned(), 3)]
+        );
+    }
+
+    fn unmet(at: i64, types: &[PlaceType], age: Option<u32>) -> UnmetRecord {
+        UnmetRecord {
+            at: t(at),
+            place_types: types.to_vec(),
+            care_profiles: CareProfiles::default(),
+            child_age: age.map(|a| ChildAge::parse(a).unwrap()),
+            child_municipality: Some("GM0392".into()),
+        }
+    }
+
+    #[test]
+    fn unmet_searches_count_once_per_week_and_small_cells_are_withheld() {
+        let mut records: Vec<UnmetRecord> = (0..7)
+            .map(|h| unmet(h, &[PlaceType::CrisisBed], Some(15)))
+            .collect();
+        records.extend((0..3).map(|h| unmet(h, &[PlaceType::CrisisBed], Some(9))));
+        // Several types asked: counted once, under "any".
+        let several = [PlaceType::CrisisBed, PlaceType::FamilyHome];
+        records.extend((0..2).map(|h| unmet(h, &several, Some(15))));
+        records.push(unmet(24 * 7 + 1, &[PlaceType::CrisisBed], Some(15)));
+        let weeks = unmet_demand_by_week(&records, t(0), t(24 * 8)).unwrap();
+        assert_eq!(weeks.len(), 2);
+        let first = &weeks[0];
+        assert_eq!(first.total, Count::Shown(12));
+        assert_eq!(first.gaps[0].1, Count::Shown(7));
+        assert_eq!(
+            first.gaps[0].0.age_band,
+            Some(AgeBand::new(12, 17).unwrap())
+        );
+        assert_eq!(first.gaps[0].0.place_type, Some(PlaceType::CrisisBed));
+        // 3 and 2 are withheld; together they make 5, which gives neither away.
+        assert_eq!(first.gaps.len(), 3);
+        assert!(first.gaps[1..].iter().all(|(_, c)| *c == Count::Suppressed));
+        assert!(first.gaps.iter().any(|(k, _)| k.place_type.is_none()));
+        assert_eq!(
+            weeks[1].total,
+            Count::Suppressed,
+            "one search in the last week"
         );
     }
 

@@ -3,7 +3,8 @@
 use super::auth::caller;
 use super::convert::{care_profile_out, place_type_out, time_in, timestamp};
 use crate::app::{App, AppError, Period, Snapshot};
-use crate::domain::insights::{CapacityFigures, Grouping, WaitingFigures};
+use crate::domain::insights::{CapacityFigures, Grouping, UnmetWeek, WaitingFigures};
+use crate::domain::suppression::Count;
 use chrono::{DateTime, Duration, Utc};
 use spil_proto::v1 as pb;
 use std::sync::Arc;
@@ -69,8 +70,70 @@ fn waiting_out(figures: WaitingFigures) -> pb::WaitingFigures {
     }
 }
 
+fn count_out(count: Count) -> Option<pb::SuppressibleCount> {
+    Some(match count {
+        Count::Shown(value) => pb::SuppressibleCount {
+            value,
+            suppressed: false,
+        },
+        Count::Suppressed => pb::SuppressibleCount {
+            value: 0,
+            suppressed: true,
+        },
+    })
+}
+
+fn unmet_week_out(week: UnmetWeek) -> pb::UnmetDemandWeek {
+    pb::UnmetDemandWeek {
+        start: Some(timestamp(week.start)),
+        end: Some(timestamp(week.end)),
+        searches: count_out(week.total),
+        gaps: week
+            .gaps
+            .into_iter()
+            .map(|(key, count)| pb::UnmetDemandCell {
+                place_type: key
+                    .place_type
+                    .map_or(pb::PlaceType::Unspecified, place_type_out)
+                    as i32,
+                care_profile: key
+                    .care_profile
+                    .map_or(pb::CareProfile::Unspecified, care_profile_out)
+                    as i32,
+                age_band: key.age_band.map(|band| pb::AgeBand {
+                    min_age: u32::from(band.min()),
+                    max_age: u32::from(band.max()),
+                }),
+                child_municipality_code: key.child_municipality.unwrap_or_default(),
+                searches: count_out(count),
+            })
+            .collect(),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::insights_server::Insights for InsightsService {
+    async fn unmet_demand(
+        &self,
+        request: Request<pb::UnmetDemandRequest>,
+    ) -> Result<Response<pb::UnmetDemandResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let period = self.app.period(
+            optional_time("from", &request.from)?,
+            optional_time("to", &request.to)?,
+        )?;
+        let (revision, weeks) = self
+            .app
+            .unmet_demand(&caller, &request.region_id, period)
+            .await?;
+        Ok(Response::new(pb::UnmetDemandResponse {
+            region_id: request.region_id,
+            revision: revision.0,
+            weeks: weeks.into_iter().map(unmet_week_out).collect(),
+        }))
+    }
+
     async fn capacity_overview(
         &self,
         request: Request<pb::CapacityOverviewRequest>,

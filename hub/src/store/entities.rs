@@ -250,6 +250,9 @@ pub mod unmet_demand {
         /// Comma-separated region ids searched in; empty means any.
         pub region_ids: String,
         pub child_municipality_code: Option<String>,
+        /// The region the signal counts for: the child's municipality's,
+        /// or else the one region searched; none for a wider search.
+        pub region_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,12 +2,12 @@
 //! force at a moment (one index seek per offering), publications and holds
 //! of a period (index ranges), never a scan of all history.
 
-use super::codes::{decode, hold_state, millis, parsed, time};
-use super::entities::{hold, offering, offering_publication};
+use super::codes::{decode, hold_state, millis, parsed, place_type_bits, time};
+use super::entities::{hold, offering, offering_publication, unmet_demand};
 use super::{Store, StoreError, Timed};
-use crate::domain::capacity::{AgeBand, CareProfiles, PlaceType};
+use crate::domain::capacity::{AgeBand, CareProfiles, ChildAge, PlaceType};
 use crate::domain::hold::HoldState;
-use crate::domain::insights::{HoldRecord, PublicationRecord};
+use crate::domain::insights::{HoldRecord, PublicationRecord, UnmetRecord};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
@@ -102,6 +102,44 @@ impl Store {
                     expires_at: time(row.expires_at_ms)?,
                     ended_at: row.ended_at_ms.map(time).transpose()?,
                     offering_id: row.offering_id,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// Unmet-demand signals counted for `region_id` from `from` until `to`.
+    pub async fn unmet_demand_between(
+        &self,
+        region_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UnmetRecord>, StoreError> {
+        let _timed = Timed::start("unmet_demand_between");
+        let rows = unmet_demand::Entity::find()
+            .filter(unmet_demand::Column::RegionId.eq(region_id))
+            .filter(unmet_demand::Column::AtMs.gte(millis(from)))
+            .filter(unmet_demand::Column::AtMs.lt(millis(to)))
+            .all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(UnmetRecord {
+                    at: time(row.at_ms)?,
+                    place_types: PlaceType::ALL
+                        .into_iter()
+                        .filter(|t| row.place_types & place_type_bits(&[*t]) != 0)
+                        .collect(),
+                    care_profiles: parsed(
+                        CareProfiles::from_bits(row.care_profiles as u8),
+                        "care profiles",
+                    )?,
+                    child_age: row
+                        .child_age
+                        .map(|age| parsed(ChildAge::parse(age as u32), "child age"))
+                        .transpose()?,
+                    child_municipality: row.child_municipality_code,
                 })
             })
             .collect()

@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(M20261123CapacityRegistry),
             Box::new(M20261124Consultations),
             Box::new(M20261125PublicationHistory),
+            Box::new(M20261126UnmetDemandRegion),
         ]
     }
 }
@@ -514,6 +515,48 @@ impl MigrationTrait for M20261125PublicationHistory {
         // Holds of a period, for placements and holds over time.
         m.create_index(index("holds", "ix_holds_created", &["created_at_ms"]))
             .await?;
+        Ok(())
+    }
+}
+
+/// Unmet demand attributed to one region, so a region's weeks are an index
+/// range: the child's municipality's region, or else the one region searched.
+struct M20261126UnmetDemandRegion;
+
+impl MigrationName for M20261126UnmetDemandRegion {
+    fn name(&self) -> &str {
+        "m20261126_unmet_demand_region"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261126UnmetDemandRegion {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("unmet_demand")
+                .add_column(string_null("region_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "unmet_demand",
+            "ix_unmet_demand_region",
+            &["region_id", "at_ms"],
+        ))
+        .await?;
+        let db = m.get_connection();
+        db.execute_unprepared(
+            "UPDATE unmet_demand SET region_id = (SELECT municipalities.region_id \
+             FROM municipalities WHERE municipalities.code = unmet_demand.child_municipality_code) \
+             WHERE child_municipality_code IS NOT NULL",
+        )
+        .await?;
+        db.execute_unprepared(
+            "UPDATE unmet_demand SET region_id = region_ids \
+             WHERE region_id IS NULL AND region_ids <> '' AND region_ids NOT LIKE '%,%'",
+        )
+        .await?;
         Ok(())
     }
 }

@@ -568,6 +568,7 @@ impl Store {
         &self,
         searcher: &OrgId,
         filter: &SearchFilter,
+        region_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         unmet_demand::ActiveModel {
@@ -581,6 +582,7 @@ impl Store {
                 .child_municipality
                 .as_ref()
                 .map(|m| m.as_str().to_owned())),
+            region_id: Set(region_id.map(str::to_owned)),
             ..Default::default()
         }
         .insert(&self.writer)

@@ -446,3 +446,119 @@ async fn bad_requests_name_the_field() {
         .await;
     assert_bad_field(half_period, "from");
 }
+
+#[tokio::test]
+async fn unmet_demand_is_counted_per_week_and_small_counts_cannot_be_worked_out() {
+    let hub = TestHub::spawn().await;
+    let t0 = epoch();
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let search =
+        |age: u32, place_type: pb::PlaceType, municipality: &str| pb::SearchPlacesRequest {
+            place_types: vec![place_type as i32],
+            child_age: Some(age),
+            child_municipality_code: municipality.into(),
+            ..Default::default()
+        };
+    // Week 1 in Zuid-Kennemerland: 7 crisis beds for 15-year-olds, 3 for
+    // 9-year-olds, 2 family homes; one search for a child from Velsen
+    // counts for IJmond. Week 2: one search.
+    let mut searches = Vec::new();
+    searches.extend((0..7).map(|_| search(15, pb::PlaceType::CrisisBed, "GM0392")));
+    searches.extend((0..3).map(|_| search(9, pb::PlaceType::CrisisBed, "GM0397")));
+    searches.extend((0..2).map(|_| search(15, pb::PlaceType::FamilyHome, "GM0392")));
+    searches.push(search(15, pb::PlaceType::CrisisBed, "GM0453"));
+    for (n, request) in searches.into_iter().enumerate() {
+        hub.clock.set(t0 + Duration::minutes(n as i64));
+        let found = crisis.capacity().search_places(request).await.unwrap();
+        assert!(found.into_inner().results.is_empty());
+    }
+    hub.clock.set(t0 + Duration::days(8));
+    crisis
+        .capacity()
+        .search_places(search(16, pb::PlaceType::CrisisBed, "GM0392"))
+        .await
+        .unwrap();
+    hub.clock.set(t0 + Duration::days(9));
+
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let unmet = region
+        .insights()
+        .unmet_demand(pb::UnmetDemandRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(9))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unmet.weeks.len(), 2);
+    let first = &unmet.weeks[0];
+    let shown = |c: &Option<pb::SuppressibleCount>| c.filter(|c| !c.suppressed).map(|c| c.value);
+    assert_eq!(
+        shown(&first.searches),
+        Some(12),
+        "IJmond's search is not here"
+    );
+    let biggest = &first.gaps[0];
+    assert_eq!(
+        (
+            biggest.place_type,
+            biggest.age_band,
+            biggest.child_municipality_code.as_str(),
+            shown(&biggest.searches)
+        ),
+        (
+            pb::PlaceType::CrisisBed as i32,
+            Some(pb::AgeBand {
+                min_age: 12,
+                max_age: 17
+            }),
+            "GM0392",
+            Some(7)
+        )
+    );
+    assert_eq!(first.gaps.len(), 3);
+    for gap in &first.gaps[1..] {
+        assert_eq!(
+            gap.searches,
+            Some(pb::SuppressibleCount {
+                value: 0,
+                suppressed: true
+            })
+        );
+    }
+    // What the total leaves for the withheld cells is 5 over 2 cells: no
+    // single one follows from it.
+    for week in &unmet.weeks {
+        if let Some(total) = shown(&week.searches) {
+            let visible: u32 = week.gaps.iter().filter_map(|g| shown(&g.searches)).sum();
+            let withheld = week
+                .gaps
+                .iter()
+                .filter(|g| shown(&g.searches).is_none())
+                .count() as u32;
+            if withheld > 0 {
+                assert!(withheld >= 2 && total - visible >= 5 && total - visible > withheld);
+            }
+        }
+    }
+    assert_eq!(
+        unmet.weeks[1].searches,
+        Some(pb::SuppressibleCount {
+            value: 0,
+            suppressed: true
+        }),
+        "one search in the second week"
+    );
+
+    let other = hub.client_as("regio-holland-rijnland").await;
+    let refused = other
+        .insights()
+        .unmet_demand(pb::UnmetDemandRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(9))),
+        })
+        .await;
+    assert_code(refused, Code::PermissionDenied);
+}
