@@ -51,11 +51,14 @@ pub enum InsightsCommand {
     },
     /// Searches that found no fresh free place, per week; biggest gaps first.
     /// Counts below 5 show as "< 5".
-    Unmet(UnmetArgs),
+    Unmet(PeriodArgs),
+    /// Holds for the region's children per place type: outcomes, hours to
+    /// confirm, placements outside the region and province.
+    Placements(PeriodArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct UnmetArgs {
+pub struct PeriodArgs {
     #[command(flatten)]
     region: RegionArg,
     #[command(flatten)]
@@ -170,10 +173,10 @@ impl Table {
         }
     }
 
-    fn print(&self, as_json: bool, as_csv: bool, header: &str) {
-        if as_json {
-            let rows: Vec<Value> = self
-                .rows
+    /// The rows as JSON objects keyed by column.
+    fn json_rows(&self) -> Value {
+        Value::Array(
+            self.rows
                 .iter()
                 .map(|row| {
                     Value::Object(
@@ -184,8 +187,13 @@ impl Table {
                             .collect(),
                     )
                 })
-                .collect();
-            println!("{}", Value::Array(rows));
+                .collect(),
+        )
+    }
+
+    fn print(&self, as_json: bool, as_csv: bool, header: &str) {
+        if as_json {
+            println!("{}", self.json_rows());
         } else if as_csv {
             println!("{}", self.columns.join(","));
             for row in &self.rows {
@@ -422,7 +430,7 @@ pub async fn insights(
                 ),
             );
         }
-        InsightsCommand::Unmet(UnmetArgs {
+        InsightsCommand::Unmet(PeriodArgs {
             region,
             period,
             output,
@@ -475,6 +483,65 @@ pub async fn insights(
                 &format!(
                     "unmet demand in {} per week, counts below 5 withheld (revision {})",
                     found.region_id, found.revision
+                ),
+            );
+        }
+        InsightsCommand::Placements(PeriodArgs {
+            region,
+            period,
+            output,
+        }) => {
+            let found = client
+                .insights()
+                .placement_figures(pb::PlacementFiguresRequest {
+                    region_id: region.region.clone(),
+                    from: Some(ts(period.from)),
+                    to: Some(ts(period.to.unwrap_or_else(now))),
+                })
+                .await?
+                .into_inner();
+            let mut table = Table::new(vec![
+                "place_type",
+                "made",
+                "confirmed",
+                "released",
+                "expired",
+                "active",
+                "hours_to_confirm_median",
+                "hours_to_confirm_p90",
+                "outside_region",
+                "outside_province",
+            ]);
+            for row in &found.rows {
+                table.rows.push(vec![
+                    json!(place_type(row.place_type)),
+                    suppressible(row.made),
+                    suppressible(row.confirmed),
+                    suppressible(row.released),
+                    suppressible(row.expired),
+                    suppressible(row.active),
+                    json!(row.hours_to_confirm_median),
+                    json!(row.hours_to_confirm_p90),
+                    suppressible(row.outside_region),
+                    suppressible(row.outside_province),
+                ]);
+            }
+            let secure = suppressible(found.secure_outside_province);
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"rows": table.json_rows(), "secure_outside_province": secure})
+                );
+                return Ok(());
+            }
+            table.print(
+                as_json,
+                output.csv,
+                &format!(
+                    "holds for children from {} (revision {}); secure placements outside the province: {}",
+                    found.region_id,
+                    found.revision,
+                    Table::text(&secure)
                 ),
             );
         }

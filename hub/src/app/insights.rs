@@ -4,10 +4,12 @@
 use super::{App, AppError};
 use crate::domain::authz::Action;
 use crate::domain::capacity::Revision;
+use crate::domain::hold::HoldState;
 use crate::domain::identity::{Caller, Role};
 use crate::domain::insights::{
-    CapacityFigures, Grouping, HistoryReplay, HoldIndex, MAX_BUCKETS, UnmetWeek, WaitingFigures,
-    bucket_ends, capacity_at, holds_needed_from, unmet_demand_by_week, waiting_at,
+    CapacityFigures, Grouping, HistoryReplay, HoldIndex, HoldOutcome, MAX_BUCKETS,
+    PlacementFigures, PlacementRecord, UnmetWeek, WaitingFigures, bucket_ends, capacity_at,
+    holds_needed_from, placement_figures, unmet_demand_by_week, waiting_at,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -201,6 +203,56 @@ impl App {
             )
         })?;
         Ok((revision, weeks))
+    }
+
+    /// Holds for the region's children made in `period`, per place type.
+    pub async fn placement_figures(
+        &self,
+        caller: &Caller,
+        region_id: &str,
+        period: Period,
+    ) -> Result<(Revision, Vec<PlacementFigures>), AppError> {
+        self.authorise_region(caller, region_id)?;
+        let revision = self.store.current_revision().await?;
+        let now = self.clock.now();
+        let directory = self.directory();
+        let province_of = |region: &str| {
+            directory
+                .regions
+                .iter()
+                .find(|r| r.id == region)
+                .map(|r| r.province.clone())
+        };
+        let home_province = province_of(region_id);
+        let municipalities: Vec<&str> = directory
+            .municipalities
+            .values()
+            .filter(|m| m.region_id == region_id)
+            .map(|m| m.code.as_str())
+            .collect();
+        let holds = self
+            .store
+            .holds_for_children_of(&municipalities, period.from, period.to)
+            .await?;
+        let records: Vec<PlacementRecord> = holds
+            .into_iter()
+            .map(|h| PlacementRecord {
+                place_type: h.place_type,
+                outcome: match h.hold.state {
+                    HoldState::Confirmed => HoldOutcome::Confirmed,
+                    HoldState::Released => HoldOutcome::Released,
+                    HoldState::Expired => HoldOutcome::Expired,
+                    // Past its expiry, an active hold has expired, marked or not.
+                    HoldState::Active if h.hold.expires_at <= now => HoldOutcome::Expired,
+                    HoldState::Active => HoldOutcome::Active,
+                },
+                created_at: h.hold.created_at,
+                ended_at: h.hold.ended_at,
+                outside_region: h.region_id != region_id,
+                outside_province: province_of(&h.region_id) != home_province,
+            })
+            .collect();
+        Ok((revision, placement_figures(&records)))
     }
 
     async fn replay(&self, region_id: &str, period: Period) -> Result<HistoryReplay, AppError> {

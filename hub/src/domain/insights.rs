@@ -382,6 +382,106 @@ pub fn unmet_demand_by_week(
     Some(weeks)
 }
 
+/// What became of one hold for a child from the region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOutcome {
+    Active,
+    Confirmed,
+    Released,
+    Expired,
+}
+
+/// One hold for a child from the region, and where its place was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacementRecord {
+    pub place_type: PlaceType,
+    pub outcome: HoldOutcome,
+    pub created_at: DateTime<Utc>,
+    /// When it was confirmed, released or expired.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The location lies in another region than the child's municipality.
+    pub outside_region: bool,
+    /// … and in another province.
+    pub outside_province: bool,
+}
+
+/// Holds of one place type, suppressed for publication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacementFigures {
+    pub place_type: PlaceType,
+    pub made: Count,
+    pub confirmed: Count,
+    pub released: Count,
+    pub expired: Count,
+    pub active: Count,
+    pub hours_to_confirm_median: Option<f64>,
+    pub hours_to_confirm_p90: Option<f64>,
+    pub outside_region: Count,
+    pub outside_province: Count,
+}
+
+/// A lone count: zero and five or more shown, 1–4 withheld.
+fn single(n: u32) -> Count {
+    suppress(&[n]).total
+}
+
+/// The `q`-quantile of sorted values by nearest rank.
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+/// Holds per place type: outcomes suppressed against the number made, lead
+/// times only over five placements or more.
+pub fn placement_figures(records: &[PlacementRecord]) -> Vec<PlacementFigures> {
+    let mut by_type: BTreeMap<PlaceType, Vec<&PlacementRecord>> = BTreeMap::new();
+    for record in records {
+        by_type.entry(record.place_type).or_default().push(record);
+    }
+    by_type
+        .into_iter()
+        .map(|(place_type, holds)| {
+            let count = |outcome| holds.iter().filter(|h| h.outcome == outcome).count() as u32;
+            let outcomes = suppress(&[
+                count(HoldOutcome::Confirmed),
+                count(HoldOutcome::Released),
+                count(HoldOutcome::Expired),
+                count(HoldOutcome::Active),
+            ]);
+            let placed: Vec<&&PlacementRecord> = holds
+                .iter()
+                .filter(|h| h.outcome == HoldOutcome::Confirmed)
+                .collect();
+            let mut hours: Vec<f64> = placed
+                .iter()
+                .filter_map(|h| {
+                    h.ended_at
+                        .map(|end| (end - h.created_at).num_seconds() as f64 / 3600.0)
+                })
+                .collect();
+            hours.sort_by(f64::total_cmp);
+            let enough = hours.len() as u32 >= super::suppression::THRESHOLD;
+            PlacementFigures {
+                place_type,
+                made: outcomes.total,
+                confirmed: outcomes.cells[0],
+                released: outcomes.cells[1],
+                expired: outcomes.cells[2],
+                active: outcomes.cells[3],
+                hours_to_confirm_median: quantile(&hours, 0.5).filter(|_| enough),
+                hours_to_confirm_p90: quantile(&hours, 0.9).filter(|_| enough),
+                outside_region: single(placed.iter().filter(|h| h.outside_region).count() as u32),
+                outside_province: single(
+                    placed.iter().filter(|h| h.outside_province).count() as u32
+                ),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,6 +645,64 @@ mod tests {
             free(&mut replay, 5),
             [("a".to_owned(), 2), ("b".to_owned(), 3)]
         );
+    }
+
+    fn placement(outcome: HoldOutcome, minutes: i64, outside: (bool, bool)) -> PlacementRecord {
+        PlacementRecord {
+            place_type: PlaceType::SecureResidential,
+            outcome,
+            created_at: t(0),
+            ended_at: Some(t(0) + Duration::minutes(minutes)),
+            outside_region: outside.0,
+            outside_province: outside.1,
+        }
+    }
+
+    #[test]
+    fn placement_outcomes_are_suppressed_against_the_holds_made() {
+        let mut records: Vec<PlacementRecord> = [30, 60, 90, 120, 150, 180]
+            .iter()
+            .map(|m| placement(HoldOutcome::Confirmed, *m, (false, false)))
+            .collect();
+        records.push(placement(HoldOutcome::Confirmed, 240, (true, true)));
+        records.extend((0..6).map(|_| placement(HoldOutcome::Released, 10, (false, false))));
+        records.push(placement(HoldOutcome::Expired, 30, (false, false)));
+        let figures = placement_figures(&records);
+        assert_eq!(figures.len(), 1);
+        let f = &figures[0];
+        assert_eq!(f.made, Count::Shown(14));
+        // One expired: withheld, and with it the smallest other outcome (6
+        // released), so 7 = 1 + 6 leaves neither recoverable.
+        assert_eq!(
+            (f.confirmed, f.released, f.expired, f.active),
+            (
+                Count::Shown(7),
+                Count::Suppressed,
+                Count::Suppressed,
+                Count::Shown(0)
+            )
+        );
+        // 0.5, 1, 1.5, 2, 2.5, 3, 4 hours: median 2, 90th percentile 4.
+        assert_eq!(f.hours_to_confirm_median, Some(2.0));
+        assert_eq!(f.hours_to_confirm_p90, Some(4.0));
+        assert_eq!(
+            f.outside_province,
+            Count::Suppressed,
+            "one is fewer than five"
+        );
+    }
+
+    #[test]
+    fn lead_times_need_five_placements() {
+        let records: Vec<PlacementRecord> = (0..4)
+            .map(|_| placement(HoldOutcome::Confirmed, 60, (false, false)))
+            .collect();
+        let f = &placement_figures(&records)[0];
+        assert_eq!(
+            (f.hours_to_confirm_median, f.made),
+            (None, Count::Suppressed)
+        );
+        assert_eq!(f.outside_region, Count::Shown(0));
     }
 
     fn unmet(at: i64, types: &[PlaceType], age: Option<u32>) -> UnmetRecord {

@@ -3,7 +3,10 @@
 use super::auth::caller;
 use super::convert::{care_profile_out, place_type_out, time_in, timestamp};
 use crate::app::{App, AppError, Period, Snapshot};
-use crate::domain::insights::{CapacityFigures, Grouping, UnmetWeek, WaitingFigures};
+use crate::domain::capacity::PlaceType;
+use crate::domain::insights::{
+    CapacityFigures, Grouping, PlacementFigures, UnmetWeek, WaitingFigures,
+};
 use crate::domain::suppression::Count;
 use chrono::{DateTime, Duration, Utc};
 use spil_proto::v1 as pb;
@@ -111,8 +114,49 @@ fn unmet_week_out(week: UnmetWeek) -> pb::UnmetDemandWeek {
     }
 }
 
+fn placement_out(row: PlacementFigures) -> pb::PlacementRow {
+    pb::PlacementRow {
+        place_type: place_type_out(row.place_type) as i32,
+        made: count_out(row.made),
+        confirmed: count_out(row.confirmed),
+        released: count_out(row.released),
+        expired: count_out(row.expired),
+        active: count_out(row.active),
+        hours_to_confirm_median: row.hours_to_confirm_median,
+        hours_to_confirm_p90: row.hours_to_confirm_p90,
+        outside_region: count_out(row.outside_region),
+        outside_province: count_out(row.outside_province),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::insights_server::Insights for InsightsService {
+    async fn placement_figures(
+        &self,
+        request: Request<pb::PlacementFiguresRequest>,
+    ) -> Result<Response<pb::PlacementFiguresResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let period = self.app.period(
+            optional_time("from", &request.from)?,
+            optional_time("to", &request.to)?,
+        )?;
+        let (revision, rows) = self
+            .app
+            .placement_figures(&caller, &request.region_id, period)
+            .await?;
+        let secure_outside_province = rows
+            .iter()
+            .find(|r| r.place_type == PlaceType::SecureResidential)
+            .map_or(Count::Shown(0), |r| r.outside_province);
+        Ok(Response::new(pb::PlacementFiguresResponse {
+            region_id: request.region_id,
+            revision: revision.0,
+            rows: rows.into_iter().map(placement_out).collect(),
+            secure_outside_province: count_out(secure_outside_province),
+        }))
+    }
+
     async fn unmet_demand(
         &self,
         request: Request<pb::UnmetDemandRequest>,

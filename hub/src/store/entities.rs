@@ -162,7 +162,20 @@ pub mod hold {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::offering::Entity",
+            from = "Column::OfferingId",
+            to = "super::offering::Column::Id"
+        )]
+        Offering,
+    }
+
+    impl Related<super::offering::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Offering.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }

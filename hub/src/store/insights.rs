@@ -6,7 +6,7 @@ use super::codes::{decode, hold_state, millis, parsed, place_type_bits, time};
 use super::entities::{hold, offering, offering_publication, unmet_demand};
 use super::{Store, StoreError, Timed};
 use crate::domain::capacity::{AgeBand, CareProfiles, ChildAge, PlaceType};
-use crate::domain::hold::HoldState;
+use crate::domain::hold::{Hold, HoldState};
 use crate::domain::insights::{HoldRecord, PublicationRecord, UnmetRecord};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Order, Query};
@@ -140,6 +140,45 @@ impl Store {
                         .map(|age| parsed(ChildAge::parse(age as u32), "child age"))
                         .transpose()?,
                     child_municipality: row.child_municipality_code,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A hold with its offering's place type and region.
+pub struct HoldWithPlace {
+    pub hold: Hold,
+    pub place_type: PlaceType,
+    pub region_id: String,
+}
+
+impl Store {
+    /// The holds made from `from` until `to` for children living in
+    /// `municipalities`, with where their places were.
+    pub async fn holds_for_children_of(
+        &self,
+        municipalities: &[&str],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HoldWithPlace>, StoreError> {
+        let _timed = Timed::start("holds_for_children_of");
+        let rows = hold::Entity::find()
+            .filter(hold::Column::CreatedAtMs.gte(millis(from)))
+            .filter(hold::Column::CreatedAtMs.lt(millis(to)))
+            .filter(hold::Column::ChildMunicipalityCode.is_in(municipalities.iter().copied()))
+            .find_also_related(offering::Entity)
+            .all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|(hold, offering)| {
+                let offering = offering.ok_or_else(|| {
+                    StoreError::Corrupt(format!("hold {} without its offering", hold.id))
+                })?;
+                Ok(HoldWithPlace {
+                    place_type: decode(&PlaceType::ALL, offering.place_type, "place type")?,
+                    region_id: offering.region_id,
+                    hold: hold.into_domain()?,
                 })
             })
             .collect()

@@ -562,3 +562,168 @@ async fn unmet_demand_is_counted_per_week_and_small_counts_cannot_be_worked_out(
         .await;
     assert_code(refused, Code::PermissionDenied);
 }
+
+/// Publishes one offering at a new location of `provider` and returns its id.
+async fn offering_at(
+    hub: &TestHub,
+    provider: &str,
+    location_id: &str,
+    municipality: &str,
+    key: pb::OfferingKey,
+) -> String {
+    let client = hub.client_as(provider).await;
+    client
+        .capacity()
+        .upsert_location(location(location_id, municipality))
+        .await
+        .unwrap();
+    client
+        .capacity()
+        .publish_capacity(publish(
+            &format!("seed-{location_id}"),
+            vec![update(key, 20, 20)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .offerings[0]
+        .id
+        .clone()
+}
+
+#[tokio::test]
+async fn placements_count_outcomes_lead_times_and_children_placed_far_from_home() {
+    let hub = TestHub::spawn().await;
+    let t0 = epoch();
+    let haarlem = offering_at(
+        &hub,
+        "kenter",
+        "kenter-haarlem",
+        "GM0392",
+        crisis_key("kenter-haarlem"),
+    )
+    .await;
+    let velsen = offering_at(
+        &hub,
+        "consortium-ijmond",
+        "ijmond-velsen",
+        "GM0453",
+        crisis_key("ijmond-velsen"),
+    )
+    .await;
+    let secure_key = pb::OfferingKey {
+        place_type: pb::PlaceType::SecureResidential as i32,
+        security_level: pb::SecurityLevel::Secure as i32,
+        ..crisis_key("duinzicht-den-haag")
+    };
+    let den_haag = offering_at(
+        &hub,
+        "duinzicht-jeugdzorgplus",
+        "duinzicht-den-haag",
+        "GM0518",
+        secure_key,
+    )
+    .await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let confirm = |id: String| {
+        let mut capacity = crisis.capacity();
+        async move {
+            capacity
+                .confirm_hold(pb::ConfirmHoldRequest { hold_id: id })
+                .await
+                .unwrap();
+        }
+    };
+
+    // Six crisis beds confirmed after 10, 20, … 60 minutes, one of them in
+    // IJmond; five released; for Haarlem children throughout.
+    for n in 0..6i64 {
+        let start = t0 + Duration::hours(n);
+        hub.clock.set(start);
+        let offering = if n == 5 { &velsen } else { &haarlem };
+        let two_hours = prost_types::Duration {
+            seconds: 7200,
+            nanos: 0,
+        };
+        let request = pb::HoldPlaceRequest {
+            duration: Some(two_hours),
+            ..hold(&format!("placed-{n}"), offering)
+        };
+        let held = crisis.capacity().hold_place(request).await.unwrap();
+        hub.clock.set(start + Duration::minutes(10 * (n + 1)));
+        confirm(held.into_inner().hold.unwrap().id).await;
+    }
+    hub.clock.set(t0 + Duration::hours(7));
+    for n in 0..5 {
+        let hold = hold_granted(&crisis, &format!("released-{n}"), &haarlem).await;
+        crisis
+            .capacity()
+            .release_hold(pb::ReleaseHoldRequest { hold_id: hold.id })
+            .await
+            .unwrap();
+    }
+    // A secure place in Zuid-Holland for a Haarlem child.
+    let secure = hold_granted(&crisis, "secure", &den_haag).await;
+    confirm(secure.id).await;
+    // A child from Velsen is IJmond's, not Zuid-Kennemerland's.
+    crisis
+        .capacity()
+        .hold_place(pb::HoldPlaceRequest {
+            child_municipality_code: "GM0453".into(),
+            ..hold("velsen-child", &haarlem)
+        })
+        .await
+        .unwrap();
+    hub.clock.set(t0 + Duration::days(1));
+
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let figures = region
+        .insights()
+        .placement_figures(pb::PlacementFiguresRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(1))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = |c: Option<pb::SuppressibleCount>| c.filter(|c| !c.suppressed).map(|c| c.value);
+    assert_eq!(figures.rows.len(), 2);
+    let beds = &figures.rows[0];
+    assert_eq!(beds.place_type, pb::PlaceType::CrisisBed as i32);
+    assert_eq!(
+        [
+            beds.made,
+            beds.confirmed,
+            beds.released,
+            beds.expired,
+            beds.active
+        ]
+        .map(shown),
+        [Some(11), Some(6), Some(5), Some(0), Some(0)]
+    );
+    assert_eq!(
+        beds.outside_region.map(|c| c.suppressed),
+        Some(true),
+        "one is fewer than five"
+    );
+    assert_eq!(shown(beds.outside_province), Some(0));
+    // 1/6, 2/6, … 6/6 hours: the median by nearest rank is the third, the
+    // 90th percentile the sixth.
+    assert_eq!(beds.hours_to_confirm_median, Some(0.5));
+    assert_eq!(beds.hours_to_confirm_p90, Some(1.0));
+    let secure = &figures.rows[1];
+    assert_eq!(secure.place_type, pb::PlaceType::SecureResidential as i32);
+    assert_eq!(shown(secure.made), None);
+    assert_eq!(
+        secure.hours_to_confirm_median, None,
+        "fewer than five placements"
+    );
+    assert_eq!(
+        figures.secure_outside_province,
+        Some(pb::SuppressibleCount {
+            value: 0,
+            suppressed: true
+        })
+    );
+}
