@@ -55,6 +55,9 @@ pub enum InsightsCommand {
     /// Holds for the region's children per place type: outcomes, hours to
     /// confirm, placements outside the region and province.
     Placements(PeriodArgs),
+    /// Consultations for the region's children: outcomes and lead times,
+    /// overall, by urgency and problem domain; never content.
+    Consultations(PeriodArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -482,6 +485,84 @@ pub async fn insights(
                 output.csv,
                 &format!(
                     "unmet demand in {} per week, counts below 5 withheld (revision {})",
+                    found.region_id, found.revision
+                ),
+            );
+        }
+        InsightsCommand::Consultations(PeriodArgs {
+            region,
+            period,
+            output,
+        }) => {
+            let found = client
+                .insights()
+                .consultation_figures(pb::ConsultationFiguresRequest {
+                    region_id: region.region.clone(),
+                    from: Some(ts(period.from)),
+                    to: Some(ts(period.to.unwrap_or_else(now))),
+                })
+                .await?
+                .into_inner();
+            let mut table = Table::new(vec![
+                "group",
+                "filed",
+                "accepted",
+                "declined",
+                "escalated",
+                "advised",
+                "overdue",
+                "hours_to_acceptance_median",
+                "hours_to_acceptance_p90",
+                "hours_to_advice_median",
+                "hours_to_advice_p90",
+            ]);
+            let row = |group: String, c: pb::ConsultationCounts| {
+                vec![
+                    json!(group),
+                    suppressible(c.filed),
+                    suppressible(c.accepted),
+                    suppressible(c.declined),
+                    suppressible(c.escalated),
+                    suppressible(c.advised),
+                    suppressible(c.overdue),
+                    json!(c.hours_to_acceptance_median),
+                    json!(c.hours_to_acceptance_p90),
+                    json!(c.hours_to_advice_median),
+                    json!(c.hours_to_advice_p90),
+                ]
+            };
+            table
+                .rows
+                .push(row("all".into(), found.total.unwrap_or_default()));
+            for u in &found.by_urgency {
+                let urgency = pb::Urgency::try_from(u.urgency).unwrap_or_default();
+                table.rows.push(row(
+                    format!("urgency {}", name(urgency.as_str_name(), "URGENCY_")),
+                    u.counts.unwrap_or_default(),
+                ));
+            }
+            for d in &found.by_problem_domain {
+                let domain = pb::ProblemDomain::try_from(d.problem_domain).unwrap_or_default();
+                table.rows.push(row(
+                    format!("domain {}", name(domain.as_str_name(), "PROBLEM_DOMAIN_")),
+                    d.counts.unwrap_or_default(),
+                ));
+            }
+            for r in &found.declined_by_reason {
+                let reason = pb::DeclineReason::try_from(r.reason).unwrap_or_default();
+                let mut cells = vec![json!(null); 11];
+                cells[0] = json!(format!(
+                    "declined: {}",
+                    name(reason.as_str_name(), "DECLINE_REASON_")
+                ));
+                cells[3] = suppressible(r.declined);
+                table.rows.push(cells);
+            }
+            table.print(
+                as_json,
+                output.csv,
+                &format!(
+                    "consultations for children from {} (counts below 5 withheld; revision {})",
                     found.region_id, found.revision
                 ),
             );

@@ -1,15 +1,16 @@
 //! Regional figures: who may read which region's, and the history reads
 //! that feed the pure computations in `domain::insights`.
 
-use super::{App, AppError};
+use super::{App, AppError, DirectorySnapshot};
 use crate::domain::authz::Action;
 use crate::domain::capacity::Revision;
 use crate::domain::hold::HoldState;
 use crate::domain::identity::{Caller, Role};
 use crate::domain::insights::{
-    CapacityFigures, Grouping, HistoryReplay, HoldIndex, HoldOutcome, MAX_BUCKETS,
-    PlacementFigures, PlacementRecord, UnmetWeek, WaitingFigures, bucket_ends, capacity_at,
-    holds_needed_from, placement_figures, unmet_demand_by_week, waiting_at,
+    CapacityFigures, ConsultationFigures, Grouping, HistoryReplay, HoldIndex, HoldOutcome,
+    MAX_BUCKETS, PlacementFigures, PlacementRecord, UnmetWeek, WaitingFigures, bucket_ends,
+    capacity_at, consultation_figures, holds_needed_from, placement_figures, unmet_demand_by_week,
+    waiting_at,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -224,12 +225,7 @@ impl App {
                 .map(|r| r.province.clone())
         };
         let home_province = province_of(region_id);
-        let municipalities: Vec<&str> = directory
-            .municipalities
-            .values()
-            .filter(|m| m.region_id == region_id)
-            .map(|m| m.code.as_str())
-            .collect();
+        let municipalities = municipalities_of(&directory, region_id);
         let holds = self
             .store
             .holds_for_children_of(&municipalities, period.from, period.to)
@@ -255,6 +251,29 @@ impl App {
         Ok((revision, placement_figures(&records)))
     }
 
+    /// Consultations for the region's children filed in `period`.
+    pub async fn consultation_figures(
+        &self,
+        caller: &Caller,
+        region_id: &str,
+        period: Period,
+    ) -> Result<(Revision, ConsultationFigures), AppError> {
+        self.authorise_region(caller, region_id)?;
+        let revision = self.store.current_revision().await?;
+        let directory = self.directory();
+        let municipalities = municipalities_of(&directory, region_id);
+        let records = self
+            .store
+            .consultations_for_children_of(
+                &municipalities,
+                period.from,
+                period.to,
+                self.clock.now(),
+            )
+            .await?;
+        Ok((revision, consultation_figures(&records)))
+    }
+
     async fn replay(&self, region_id: &str, period: Period) -> Result<HistoryReplay, AppError> {
         let at_start = self
             .store
@@ -266,6 +285,16 @@ impl App {
             .await?;
         Ok(HistoryReplay::new(at_start, during))
     }
+}
+
+/// The codes of the region's municipalities.
+fn municipalities_of<'a>(directory: &'a DirectorySnapshot, region_id: &str) -> Vec<&'a str> {
+    directory
+        .municipalities
+        .values()
+        .filter(|m| m.region_id == region_id)
+        .map(|m| m.code.as_str())
+        .collect()
 }
 
 fn buckets(period: Period, bucket: Duration, field: &str) -> Result<Vec<DateTime<Utc>>, AppError> {

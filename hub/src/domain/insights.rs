@@ -10,6 +10,11 @@ use super::suppression::{Count, suppress};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
 
+mod consultations;
+pub use consultations::{
+    ConsultationCounts, ConsultationFigures, ConsultationRecord, LeadTimes, consultation_figures,
+};
+
 /// The longest a hold runs: a hold that affects a moment began at most this
 /// long before it.
 pub const LONGEST_HOLD: Duration = Duration::hours(4);

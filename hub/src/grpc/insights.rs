@@ -1,11 +1,15 @@
 //! `spil.v1.Insights`: a region's figures, converted at the edge.
 
 use super::auth::caller;
-use super::convert::{care_profile_out, place_type_out, time_in, timestamp};
+use super::convert::{
+    care_profile_out, decline_reason_out, place_type_out, problem_domain_out, time_in, timestamp,
+    urgency_out,
+};
 use crate::app::{App, AppError, Period, Snapshot};
 use crate::domain::capacity::PlaceType;
 use crate::domain::insights::{
-    CapacityFigures, Grouping, PlacementFigures, UnmetWeek, WaitingFigures,
+    CapacityFigures, ConsultationCounts, Grouping, LeadTimes, PlacementFigures, UnmetWeek,
+    WaitingFigures,
 };
 use crate::domain::suppression::Count;
 use chrono::{DateTime, Duration, Utc};
@@ -129,8 +133,74 @@ fn placement_out(row: PlacementFigures) -> pb::PlacementRow {
     }
 }
 
+fn lead(times: LeadTimes) -> (Option<f64>, Option<f64>) {
+    (times.map(|t| t.0), times.map(|t| t.1))
+}
+
+fn consultation_counts_out(counts: ConsultationCounts) -> Option<pb::ConsultationCounts> {
+    let (acceptance_median, acceptance_p90) = lead(counts.hours_to_acceptance);
+    let (advice_median, advice_p90) = lead(counts.hours_to_advice);
+    Some(pb::ConsultationCounts {
+        filed: count_out(counts.filed),
+        accepted: count_out(counts.accepted),
+        declined: count_out(counts.declined),
+        escalated: count_out(counts.escalated),
+        advised: count_out(counts.advised),
+        overdue: count_out(counts.overdue),
+        hours_to_acceptance_median: acceptance_median,
+        hours_to_acceptance_p90: acceptance_p90,
+        hours_to_advice_median: advice_median,
+        hours_to_advice_p90: advice_p90,
+    })
+}
+
 #[tonic::async_trait]
 impl pb::insights_server::Insights for InsightsService {
+    async fn consultation_figures(
+        &self,
+        request: Request<pb::ConsultationFiguresRequest>,
+    ) -> Result<Response<pb::ConsultationFiguresResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let period = self.app.period(
+            optional_time("from", &request.from)?,
+            optional_time("to", &request.to)?,
+        )?;
+        let (revision, figures) = self
+            .app
+            .consultation_figures(&caller, &request.region_id, period)
+            .await?;
+        Ok(Response::new(pb::ConsultationFiguresResponse {
+            region_id: request.region_id,
+            revision: revision.0,
+            total: consultation_counts_out(figures.total),
+            by_urgency: figures
+                .by_urgency
+                .into_iter()
+                .map(|(urgency, counts)| pb::UrgencyConsultations {
+                    urgency: urgency_out(urgency) as i32,
+                    counts: consultation_counts_out(counts),
+                })
+                .collect(),
+            by_problem_domain: figures
+                .by_problem_domain
+                .into_iter()
+                .map(|(domain, counts)| pb::ProblemDomainConsultations {
+                    problem_domain: problem_domain_out(domain) as i32,
+                    counts: consultation_counts_out(counts),
+                })
+                .collect(),
+            declined_by_reason: figures
+                .declined_by_reason
+                .into_iter()
+                .map(|(reason, count)| pb::DeclineReasonCount {
+                    reason: decline_reason_out(reason) as i32,
+                    declined: count_out(count),
+                })
+                .collect(),
+        }))
+    }
+
     async fn placement_figures(
         &self,
         request: Request<pb::PlacementFiguresRequest>,

@@ -2,12 +2,17 @@
 //! force at a moment (one index seek per offering), publications and holds
 //! of a period (index ranges), never a scan of all history.
 
-use super::codes::{decode, hold_state, millis, parsed, place_type_bits, time};
-use super::entities::{hold, offering, offering_publication, unmet_demand};
+use super::codes::{code, decode, hold_state, millis, parsed, place_type_bits, time};
+use super::entities::{
+    consultation, consultation_transition, hold, offering, offering_publication, unmet_demand,
+};
 use super::{Store, StoreError, Timed};
 use crate::domain::capacity::{AgeBand, CareProfiles, ChildAge, PlaceType};
+use crate::domain::consultation::{
+    ConsultationState, DeclineReason, ProblemDomains, Urgency, is_overdue,
+};
 use crate::domain::hold::{Hold, HoldState};
-use crate::domain::insights::{HoldRecord, PublicationRecord, UnmetRecord};
+use crate::domain::insights::{ConsultationRecord, HoldRecord, PublicationRecord, UnmetRecord};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
@@ -179,6 +184,75 @@ impl Store {
                     place_type: decode(&PlaceType::ALL, offering.place_type, "place type")?,
                     region_id: offering.region_id,
                     hold: hold.into_domain()?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// Consultations filed from `from` until `to` for children living in
+    /// `municipalities` (escalations count with the case they continue),
+    /// reduced to what the figures need.
+    pub async fn consultations_for_children_of(
+        &self,
+        municipalities: &[&str],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ConsultationRecord>, StoreError> {
+        let _timed = Timed::start("consultations_for_children_of");
+        let cases = consultation::Entity::find()
+            .filter(consultation::Column::FiledAtMs.gte(millis(from)))
+            .filter(consultation::Column::FiledAtMs.lt(millis(to)))
+            .filter(consultation::Column::MunicipalityCode.is_in(municipalities.iter().copied()))
+            .filter(consultation::Column::EscalatedFromId.is_null())
+            .all(&self.reader)
+            .await?;
+        let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        ids.extend(cases.iter().filter_map(|c| c.escalated_to_id.as_deref()));
+        let milestones = [
+            ConsultationState::Accepted,
+            ConsultationState::AdviceGiven,
+            ConsultationState::Declined,
+        ]
+        .map(|state| code(&ConsultationState::ALL, state));
+        let transitions = consultation_transition::Entity::find()
+            .filter(consultation_transition::Column::ConsultationId.is_in(ids.iter().copied()))
+            .filter(consultation_transition::Column::ToState.is_in(milestones))
+            .order_by_asc(consultation_transition::Column::AtMs)
+            .all(&self.reader)
+            .await?;
+        let first = |id: &str, state: ConsultationState| {
+            transitions.iter().find(|t| {
+                t.consultation_id == id && t.to_state == code(&ConsultationState::ALL, state)
+            })
+        };
+        cases
+            .iter()
+            .map(|case| {
+                let state = decode(&ConsultationState::ALL, case.state, "state")?;
+                let advised = first(&case.id, ConsultationState::AdviceGiven).or_else(|| {
+                    case.escalated_to_id
+                        .as_deref()
+                        .and_then(|next| first(next, ConsultationState::AdviceGiven))
+                });
+                Ok(ConsultationRecord {
+                    urgency: decode(&Urgency::ALL, case.urgency, "urgency")?,
+                    problem_domains: parsed(
+                        ProblemDomains::from_bits(case.problem_domains as u16),
+                        "problem domains",
+                    )?,
+                    filed_at: time(case.filed_at_ms)?,
+                    accepted_at: first(&case.id, ConsultationState::Accepted)
+                        .map(|t| time(t.at_ms))
+                        .transpose()?,
+                    advised_at: advised.map(|t| time(t.at_ms)).transpose()?,
+                    declined: first(&case.id, ConsultationState::Declined)
+                        .map(|t| decode(&DeclineReason::ALL, t.decline_reason, "decline reason"))
+                        .transpose()?,
+                    escalated: case.escalated_to_id.is_some(),
+                    overdue: is_overdue(state, time(case.answer_due_at_ms)?, now),
                 })
             })
             .collect()

@@ -727,3 +727,182 @@ async fn placements_count_outcomes_lead_times_and_children_placed_far_from_home(
         })
     );
 }
+
+#[tokio::test]
+async fn consultation_figures_count_outcomes_and_lead_times_without_any_content() {
+    let hub = TestHub::spawn().await;
+    let t0 = epoch();
+    let mut filer = hub
+        .client_as("crisisdienst-zkh")
+        .await
+        .consultations("M. Jansen");
+    let mut ret = hub
+        .client_as("ret-zkh-ijmond")
+        .await
+        .consultations("J. de Vries");
+    let mut ben = hub.client_as("ben-nh").await.consultations("A. Bakker");
+    let id_of =
+        |r: tonic::Response<pb::FileConsultationResponse>| r.into_inner().consultation.unwrap().id;
+
+    // Ten routine cases and one crisis case from Haarlem, one from Velsen.
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        let filed = filer
+            .file_consultation(consultation(&format!("c{n}"), "ret-zkh-ijmond"))
+            .await;
+        ids.push(id_of(filed.unwrap()));
+    }
+    let crisis_case = pb::FileConsultationRequest {
+        urgency: pb::Urgency::Crisis as i32,
+        ..consultation("crisis", "ret-zkh-ijmond")
+    };
+    filer.file_consultation(crisis_case).await.unwrap();
+    let velsen = pb::FileConsultationRequest {
+        municipality_code: "GM0453".into(),
+        ..consultation("velsen", "ret-zkh-ijmond")
+    };
+    filer.file_consultation(velsen).await.unwrap();
+
+    let accept = |id: &str| pb::AcceptConsultationRequest {
+        consultation_id: id.into(),
+        ..Default::default()
+    };
+    // Cases 0-5 accepted after 1..6 hours, case 6 after 7 hours and then
+    // escalated to BEN NH; 7 and 8 declined; 9 left waiting.
+    for (n, id) in ids.iter().take(7).enumerate() {
+        hub.clock.set(t0 + Duration::hours(n as i64 + 1));
+        ret.accept_consultation(accept(id)).await.unwrap();
+    }
+    let escalated = ret
+        .escalate_consultation(pb::EscalateConsultationRequest {
+            consultation_id: ids[6].clone(),
+            network_id: "ben-nh".into(),
+            note: "Comorbiditeit".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .escalated
+        .unwrap();
+    for id in &ids[7..9] {
+        ret.decline_consultation(pb::DeclineConsultationRequest {
+            consultation_id: id.clone(),
+            reason: pb::DeclineReason::OutsideExpertise as i32,
+            note: "buiten expertise".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    // Advice on 0-5 ten hours after filing; BEN NH's on case 6 after twelve.
+    hub.clock.set(t0 + Duration::hours(10));
+    for id in &ids[..6] {
+        ret.start_work(pb::StartWorkRequest {
+            consultation_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        ret.give_advice(pb::GiveAdviceRequest {
+            consultation_id: id.clone(),
+            advice: "advies".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    hub.clock.set(t0 + Duration::hours(12));
+    ben.accept_consultation(accept(&escalated.id))
+        .await
+        .unwrap();
+    ben.start_work(pb::StartWorkRequest {
+        consultation_id: escalated.id.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    ben.give_advice(pb::GiveAdviceRequest {
+        consultation_id: escalated.id.clone(),
+        advice: "advies".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    hub.clock.set(t0 + Duration::days(2));
+
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let figures = region
+        .insights()
+        .consultation_figures(pb::ConsultationFiguresRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(2))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = |c: Option<pb::SuppressibleCount>| c.filter(|c| !c.suppressed).map(|c| c.value);
+    let total = figures.total.unwrap();
+    // Filed 11 (Velsen's is IJmond's, the escalation continues case 6);
+    // accepted 7; advised 7; 2 declined, 1 escalated and 1 overdue are
+    // fewer than five.
+    assert_eq!(
+        [total.filed, total.accepted, total.advised].map(shown),
+        [Some(11), Some(7), Some(7)]
+    );
+    assert_eq!(
+        [total.declined, total.escalated, total.overdue].map(shown),
+        [None, None, None]
+    );
+    // Acceptance after 1..7 hours: median the 4th, p90 the 7th. Advice
+    // after 10 hours six times and 12 once.
+    assert_eq!(
+        (
+            total.hours_to_acceptance_median,
+            total.hours_to_acceptance_p90
+        ),
+        (Some(4.0), Some(7.0))
+    );
+    assert_eq!(
+        (total.hours_to_advice_median, total.hours_to_advice_p90),
+        (Some(10.0), Some(12.0))
+    );
+    // One crisis case beside ten routine ones: both withheld, or the
+    // total would give the one away.
+    let filed_by_urgency: Vec<Option<u32>> = figures
+        .by_urgency
+        .iter()
+        .map(|u| shown(u.counts.unwrap().filed))
+        .collect();
+    assert_eq!(filed_by_urgency, [None, Some(0), None]);
+    let domains: Vec<(i32, Option<u32>)> = figures
+        .by_problem_domain
+        .iter()
+        .map(|d| (d.problem_domain, shown(d.counts.unwrap().filed)))
+        .collect();
+    assert_eq!(
+        domains,
+        [
+            (pb::ProblemDomain::MentalHealth as i32, Some(11)),
+            (pb::ProblemDomain::Trauma as i32, Some(11))
+        ]
+    );
+    assert!(
+        figures
+            .declined_by_reason
+            .iter()
+            .all(|r| shown(r.declined).is_none_or(|n| n == 0))
+    );
+
+    let provider = hub.client_as("kenter").await;
+    let refused = provider
+        .insights()
+        .consultation_figures(pb::ConsultationFiguresRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::days(2))),
+        })
+        .await;
+    assert_code(refused, Code::PermissionDenied);
+}
