@@ -1,6 +1,6 @@
 //! The `spil-hub` command line: serve, make a development PKI, run the demo.
 
-use crate::clock::SystemClock;
+use crate::clock::{ShiftedClock, SystemClock};
 use crate::config::HubConfig;
 use crate::domain::identity::{OrgId, Organisation, Role};
 use crate::pki::{PkiLayout, init_dev_pki};
@@ -148,16 +148,28 @@ async fn demo(
         ..HubConfig::default()
     }
     .with_paths_under(&dir);
-    let hub = Hub::build(config, Arc::new(SystemClock)).await?;
+    // The demo replays weeks of history on a shifted clock before it runs
+    // at the present.
+    let clock = ShiftedClock::default();
+    let hub = Hub::build(config, Arc::new(clock.clone())).await?;
     crate::demo::seed_directory(hub.app()).await?;
     if national_scale {
         crate::demo::seed_national_scale(hub.app()).await?;
     }
-    // Capacity is seeded once: a restarted demo keeps what was published since.
-    if hub.app().store().current_revision().await?.0 == 0 {
+    // Seeded once: a restarted demo keeps what happened since. Benchmarks
+    // (national scale) start without the history.
+    let fresh_capacity = hub.app().store().current_revision().await?.0 == 0;
+    let fresh_consultations = hub.app().store().current_consultation_revision().await?.0 == 0;
+    if fresh_capacity {
+        if !national_scale {
+            crate::demo::seed_history(hub.app(), &clock).await?;
+        }
         crate::demo::seed_capacity(hub.app()).await?;
     }
-    if hub.app().store().current_consultation_revision().await?.0 == 0 {
+    if fresh_consultations {
+        if !national_scale {
+            crate::demo::seed_consultation_history(hub.app(), &clock).await?;
+        }
         crate::demo::seed_consultations(hub.app()).await?;
     }
     let addr = hub.local_addr();

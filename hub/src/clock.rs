@@ -43,4 +43,28 @@ impl Clock for ManualClock {
     }
 }
 
+/// The wall clock shifted back by a settable amount: the demo replays weeks
+/// of history through the real use-cases, then runs at the present.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock(Arc<Mutex<Duration>>);
+
+impl ShiftedClock {
+    /// From now on, `now()` is the wall clock's time at `at`'s distance
+    /// from the moment of this call, moving on as the wall clock does.
+    pub fn jump_to(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock poisoned") = at - SystemClock.now();
+    }
+
+    /// Back to the present.
+    pub fn reset(&self) {
+        *self.0.lock().expect("clock lock poisoned") = Duration::zero();
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now() + *self.0.lock().expect("clock lock poisoned")
+    }
+}
+
 pub type SharedClock = Arc<dyn Clock>;

@@ -6,6 +6,10 @@
 //! NH and an eating-disorder case with K-EET. Loaded through the same
 //! use-cases a client calls.
 
+mod history;
+
+pub use history::{HISTORY_WEEKS, seed_consultation_history, seed_history};
+
 use crate::app::{Actor, App, AppError, PublishRequest, TransitionCommand, UpdateRequest};
 use crate::domain::capacity::{
     AgeBand, CareProfile, CareProfiles, Coordinates, DisplayName, GenderPolicy, Intake, LocationId,
@@ -454,13 +458,9 @@ pub async fn seed_national_scale(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Locations and publications, some fresh and some stale.
-pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
+/// The demo's locations, upserted.
+async fn seed_locations(app: &App) -> anyhow::Result<()> {
     let directory = app.directory();
-    let as_org = |id: &str| Caller {
-        org: directory.organisations[&OrgId::parse(id).expect("demo ids are valid")].clone(),
-        certificate_identity: "demo-seed".into(),
-    };
     for (id, provider, name, municipality) in LOCATIONS {
         let coordinates = directory
             .municipalities
@@ -472,42 +472,73 @@ pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
             municipality: MunicipalityCode::parse(municipality).expect("demo codes are valid"),
             coordinates,
         };
-        app.upsert_location(&as_org(provider), spec)
+        app.upsert_location(&as_org(app, provider), spec)
             .await
             .map_err(seed_error)?;
     }
+    Ok(())
+}
+
+/// A demo organisation acting, as the seed does.
+fn as_org(app: &App, id: &str) -> Caller {
+    Caller {
+        org: app.directory().organisations[&OrgId::parse(id).expect("demo ids are valid")].clone(),
+        certificate_identity: "demo-seed".into(),
+    }
+}
+
+/// The provider owning a demo location.
+fn provider_of(location: &str) -> &'static str {
+    LOCATIONS
+        .iter()
+        .find(|(id, ..)| *id == location)
+        .map(|(_, provider, ..)| *provider)
+        .expect("a demo location")
+}
+
+/// One demo offering's numbers as a publication's update.
+fn update_of(
+    p: &Publication,
+    (total, free, waiting_days): (u32, u32, u32),
+    observed_at: chrono::DateTime<chrono::Utc>,
+) -> UpdateRequest {
+    UpdateRequest {
+        key: OfferingKey {
+            location_id: LocationId::parse(p.location).expect("demo ids are valid"),
+            place_type: p.place_type,
+            care_profiles: CareProfiles::from_profiles(p.profiles.iter().copied()),
+            age_band: AgeBand::new(p.ages.0, p.ages.1).expect("demo ages are valid"),
+            gender_policy: p.gender,
+            security_level: p.security,
+        },
+        intake: p.intake,
+        lead_time_days: if p.intake == Intake::AroundTheClock {
+            0
+        } else {
+            7
+        },
+        counts: PlaceCounts::new(total, free).expect("demo counts are valid"),
+        waiting_days,
+        observed_at: Some(observed_at),
+    }
+}
+
+/// Locations and publications, some fresh and some stale.
+pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
+    seed_locations(app).await?;
     let now = app.now();
     for (i, p) in PUBLICATIONS.iter().enumerate() {
-        let provider = LOCATIONS
-            .iter()
-            .find(|(id, ..)| *id == p.location)
-            .map(|(_, provider, ..)| *provider)
-            .expect("publication at a demo location");
-        let update = UpdateRequest {
-            key: OfferingKey {
-                location_id: LocationId::parse(p.location).expect("demo ids are valid"),
-                place_type: p.place_type,
-                care_profiles: CareProfiles::from_profiles(p.profiles.iter().copied()),
-                age_band: AgeBand::new(p.ages.0, p.ages.1).expect("demo ages are valid"),
-                gender_policy: p.gender,
-                security_level: p.security,
-            },
-            intake: p.intake,
-            lead_time_days: if p.intake == Intake::AroundTheClock {
-                0
-            } else {
-                7
-            },
-            counts: PlaceCounts::new(p.total, p.free).expect("demo counts are valid"),
-            waiting_days: p.waiting_days,
-            observed_at: Some(now - Duration::hours(p.hours_ago)),
-        };
+        let update = update_of(
+            p,
+            (p.total, p.free, p.waiting_days),
+            now - Duration::hours(p.hours_ago),
+        );
         let request = PublishRequest {
             request_id: RequestId::parse(&format!("demo-seed-{i}-{}", now.timestamp() / 3600))
                 .expect("valid"),
             updates: vec![update],
         };
-        app.publish(&as_org(provider), request)
+        app.publish(&as_org(app, provider_of(p.location)), request)
             .await
             .map_err(seed_error)?;
     }

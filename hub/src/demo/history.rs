@@ -1,0 +1,293 @@
+//! Weeks of demo history, replayed through the real use-cases on a shifted
+//! clock, so that every regional figure has something to show: daily crisis
+//! beds and weekly other publications with waiting times (secure beds going
+//! down, family homes and small-scale housing going up), searches that find
+//! nothing, holds confirmed, released and left to expire, a secure placement
+//! outside the child's province, and consultations answered and declined.
+
+use super::{PUBLICATIONS, as_org, provider_of, seed_error, seed_locations, update_of};
+use crate::app::{App, Page, PublishRequest, TransitionCommand};
+use crate::clock::ShiftedClock;
+use crate::domain::capacity::{CareProfiles, ChildAge, MunicipalityCode, PlaceType, RequestId};
+use crate::domain::consultation::{
+    AgeYears, CaseContent, ConsultationAction, DeclineReason, NewConsultation, ProblemDomain,
+    ProblemDomains, QuestionType, Urgency,
+};
+use crate::domain::hold::{HoldDuration, HoldRequest};
+use crate::domain::privacy::{CaseReference, FreeText};
+use crate::domain::search::SearchFilter;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use std::collections::HashMap;
+
+/// How far back the demo's history reaches.
+pub const HISTORY_WEEKS: i64 = 6;
+
+/// Replays the history on `clock`, ending yesterday, and resets it to the present.
+pub async fn seed_history(app: &App, clock: &ShiftedClock) -> anyhow::Result<()> {
+    let start = history_start(app);
+    let days = HISTORY_WEEKS * 7;
+    clock.jump_to(start);
+    seed_locations(app).await?;
+    let mut offerings: HashMap<usize, String> = HashMap::new();
+    for day in 0..days {
+        let morning = start + Duration::days(day) + Duration::hours(8);
+        clock.jump_to(morning);
+        publish_day(app, day, days, &mut offerings, false).await?;
+        clock.jump_to(morning + Duration::hours(2));
+        search_day(app, day).await?;
+        clock.jump_to(morning + Duration::hours(3));
+        hold_day(app, clock, day, &offerings, morning + Duration::hours(3)).await?;
+        // Crisis beds are valid for 12 hours: their providers publish twice a day.
+        clock.jump_to(morning + Duration::hours(12));
+        publish_day(app, day, days, &mut offerings, true).await?;
+    }
+    clock.reset();
+    Ok(())
+}
+
+/// Five consultations a week over the same weeks, each answered in its
+/// own time; the clock is reset to the present after.
+pub async fn seed_consultation_history(app: &App, clock: &ShiftedClock) -> anyhow::Result<()> {
+    let start = history_start(app);
+    for n in 0..HISTORY_WEEKS * 5 {
+        let filed = start + Duration::days(n * 7 / 5) + Duration::hours(9);
+        consultation(app, clock, n, filed).await?;
+    }
+    clock.reset();
+    Ok(())
+}
+
+fn history_start(app: &App) -> DateTime<Utc> {
+    let today = app
+        .now()
+        .duration_trunc(Duration::days(1))
+        .expect("a day divides time");
+    today - Duration::weeks(HISTORY_WEEKS)
+}
+
+/// Crisis beds every day, other places once a week; numbers move with the
+/// day, secure places shrink and family-style places grow over the weeks.
+async fn publish_day(
+    app: &App,
+    day: i64,
+    days: i64,
+    offerings: &mut HashMap<usize, String>,
+    evening: bool,
+) -> anyhow::Result<()> {
+    let weeks_left = ((days - day) / 7) as u32;
+    for (i, p) in PUBLICATIONS.iter().enumerate() {
+        let daily = p.place_type == PlaceType::CrisisBed;
+        let due = if evening {
+            daily
+        } else {
+            daily || day % 7 == i as i64 % 7
+        };
+        if !due {
+            continue;
+        }
+        let total = match p.place_type {
+            PlaceType::SecureResidential => p.total + weeks_left,
+            PlaceType::FamilyHome | PlaceType::SmallScaleHousing => {
+                p.total.saturating_sub(weeks_left / 2).max(1)
+            }
+            _ => p.total,
+        };
+        let free = (day as u32 * 3 + i as u32 * 5) % (total + 1);
+        let waiting = if daily {
+            0
+        } else {
+            p.waiting_days + weeks_left * 4 + (day as u32 % 5)
+        };
+        let request = PublishRequest {
+            request_id: RequestId::parse(&format!("demo-history-{day}-{i}-{evening}"))
+                .expect("valid"),
+            updates: vec![update_of(p, (total, free, waiting), app.now())],
+        };
+        let outcome = app
+            .publish(&as_org(app, provider_of(p.location)), request)
+            .await
+            .map_err(seed_error)?;
+        offerings.insert(i, outcome.offerings[0].id.clone());
+    }
+    Ok(())
+}
+
+/// Searches by the crisis service for places the region lacks: recorded as
+/// unmet demand.
+async fn search_day(app: &App, day: i64) -> anyhow::Result<()> {
+    let crisis = as_org(app, "crisisdienst-zkh");
+    // (place type, age, municipality, on how many days of three)
+    let searches = [
+        (PlaceType::ClinicalMentalHealth, 15, "GM0392", 3),
+        (PlaceType::ClinicalMentalHealth, 16, "GM0392", 2),
+        (PlaceType::SecureResidential, 14, "GM0392", 3),
+        (PlaceType::FamilyHome, 8, "GM0397", 2),
+    ];
+    for (n, (place_type, age, municipality, days_of_three)) in searches.into_iter().enumerate() {
+        if (day + n as i64) % 3 >= days_of_three {
+            continue;
+        }
+        let filter = SearchFilter {
+            place_types: vec![place_type],
+            care_profiles: CareProfiles::default(),
+            child_age: Some(ChildAge::parse(age).expect("valid")),
+            region_ids: vec!["zuid-kennemerland".into()],
+            child_municipality: Some(MunicipalityCode::parse(municipality).expect("valid")),
+            ..SearchFilter::default()
+        };
+        let page = Page {
+            size: 10,
+            token: String::new(),
+        };
+        app.search(&crisis, filter, &page)
+            .await
+            .map_err(seed_error)?;
+    }
+    Ok(())
+}
+
+/// A crisis bed held for a Haarlem child most days: usually confirmed,
+/// sometimes released or left to expire; every week a secure place in
+/// Wassenaar (Zuid-Holland) for a child from Noord-Holland.
+async fn hold_day(
+    app: &App,
+    clock: &ShiftedClock,
+    day: i64,
+    offerings: &HashMap<usize, String>,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let crisis = as_org(app, "crisisdienst-zkh");
+    let secure = PUBLICATIONS
+        .iter()
+        .position(|p| p.place_type == PlaceType::SecureResidential);
+    // A bed in Haarlem, and one in Beverwijk (IJmond), outside the region.
+    let mut targets: Vec<usize> = ["kenter-crisis-haarlem", "ijmond-crisis-beverwijk"]
+        .into_iter()
+        .filter_map(|location| PUBLICATIONS.iter().position(|p| p.location == location))
+        .collect();
+    if day % 7 == 5 {
+        targets.extend(secure);
+    }
+    for (n, index) in targets.into_iter().enumerate() {
+        let Some(offering_id) = offerings.get(&index) else {
+            continue;
+        };
+        let request = HoldRequest {
+            request_id: RequestId::parse(&format!("demo-history-hold-{day}-{n}")).expect("valid"),
+            offering_id: offering_id.clone(),
+            child_municipality: MunicipalityCode::parse(if n == 0 { "GM0392" } else { "GM0397" })
+                .expect("valid"),
+            duration: HoldDuration::parse(None).expect("the default is valid"),
+        };
+        // No free place that day: the crisis service looks elsewhere.
+        let Ok(outcome) = app.hold(&crisis, request).await else {
+            continue;
+        };
+        clock.jump_to(at + Duration::minutes(10 + (day % 4) * 5));
+        let hold_id = outcome.hold.id;
+        let secure_place = Some(index) == secure;
+        match (day + n as i64) % 6 {
+            _ if secure_place => drop(
+                app.confirm_hold(&crisis, &hold_id)
+                    .await
+                    .map_err(seed_error)?,
+            ),
+            4 => drop(
+                app.release_hold(&crisis, &hold_id)
+                    .await
+                    .map_err(seed_error)?,
+            ),
+            5 => {} // left to expire
+            _ => drop(
+                app.confirm_hold(&crisis, &hold_id)
+                    .await
+                    .map_err(seed_error)?,
+            ),
+        }
+        clock.jump_to(at);
+    }
+    Ok(())
+}
+
+/// One consultation for a child from Zuid-Kennemerland, answered as a RET
+/// would: mostly accepted within hours and advised within days, some declined.
+async fn consultation(
+    app: &App,
+    clock: &ShiftedClock,
+    n: i64,
+    filed: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    const DOMAINS: [&[ProblemDomain]; 4] = [
+        &[ProblemDomain::MentalHealth, ProblemDomain::Trauma],
+        &[ProblemDomain::Autism, ProblemDomain::Parenting],
+        &[
+            ProblemDomain::MildIntellectualDisability,
+            ProblemDomain::Addiction,
+        ],
+        &[ProblemDomain::Safety],
+    ];
+    let filer = crate::app::Actor {
+        caller: as_org(app, "cjg-haarlem"),
+        person: Some("demo: M. Bakker".into()),
+    };
+    let team = crate::app::Actor {
+        caller: as_org(app, "ret-zkh-ijmond"),
+        person: Some("demo: S. Visser".into()),
+    };
+    clock.jump_to(filed);
+    let command = NewConsultation {
+        request_id: RequestId::parse(&format!("demo-history-consultation-{n}")).expect("valid"),
+        addressee: crate::domain::identity::OrgId::parse("ret-zkh-ijmond").expect("valid"),
+        content: CaseContent {
+            case_reference: CaseReference::parse(&format!("CJG-HIST-{n:03}")).expect("valid"),
+            age: AgeYears::new(8 + (n % 10) as u32).expect("valid"),
+            question: FreeText::parse("Vastgelopen hulpverlening; welke route adviseert het team?")
+                .expect("valid"),
+        },
+        municipality: MunicipalityCode::parse(if n % 3 == 0 { "GM0397" } else { "GM0392" })
+            .expect("valid"),
+        problem_domains: ProblemDomains::new(DOMAINS[n as usize % 4].iter().copied())
+            .expect("valid"),
+        question_type: QuestionType::Advice,
+        urgency: if n % 4 == 0 {
+            Urgency::Urgent
+        } else {
+            Urgency::Routine
+        },
+    };
+    let case = app
+        .file_consultation(&filer, Ok(command))
+        .await
+        .map_err(seed_error)?;
+    let step = |action: ConsultationAction| TransitionCommand {
+        id: case.id.clone(),
+        action,
+        note: None,
+        decline_reason: (action == ConsultationAction::Decline)
+            .then_some(DeclineReason::NoCapacity),
+        escalate_to: None,
+        request_id: None,
+    };
+    let steps: &[(i64, ConsultationAction)] = if n % 7 == 3 {
+        &[(5, ConsultationAction::Decline)]
+    } else {
+        &[
+            (2 + n % 20, ConsultationAction::Accept),
+            (30, ConsultationAction::StartWork),
+            (48 + (n % 5) * 24, ConsultationAction::GiveAdvice),
+        ]
+    };
+    for (hours, action) in steps {
+        clock.jump_to(filed + Duration::hours(*hours));
+        let mut command = step(*action);
+        if *action == ConsultationAction::GiveAdvice {
+            command.note = Some(
+                FreeText::parse("Advies: ambulant gezinsbehandeling met school").expect("valid"),
+            );
+        }
+        app.transition_consultation(&team, *action, Ok(command))
+            .await
+            .map_err(seed_error)?;
+    }
+    Ok(())
+}
