@@ -1,7 +1,9 @@
 //! Commands of `spil`: parse arguments, call the hub, print a table (or JSON).
 
+mod chart;
 mod consult;
 mod insights;
+mod report;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -4,6 +4,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use spil_client::{SpilClient, pb};
+use std::path::PathBuf;
+
+use super::chart;
 
 #[derive(Debug, Subcommand)]
 pub enum InsightsCommand {
@@ -31,6 +34,9 @@ pub enum InsightsCommand {
         period: PeriodArg,
         #[arg(long, value_enum, default_value = "week")]
         bucket: BucketArg,
+        /// Also write a chart of places per type (SVG).
+        #[arg(long)]
+        chart: Option<PathBuf>,
         #[command(flatten)]
         output: OutputArg,
     },
@@ -46,6 +52,9 @@ pub enum InsightsCommand {
         from: Option<DateTime<Utc>>,
         #[arg(long, value_parser = moment, requires = "from")]
         to: Option<DateTime<Utc>>,
+        /// With --from and --to: also write a chart of the weekly medians (SVG).
+        #[arg(long, requires = "from")]
+        chart: Option<PathBuf>,
         #[command(flatten)]
         output: OutputArg,
     },
@@ -58,6 +67,17 @@ pub enum InsightsCommand {
     /// Consultations for the region's children: outcomes and lead times,
     /// overall, by urgency and problem domain; never content.
     Consultations(PeriodArgs),
+    /// The region's figures for a period as one self-contained HTML page,
+    /// with charts, ready to print and hand to the councils.
+    Report {
+        #[command(flatten)]
+        region: RegionArg,
+        #[command(flatten)]
+        period: PeriodArg,
+        /// Where to write it.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -318,6 +338,92 @@ fn suppressible(count: Option<pb::SuppressibleCount>) -> Value {
     }
 }
 
+/// x labels of a series: the dates of its points.
+fn dates(points: impl Iterator<Item = Option<prost_types::Timestamp>>) -> Vec<String> {
+    points
+        .map(|at| time_text(at).get(..10).unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// One line per place type of `metric` over the trend's points.
+pub fn trend_chart(
+    trend: &pb::CapacityTrendResponse,
+    title: &str,
+    y_label: &str,
+    metric: fn(&pb::CapacityFigures) -> u32,
+) -> String {
+    let mut types: Vec<i32> = trend
+        .points
+        .iter()
+        .flat_map(|p| p.figures.iter().map(|f| f.place_type))
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    let series: Vec<chart::Series> = types
+        .into_iter()
+        .map(|t| chart::Series {
+            name: place_type(t),
+            values: trend
+                .points
+                .iter()
+                .map(|p| {
+                    p.figures
+                        .iter()
+                        .find(|f| f.place_type == t)
+                        .map(|f| f64::from(metric(f)))
+                })
+                .collect(),
+        })
+        .collect();
+    chart::line_chart(
+        title,
+        y_label,
+        &dates(trend.points.iter().map(|p| p.at)),
+        &series,
+    )
+}
+
+/// One line per place type and care profile of the median waiting time.
+pub fn waiting_chart(waiting: &pb::WaitingTimesResponse, title: &str) -> String {
+    let mut keys: Vec<(i32, i32)> = waiting
+        .weekly
+        .iter()
+        .flat_map(|p| p.figures.iter().map(|f| (f.place_type, f.care_profile)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let series: Vec<chart::Series> = keys
+        .into_iter()
+        .map(|(t, c)| chart::Series {
+            name: format!("{} / {}", place_type(t), care_profile(c)),
+            values: waiting
+                .weekly
+                .iter()
+                .map(|p| {
+                    p.figures
+                        .iter()
+                        .find(|f| (f.place_type, f.care_profile) == (t, c))
+                        .and_then(|f| f.median_days)
+                })
+                .collect(),
+        })
+        .collect();
+    chart::line_chart(
+        title,
+        "median days",
+        &dates(waiting.weekly.iter().map(|p| p.at)),
+        &series,
+    )
+}
+
+fn write_chart(path: &Option<PathBuf>, svg: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, svg())?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
+}
+
 pub async fn insights(
     client: &SpilClient,
     command: &InsightsCommand,
@@ -358,6 +464,7 @@ pub async fn insights(
             region,
             period,
             bucket,
+            chart,
             output,
         } => {
             let found = client
@@ -373,6 +480,9 @@ pub async fn insights(
                 })
                 .await?
                 .into_inner();
+            write_chart(chart, || {
+                trend_chart(&found, "Places per type", "places", |f| f.total_places)
+            })?;
             let mut columns = vec!["at"];
             columns.extend(CAPACITY_COLUMNS);
             let mut table = Table::new(columns);
@@ -397,6 +507,7 @@ pub async fn insights(
             as_of,
             from,
             to,
+            chart,
             output,
         } => {
             let found = client
@@ -409,6 +520,7 @@ pub async fn insights(
                 })
                 .await?
                 .into_inner();
+            write_chart(chart, || waiting_chart(&found, "Waiting times"))?;
             let mut columns = vec!["at"];
             columns.extend(WAITING_COLUMNS);
             let mut table = Table::new(columns);
@@ -488,6 +600,15 @@ pub async fn insights(
                     found.region_id, found.revision
                 ),
             );
+        }
+        InsightsCommand::Report {
+            region,
+            period,
+            out,
+        } => {
+            let to = period.to.unwrap_or_else(now);
+            super::report::write_report(client, &region.region, period.from, to, out).await?;
+            println!("report written to {}", out.display());
         }
         InsightsCommand::Consultations(PeriodArgs {
             region,

@@ -1,0 +1,466 @@
+//! `spil insights report`: one self-contained HTML page a policy officer can
+//! hand to the councils: the region's figures for a period, with charts,
+//! suppressed cells as "< 5", and the revision they were drawn from.
+
+use super::chart::{self, Series, escape};
+use super::insights::{trend_chart, waiting_chart};
+use chrono::{DateTime, Duration, Utc};
+use spil_client::{SpilClient, pb};
+use std::fmt::Write;
+use std::path::Path;
+
+fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    }
+}
+
+fn count(c: Option<pb::SuppressibleCount>) -> String {
+    match c {
+        Some(c) if !c.suppressed => c.value.to_string(),
+        _ => "&lt; 5".into(),
+    }
+}
+
+fn shown(c: Option<pb::SuppressibleCount>) -> Option<f64> {
+    c.filter(|c| !c.suppressed).map(|c| f64::from(c.value))
+}
+
+fn hours(h: Option<f64>) -> String {
+    h.map_or_else(|| "–".into(), |h| format!("{h:.1}"))
+}
+
+fn name(full: &str, prefix: &str) -> String {
+    full.trim_start_matches(prefix)
+        .replace('_', " ")
+        .to_lowercase()
+}
+
+fn place_type(value: i32) -> String {
+    name(
+        pb::PlaceType::try_from(value)
+            .unwrap_or_default()
+            .as_str_name(),
+        "PLACE_TYPE_",
+    )
+}
+
+/// An HTML table from a header and rows of already escaped cells.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut html = String::from("<table><thead><tr>");
+    for h in header {
+        let _ = write!(html, "<th>{h}</th>");
+    }
+    html.push_str("</tr></thead><tbody>");
+    for row in rows {
+        html.push_str("<tr>");
+        for cell in row {
+            let _ = write!(html, "<td>{cell}</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// The weeks of a period, from `from`; the last may be shorter.
+fn weeks(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = (start + Duration::weeks(1)).min(to);
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
+pub async fn write_report(
+    client: &SpilClient,
+    region_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let insights = || client.insights();
+    let regions = client
+        .directory()
+        .list_regions(pb::ListRegionsRequest {})
+        .await?
+        .into_inner()
+        .regions;
+    let region = regions
+        .iter()
+        .find(|r| r.id == region_id)
+        .ok_or_else(|| anyhow::anyhow!("unknown region {region_id}"))?;
+    let period = (Some(ts(from)), Some(ts(to)));
+    let capacity = insights()
+        .capacity_overview(pb::CapacityOverviewRequest {
+            region_id: region_id.into(),
+            as_of: Some(ts(to)),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let trend = insights()
+        .capacity_trend(pb::CapacityTrendRequest {
+            region_id: region_id.into(),
+            from: period.0,
+            to: period.1,
+            bucket: pb::Bucket::Week as i32,
+        })
+        .await?
+        .into_inner();
+    let waiting = insights()
+        .waiting_times(pb::WaitingTimesRequest {
+            region_id: region_id.into(),
+            as_of: Some(ts(to)),
+            from: period.0,
+            to: period.1,
+        })
+        .await?
+        .into_inner();
+    let unmet = insights()
+        .unmet_demand(pb::UnmetDemandRequest {
+            region_id: region_id.into(),
+            from: period.0,
+            to: period.1,
+        })
+        .await?
+        .into_inner();
+    let placements = insights()
+        .placement_figures(pb::PlacementFiguresRequest {
+            region_id: region_id.into(),
+            from: period.0,
+            to: period.1,
+        })
+        .await?
+        .into_inner();
+    let consultations = insights()
+        .consultation_figures(pb::ConsultationFiguresRequest {
+            region_id: region_id.into(),
+            from: period.0,
+            to: period.1,
+        })
+        .await?
+        .into_inner();
+    // Weekly series for the far-from-home and lead-time charts.
+    let mut week_labels = Vec::new();
+    let mut outside_region = Vec::new();
+    let mut placed = Vec::new();
+    let mut to_acceptance = Vec::new();
+    let mut to_advice = Vec::new();
+    for (start, end) in weeks(from, to) {
+        week_labels.push(start.format("%Y-%m-%d").to_string());
+        let week = insights()
+            .placement_figures(pb::PlacementFiguresRequest {
+                region_id: region_id.into(),
+                from: Some(ts(start)),
+                to: Some(ts(end)),
+            })
+            .await?
+            .into_inner();
+        let sum: Option<f64> = week
+            .rows
+            .iter()
+            .map(|r| shown(r.outside_region))
+            .sum::<Option<f64>>();
+        outside_region.push(sum);
+        placed.push(
+            week.rows
+                .iter()
+                .map(|r| shown(r.confirmed))
+                .sum::<Option<f64>>(),
+        );
+        let lead = insights()
+            .consultation_figures(pb::ConsultationFiguresRequest {
+                region_id: region_id.into(),
+                from: Some(ts(start)),
+                to: Some(ts(end)),
+            })
+            .await?
+            .into_inner()
+            .total
+            .unwrap_or_default();
+        to_acceptance.push(lead.hours_to_acceptance_median);
+        to_advice.push(lead.hours_to_advice_median);
+    }
+
+    let mut body = String::new();
+    let total = consultations.total.unwrap_or_default();
+    let _ = write!(
+        body,
+        "<h1>Jeugdregio {name}: regional figures</h1>\
+         <p class=\"meta\">{province} · {from} to {to} · drawn from hub revision {revision} on {now} · \
+         counts of children below 5 are shown as &lt; 5, as is any count a total beside it would give away.</p>",
+        name = escape(&region.name),
+        province = escape(&region.province),
+        from = from.format("%Y-%m-%d"),
+        to = to.format("%Y-%m-%d"),
+        revision = capacity.revision,
+        now = to.format("%Y-%m-%d %H:%M UTC"),
+    );
+    let places: u32 = capacity.figures.iter().map(|f| f.total_places).sum();
+    let free: u32 = capacity.figures.iter().map(|f| f.free_places).sum();
+    let _ = write!(
+        body,
+        "<section class=\"kpis\">\
+         <div><b>{places}</b>places at the end of the period, {free} free</div>\
+         <div><b>{secure}</b>secure placements outside the province (goal: 0)</div>\
+         <div><b>{filed}</b>consultations filed, advice after {advice} h (median)</div>\
+         </section>",
+        secure = count(placements.secure_outside_province),
+        filed = count(total.filed),
+        advice = hours(total.hours_to_advice_median),
+    );
+
+    body.push_str("<h2>Capacity by place type</h2>");
+    body.push_str(&trend_chart(
+        &trend,
+        "Places per type, weekly",
+        "places",
+        |f| f.total_places,
+    ));
+    body.push_str(&trend_chart(
+        &trend,
+        "Free places per type, weekly",
+        "free places",
+        |f| f.free_places,
+    ));
+    let rows: Vec<Vec<String>> = capacity
+        .figures
+        .iter()
+        .map(|f| {
+            vec![
+                place_type(f.place_type),
+                f.offerings.to_string(),
+                f.total_places.to_string(),
+                f.free_places.to_string(),
+                format!("{:.0} %", f.stale_share * 100.0),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        &["place type", "offerings", "places", "free", "stale"],
+        &rows,
+    ));
+
+    body.push_str("<h2>Waiting times</h2>");
+    body.push_str(&waiting_chart(
+        &waiting,
+        "Published waiting times, weekly median (days)",
+    ));
+    let rows: Vec<Vec<String>> = waiting
+        .figures
+        .iter()
+        .map(|f| {
+            vec![
+                place_type(f.place_type),
+                name(
+                    pb::CareProfile::try_from(f.care_profile)
+                        .unwrap_or_default()
+                        .as_str_name(),
+                    "CARE_PROFILE_",
+                ),
+                hours(f.median_days),
+                f.max_days.map_or_else(|| "–".into(), |d| d.to_string()),
+                f.offerings_without_figure.to_string(),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        &[
+            "place type",
+            "care profile",
+            "median days",
+            "max days",
+            "without a current figure",
+        ],
+        &rows,
+    ));
+
+    body.push_str("<h2>Unmet demand</h2>");
+    let unmet_series = Series {
+        name: "searches without a fresh free place".into(),
+        values: unmet.weeks.iter().map(|w| shown(w.searches)).collect(),
+    };
+    let unmet_labels: Vec<String> = unmet
+        .weeks
+        .iter()
+        .map(|w| {
+            w.start
+                .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    body.push_str(&chart::line_chart(
+        "Unmet searches per week",
+        "searches",
+        &unmet_labels,
+        &[unmet_series],
+    ));
+    let rows: Vec<Vec<String>> = unmet
+        .weeks
+        .iter()
+        .zip(&unmet_labels)
+        .flat_map(|(w, label)| {
+            w.gaps.iter().take(3).map(move |g| {
+                vec![
+                    label.clone(),
+                    match place_type(g.place_type).as_str() {
+                        "unspecified" => "any".into(),
+                        other => other.to_owned(),
+                    },
+                    g.age_band
+                        .map_or_else(|| "–".into(), |b| format!("{}–{}", b.min_age, b.max_age)),
+                    escape(&g.child_municipality_code),
+                    count(g.searches),
+                ]
+            })
+        })
+        .collect();
+    body.push_str(&table(
+        &[
+            "week",
+            "place type",
+            "ages",
+            "child's municipality",
+            "searches",
+        ],
+        &rows,
+    ));
+
+    body.push_str("<h2>Placements and distance from home</h2>");
+    body.push_str(&chart::line_chart(
+        "Placements per week, and those outside the child's region",
+        "placements",
+        &week_labels,
+        &[
+            Series {
+                name: "placements".into(),
+                values: placed,
+            },
+            Series {
+                name: "outside the child's region".into(),
+                values: outside_region,
+            },
+        ],
+    ));
+    let rows: Vec<Vec<String>> = placements
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                place_type(r.place_type),
+                count(r.made),
+                count(r.confirmed),
+                count(r.released),
+                count(r.expired),
+                hours(r.hours_to_confirm_median),
+                count(r.outside_region),
+                count(r.outside_province),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        &[
+            "place type",
+            "holds",
+            "placed",
+            "released",
+            "expired",
+            "hours to confirm (median)",
+            "outside region",
+            "outside province",
+        ],
+        &rows,
+    ));
+
+    body.push_str("<h2>Consultations</h2>");
+    body.push_str(&chart::line_chart(
+        "Consultation lead times per week (median hours)",
+        "hours",
+        &week_labels,
+        &[
+            Series {
+                name: "to acceptance".into(),
+                values: to_acceptance,
+            },
+            Series {
+                name: "to advice".into(),
+                values: to_advice,
+            },
+        ],
+    ));
+    let mut groups = vec![("all".to_owned(), total)];
+    groups.extend(consultations.by_urgency.iter().map(|u| {
+        (
+            format!(
+                "urgency {}",
+                name(
+                    pb::Urgency::try_from(u.urgency)
+                        .unwrap_or_default()
+                        .as_str_name(),
+                    "URGENCY_"
+                )
+            ),
+            u.counts.unwrap_or_default(),
+        )
+    }));
+    let rows: Vec<Vec<String>> = groups
+        .into_iter()
+        .map(|(group, c)| {
+            vec![
+                group,
+                count(c.filed),
+                count(c.accepted),
+                count(c.declined),
+                count(c.escalated),
+                count(c.advised),
+                count(c.overdue),
+                hours(c.hours_to_acceptance_median),
+                hours(c.hours_to_advice_median),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        &[
+            "",
+            "filed",
+            "accepted",
+            "declined",
+            "escalated",
+            "advised",
+            "overdue",
+            "hours to acceptance",
+            "hours to advice",
+        ],
+        &rows,
+    ));
+
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Regional figures {name}</title><style>{STYLE}</style></head>\
+         <body>{body}<footer>Spil · figures never identify a child: no free text, case \
+         references or organisation-internal detail.</footer>{CHECK}</body></html>",
+        name = escape(&region.name),
+    );
+    std::fs::write(out, html)?;
+    Ok(())
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:800px;margin:2em auto;color:#222}\
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc;page-break-after:avoid}\
+.meta{color:#555}.kpis{display:flex;gap:1em}.kpis div{flex:1;border:1px solid #ccc;padding:.6em}\
+.kpis b{display:block;font-size:1.6em}table{border-collapse:collapse;width:100%;margin:1em 0}\
+th,td{border-bottom:1px solid #ddd;padding:.25em .4em;text-align:left}svg.chart{display:block;\
+max-width:100%;height:auto;page-break-inside:avoid}footer{margin-top:3em;color:#777;font-size:.9em}\
+@media print{body{margin:0}}";
+
+/// Marks the page once every chart has drawn, so a headless browser (and
+/// CI) can tell a complete report from a broken one.
+const CHECK: &str = "<script>window.addEventListener('load',function(){var c=document.querySelectorAll('svg.chart');\
+var ok=Array.prototype.every.call(c,function(s){var b=s.getBBox();return b.width>0&&b.height>0&&s.querySelector('text');});\
+document.body.setAttribute('data-charts',(ok?'ok ':'broken ')+c.length);});</script>";
