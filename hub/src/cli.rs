@@ -47,6 +47,9 @@ enum Command {
         roles: Vec<String>,
         #[arg(long)]
         home_region: String,
+        /// Comma-separated regions a supra-regional network serves; it reads their figures.
+        #[arg(long, value_delimiter = ',')]
+        serves: Vec<String>,
     },
     /// Start a hub with demo data, development certificates and an embedded database.
     Demo {
@@ -98,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             roles,
             home_region,
+            serves,
         } => {
             let config = HubConfig::load(config.as_deref())?;
             let roles = roles
@@ -109,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 name,
                 roles,
                 home_region_id: home_region,
+                served_region_ids: serves.into_iter().collect(),
             };
             let store = crate::store::Store::connect(&crate::store::StoreConfig {
                 database_url: config.database_url,

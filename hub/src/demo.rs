@@ -195,6 +195,21 @@ pub const ORGANISATIONS: &[(&str, &str, &[Role], &str)] = &[
 ];
 
 /// Locations: id, provider, name, municipality.
+/// The regions each supra-regional network serves: BEN NH those of
+/// Noord-Holland, K-EET those of Zuid-Holland.
+const SERVED_REGIONS: &[(&str, &[&str])] = &[
+    (
+        "ben-nh",
+        &[
+            "zuid-kennemerland",
+            "ijmond",
+            "haarlemmermeer",
+            "amsterdam-amstelland",
+        ],
+    ),
+    ("k-eet", &["holland-rijnland", "haaglanden"]),
+];
+
 const LOCATIONS: &[(&str, &str, &str, &str)] = &[
     (
         "kenter-crisis-haarlem",
@@ -425,6 +440,11 @@ pub async fn seed_directory(app: &App) -> anyhow::Result<()> {
             name: (*name).into(),
             roles: roles.iter().copied().collect(),
             home_region_id: (*region).into(),
+            served_region_ids: SERVED_REGIONS
+                .iter()
+                .filter(|(network, _)| network == id)
+                .flat_map(|(_, regions)| regions.iter().map(|r| (*r).to_owned()))
+                .collect(),
         })
         .await
         .map_err(seed_error)?;

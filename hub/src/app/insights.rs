@@ -37,7 +37,8 @@ pub struct Period {
 
 impl App {
     /// Refuses unless the caller may read `region_id`'s figures: the
-    /// operator any region's, a region its own.
+    /// operator any region's, a region its own, a supra-regional network
+    /// those of the regions it serves.
     fn authorise_region(&self, caller: &Caller, region_id: &str) -> Result<(), AppError> {
         self.authorise(caller, Action::ReadInsights)?;
         if !self.directory().regions.iter().any(|r| r.id == region_id) {
@@ -49,13 +50,14 @@ impl App {
         let org = &caller.org;
         if org.has_role(Role::Admin)
             || (org.has_role(Role::Region) && org.home_region_id == region_id)
+            || (org.has_role(Role::SupraRegionalNetwork)
+                && org.served_region_ids.contains(region_id))
         {
             Ok(())
         } else {
             Err(AppError::PermissionDenied(format!(
-                "{} may read the figures of region {} only",
+                "{} may not read the figures of region {region_id}",
                 org.id.as_str(),
-                org.home_region_id
             )))
         }
     }

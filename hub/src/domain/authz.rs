@@ -71,7 +71,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
         TakePartInConsultations => SEARCHERS.contains(&role),
         EscalateConsultation => role == ExpertiseTeam,
         ReadAuditTrail => role == Auditor,
-        ReadInsights => matches!(role, Region | Admin),
+        ReadInsights => matches!(role, Region | SupraRegionalNetwork | Admin),
     }
 }
 
@@ -141,7 +141,10 @@ mod tests {
         ),
         (Action::EscalateConsultation, &[Role::ExpertiseTeam]),
         (Action::ReadAuditTrail, &[Role::Auditor]),
-        (Action::ReadInsights, &[Role::Region, Role::Admin]),
+        (
+            Action::ReadInsights,
+            &[Role::Region, Role::SupraRegionalNetwork, Role::Admin],
+        ),
     ];
 
     #[test]

@@ -561,6 +561,7 @@ mod tests {
             name: id.into(),
             roles: roles.iter().copied().collect(),
             home_region_id: "zuid-kennemerland".into(),
+            served_region_ids: Default::default(),
         }
     }
 

@@ -108,6 +108,8 @@ pub struct Organisation {
     pub name: String,
     pub roles: BTreeSet<Role>,
     pub home_region_id: String,
+    /// The regions a supra-regional network serves (besides its home).
+    pub served_region_ids: BTreeSet<String>,
 }
 
 impl Organisation {

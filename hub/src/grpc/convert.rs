@@ -463,6 +463,7 @@ pub fn organisation_out(org: Organisation) -> pb::Organisation {
         name: org.name,
         roles: org.roles.into_iter().map(|r| role_out(r) as i32).collect(),
         home_region_id: org.home_region_id,
+        served_region_ids: org.served_region_ids.into_iter().collect(),
     }
 }
 

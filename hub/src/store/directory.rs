@@ -54,6 +54,12 @@ impl Store {
             name: Set(org.name.clone()),
             roles: Set(roles_to_string(&org.roles)),
             home_region_id: Set(org.home_region_id.clone()),
+            served_region_ids: Set(org
+                .served_region_ids
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")),
         })
         .on_conflict(
             OnConflict::column(organisation::Column::Id)
@@ -61,6 +67,7 @@ impl Store {
                     organisation::Column::Name,
                     organisation::Column::Roles,
                     organisation::Column::HomeRegionId,
+                    organisation::Column::ServedRegionIds,
                 ])
                 .to_owned(),
         )
@@ -83,6 +90,12 @@ impl Store {
                     name: row.name,
                     roles: roles(&row.roles)?,
                     home_region_id: row.home_region_id,
+                    served_region_ids: row
+                        .served_region_ids
+                        .split(',')
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
                 })
             })
             .collect()

@@ -53,6 +53,8 @@ pub mod organisation {
         /// Role names separated by commas.
         pub roles: String,
         pub home_region_id: String,
+        /// Region ids separated by commas: those a network serves.
+        pub served_region_ids: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(M20261124Consultations),
             Box::new(M20261125PublicationHistory),
             Box::new(M20261126UnmetDemandRegion),
+            Box::new(M20261127InsightsScope),
         ]
     }
 }
@@ -556,6 +557,42 @@ impl MigrationTrait for M20261126UnmetDemandRegion {
             "UPDATE unmet_demand SET region_id = region_ids \
              WHERE region_id IS NULL AND region_ids <> '' AND region_ids NOT LIKE '%,%'",
         )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The regions a supra-regional network serves, whose figures it reads; and
+/// the indexes that keep a region's placements and consultations a range.
+struct M20261127InsightsScope;
+
+impl MigrationName for M20261127InsightsScope {
+    fn name(&self) -> &str {
+        "m20261127_insights_scope"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261127InsightsScope {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("organisations")
+                .add_column(string("served_region_ids").default(""))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "holds",
+            "ix_holds_child_municipality",
+            &["child_municipality_code", "created_at_ms"],
+        ))
+        .await?;
+        m.create_index(index(
+            "consultations",
+            "ix_consultations_municipality",
+            &["municipality_code", "filed_at_ms"],
+        ))
         .await?;
         Ok(())
     }

@@ -348,7 +348,7 @@ async fn waiting_times_summarise_fresh_figures_and_count_stale_ones_apart() {
 }
 
 #[tokio::test]
-async fn a_region_reads_its_own_figures_the_operator_any_and_nobody_else_any() {
+async fn a_region_reads_its_own_figures_a_network_those_it_serves_the_operator_any() {
     let hub = TestHub::spawn().await;
     seed(&hub).await;
     let own = hub.client_as("regio-zuid-kennemerland").await;
@@ -358,11 +358,22 @@ async fn a_region_reads_its_own_figures_the_operator_any_and_nobody_else_any() {
     assert!(overview(&own, None).await.is_ok());
     assert!(overview(&operator, None).await.is_ok());
     assert_code(overview(&other_region, None).await, Code::PermissionDenied);
+    // BEN NH serves the Noord-Holland regions; K-EET those of Zuid-Holland.
+    let ben = hub.client_as("ben-nh").await;
+    assert!(overview(&ben, None).await.is_ok());
+    let rijnland = ben
+        .insights()
+        .capacity_overview(pb::CapacityOverviewRequest {
+            region_id: "holland-rijnland".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_code(rijnland, Code::PermissionDenied);
     for org in [
         "kenter",
         "crisisdienst-zkh",
         "ret-zkh-ijmond",
-        "ben-nh",
+        "k-eet",
         "spil-privacy",
     ] {
         let client = hub.client_as(org).await;
