@@ -917,3 +917,219 @@ async fn consultation_figures_count_outcomes_and_lead_times_without_any_content(
         .await;
     assert_code(refused, Code::PermissionDenied);
 }
+
+/// Five weeks of a region's life: each week Duinzicht's secure unit
+/// shrinks by a place and Kenter's family home grows by one with a
+/// shorter wait, more searches find no clinical bed, one child from
+/// Haarlem is placed in the secure unit (Zuid-Holland), and one
+/// consultation is filed and accepted. Every weekly figure is checked.
+#[tokio::test]
+async fn five_weeks_of_history_give_each_week_its_figures() {
+    let hub = TestHub::spawn().await;
+    let t0 = epoch();
+    let kenter = hub.kenter_with_location().await;
+    let duinzicht = hub.client_as("duinzicht-jeugdzorgplus").await;
+    duinzicht
+        .capacity()
+        .upsert_location(location("duinzicht-wassenaar", "GM0629"))
+        .await
+        .unwrap();
+    let secure_key = pb::OfferingKey {
+        place_type: pb::PlaceType::SecureResidential as i32,
+        security_level: pb::SecurityLevel::Secure as i32,
+        ..crisis_key("duinzicht-wassenaar")
+    };
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let mut filer = crisis.consultations("M. Jansen");
+    let mut ret = hub
+        .client_as("ret-zkh-ijmond")
+        .await
+        .consultations("J. de Vries");
+    for week in 0..5u32 {
+        let monday = t0 + Duration::weeks(i64::from(week));
+        hub.clock.set(monday);
+        let secure = duinzicht
+            .capacity()
+            .publish_capacity(publish(
+                &format!("secure-{week}"),
+                vec![update(secure_key.clone(), 8 - week, 3)],
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .offerings[0]
+            .id
+            .clone();
+        kenter
+            .capacity()
+            .publish_capacity(publish(
+                &format!("family-{week}"),
+                vec![waiting(
+                    update(family_key("kenter-haarlem", 0, 17), 2 + week, 1),
+                    40 - 5 * week,
+                )],
+            ))
+            .await
+            .unwrap();
+        for n in 0..5 + week {
+            hub.clock.set(monday + Duration::minutes(i64::from(n) + 1));
+            let unmet = pb::SearchPlacesRequest {
+                place_types: vec![pb::PlaceType::ClinicalMentalHealth as i32],
+                child_age: Some(15),
+                child_municipality_code: "GM0392".into(),
+                ..Default::default()
+            };
+            crisis.capacity().search_places(unmet).await.unwrap();
+        }
+        hub.clock.set(monday + Duration::hours(1));
+        let held = hold_granted(&crisis, &format!("secure-{week}"), &secure).await;
+        hub.clock
+            .set(monday + Duration::hours(1) + Duration::minutes(15));
+        crisis
+            .capacity()
+            .confirm_hold(pb::ConfirmHoldRequest { hold_id: held.id })
+            .await
+            .unwrap();
+        hub.clock.set(monday + Duration::hours(2));
+        let filed = filer
+            .file_consultation(consultation(&format!("week-{week}"), "ret-zkh-ijmond"))
+            .await
+            .unwrap()
+            .into_inner()
+            .consultation
+            .unwrap();
+        hub.clock
+            .set(monday + Duration::hours(2 + i64::from(week) + 1));
+        ret.accept_consultation(pb::AcceptConsultationRequest {
+            consultation_id: filed.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let end = t0 + Duration::weeks(5) - Duration::hours(1);
+    hub.clock.set(end);
+    let from = Some(ts(t0 - Duration::hours(1)));
+    let to = Some(ts(end));
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let shown = |c: Option<pb::SuppressibleCount>| c.filter(|c| !c.suppressed).map(|c| c.value);
+
+    // Duinzicht is in Haaglanden, so Zuid-Kennemerland's capacity has the
+    // family home only; the operator sees the secure unit shrink.
+    let trend = |client: SpilClient, region_id: &'static str| async move {
+        client
+            .insights()
+            .capacity_trend(pb::CapacityTrendRequest {
+                region_id: region_id.into(),
+                from,
+                to,
+                bucket: pb::Bucket::Week as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let family: Vec<u32> = trend(region.clone(), REGION)
+        .await
+        .points
+        .iter()
+        .map(|p| row(&p.figures, pb::PlaceType::FamilyHome).1)
+        .collect();
+    assert_eq!(family, [2, 3, 4, 5, 6]);
+    let operator = hub.client_as("spil-beheer").await;
+    let secure: Vec<(u32, u32)> = trend(operator, "haaglanden")
+        .await
+        .points
+        .iter()
+        .map(|p| {
+            let r = row(&p.figures, pb::PlaceType::SecureResidential);
+            (r.1, r.4)
+        })
+        .collect();
+    // (places, placed since that week's publication)
+    assert_eq!(secure, [(8, 1), (7, 1), (6, 1), (5, 1), (4, 1)]);
+
+    let waiting = region
+        .insights()
+        .waiting_times(pb::WaitingTimesRequest {
+            region_id: REGION.into(),
+            from,
+            to,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let medians: Vec<Option<f64>> = waiting
+        .weekly
+        .iter()
+        .map(|p| p.figures[0].median_days)
+        .collect();
+    assert_eq!(medians, [40.0, 35.0, 30.0, 25.0, 20.0].map(Some));
+
+    let unmet = region
+        .insights()
+        .unmet_demand(pb::UnmetDemandRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let weekly: Vec<Option<u32>> = unmet.weeks.iter().map(|w| shown(w.searches)).collect();
+    assert_eq!(weekly, [5, 6, 7, 8, 9].map(Some));
+    assert!(
+        unmet.weeks.iter().all(|w| w.gaps.len() == 1
+            && w.gaps[0].place_type == pb::PlaceType::ClinicalMentalHealth as i32)
+    );
+
+    let placements = region
+        .insights()
+        .placement_figures(pb::PlacementFiguresRequest {
+            region_id: REGION.into(),
+            from,
+            to,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let secure_row = &placements.rows[0];
+    assert_eq!(
+        [
+            secure_row.made,
+            secure_row.confirmed,
+            secure_row.outside_region,
+            secure_row.outside_province
+        ]
+        .map(shown),
+        [Some(5), Some(5), Some(5), Some(5)]
+    );
+    assert_eq!(secure_row.hours_to_confirm_median, Some(0.25));
+    assert_eq!(
+        shown(placements.secure_outside_province),
+        Some(5),
+        "the goal is zero"
+    );
+
+    let consultations = region
+        .insights()
+        .consultation_figures(pb::ConsultationFiguresRequest {
+            region_id: REGION.into(),
+            from,
+            to,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let total = consultations.total.unwrap();
+    assert_eq!([total.filed, total.accepted].map(shown), [Some(5), Some(5)]);
+    // Accepted after 1..5 hours: median the 3rd, 90th percentile the 5th.
+    assert_eq!(
+        (
+            total.hours_to_acceptance_median,
+            total.hours_to_acceptance_p90
+        ),
+        (Some(3.0), Some(5.0))
+    );
+}
