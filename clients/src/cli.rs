@@ -575,6 +575,14 @@ async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::R
     Ok(())
 }
 
+/// A moment on the wire.
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()

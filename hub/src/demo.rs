@@ -16,8 +16,8 @@ use crate::domain::capacity::{
     LocationSpec, MunicipalityCode, OfferingKey, PlaceCounts, PlaceType, RequestId, SecurityLevel,
 };
 use crate::domain::consultation::{
-    AgeYears, CaseContent, ConsultationAction, DeclineReason, NewConsultation, ProblemDomain,
-    ProblemDomains, QuestionType, Side, Urgency,
+    AgeYears, CaseContent, ConsultationAction, ConsultationId, DeclineReason, NewConsultation,
+    ProblemDomain, ProblemDomains, QuestionType, Side, Urgency,
 };
 use crate::domain::geo::{Municipality, Region};
 use crate::domain::identity::{Caller, OrgId, Organisation, Role};
@@ -690,6 +690,19 @@ const CONSULTATIONS: &[DemoConsultation] = &[
     },
 ];
 
+/// A demo transition: a decline gives "no capacity"; an empty note is none.
+fn transition(id: &ConsultationId, action: ConsultationAction, note: &str) -> TransitionCommand {
+    TransitionCommand {
+        id: id.clone(),
+        action,
+        note: (!note.is_empty()).then(|| FreeText::parse(note).expect("demo notes are valid")),
+        decline_reason: (action == ConsultationAction::Decline)
+            .then_some(DeclineReason::NoCapacity),
+        escalate_to: None,
+        request_id: None,
+    }
+}
+
 /// Consultations in several states. Filed once, like capacity.
 pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
     let directory = app.directory();
@@ -721,15 +734,7 @@ pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
             .file_consultation(&filer, Ok(command))
             .await
             .map_err(seed_error)?;
-        let step = |action: ConsultationAction, note: &str| TransitionCommand {
-            id: filed.id.clone(),
-            action,
-            note: (!note.is_empty()).then(|| FreeText::parse(note).expect("demo notes are valid")),
-            decline_reason: (action == ConsultationAction::Decline)
-                .then_some(DeclineReason::NoCapacity),
-            escalate_to: None,
-            request_id: None,
-        };
+        let step = |action: ConsultationAction, note: &str| transition(&filed.id, action, note);
         for (action, note) in c.steps {
             let by = match action.side() {
                 Side::Filer => &filer,
@@ -751,14 +756,11 @@ pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
                 .map_err(seed_error)?;
             if let Some(follow_up) = outcome.escalated {
                 let network = actor(network, "demo: R. de Boer");
-                let accept = TransitionCommand {
-                    id: follow_up.id,
-                    action: ConsultationAction::Accept,
-                    note: Some(FreeText::parse("Bespreking in het netwerkoverleg").expect("valid")),
-                    decline_reason: None,
-                    escalate_to: None,
-                    request_id: None,
-                };
+                let accept = transition(
+                    &follow_up.id,
+                    ConsultationAction::Accept,
+                    "Bespreking in het netwerkoverleg",
+                );
                 app.transition_consultation(&network, ConsultationAction::Accept, Ok(accept))
                     .await
                     .map_err(seed_error)?;

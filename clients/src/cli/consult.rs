@@ -629,15 +629,11 @@ pub async fn audit(
             since,
             until,
         } => {
-            let stamp = |t: &chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
-                seconds: t.timestamp(),
-                nanos: t.timestamp_subsec_nanos() as i32,
-            };
             let mut request = pb::ListAuditEventsRequest {
                 consultation_id: consultation.clone().unwrap_or_default(),
                 organisation_id: organisation.clone().unwrap_or_default(),
-                start_time: since.as_ref().map(stamp),
-                end_time: until.as_ref().map(stamp),
+                start_time: since.map(super::timestamp),
+                end_time: until.map(super::timestamp),
                 page_size: 1000,
                 page_token: String::new(),
             };

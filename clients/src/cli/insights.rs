@@ -7,6 +7,7 @@ use spil_client::{SpilClient, pb};
 use std::path::PathBuf;
 
 use super::chart;
+use super::timestamp as ts;
 
 #[derive(Debug, Subcommand)]
 pub enum InsightsCommand {
@@ -107,6 +108,18 @@ pub struct PeriodArg {
     to: Option<DateTime<Utc>>,
 }
 
+impl PeriodArg {
+    /// The period on the wire; without --to it ends now.
+    fn range(
+        &self,
+    ) -> (
+        Option<prost_types::Timestamp>,
+        Option<prost_types::Timestamp>,
+    ) {
+        (Some(ts(self.from)), Some(ts(self.to.unwrap_or_else(now))))
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct OutputArg {
     /// Comma-separated values, for spreadsheets.
@@ -136,13 +149,6 @@ fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
 fn time_text(ts: Option<prost_types::Timestamp>) -> String {
     ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos as u32))
         .map_or_else(String::new, |t| {
@@ -150,11 +156,11 @@ fn time_text(ts: Option<prost_types::Timestamp>) -> String {
         })
 }
 
-fn name(full: &str, prefix: &str) -> String {
+pub(super) fn name(full: &str, prefix: &str) -> String {
     full.trim_start_matches(prefix).to_lowercase()
 }
 
-fn place_type(value: i32) -> String {
+pub(super) fn place_type(value: i32) -> String {
     name(
         pb::PlaceType::try_from(value)
             .unwrap_or_default()
@@ -163,10 +169,18 @@ fn place_type(value: i32) -> String {
     )
 }
 
-fn care_profile(value: i32) -> String {
+pub(super) fn care_profile(value: i32) -> String {
     match pb::CareProfile::try_from(value).unwrap_or_default() {
         pb::CareProfile::Unspecified => String::new(),
         profile => name(profile.as_str_name(), "CARE_PROFILE_"),
+    }
+}
+
+/// A place type, or "any" for a search that asked for any or several.
+pub(super) fn place_type_or_any(value: i32) -> String {
+    match value {
+        0 => "any".into(),
+        t => place_type(t),
     }
 }
 
@@ -240,7 +254,7 @@ impl Table {
                         .unwrap_or(0)
                 })
                 .collect();
-            let line = |values: Vec<&str>| {
+            let line = |values: &[String]| {
                 values
                     .iter()
                     .zip(&widths)
@@ -250,20 +264,10 @@ impl Table {
                     .trim_end()
                     .to_owned()
             };
-            println!(
-                "{}",
-                line(
-                    self.columns
-                        .iter()
-                        .map(|c| c.to_uppercase())
-                        .collect::<Vec<_>>()
-                        .iter()
-                        .map(String::as_str)
-                        .collect()
-                )
-            );
+            let header: Vec<String> = self.columns.iter().map(|c| c.to_uppercase()).collect();
+            println!("{}", line(&header));
             for row in &cells {
-                println!("{}", line(row.iter().map(String::as_str).collect()));
+                println!("{}", line(row));
             }
             if self.rows.is_empty() {
                 println!("(nothing to show)");
@@ -467,12 +471,13 @@ pub async fn insights(
             chart,
             output,
         } => {
+            let (from, to) = period.range();
             let found = client
                 .insights()
                 .capacity_trend(pb::CapacityTrendRequest {
                     region_id: region.region.clone(),
-                    from: Some(ts(period.from)),
-                    to: Some(ts(period.to.unwrap_or_else(now))),
+                    from,
+                    to,
                     bucket: match bucket {
                         BucketArg::Day => pb::Bucket::Day,
                         BucketArg::Week => pb::Bucket::Week,
@@ -550,12 +555,13 @@ pub async fn insights(
             period,
             output,
         }) => {
+            let (from, to) = period.range();
             let found = client
                 .insights()
                 .unmet_demand(pb::UnmetDemandRequest {
                     region_id: region.region.clone(),
-                    from: Some(ts(period.from)),
-                    to: Some(ts(period.to.unwrap_or_else(now))),
+                    from,
+                    to,
                 })
                 .await?
                 .into_inner();
@@ -573,10 +579,7 @@ pub async fn insights(
                     table.rows.push(vec![
                         json!(time_text(week.start)),
                         suppressible(week.searches),
-                        json!(match place_type(gap.place_type).as_str() {
-                            "unspecified" => "any".to_owned(),
-                            name => name.to_owned(),
-                        }),
+                        json!(place_type_or_any(gap.place_type)),
                         json!(match care_profile(gap.care_profile).as_str() {
                             "" => "any".to_owned(),
                             name => name.to_owned(),
@@ -615,12 +618,13 @@ pub async fn insights(
             period,
             output,
         }) => {
+            let (from, to) = period.range();
             let found = client
                 .insights()
                 .consultation_figures(pb::ConsultationFiguresRequest {
                     region_id: region.region.clone(),
-                    from: Some(ts(period.from)),
-                    to: Some(ts(period.to.unwrap_or_else(now))),
+                    from,
+                    to,
                 })
                 .await?
                 .into_inner();
@@ -693,12 +697,13 @@ pub async fn insights(
             period,
             output,
         }) => {
+            let (from, to) = period.range();
             let found = client
                 .insights()
                 .placement_figures(pb::PlacementFiguresRequest {
                     region_id: region.region.clone(),
-                    from: Some(ts(period.from)),
-                    to: Some(ts(period.to.unwrap_or_else(now))),
+                    from,
+                    to,
                 })
                 .await?
                 .into_inner();

@@ -4,17 +4,11 @@
 
 use super::chart::{self, Series, escape};
 use super::insights::{trend_chart, waiting_chart};
+use super::timestamp as ts;
 use chrono::{DateTime, Duration, Utc};
 use spil_client::{SpilClient, pb};
 use std::fmt::Write;
 use std::path::Path;
-
-fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    }
-}
 
 fn count(c: Option<pb::SuppressibleCount>) -> String {
     match c {
@@ -31,19 +25,17 @@ fn hours(h: Option<f64>) -> String {
     h.map_or_else(|| "–".into(), |h| format!("{h:.1}"))
 }
 
-fn name(full: &str, prefix: &str) -> String {
-    full.trim_start_matches(prefix)
-        .replace('_', " ")
-        .to_lowercase()
+/// A wire name as a reader would say it: "crisis bed", not "crisis_bed".
+fn label(text: String) -> String {
+    text.replace('_', " ")
 }
 
 fn place_type(value: i32) -> String {
-    name(
-        pb::PlaceType::try_from(value)
-            .unwrap_or_default()
-            .as_str_name(),
-        "PLACE_TYPE_",
-    )
+    label(super::insights::place_type(value))
+}
+
+fn name(full: &str, prefix: &str) -> String {
+    label(super::insights::name(full, prefix))
 }
 
 /// An HTML table from a header and rows of already escaped cells.
@@ -305,14 +297,11 @@ pub async fn write_report(
         .weeks
         .iter()
         .zip(&unmet_labels)
-        .flat_map(|(w, label)| {
+        .flat_map(|(w, week)| {
             w.gaps.iter().take(3).map(move |g| {
                 vec![
-                    label.clone(),
-                    match place_type(g.place_type).as_str() {
-                        "unspecified" => "any".into(),
-                        other => other.to_owned(),
-                    },
+                    week.clone(),
+                    label(super::insights::place_type_or_any(g.place_type)),
                     g.age_band
                         .map_or_else(|| "–".into(), |b| format!("{}–{}", b.min_age, b.max_age)),
                     escape(&g.child_municipality_code),

@@ -4,15 +4,14 @@
 use super::{App, AppError, DirectorySnapshot};
 use crate::domain::authz::Action;
 use crate::domain::capacity::Revision;
-use crate::domain::hold::HoldState;
 use crate::domain::identity::{Caller, Role};
 use crate::domain::insights::{
-    CapacityFigures, ConsultationFigures, Grouping, HistoryReplay, HoldIndex, HoldOutcome,
-    MAX_BUCKETS, PlacementFigures, PlacementRecord, UnmetWeek, WaitingFigures, bucket_ends,
-    capacity_at, consultation_figures, holds_needed_from, placement_figures, unmet_demand_by_week,
-    waiting_at,
+    CapacityFigures, ConsultationFigures, Grouping, HistoryReplay, HoldIndex, MAX_BUCKETS,
+    PlacementFigures, PlacementRecord, UnmetWeek, WaitingFigures, bucket_ends, capacity_at,
+    consultation_figures, holds_needed_from, placement_figures, unmet_demand_by_week, waiting_at,
 };
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 
 /// Figures at one moment.
 #[derive(Debug, Clone)]
@@ -80,6 +79,9 @@ impl App {
     ) -> Result<Period, AppError> {
         let from = from.ok_or_else(|| AppError::invalid("from", "a period needs a start"))?;
         let to = to.ok_or_else(|| AppError::invalid("to", "a period needs an end"))?;
+        if from > self.clock.now() {
+            return Err(AppError::invalid("from", "must not be in the future"));
+        }
         if from >= to {
             return Err(AppError::invalid("to", "must be after from"));
         }
@@ -219,13 +221,12 @@ impl App {
         let revision = self.store.current_revision().await?;
         let now = self.clock.now();
         let directory = self.directory();
-        let province_of = |region: &str| {
-            directory
-                .regions
-                .iter()
-                .find(|r| r.id == region)
-                .map(|r| r.province.clone())
-        };
+        let provinces: HashMap<&str, &str> = directory
+            .regions
+            .iter()
+            .map(|r| (r.id.as_str(), r.province.as_str()))
+            .collect();
+        let province_of = |region: &str| provinces.get(region).copied();
         let home_province = province_of(region_id);
         let municipalities = municipalities_of(&directory, region_id);
         let holds = self
@@ -236,14 +237,7 @@ impl App {
             .into_iter()
             .map(|h| PlacementRecord {
                 place_type: h.place_type,
-                outcome: match h.hold.state {
-                    HoldState::Confirmed => HoldOutcome::Confirmed,
-                    HoldState::Released => HoldOutcome::Released,
-                    HoldState::Expired => HoldOutcome::Expired,
-                    // Past its expiry, an active hold has expired, marked or not.
-                    HoldState::Active if h.hold.expires_at <= now => HoldOutcome::Expired,
-                    HoldState::Active => HoldOutcome::Active,
-                },
+                outcome: h.hold.state_at(now),
                 created_at: h.hold.created_at,
                 ended_at: h.hold.ended_at,
                 outside_region: h.region_id != region_id,

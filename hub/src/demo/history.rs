@@ -5,13 +5,13 @@
 //! nothing, holds confirmed, released and left to expire, a secure placement
 //! outside the child's province, and consultations answered and declined.
 
-use super::{PUBLICATIONS, as_org, provider_of, seed_error, seed_locations, update_of};
-use crate::app::{App, Page, PublishRequest, TransitionCommand};
+use super::{PUBLICATIONS, as_org, provider_of, seed_error, seed_locations, transition, update_of};
+use crate::app::{App, Page, PublishRequest};
 use crate::clock::ShiftedClock;
 use crate::domain::capacity::{CareProfiles, ChildAge, MunicipalityCode, PlaceType, RequestId};
 use crate::domain::consultation::{
-    AgeYears, CaseContent, ConsultationAction, DeclineReason, NewConsultation, ProblemDomain,
-    ProblemDomains, QuestionType, Urgency,
+    AgeYears, CaseContent, ConsultationAction, NewConsultation, ProblemDomain, ProblemDomains,
+    QuestionType, Urgency,
 };
 use crate::domain::hold::{HoldDuration, HoldRequest};
 use crate::domain::privacy::{CaseReference, FreeText};
@@ -259,33 +259,22 @@ async fn consultation(
         .file_consultation(&filer, Ok(command))
         .await
         .map_err(seed_error)?;
-    let step = |action: ConsultationAction| TransitionCommand {
-        id: case.id.clone(),
-        action,
-        note: None,
-        decline_reason: (action == ConsultationAction::Decline)
-            .then_some(DeclineReason::NoCapacity),
-        escalate_to: None,
-        request_id: None,
-    };
-    let steps: &[(i64, ConsultationAction)] = if n % 7 == 3 {
-        &[(5, ConsultationAction::Decline)]
+    let steps: &[(i64, ConsultationAction, &str)] = if n % 7 == 3 {
+        &[(5, ConsultationAction::Decline, "")]
     } else {
         &[
-            (2 + n % 20, ConsultationAction::Accept),
-            (30, ConsultationAction::StartWork),
-            (48 + (n % 5) * 24, ConsultationAction::GiveAdvice),
+            (2 + n % 20, ConsultationAction::Accept, ""),
+            (30, ConsultationAction::StartWork, ""),
+            (
+                48 + (n % 5) * 24,
+                ConsultationAction::GiveAdvice,
+                "Advies: ambulant gezinsbehandeling met school",
+            ),
         ]
     };
-    for (hours, action) in steps {
+    for (hours, action, note) in steps {
         clock.jump_to(filed + Duration::hours(*hours));
-        let mut command = step(*action);
-        if *action == ConsultationAction::GiveAdvice {
-            command.note = Some(
-                FreeText::parse("Advies: ambulant gezinsbehandeling met school").expect("valid"),
-            );
-        }
-        app.transition_consultation(&team, *action, Ok(command))
+        app.transition_consultation(&team, *action, Ok(transition(&case.id, *action, note)))
             .await
             .map_err(seed_error)?;
     }

@@ -419,6 +419,20 @@ impl FreshnessPolicy {
             _ => self.other,
         }
     }
+
+    /// Fresh until the observation is older than the place type's validity.
+    pub fn freshness(
+        &self,
+        place_type: PlaceType,
+        observed_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Freshness {
+        if now < observed_at + self.validity(place_type) {
+            Freshness::Fresh
+        } else {
+            Freshness::Stale
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,11 +470,7 @@ impl Offering {
     }
 
     pub fn freshness(&self, policy: &FreshnessPolicy, now: DateTime<Utc>) -> Freshness {
-        if now < self.fresh_until(policy) {
-            Freshness::Fresh
-        } else {
-            Freshness::Stale
-        }
+        policy.freshness(self.key.place_type, self.observed_at, now)
     }
 
     /// Holds still running at `now`: expiry needs nobody to call.

@@ -6,6 +6,7 @@ use super::capacity::{
     AgeBand, CareProfile, CareProfiles, ChildAge, Freshness, FreshnessPolicy, PlaceType,
     available_places,
 };
+use super::hold::HoldState;
 use super::suppression::{Count, suppress};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -38,11 +39,7 @@ pub struct PublicationRecord {
 
 impl PublicationRecord {
     fn freshness(&self, policy: &FreshnessPolicy, at: DateTime<Utc>) -> Freshness {
-        if at < self.observed_at + policy.validity(self.place_type) {
-            Freshness::Fresh
-        } else {
-            Freshness::Stale
-        }
+        policy.freshness(self.place_type, self.observed_at, at)
     }
 }
 
@@ -387,20 +384,12 @@ pub fn unmet_demand_by_week(
     Some(weeks)
 }
 
-/// What became of one hold for a child from the region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldOutcome {
-    Active,
-    Confirmed,
-    Released,
-    Expired,
-}
-
 /// One hold for a child from the region, and where its place was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacementRecord {
     pub place_type: PlaceType,
-    pub outcome: HoldOutcome,
+    /// What became of it, as of when the figures are drawn.
+    pub outcome: HoldState,
     pub created_at: DateTime<Utc>,
     /// When it was confirmed, released or expired.
     pub ended_at: Option<DateTime<Utc>>,
@@ -451,14 +440,14 @@ pub fn placement_figures(records: &[PlacementRecord]) -> Vec<PlacementFigures> {
         .map(|(place_type, holds)| {
             let count = |outcome| holds.iter().filter(|h| h.outcome == outcome).count() as u32;
             let outcomes = suppress(&[
-                count(HoldOutcome::Confirmed),
-                count(HoldOutcome::Released),
-                count(HoldOutcome::Expired),
-                count(HoldOutcome::Active),
+                count(HoldState::Confirmed),
+                count(HoldState::Released),
+                count(HoldState::Expired),
+                count(HoldState::Active),
             ]);
             let placed: Vec<&&PlacementRecord> = holds
                 .iter()
-                .filter(|h| h.outcome == HoldOutcome::Confirmed)
+                .filter(|h| h.outcome == HoldState::Confirmed)
                 .collect();
             let mut hours: Vec<f64> = placed
                 .iter()
@@ -652,7 +641,7 @@ mod tests {
         );
     }
 
-    fn placement(outcome: HoldOutcome, minutes: i64, outside: (bool, bool)) -> PlacementRecord {
+    fn placement(outcome: HoldState, minutes: i64, outside: (bool, bool)) -> PlacementRecord {
         PlacementRecord {
             place_type: PlaceType::SecureResidential,
             outcome,
@@ -667,11 +656,11 @@ mod tests {
     fn placement_outcomes_are_suppressed_against_the_holds_made() {
         let mut records: Vec<PlacementRecord> = [30, 60, 90, 120, 150, 180]
             .iter()
-            .map(|m| placement(HoldOutcome::Confirmed, *m, (false, false)))
+            .map(|m| placement(HoldState::Confirmed, *m, (false, false)))
             .collect();
-        records.push(placement(HoldOutcome::Confirmed, 240, (true, true)));
-        records.extend((0..6).map(|_| placement(HoldOutcome::Released, 10, (false, false))));
-        records.push(placement(HoldOutcome::Expired, 30, (false, false)));
+        records.push(placement(HoldState::Confirmed, 240, (true, true)));
+        records.extend((0..6).map(|_| placement(HoldState::Released, 10, (false, false))));
+        records.push(placement(HoldState::Expired, 30, (false, false)));
         let figures = placement_figures(&records);
         assert_eq!(figures.len(), 1);
         let f = &figures[0];
@@ -700,7 +689,7 @@ mod tests {
     #[test]
     fn lead_times_need_five_placements() {
         let records: Vec<PlacementRecord> = (0..4)
-            .map(|_| placement(HoldOutcome::Confirmed, 60, (false, false)))
+            .map(|_| placement(HoldState::Confirmed, 60, (false, false)))
             .collect();
         let f = &placement_figures(&records)[0];
         assert_eq!(

@@ -112,6 +112,13 @@ wire_enum!(_role_in, role_out, pb::Role, Role, {
     Admin => Role::Admin,
 });
 
+pub fn age_band_out(band: AgeBand) -> pb::AgeBand {
+    pb::AgeBand {
+        min_age: u32::from(band.min()),
+        max_age: u32::from(band.max()),
+    }
+}
+
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
@@ -268,10 +275,7 @@ pub fn offering_out(
                 .iter()
                 .map(|p| care_profile_out(p) as i32)
                 .collect(),
-            age_band: Some(pb::AgeBand {
-                min_age: u32::from(offering.key.age_band.min()),
-                max_age: u32::from(offering.key.age_band.max()),
-            }),
+            age_band: Some(age_band_out(offering.key.age_band)),
             gender_policy: gender_policy_out(offering.key.gender_policy) as i32,
             security_level: security_level_out(offering.key.security_level) as i32,
         }),

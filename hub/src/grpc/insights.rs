@@ -2,8 +2,8 @@
 
 use super::auth::caller;
 use super::convert::{
-    care_profile_out, decline_reason_out, place_type_out, problem_domain_out, time_in, timestamp,
-    urgency_out,
+    age_band_out, care_profile_out, decline_reason_out, place_type_out, problem_domain_out,
+    time_in, timestamp, urgency_out,
 };
 use crate::app::{App, AppError, Period, Snapshot};
 use crate::domain::capacity::PlaceType;
@@ -52,10 +52,7 @@ fn capacity_out(figures: CapacityFigures) -> pb::CapacityFigures {
             .group
             .care_profile
             .map_or(pb::CareProfile::Unspecified, care_profile_out) as i32,
-        age_band: figures.group.age_band.map(|band| pb::AgeBand {
-            min_age: u32::from(band.min()),
-            max_age: u32::from(band.max()),
-        }),
+        age_band: figures.group.age_band.map(age_band_out),
         offerings: figures.offerings,
         total_places: figures.total_places,
         free_places: figures.free_places,
@@ -107,10 +104,7 @@ fn unmet_week_out(week: UnmetWeek) -> pb::UnmetDemandWeek {
                     .care_profile
                     .map_or(pb::CareProfile::Unspecified, care_profile_out)
                     as i32,
-                age_band: key.age_band.map(|band| pb::AgeBand {
-                    min_age: u32::from(band.min()),
-                    max_age: u32::from(band.max()),
-                }),
+                age_band: key.age_band.map(age_band_out),
                 child_municipality_code: key.child_municipality.unwrap_or_default(),
                 searches: count_out(count),
             })
@@ -154,6 +148,18 @@ fn consultation_counts_out(counts: ConsultationCounts) -> Option<pb::Consultatio
     })
 }
 
+impl InsightsService {
+    /// A request's `from` and `to`, both required, checked.
+    fn period(
+        &self,
+        from: &Option<prost_types::Timestamp>,
+        to: &Option<prost_types::Timestamp>,
+    ) -> Result<Period, AppError> {
+        self.app
+            .period(optional_time("from", from)?, optional_time("to", to)?)
+    }
+}
+
 #[tonic::async_trait]
 impl pb::insights_server::Insights for InsightsService {
     async fn consultation_figures(
@@ -162,10 +168,7 @@ impl pb::insights_server::Insights for InsightsService {
     ) -> Result<Response<pb::ConsultationFiguresResponse>, Status> {
         let caller = caller(&request)?;
         let request = request.into_inner();
-        let period = self.app.period(
-            optional_time("from", &request.from)?,
-            optional_time("to", &request.to)?,
-        )?;
+        let period = self.period(&request.from, &request.to)?;
         let (revision, figures) = self
             .app
             .consultation_figures(&caller, &request.region_id, period)
@@ -207,10 +210,7 @@ impl pb::insights_server::Insights for InsightsService {
     ) -> Result<Response<pb::PlacementFiguresResponse>, Status> {
         let caller = caller(&request)?;
         let request = request.into_inner();
-        let period = self.app.period(
-            optional_time("from", &request.from)?,
-            optional_time("to", &request.to)?,
-        )?;
+        let period = self.period(&request.from, &request.to)?;
         let (revision, rows) = self
             .app
             .placement_figures(&caller, &request.region_id, period)
@@ -233,10 +233,7 @@ impl pb::insights_server::Insights for InsightsService {
     ) -> Result<Response<pb::UnmetDemandResponse>, Status> {
         let caller = caller(&request)?;
         let request = request.into_inner();
-        let period = self.app.period(
-            optional_time("from", &request.from)?,
-            optional_time("to", &request.to)?,
-        )?;
+        let period = self.period(&request.from, &request.to)?;
         let (revision, weeks) = self
             .app
             .unmet_demand(&caller, &request.region_id, period)
@@ -278,10 +275,7 @@ impl pb::insights_server::Insights for InsightsService {
         let caller = caller(&request)?;
         let request = request.into_inner();
         let bucket = bucket_in(request.bucket)?;
-        let period = self.app.period(
-            optional_time("from", &request.from)?,
-            optional_time("to", &request.to)?,
-        )?;
+        let period = self.period(&request.from, &request.to)?;
         let series = self
             .app
             .capacity_trend(&caller, &request.region_id, period, bucket)

@@ -18,6 +18,7 @@ use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Order, Quer
 use sea_orm::{
     ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
+use std::collections::HashMap;
 
 impl Store {
     /// For every offering of `region_id`, the publication in force at `at`.
@@ -223,10 +224,18 @@ impl Store {
             .order_by_asc(consultation_transition::Column::AtMs)
             .all(&self.reader)
             .await?;
+        // The first transition of each consultation into each milestone
+        // (rows come in time order).
+        let mut milestone: HashMap<(&str, i32), &consultation_transition::Model> = HashMap::new();
+        for t in &transitions {
+            milestone
+                .entry((t.consultation_id.as_str(), t.to_state))
+                .or_insert(t);
+        }
         let first = |id: &str, state: ConsultationState| {
-            transitions.iter().find(|t| {
-                t.consultation_id == id && t.to_state == code(&ConsultationState::ALL, state)
-            })
+            milestone
+                .get(&(id, code(&ConsultationState::ALL, state)))
+                .copied()
         };
         cases
             .iter()
