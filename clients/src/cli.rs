@@ -1,5 +1,15 @@
 //! Commands of `spil`: parse arguments, call the hub, print a table (or JSON).
 
+/// Writes one line to standard output and returns early with the error if
+/// it cannot: a reader that closed the pipe (`spil watch | head -1`) ends
+/// the command, and `main` exits quietly. `println!` would panic instead.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod chart;
 mod consult;
 mod insights;
@@ -356,12 +366,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let org = me.organisation.unwrap_or_default();
             let roles: Vec<&str> = org.roles().map(|r| r.as_str_name()).collect();
             if args.json {
-                println!(
+                say!(
                     "{}",
                     json!({"id": org.id, "name": org.name, "roles": roles, "home_region_id": org.home_region_id, "certificate_identity": me.certificate_identity})
                 );
             } else {
-                println!(
+                say!(
                     "{} ({})\nroles: {}\nhome region: {}\ncertificate: {}",
                     org.name,
                     org.id,
@@ -384,7 +394,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     .iter()
                     .map(|m| format!("{} {}", m.code, m.name))
                     .collect();
-                println!(
+                say!(
                     "{} — {} ({})\n  {}",
                     r.id,
                     r.name,
@@ -416,7 +426,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             let loc = saved.location.unwrap_or_default();
-            println!(
+            say!(
                 "{} location {} in {} ({})",
                 if saved.created { "created" } else { "updated" },
                 loc.id,
@@ -442,7 +452,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .into_inner()
                 .hold
                 .unwrap_or_default();
-            print_holds(&[hold], args.json);
+            print_holds(&[hold], args.json)?;
         }
         Command::Confirm { hold_id } => {
             let hold = client
@@ -451,7 +461,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     hold_id: hold_id.clone(),
                 })
                 .await?;
-            print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json);
+            print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json)?;
         }
         Command::Release { hold_id } => {
             let hold = client
@@ -460,7 +470,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     hold_id: hold_id.clone(),
                 })
                 .await?;
-            print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json);
+            print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json)?;
         }
         Command::Holds { state } => {
             let states = state
@@ -483,7 +493,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .await?
                 .into_inner()
                 .holds;
-            print_holds(&holds, args.json);
+            print_holds(&holds, args.json)?;
         }
     }
     Ok(())
@@ -522,29 +532,35 @@ async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::R
                 value
             })
             .collect();
-        println!(
+        say!(
             "{}",
             json!({"results": results, "total_size": found.total_size, "revision": found.revision, "next_page_token": found.next_page_token})
         );
         return Ok(());
     }
     if found.results.is_empty() {
-        println!(
+        say!(
             "no {}place found (recorded as unmet demand)",
             if s.all { "" } else { "fresh free " }
         );
         return Ok(());
     }
-    println!(
+    say!(
         "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  STATUS",
-        "OFFERING", "TYPE", "LOCATION", "AGES", "FREE", "HELD", "KM"
+        "OFFERING",
+        "TYPE",
+        "LOCATION",
+        "AGES",
+        "FREE",
+        "HELD",
+        "KM"
     );
     for r in &found.results {
         let o = r.offering.clone().unwrap_or_default();
         let key = o.key.clone().unwrap_or_default();
         let band = key.age_band.unwrap_or_default();
         let location = o.location.clone().unwrap_or_default();
-        println!(
+        say!(
             "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {}",
             o.id,
             key.place_type()
@@ -563,14 +579,14 @@ async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::R
             },
         );
     }
-    println!(
+    say!(
         "{} of {} at revision {}",
         found.results.len(),
         found.total_size,
         found.revision
     );
     if !found.next_page_token.is_empty() {
-        println!("next page: --page-token {}", found.next_page_token);
+        say!("next page: --page-token {}", found.next_page_token);
     }
     Ok(())
 }
@@ -631,15 +647,18 @@ async fn publish(client: &SpilClient, p: &PublishArgs, as_json: bool) -> anyhow:
         .into_inner();
     if as_json {
         let offerings: Vec<_> = published.offerings.iter().map(offering_json).collect();
-        println!(
+        say!(
             "{}",
             json!({"revision": published.revision, "offerings": offerings})
         );
     } else {
         for o in &published.offerings {
-            println!(
+            say!(
                 "published offering {} at revision {}: {} of {} available",
-                o.id, published.revision, o.available_places, o.total_places
+                o.id,
+                published.revision,
+                o.available_places,
+                o.total_places
             );
         }
     }
@@ -696,10 +715,10 @@ async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Res
                     let mut value = offering_json(o);
                     value["watch_revision"] = json!(message.revision);
                     value["snapshot"] = json!(message.snapshot);
-                    println!("{value}");
+                    say!("{value}");
                 } else {
                     let key = o.key.clone().unwrap_or_default();
-                    println!(
+                    say!(
                         "rev {:>6}{} {:<28} {:<20} free {}/{} held {} placed {} {}",
                         message.revision,
                         if message.snapshot { " (snapshot)" } else { "" },
@@ -754,19 +773,19 @@ fn offering_json(o: &pb::Offering) -> serde_json::Value {
     })
 }
 
-fn print_holds(holds: &[pb::Hold], as_json: bool) {
+fn print_holds(holds: &[pb::Hold], as_json: bool) -> anyhow::Result<()> {
     for h in holds {
         let expires = h
             .expires_at
             .map(|t| chrono::DateTime::from_timestamp(t.seconds, 0).unwrap_or_default());
         if as_json {
-            println!(
+            say!(
                 "{}",
                 json!({"id": h.id, "offering_id": h.offering_id, "holder_id": h.holder_id, "state": h.state().as_str_name(),
                        "child_municipality_code": h.child_municipality_code, "expires_at": expires.map(|e| e.to_rfc3339())})
             );
         } else {
-            println!(
+            say!(
                 "{}  {:<9} offering {}  child from {}  expires {}",
                 h.id,
                 h.state()
@@ -780,6 +799,7 @@ fn print_holds(holds: &[pb::Hold], as_json: bool) {
         }
     }
     if holds.is_empty() && !as_json {
-        println!("no holds");
+        say!("no holds");
     }
+    Ok(())
 }

@@ -111,15 +111,13 @@ impl SpilClient {
     }
 
     /// Consultations, acting as `person` (a name or staff id, sent as
-    /// `x-spil-person` on every call and recorded in the audit trail).
+    /// UTF-8 in `x-spil-person-bin` on every call and recorded in the audit
+    /// trail).
     pub fn consultations(
         &self,
         person: &str,
     ) -> ConsultationsClient<InterceptedService<Channel, PersonHeader>> {
-        ConsultationsClient::with_interceptor(
-            self.channel.clone(),
-            PersonHeader(person.parse().ok()),
-        )
+        ConsultationsClient::with_interceptor(self.channel.clone(), PersonHeader::new(person))
     }
 
     pub fn audit(&self) -> AuditClient<Channel> {
@@ -135,21 +133,27 @@ impl SpilClient {
     }
 }
 
-/// Adds `x-spil-person` to every request. A name that cannot be sent as
-/// metadata (not visible ASCII) is left off, and the hub refuses the call.
+/// Adds the acting person to every request as UTF-8 binary metadata
+/// (`x-spil-person-bin`), so any name travels as written.
 #[derive(Clone)]
-pub struct PersonHeader(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+pub struct PersonHeader(tonic::metadata::MetadataValue<tonic::metadata::Binary>);
+
+impl PersonHeader {
+    pub fn new(person: &str) -> Self {
+        Self(tonic::metadata::MetadataValue::from_bytes(
+            person.as_bytes(),
+        ))
+    }
+}
 
 impl tonic::service::Interceptor for PersonHeader {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(person) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("x-spil-person", person.clone());
-        }
+        request
+            .metadata_mut()
+            .insert_bin("x-spil-person-bin", self.0.clone());
         Ok(request)
     }
 }

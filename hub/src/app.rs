@@ -11,8 +11,8 @@ mod watch;
 
 pub use audit::ChainReport;
 pub use consultations::{
-    Actor, Call, ConsultationWatchItem, ConsultationWatchStream, PERSON_HEADER, Parsed,
-    PostMessageCommand, SYSTEM_ACTOR, TransitionCommand, TransitionOutcome,
+    Actor, Call, ConsultationWatchItem, ConsultationWatchStream, PERSON_HEADER, PERSON_HEADER_UTF8,
+    Parsed, PostMessageCommand, SYSTEM_ACTOR, TransitionCommand, TransitionOutcome,
 };
 pub use insights::{Period, Series, Snapshot};
 pub use paging::{Page, PageTokens};

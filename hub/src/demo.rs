@@ -711,7 +711,7 @@ pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
             org: directory.organisations[&OrgId::parse(id).expect("demo ids are valid")].clone(),
             certificate_identity: "demo-seed".into(),
         },
-        person: Some(person.into()),
+        person: Ok(Some(person.into())),
     };
     for (i, c) in CONSULTATIONS.iter().enumerate() {
         let filer = actor(c.filer, "demo: M. Bakker");

@@ -217,23 +217,29 @@ fn consultation_json(c: &pb::Consultation) -> serde_json::Value {
     })
 }
 
-fn print_consultations(list: &[pb::Consultation], as_json: bool) {
+fn print_consultations(list: &[pb::Consultation], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         for c in list {
-            println!("{}", consultation_json(c));
+            say!("{}", consultation_json(c));
         }
-        return;
+        return Ok(());
     }
     if list.is_empty() {
-        println!("no consultations");
-        return;
+        say!("no consultations");
+        return Ok(());
     }
-    println!(
+    say!(
         "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {:<16}",
-        "ID", "STATE", "URGENCY", "FROM", "TO", "CASE", "ANSWER DUE"
+        "ID",
+        "STATE",
+        "URGENCY",
+        "FROM",
+        "TO",
+        "CASE",
+        "ANSWER DUE"
     );
     for c in list {
-        println!(
+        say!(
             "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {}{}",
             c.id,
             short(c.state().as_str_name(), "CONSULTATION_STATE_"),
@@ -247,20 +253,22 @@ fn print_consultations(list: &[pb::Consultation], as_json: bool) {
             if c.overdue { "  OVERDUE" } else { "" },
         );
     }
+    Ok(())
 }
 
-fn print_one(label: &str, c: &Option<pb::Consultation>, as_json: bool) {
+fn print_one(label: &str, c: &Option<pb::Consultation>, as_json: bool) -> anyhow::Result<()> {
     if let Some(c) = c {
         if as_json {
-            println!("{}", consultation_json(c));
+            say!("{}", consultation_json(c));
         } else {
-            println!(
+            say!(
                 "{label} {} is now {}",
                 c.id,
                 short(c.state().as_str_name(), "CONSULTATION_STATE_")
             );
         }
     }
+    Ok(())
 }
 
 pub async fn consult(
@@ -289,14 +297,14 @@ pub async fn consult(
                 .into_inner()
                 .consultation;
             if let (Some(c), false) = (&filed, as_json) {
-                println!(
+                say!(
                     "filed consultation {} with {}; first answer due {}",
                     c.id,
                     c.addressee_id,
                     when(&c.answer_due_at)
                 );
             } else {
-                print_one("filed", &filed, as_json);
+                print_one("filed", &filed, as_json)?;
             }
         }
         ConsultCommand::List {
@@ -330,7 +338,7 @@ pub async fn consult(
                 }
                 request.page_token = page.next_page_token;
             }
-            print_consultations(&all, as_json);
+            print_consultations(&all, as_json)?;
         }
         ConsultCommand::Show { id } => show(&mut api, id, as_json).await?,
         ConsultCommand::Accept { id, note } => {
@@ -341,7 +349,7 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json);
+            print_one("consultation", &done.into_inner().consultation, as_json)?;
         }
         ConsultCommand::Decline { id, reason, note } => {
             let done = api
@@ -352,7 +360,7 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json);
+            print_one("consultation", &done.into_inner().consultation, as_json)?;
         }
         ConsultCommand::Start { id, note } => {
             let done = api
@@ -362,7 +370,7 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json);
+            print_one("consultation", &done.into_inner().consultation, as_json)?;
         }
         ConsultCommand::Advise { id, advice } => {
             let done = api
@@ -372,7 +380,7 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json);
+            print_one("consultation", &done.into_inner().consultation, as_json)?;
         }
         ConsultCommand::Escalate { id, to, note } => {
             let done = api
@@ -384,8 +392,8 @@ pub async fn consult(
                 })
                 .await?
                 .into_inner();
-            print_one("consultation", &done.consultation, as_json);
-            print_one("escalated as", &done.escalated, as_json);
+            print_one("consultation", &done.consultation, as_json)?;
+            print_one("escalated as", &done.escalated, as_json)?;
         }
         ConsultCommand::Withdraw { id, note } => {
             let done = api
@@ -395,7 +403,7 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json);
+            print_one("consultation", &done.into_inner().consultation, as_json)?;
         }
         ConsultCommand::Close { id, note } => {
             let done = api
@@ -405,7 +413,7 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json);
+            print_one("consultation", &done.into_inner().consultation, as_json)?;
         }
         ConsultCommand::Message { id, text } => {
             let message = api
@@ -419,12 +427,12 @@ pub async fn consult(
                 .message
                 .unwrap_or_default();
             if as_json {
-                println!(
+                say!(
                     "{}",
                     json!({"id": message.id, "posted_at": when(&message.posted_at)})
                 );
             } else {
-                println!("message {} posted", message.id);
+                say!("message {} posted", message.id);
             }
         }
         ConsultCommand::Watch { from, limit } => {
@@ -471,51 +479,52 @@ async fn show(
             .iter()
             .map(|m| json!({"author": m.author_organisation_id, "person": m.author_person, "at": when(&m.posted_at), "text": m.text}))
             .collect();
-        println!("{value}");
+        say!("{value}");
         return Ok(());
     }
     let domains: Vec<String> = c
         .problem_domains()
         .map(|d| short(d.as_str_name(), "PROBLEM_DOMAIN_"))
         .collect();
-    println!("consultation {}", c.id);
-    println!(
+    say!("consultation {}", c.id);
+    say!(
         "  state      {}{}",
         short(c.state().as_str_name(), "CONSULTATION_STATE_"),
         if c.overdue { " (OVERDUE)" } else { "" }
     );
-    println!("  from → to  {} → {}", c.filer_id, c.addressee_id);
+    say!("  from → to  {} → {}", c.filer_id, c.addressee_id);
     match &c.content {
         Some(content) => {
-            println!(
+            say!(
                 "  case       {} (age {})",
-                content.case_reference, content.age_years
+                content.case_reference,
+                content.age_years
             );
-            println!("  question   {}", content.question);
+            say!("  question   {}", content.question);
         }
-        None => println!("  content    erased {}", when(&c.erased_at)),
+        None => say!("  content    erased {}", when(&c.erased_at)),
     }
-    println!(
+    say!(
         "  about      {} · {} · {} · {}",
         domains.join(", "),
         short(c.question_type().as_str_name(), "QUESTION_TYPE_"),
         short(c.urgency().as_str_name(), "URGENCY_"),
         c.municipality_code
     );
-    println!(
+    say!(
         "  filed      {}   answer due {}",
         when(&c.filed_at),
         when(&c.answer_due_at)
     );
     if !c.escalated_from_id.is_empty() {
-        println!("  escalated from {}", c.escalated_from_id);
+        say!("  escalated from {}", c.escalated_from_id);
     }
     if !c.escalated_to_id.is_empty() {
-        println!("  escalated to   {}", c.escalated_to_id);
+        say!("  escalated to   {}", c.escalated_to_id);
     }
-    println!("history");
+    say!("history");
     for h in &shown.history {
-        println!(
+        say!(
             "  {}  {:<13} {:<22} {}{}",
             when(&h.at),
             short(h.to_state().as_str_name(), "CONSULTATION_STATE_"),
@@ -529,9 +538,9 @@ async fn show(
         );
     }
     if !thread.is_empty() {
-        println!("thread");
+        say!("thread");
         for m in &thread {
-            println!(
+            say!(
                 "  {}  {} ({}): {}",
                 when(&m.posted_at),
                 m.author_organisation_id,
@@ -585,14 +594,14 @@ async fn watch(
             };
             last = event.revision;
             if as_json {
-                println!(
+                say!(
                     "{}",
                     json!({"revision": event.revision, "consultation_id": event.consultation_id, "kind": event.kind().as_str_name(),
                            "state": event.state().as_str_name(), "actor": event.actor_organisation_id, "at": when(&event.at),
                            "case_reference": event.case_reference, "overdue": event.overdue})
                 );
             } else {
-                println!(
+                say!(
                     "rev {:>5}  {}  {:<15} {:<12} {:<10} by {:<22} {}{}",
                     event.revision,
                     when(&event.at),
@@ -645,14 +654,14 @@ pub async fn audit(
                     .into_inner();
                 for e in &page.events {
                     if as_json {
-                        println!(
+                        say!(
                             "{}",
                             json!({"seq": e.seq, "at": when(&e.at), "event_type": e.event_type, "organisation_id": e.organisation_id,
                                    "person": e.person, "certificate_identity": e.certificate_identity, "consultation_id": e.consultation_id,
                                    "action": e.action().as_str_name(), "outcome": e.outcome().as_str_name(), "hash": e.hash})
                         );
                     } else {
-                        println!(
+                        say!(
                             "{:>6}  {}  {:<28} {:<8} {:<8} {:<24} {:<16} {}",
                             e.seq,
                             when(&e.at),
@@ -678,19 +687,21 @@ pub async fn audit(
                 .await?
                 .into_inner();
             if as_json {
-                println!(
+                say!(
                     "{}",
                     json!({"intact": report.intact, "records_checked": report.records_checked, "broken_at_seq": report.broken_at_seq, "problem": report.problem})
                 );
             } else if report.intact {
-                println!(
+                say!(
                     "audit chain intact: {} records verified",
                     report.records_checked
                 );
             } else {
-                println!(
+                say!(
                     "audit chain BROKEN at record {}: {} ({} records verified before it)",
-                    report.broken_at_seq, report.problem, report.records_checked
+                    report.broken_at_seq,
+                    report.problem,
+                    report.records_checked
                 );
             }
             anyhow::ensure!(report.intact, "the audit chain is broken");

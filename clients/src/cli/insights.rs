@@ -228,17 +228,17 @@ impl Table {
         )
     }
 
-    fn print(&self, as_json: bool, as_csv: bool, header: &str) {
+    fn print(&self, as_json: bool, as_csv: bool, header: &str) -> anyhow::Result<()> {
         if as_json {
-            println!("{}", self.json_rows());
+            say!("{}", self.json_rows());
         } else if as_csv {
-            println!("{}", self.columns.join(","));
+            say!("{}", self.columns.join(","));
             for row in &self.rows {
                 let cells: Vec<String> = row.iter().map(|v| csv_cell(&Self::text(v))).collect();
-                println!("{}", cells.join(","));
+                say!("{}", cells.join(","));
             }
         } else {
-            println!("{header}");
+            say!("{header}");
             let cells: Vec<Vec<String>> = self
                 .rows
                 .iter()
@@ -265,14 +265,15 @@ impl Table {
                     .to_owned()
             };
             let header: Vec<String> = self.columns.iter().map(|c| c.to_uppercase()).collect();
-            println!("{}", line(&header));
+            say!("{}", line(&header));
             for row in &cells {
-                println!("{}", line(row));
+                say!("{}", line(row));
             }
             if self.rows.is_empty() {
-                println!("(nothing to show)");
+                say!("(nothing to show)");
             }
         }
+        Ok(())
     }
 }
 
@@ -462,7 +463,7 @@ pub async fn insights(
                     time_text(found.as_of),
                     found.revision
                 ),
-            );
+            )?;
         }
         InsightsCommand::Trend {
             region,
@@ -505,7 +506,7 @@ pub async fn insights(
                     "capacity trend in {} (revision {})",
                     found.region_id, found.revision
                 ),
-            );
+            )?;
         }
         InsightsCommand::Waiting {
             region,
@@ -548,7 +549,7 @@ pub async fn insights(
                     "waiting times in {} (days; stale offerings counted apart; revision {})",
                     found.region_id, found.revision
                 ),
-            );
+            )?;
         }
         InsightsCommand::Unmet(PeriodArgs {
             region,
@@ -602,7 +603,7 @@ pub async fn insights(
                     "unmet demand in {} per week, counts below 5 withheld (revision {})",
                     found.region_id, found.revision
                 ),
-            );
+            )?;
         }
         InsightsCommand::Report {
             region,
@@ -611,7 +612,7 @@ pub async fn insights(
         } => {
             let to = period.to.unwrap_or_else(now);
             super::report::write_report(client, &region.region, period.from, to, out).await?;
-            println!("report written to {}", out.display());
+            say!("report written to {}", out.display());
         }
         InsightsCommand::Consultations(PeriodArgs {
             region,
@@ -690,7 +691,7 @@ pub async fn insights(
                     "consultations for children from {} (counts below 5 withheld; revision {})",
                     found.region_id, found.revision
                 ),
-            );
+            )?;
         }
         InsightsCommand::Placements(PeriodArgs {
             region,
@@ -735,7 +736,7 @@ pub async fn insights(
             }
             let secure = suppressible(found.secure_outside_province);
             if as_json {
-                println!(
+                say!(
                     "{}",
                     json!({"rows": table.json_rows(), "secure_outside_province": secure})
                 );
@@ -745,12 +746,12 @@ pub async fn insights(
                 as_json,
                 output.csv,
                 &format!(
-                    "holds for children from {} (revision {}); secure placements outside the province: {}",
+                    "holds for children from {} (revision {})?; secure placements outside the province: {}",
                     found.region_id,
                     found.revision,
                     Table::text(&secure)
                 ),
-            );
+            )?;
         }
     }
     Ok(())

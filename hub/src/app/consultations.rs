@@ -18,15 +18,19 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// The metadata key that names the person acting.
+/// The metadata key that names the person acting, as visible ASCII; also
+/// the field named when the person is refused.
 pub const PERSON_HEADER: &str = "x-spil-person";
+/// The same as UTF-8 (gRPC binary metadata), for names such as "Zoë Çelik".
+pub const PERSON_HEADER_UTF8: &str = "x-spil-person-bin";
 
 /// Who acts: the organisation behind the certificate and the person named
-/// in the request metadata, not yet checked.
+/// in the request metadata, not yet checked. `Err` says why the metadata
+/// could not be read as a name.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub caller: Caller,
-    pub person: Option<String>,
+    pub person: Result<Option<String>, String>,
 }
 
 /// A request as parsed at the edge. A failed parse is refused and audited
@@ -143,7 +147,11 @@ impl App {
     /// The person acting, once the role admits the call at all.
     fn check_actor(&self, actor: &Actor, action: Action) -> Result<Person, AppError> {
         self.authorise(&actor.caller, action)?;
-        Person::parse(actor.person.as_deref().unwrap_or(""))
+        let raw = actor
+            .person
+            .as_ref()
+            .map_err(|why| AppError::invalid(PERSON_HEADER, why.clone()))?;
+        Person::parse(raw.as_deref().unwrap_or(""))
             .map_err(|invalid| AppError::invalid(PERSON_HEADER, invalid.0))
     }
 

@@ -228,11 +228,11 @@ async fn consultation(
     ];
     let filer = crate::app::Actor {
         caller: as_org(app, "cjg-haarlem"),
-        person: Some("demo: M. Bakker".into()),
+        person: Ok(Some("demo: M. Bakker".into())),
     };
     let team = crate::app::Actor {
         caller: as_org(app, "ret-zkh-ijmond"),
-        person: Some("demo: S. Visser".into()),
+        person: Ok(Some("demo: S. Visser".into())),
     };
     clock.jump_to(filed);
     let command = NewConsultation {

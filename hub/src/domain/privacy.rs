@@ -15,23 +15,44 @@ pub fn passes_eleven_test(digits: &[u8; 9]) -> bool {
     digits.iter().any(|d| *d != 0) && weighted % 11 == 0
 }
 
-/// Groups of digits in `text` joined by at most one separator (space, dot,
-/// dash or slash), e.g. "123 45 6782" is one chain of three groups.
+/// The value of a Unicode decimal digit (general category Nd: ASCII,
+/// full-width, Arabic-Indic, Devanagari, …), or `None` for anything else.
+/// Unicode lays every Nd range out as whole runs of 0–9 starting at zero,
+/// so a digit's value is its distance from the start of its run, mod 10.
+fn decimal_digit(c: char) -> Option<u8> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let is_digit = |c: char| c.general_category() == GeneralCategory::DecimalNumber;
+    if c.is_ascii_digit() {
+        return Some(c as u8 - b'0');
+    }
+    if !is_digit(c) {
+        return None;
+    }
+    let mut start = c as u32;
+    while let Some(before) = start.checked_sub(1).and_then(char::from_u32) {
+        if !is_digit(before) {
+            break;
+        }
+        start -= 1;
+    }
+    Some(((c as u32 - start) % 10) as u8)
+}
+
+/// Groups of digits in `text` joined by runs of separators: anything that
+/// is neither a letter nor a digit (spaces of every kind, line breaks,
+/// tabs, dots, dashes, slashes, commas, …, repeated and mixed). A letter
+/// ends the chain. "111 - 222\n333" is one chain of three groups.
 fn digit_chains(text: &str) -> Vec<Vec<Vec<u8>>> {
     let mut chains: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut group: Vec<u8> = Vec::new();
-    let mut pending_separator = false;
     for c in text.chars() {
-        if let Some(d) = c.to_digit(10) {
-            group.push(d as u8);
-            pending_separator = false;
-        } else if matches!(c, ' ' | '.' | '-' | '/' | '\u{a0}')
-            && !group.is_empty()
-            && !pending_separator
-        {
-            chain.push(std::mem::take(&mut group));
-            pending_separator = true;
+        if let Some(d) = decimal_digit(c) {
+            group.push(d);
+        } else if !c.is_alphanumeric() {
+            if !group.is_empty() {
+                chain.push(std::mem::take(&mut group));
+            }
         } else {
             if !group.is_empty() {
                 chain.push(std::mem::take(&mut group));
@@ -39,7 +60,6 @@ fn digit_chains(text: &str) -> Vec<Vec<Vec<u8>>> {
             if !chain.is_empty() {
                 chains.push(std::mem::take(&mut chain));
             }
-            pending_separator = false;
         }
     }
     if !group.is_empty() {
@@ -179,6 +199,15 @@ mod tests {
             "12-34-56-782",
             "geboren 2009, 111222333",
             "(111222333)",
+            "111 - 222 - 333",
+            "111 222  333",
+            "111\n222\n333",
+            "111\t222\t333",
+            "111\r\n222 / 333",
+            "111_222,333",
+            "111\u{a0}222\u{2009}333",
+            "１１１２２２３３３",
+            "\u{661}\u{661}\u{661}\u{662}\u{662}\u{662}\u{663}\u{663}\u{663}",
         ] {
             assert!(contains_bsn(text), "{text}");
         }
@@ -194,6 +223,53 @@ mod tests {
             "postcode 2011 AB",
         ] {
             assert!(!contains_bsn(text), "{text}");
+        }
+    }
+
+    /// Nine digits of a valid BSN from eight random ones, or `None` when no
+    /// check digit makes them pass.
+    fn valid_bsn(first: [u8; 8]) -> Option<[u8; 9]> {
+        let weighted: u32 = first
+            .iter()
+            .zip((2..=9).rev())
+            .map(|(d, w)| u32::from(*d) * w)
+            .sum();
+        let check = (weighted % 11) as u8;
+        let mut digits = [0; 9];
+        digits[..8].copy_from_slice(&first);
+        digits[8] = check;
+        (check < 10 && passes_eleven_test(&digits)).then_some(digits)
+    }
+
+    /// Digit zeros of a few scripts a BSN might be typed or pasted in.
+    const ZEROS: [char; 5] = ['0', '\u{ff10}', '\u{660}', '\u{966}', '\u{1d7ce}'];
+    const SEPARATORS: [char; 14] = [
+        ' ', '\t', '\n', '\r', '-', '.', '/', ',', '_', '\u{a0}', '\u{2009}', '\u{202f}',
+        '\u{2013}', '\u{3000}',
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn a_valid_bsn_in_any_layout_is_found(
+            first in proptest::array::uniform8(0u8..10),
+            scripts in proptest::array::uniform9(0usize..ZEROS.len()),
+            gaps in proptest::collection::vec(proptest::collection::vec(0usize..SEPARATORS.len(), 0..4), 8),
+            before in "[a-zA-Zéë ]{0,20}",
+            after in "[a-zA-Zéë ]{0,20}",
+        ) {
+            let Some(digits) = valid_bsn(first) else { return Ok(()) };
+            let mut text = format!("{before} ");
+            for (i, d) in digits.iter().enumerate() {
+                text.push(char::from_u32(ZEROS[scripts[i]] as u32 + u32::from(*d)).unwrap());
+                if let Some(gap) = gaps.get(i) {
+                    text.extend(gap.iter().map(|s| SEPARATORS[*s]));
+                }
+            }
+            text.push(' ');
+            text.push_str(&after);
+            proptest::prop_assert!(contains_bsn(&text), "{:?}", text);
+            let error = FreeText::parse(&text).unwrap_err();
+            proptest::prop_assert!(!error.0.chars().any(|c| decimal_digit(c).is_some()));
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::auth::caller;
 use super::convert;
-use crate::app::{Actor, App, PERSON_HEADER, Page, TransitionOutcome};
+use crate::app::{Actor, App, PERSON_HEADER, PERSON_HEADER_UTF8, Page, TransitionOutcome};
 use crate::domain::capacity::Revision;
 use crate::domain::consultation::ConsultationAction;
 use futures::Stream;
@@ -43,16 +43,30 @@ impl ConsultationsService {
     }
 }
 
-/// The caller and the person named in the metadata. A value that is not
-/// visible ASCII counts as missing.
+/// The caller and the person named in the metadata: UTF-8 in
+/// `x-spil-person-bin`, else visible ASCII in `x-spil-person`.
 fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+    let metadata = request.metadata();
+    let person = if let Some(value) = metadata.get_bin(PERSON_HEADER_UTF8) {
+        value
+            .to_bytes()
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .map(Some)
+            .ok_or_else(|| format!("{PERSON_HEADER_UTF8} must be base64-encoded UTF-8"))
+    } else if let Some(value) = metadata.get(PERSON_HEADER) {
+        value
+            .to_str()
+            .map(|name| Some(name.to_owned()))
+            .map_err(|_| {
+                format!("must be visible ASCII; send other names as UTF-8 in {PERSON_HEADER_UTF8}")
+            })
+    } else {
+        Ok(None)
+    };
     Ok(Actor {
         caller: caller(request)?,
-        person: request
-            .metadata()
-            .get(PERSON_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
+        person,
     })
 }
 
