@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        .codec_path("crate::codec::SpilCodec")
         .compile_fds(descriptors)?;
     // Benchmark helpers, kept out of the descriptor set that reflection serves.
     tonic_prost_build::configure()

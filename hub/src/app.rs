@@ -20,7 +20,7 @@ pub use registry::{PublishRequest, SearchHit, SearchPage, UpdateRequest};
 pub use watch::{WatchFilter, WatchItem, WatchRequest};
 
 use crate::clock::SharedClock;
-use crate::domain::authz::{Action, permits};
+use crate::domain::authz::{Action, Scope, scope};
 use crate::domain::capacity::FreshnessPolicy;
 use crate::domain::geo::{Municipality, Region};
 use crate::domain::identity::{Caller, OrgId, Organisation};
@@ -232,8 +232,13 @@ impl App {
 
     /// Refuses the caller unless one of its roles admits `action`.
     pub fn authorise(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
-        if permits(&caller.org.roles, action) {
-            Ok(())
+        self.scope(caller, action).map(|_| ())
+    }
+
+    /// What the caller reaches with `action` (`authz::scope`), or refused.
+    pub fn scope(&self, caller: &Caller, action: Action) -> Result<Scope, AppError> {
+        if let Some(scope) = scope(&caller.org.roles, action) {
+            Ok(scope)
         } else {
             let roles: Vec<&str> = caller.org.roles.iter().map(|r| r.name()).collect();
             Err(AppError::PermissionDenied(format!(

@@ -24,6 +24,9 @@ pub struct Hub {
     grace: Duration,
 }
 
+/// The most request metadata (all headers together) a call may carry.
+pub const MAX_METADATA_BYTES: u32 = 64 * 1024;
+
 /// The transport's own limits, in the order a request meets them; the
 /// benchmark's echo baseline uses the same.
 pub fn grpc_server() -> Server {
@@ -43,6 +46,10 @@ pub fn grpc_server() -> Server {
         .initial_connection_window_size(Some(4 << 20))
         .http2_adaptive_window(Some(false))
         .accept_http1(false)
+        // Metadata up to this size reaches the hub, which answers an
+        // oversized value (say `x-spil-person`) with INVALID_ARGUMENT naming
+        // it; beyond it HTTP/2 answers 431, which gRPC clients see as UNKNOWN.
+        .http2_max_header_list_size(MAX_METADATA_BYTES)
         .max_concurrent_streams(Some(1024))
         .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
 }

@@ -19,6 +19,7 @@ mod codes;
 mod consultations;
 mod directory;
 pub mod entities;
+mod events;
 mod insights;
 pub mod migration;
 mod registry;

@@ -2,6 +2,8 @@
 
 #![allow(clippy::all, clippy::pedantic)]
 
+pub mod codec;
+
 pub mod v1 {
     tonic::include_proto!("spil.v1");
 }

@@ -4,6 +4,7 @@ mod hub {
     mod audit;
     mod bad_input;
     mod consultations;
+    mod fuzz;
     mod holds;
     mod identity;
     mod insights;

@@ -8,7 +8,7 @@ use crate::domain::capacity::{
     Revision,
 };
 use crate::domain::hold::{Hold, HoldRequest, HoldState};
-use crate::domain::identity::{Caller, OrgId, Role};
+use crate::domain::identity::{Caller, OrgId};
 use crate::domain::search::{SearchFilter, rank_page};
 use crate::store::{HoldOutcome, PublishOutcome};
 use chrono::{DateTime, Duration, Utc};
@@ -103,8 +103,8 @@ impl App {
         provider: Option<OrgId>,
         page: &Page,
     ) -> Result<(Vec<Location>, String), AppError> {
-        self.authorise(caller, Action::ListLocations)?;
-        let only_own = caller.org.has_role(Role::Provider) && caller.org.roles.len() == 1;
+        let scope = self.scope(caller, Action::ListLocations)?;
+        let only_own = !scope.everything;
         let provider = match (only_own, provider) {
             (true, Some(other)) if other != caller.org.id => {
                 return Err(AppError::PermissionDenied(
@@ -364,8 +364,7 @@ impl App {
         states: Vec<HoldState>,
         page: &Page,
     ) -> Result<(Vec<Hold>, String), AppError> {
-        self.authorise(caller, Action::ListHolds)?;
-        let as_provider = !caller.org.has_role(Role::CrisisService);
+        let reach = self.scope(caller, Action::ListHolds)?;
         let scope = format!("holds:{states:?}");
         let offset = self.pages.offset(page, &scope)?;
         let now = self.clock.now();
@@ -373,7 +372,7 @@ impl App {
             .store
             .list_holds(
                 &caller.org.id,
-                as_provider,
+                reach,
                 &states,
                 now,
                 offset as u64,

@@ -11,7 +11,7 @@
 use super::{App, AppError, FieldViolation};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{LocationId, Offering, PlaceType, Revision};
-use crate::domain::identity::{Caller, OrgId, Role};
+use crate::domain::identity::{Caller, OrgId};
 use crate::store::RevisionBatch;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -89,17 +89,10 @@ impl App {
         if !violations.is_empty() {
             return Err(AppError::Invalid(violations));
         }
-        let searcher = [
-            Role::CrisisService,
-            Role::ExpertiseTeam,
-            Role::SupraRegionalNetwork,
-            Role::Referrer,
-        ]
-        .iter()
-        .any(|r| caller.org.has_role(*r));
+        let scope = self.scope(caller, Action::WatchCapacity)?;
         let matcher = Matcher {
             filter: request.filter,
-            provider: (!searcher).then(|| caller.org.id.clone()),
+            provider: (!scope.everything).then(|| caller.org.id.clone()),
         };
 
         let current = self.store.current_revision().await?;

@@ -126,9 +126,19 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// `0001-01-01T00:00:00Z` and `9999-12-31T23:59:59Z`: the range that
+/// `google.protobuf.Timestamp` defines. Inside it, every date arithmetic
+/// the hub does (windows of days or weeks) stays within chrono's range.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
 pub fn time_in(path: &str, ts: &prost_types::Timestamp) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-        .filter(|_| (0..1_000_000_000).contains(&ts.nanos))
+    if !TIMESTAMP_SECONDS.contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(AppError::invalid(
+            path,
+            "is not a valid timestamp (years 1 to 9999, nanos below one second)",
+        ));
+    }
+    DateTime::from_timestamp(ts.seconds, ts.nanos as u32)
         .ok_or_else(|| AppError::invalid(path, "is not a valid timestamp"))
 }
 
@@ -205,6 +215,9 @@ pub fn offering_key(path: &str, key: &Option<pb::OfferingKey>) -> Result<Offerin
     })
 }
 
+/// The longest usual lead time an offering may state: a year.
+pub const MAX_LEAD_TIME_DAYS: u32 = 366;
+
 /// The most updates one publication may carry.
 pub const MAX_UPDATES: usize = 500;
 
@@ -222,6 +235,12 @@ pub fn publish_request(request: pb::PublishCapacityRequest) -> Result<crate::app
         .enumerate()
         .map(|(i, u)| {
             let path = format!("updates[{i}]");
+            if u.lead_time_days > MAX_LEAD_TIME_DAYS {
+                return Err(AppError::invalid(
+                    format!("{path}.lead_time_days"),
+                    format!("must be at most {MAX_LEAD_TIME_DAYS}"),
+                ));
+            }
             if u.waiting_days > MAX_WAITING_DAYS {
                 return Err(AppError::invalid(
                     format!("{path}.waiting_days"),
@@ -375,7 +394,15 @@ pub fn hold_request(request: pb::HoldPlaceRequest) -> Result<HoldRequest> {
             if d.seconds < 0 || d.nanos < 0 {
                 return Err(AppError::invalid("duration", "must not be negative"));
             }
-            Ok(chrono::Duration::seconds(d.seconds))
+            if d.nanos >= 1_000_000_000 {
+                return Err(AppError::invalid(
+                    "duration",
+                    "nanos must be below one second",
+                ));
+            }
+            // Out of chrono's range is far beyond the longest hold.
+            chrono::Duration::try_seconds(d.seconds)
+                .ok_or_else(|| AppError::invalid("duration", "is longer than any hold may last"))
         })
         .transpose()?;
     if request.offering_id.is_empty() {

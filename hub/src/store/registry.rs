@@ -6,7 +6,9 @@ use super::entities::{
     capacity_event, hold, location, municipality, offering, offering_publication, publish_request,
     unmet_demand,
 };
+use super::events::CapacityEvent;
 use super::{Store, StoreError, Timed};
+use crate::domain::authz::Scope;
 use crate::domain::capacity::{
     FreshnessPolicy, GenderPolicy, Intake, Location, LocationSpec, Offering, OfferingUpdate,
     Revision, SecurityLevel, available_places,
@@ -72,15 +74,6 @@ pub struct HoldOutcome {
 pub struct RevisionBatch {
     pub revision: Revision,
     pub offerings: Vec<Offering>,
-}
-
-/// The change log's payload: an offering's row, and when the holds active
-/// at that revision run out.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct EventPayload {
-    offering: offering::Model,
-    #[serde(default)]
-    holds_until_ms: Vec<i64>,
 }
 
 /// When the active, unexpired holds run out, per offering.
@@ -539,14 +532,11 @@ impl Store {
         holds_until_ms: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let payload = EventPayload {
-            offering: row.clone(),
-            holds_until_ms: holds_until_ms.to_vec(),
-        };
+        let payload = CapacityEvent::new(row, holds_until_ms);
         capacity_event::ActiveModel {
             revision: Set(revision.0 as i64),
             offering_id: Set(row.id.clone()),
-            payload: Set(serde_json::to_string(&payload).expect("rows serialize")),
+            payload: Set(payload.encode()),
             at_ms: Set(millis(now)),
         }
         .insert(txn)
@@ -783,17 +773,22 @@ impl Store {
     pub async fn list_holds(
         &self,
         org: &OrgId,
-        as_provider: bool,
+        scope: Scope,
         states: &[HoldState],
         now: DateTime<Utc>,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<Hold>, StoreError> {
-        let owner = if as_provider {
-            hold::Column::ProviderId
-        } else {
-            hold::Column::HolderId
-        };
+        let mut owner = Condition::any();
+        if scope.own_locations {
+            owner = owner.add(hold::Column::ProviderId.eq(org.as_str()));
+        }
+        if scope.holds_made {
+            owner = owner.add(hold::Column::HolderId.eq(org.as_str()));
+        }
+        if !scope.own_locations && !scope.holds_made {
+            return Ok(Vec::new());
+        }
         // A hold's state counts as it is now: an active hold past its time
         // is expired whether or not the sweeper has marked it.
         let active = hold_state(HoldState::Active);
@@ -813,7 +808,7 @@ impl Store {
                 other => Condition::all().add(hold::Column::State.eq(hold_state(*other))),
             });
         }
-        let mut query = hold::Entity::find().filter(owner.eq(org.as_str()));
+        let mut query = hold::Entity::find().filter(owner);
         if !states.is_empty() {
             query = query.filter(wanted);
         }
@@ -859,8 +854,7 @@ impl Store {
         let mut location_ids = BTreeSet::new();
         let mut payloads = Vec::with_capacity(rows.len());
         for row in rows {
-            let payload: EventPayload = serde_json::from_str(&row.payload)
-                .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+            let payload = CapacityEvent::decode(&row.payload)?;
             location_ids.insert(payload.offering.location_id.clone());
             payloads.push((row.revision, payload));
         }
@@ -878,7 +872,7 @@ impl Store {
                 .cloned()
                 .ok_or_else(|| StoreError::Corrupt("event for a missing location".into()))?;
             let offering = payload
-                .offering
+                .row()
                 .into_domain(location, &payload.holds_until_ms)?;
             let revision = Revision(revision as u64);
             match batches.last_mut() {

@@ -242,3 +242,33 @@ async fn a_page_token_from_one_query_is_refused_by_another() {
         "page_token",
     );
 }
+
+#[tokio::test]
+async fn an_oversized_person_header_is_refused_naming_it() {
+    let hub = TestHub::spawn().await;
+    let client = hub.client_as("crisisdienst-zkh").await;
+    let mut consultations = pb::consultations_client::ConsultationsClient::new(client.channel());
+    // Up to the hub's metadata limit (64 KiB with every header, base64
+    // included), the hub itself answers and names the field.
+    for size in [101, 4_000, 20_000] {
+        let mut request =
+            tonic::Request::new(consultation(&format!("big-{size}"), "ret-zkh-ijmond"));
+        request.metadata_mut().insert_bin(
+            "x-spil-person-bin",
+            tonic::metadata::MetadataValue::from_bytes("ë".repeat(size).as_bytes()),
+        );
+        assert_bad_field(
+            consultations.file_consultation(request).await,
+            "x-spil-person",
+        );
+        let mut request =
+            tonic::Request::new(consultation(&format!("big-ascii-{size}"), "ret-zkh-ijmond"));
+        request
+            .metadata_mut()
+            .insert("x-spil-person", "a".repeat(size).parse().unwrap());
+        assert_bad_field(
+            consultations.file_consultation(request).await,
+            "x-spil-person",
+        );
+    }
+}

@@ -193,3 +193,77 @@ async fn two_hundred_concurrent_holds_on_five_places_grant_exactly_five() {
         race(backend).await;
     }
 }
+
+/// An organisation that runs crisis beds and is a crisis service too (as a
+/// joint out-of-hours service with its own unit may be) sees every hold it
+/// made and every hold on its own beds, follows the whole registry, and
+/// lists every location.
+#[tokio::test]
+async fn roles_add_up_for_an_organisation_with_several() {
+    use spil_hub::domain::identity::{OrgId, Organisation, Role};
+    let hub = TestHub::spawn().await;
+    hub.hub()
+        .app()
+        .register_organisation(&Organisation {
+            id: OrgId::parse("spoed-en-bed").unwrap(),
+            name: "Spoed en Bed".into(),
+            roles: [Role::Provider, Role::CrisisService].into(),
+            home_region_id: "zuid-kennemerland".into(),
+            served_region_ids: Default::default(),
+        })
+        .await
+        .unwrap();
+    let both = hub.client_as("spoed-en-bed").await;
+    both.capacity()
+        .upsert_location(location("spoed-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    let own = both
+        .capacity()
+        .publish_capacity(publish(
+            "own",
+            vec![update(crisis_key("spoed-haarlem"), 4, 4)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .offerings[0]
+        .id
+        .clone();
+    let kenters = one_offering(&hub, 4, 4).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let on_own_bed = hold_granted(&crisis, "theirs", &own).await;
+    let made_elsewhere = hold_granted(&both, "mine", &kenters).await;
+
+    let listed = both
+        .capacity()
+        .list_holds(pb::ListHoldsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ids: Vec<String> = listed.holds.into_iter().map(|h| h.id).collect();
+    ids.sort();
+    let mut expected = vec![on_own_bed.id, made_elsewhere.id];
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    let locations = both
+        .capacity()
+        .list_locations(pb::ListLocationsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(locations.locations.iter().any(|l| l.id == "kenter-haarlem"));
+
+    // Kenter alone is only a provider: its own beds' holds, not the other one.
+    let kenter_holds = hub
+        .client_as("kenter")
+        .await
+        .capacity()
+        .list_holds(pb::ListHoldsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kenter_holds.holds.len(), 1);
+    assert_eq!(kenter_holds.holds[0].offering_id, kenters);
+}

@@ -42,3 +42,29 @@ pub fn assert_precondition<T: std::fmt::Debug>(result: Result<T, Status>, reason
         .unwrap_or_else(|| panic!("no PreconditionFailure details in {status:?}"));
     assert_eq!(failure.violations[0].r#type, reason, "{status:?}");
 }
+
+/// A published crisis bed at Kenter and a consultation filed with the RET:
+/// real identifiers for tests that need something to point at.
+pub async fn epoch_offering(hub: &spil_tests::TestHub) -> (String, String) {
+    use spil_tests::fixtures::{consultation, crisis_key, publish, update};
+    let kenter = hub.kenter_with_location().await;
+    let published = kenter
+        .capacity()
+        .publish_capacity(publish(
+            "seed",
+            vec![update(crisis_key("kenter-haarlem"), 4, 3)],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let offering_id = published.offerings[0].id.clone();
+    let filed = hub
+        .client_as("crisisdienst-zkh")
+        .await
+        .consultations("J. de Vries")
+        .file_consultation(consultation("seed", "ret-zkh-ijmond"))
+        .await
+        .unwrap()
+        .into_inner();
+    (offering_id, filed.consultation.unwrap().id)
+}

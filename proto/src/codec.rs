@@ -1,0 +1,66 @@
+//! The protobuf codec of every generated service: prost's, except that a
+//! request body that is not a valid message is the caller's error.
+
+use tonic::Status;
+use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
+
+/// prost's codec with one change: a request that fails to decode is
+/// `INVALID_ARGUMENT` (prost says `INTERNAL`, which would blame the hub).
+/// Requests are told from responses by name: every RPC has its own
+/// `…Request` message, a rule the contract keeps.
+#[derive(Debug, Clone)]
+pub struct SpilCodec<T, U>(ProstCodec<T, U>);
+
+impl<T, U> Default for SpilCodec<T, U> {
+    fn default() -> Self {
+        Self(ProstCodec::default())
+    }
+}
+
+impl<T, U> Codec for SpilCodec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = RequestDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        self.0.encoder()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RequestDecoder(self.0.decoder())
+    }
+}
+
+/// Decodes like prost and re-labels a request's decode failure.
+#[derive(Debug)]
+pub struct RequestDecoder<U>(ProstDecoder<U>);
+
+impl<U: prost::Message + Default> Decoder for RequestDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        self.0.decode(buf).map_err(|status| {
+            let name = std::any::type_name::<U>();
+            if name.ends_with("Request") {
+                let short = name.rsplit("::").next().unwrap_or(name);
+                Status::invalid_argument(format!(
+                    "the request body is not a valid {short}: {}",
+                    status.message()
+                ))
+            } else {
+                status
+            }
+        })
+    }
+
+    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+        self.0.buffer_settings()
+    }
+}
