@@ -269,8 +269,11 @@ struct PublishArgs {
 #[derive(Debug, clap::Args)]
 struct WatchArgs {
     /// Resume after this revision (0: from now).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "from_oldest")]
     from: u64,
+    /// Replay the change log from the oldest revision the hub keeps.
+    #[arg(long)]
+    from_oldest: bool,
     /// Start with the current state of every matching offering.
     #[arg(long)]
     snapshot: bool,
@@ -679,6 +682,7 @@ async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Res
                 place_types: w.place_types.iter().map(|t| t.wire()).collect(),
                 location_ids: vec![],
             }),
+            from_oldest_kept: w.from_oldest && last == 0,
         };
         let mut stream = match client.capacity().watch_capacity(request).await {
             Ok(stream) => stream.into_inner(),
@@ -701,6 +705,7 @@ async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Res
             let message = match message {
                 Ok(message) => message,
                 Err(status) => {
+                    last = spil_client::resume_revision(&status).unwrap_or(last);
                     eprintln!(
                         "watch interrupted ({:?}: {}); resuming after revision {last}",
                         status.code(),
@@ -710,6 +715,9 @@ async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Res
                 }
             };
             last = message.revision;
+            if message.stream_start {
+                continue;
+            }
             for o in &message.offerings {
                 if as_json {
                     let mut value = offering_json(o);

@@ -157,3 +157,15 @@ impl tonic::service::Interceptor for PersonHeader {
         Ok(request)
     }
 }
+
+/// The revision to resume a watch from after the hub ended it (at shutdown
+/// it answers UNAVAILABLE with `resume_revision` in `google.rpc.ErrorInfo`).
+pub fn resume_revision(status: &tonic::Status) -> Option<u64> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()?
+        .metadata
+        .get("resume_revision")?
+        .parse()
+        .ok()
+}

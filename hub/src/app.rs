@@ -11,13 +11,14 @@ mod watch;
 
 pub use audit::ChainReport;
 pub use consultations::{
-    Actor, Call, ConsultationWatchItem, ConsultationWatchStream, PERSON_HEADER, PERSON_HEADER_UTF8,
-    Parsed, PostMessageCommand, SYSTEM_ACTOR, TransitionCommand, TransitionOutcome,
+    Actor, Call, ConsultationWatchItem, ConsultationWatchMessage, ConsultationWatchStream,
+    PERSON_HEADER, PERSON_HEADER_UTF8, Parsed, PostMessageCommand, SYSTEM_ACTOR, TransitionCommand,
+    TransitionOutcome,
 };
 pub use insights::{Period, Series, Snapshot};
 pub use paging::{Page, PageTokens};
 pub use registry::{PublishRequest, SearchHit, SearchPage, UpdateRequest};
-pub use watch::{WatchFilter, WatchItem, WatchRequest};
+pub use watch::{StartFrom, WatchFilter, WatchItem, WatchRequest};
 
 use crate::clock::SharedClock;
 use crate::domain::authz::{Action, Scope, scope};
@@ -71,6 +72,12 @@ pub enum AppError {
     OutOfRange(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A watch ended by the hub's shutdown; the client reconnects (to any
+    /// replica) with `resume_after` as its start revision and misses nothing.
+    #[error("the hub is shutting down: reconnect with start_revision {}", resume_after.0)]
+    ShuttingDown {
+        resume_after: crate::domain::capacity::Revision,
+    },
     #[error("internal error")]
     Internal(#[source] StoreError),
 }

@@ -458,6 +458,9 @@ impl Bench {
             sinks.push(Arc::clone(&sink));
             readers.push(tokio::spawn(async move {
                 while let Some(Ok(message)) = stream.next().await {
+                    if message.stream_start {
+                        continue;
+                    }
                     sink.lock()
                         .expect("arrivals")
                         .entry(message.revision)

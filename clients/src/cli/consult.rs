@@ -567,6 +567,7 @@ async fn watch(
             .consultations(person)
             .watch_consultations(pb::WatchConsultationsRequest {
                 start_revision: last,
+                ..Default::default()
             })
             .await;
         let mut stream = match opened {
@@ -584,6 +585,7 @@ async fn watch(
             let event = match event {
                 Ok(event) => event,
                 Err(status) => {
+                    last = spil_client::resume_revision(&status).unwrap_or(last);
                     eprintln!(
                         "watch interrupted ({:?}: {}); resuming after revision {last}",
                         status.code(),
@@ -593,6 +595,9 @@ async fn watch(
                 }
             };
             last = event.revision;
+            if event.stream_start {
+                continue;
+            }
             if as_json {
                 say!(
                     "{}",

@@ -2,6 +2,7 @@
 //! retention. Every call writes exactly one audit record — allowed or
 //! refused — in the same transaction as what it records.
 
+use super::watch::StartFrom;
 use super::{App, AppError, Page};
 use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::authz::Action;
@@ -109,7 +110,15 @@ pub struct ConsultationWatchItem {
     pub consultation: Consultation,
 }
 
-pub type ConsultationWatchStream = ReceiverStream<Result<ConsultationWatchItem, AppError>>;
+/// What the consultation watch sends: first the revision it starts after,
+/// then events.
+#[derive(Debug, Clone)]
+pub enum ConsultationWatchMessage {
+    Start(Revision),
+    Event(Box<ConsultationWatchItem>),
+}
+
+pub type ConsultationWatchStream = ReceiverStream<Result<ConsultationWatchMessage, AppError>>;
 
 /// Events read per round trip by a watch.
 const EVENT_BATCH: u64 = 256;
@@ -732,24 +741,27 @@ impl App {
     pub async fn watch_consultations(
         self: &Arc<Self>,
         actor: &Actor,
-        start: Option<Revision>,
+        start: Parsed<StartFrom>,
     ) -> Result<ConsultationWatchStream, AppError> {
         let call = Call::WATCH;
-        let person = match self.check_actor(actor, Action::TakePartInConsultations) {
-            Ok(person) => person,
-            Err(e) => return self.refused(actor, None, call, None, e).await,
-        };
+        let (person, start) = self
+            .admit(actor, Action::TakePartInConsultations, call, start, |_| {
+                None
+            })
+            .await?;
         let current = self.store.current_consultation_revision().await?;
         let start = match start {
-            None => current,
-            Some(start) if start > current => {
+            StartFrom::Now => current,
+            // The consultation log is never pruned.
+            StartFrom::OldestKept => Revision(0),
+            StartFrom::After(start) if start > current => {
                 let error = AppError::OutOfRange(format!(
                     "revision {} is ahead of the hub (at {})",
                     start.0, current.0
                 ));
                 return self.refused(actor, Some(&person), call, None, error).await;
             }
-            Some(start) => start,
+            StartFrom::After(start) => start,
         };
         let txn = self.store.begin_consultation_read().await?;
         self.finish(txn, actor, &person, call, None, Ok(())).await?;
@@ -769,9 +781,16 @@ impl App {
         &self,
         org: OrgId,
         mut last: Revision,
-        tx: &mpsc::Sender<Result<ConsultationWatchItem, AppError>>,
+        tx: &mpsc::Sender<Result<ConsultationWatchMessage, AppError>>,
     ) -> Result<(), AppError> {
         let mut committed = self.store.subscribe_consultations();
+        if tx
+            .send(Ok(ConsultationWatchMessage::Start(last)))
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
         loop {
             let events = self
                 .store
@@ -780,9 +799,7 @@ impl App {
             if events.is_empty() {
                 tokio::select! {
                     _ = self.shutdown.cancelled() => {
-                        return Err(AppError::Unavailable(format!(
-                            "the hub is shutting down: reconnect with start_revision {}", last.0
-                        )));
+                        return Err(AppError::ShuttingDown { resume_after: last });
                     }
                     _ = tx.closed() => return Ok(()),
                     _ = committed.changed() => {}
@@ -793,8 +810,8 @@ impl App {
             let ids: Vec<&str> = events.iter().map(|e| e.consultation_id.as_str()).collect();
             let consultations = self.store.consultations_by_id(&ids).await?;
             for event in events {
-                last = event.revision;
                 let Some(consultation) = consultations.get(event.consultation_id.as_str()) else {
+                    last = event.revision;
                     continue;
                 };
                 let item = ConsultationWatchItem {
@@ -806,9 +823,13 @@ impl App {
                     consultation: consultation.clone(),
                 };
                 tokio::select! {
-                    sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },
-                    _ = self.shutdown.cancelled() => return Ok(()),
+                    sent = tx.send(Ok(ConsultationWatchMessage::Event(Box::new(item)))) => if sent.is_err() { return Ok(()) },
+                    // Not sent: the client resumes from what it has.
+                    _ = self.shutdown.cancelled() => {
+                        return Err(AppError::ShuttingDown { resume_after: last });
+                    }
                 }
+                last = event.revision;
             }
         }
     }

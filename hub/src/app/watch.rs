@@ -28,20 +28,34 @@ pub struct WatchFilter {
     pub location_ids: Vec<LocationId>,
 }
 
+/// Where a watch (capacity or consultations) begins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StartFrom {
+    /// After the latest committed revision.
+    #[default]
+    Now,
+    /// After this revision, as a client that saw it resumes.
+    After(Revision),
+    /// From the oldest revision the log still keeps.
+    OldestKept,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct WatchRequest {
-    /// Stream changes after this revision; `None` means from now.
-    pub start: Option<Revision>,
+    pub start: StartFrom,
     pub include_snapshot: bool,
     pub filter: WatchFilter,
 }
 
-/// One message of the stream: the matching offerings changed at one revision.
+/// One message of the stream: the matching offerings changed at one
+/// revision; or the snapshot; or, first on a stream without snapshot, the
+/// revision it starts after (`start`, no offerings).
 #[derive(Debug, Clone)]
 pub struct WatchItem {
     pub revision: Revision,
     pub offerings: Vec<Offering>,
     pub snapshot: bool,
+    pub start: bool,
 }
 
 struct Matcher {
@@ -98,14 +112,15 @@ impl App {
         let current = self.store.current_revision().await?;
         let start = match request.start {
             _ if request.include_snapshot => None,
-            None => Some(current),
-            Some(start) if start > current => {
+            StartFrom::Now => Some(current),
+            StartFrom::OldestKept => Some(self.store.log_starts_after().await?),
+            StartFrom::After(start) if start > current => {
                 return Err(AppError::OutOfRange(format!(
                     "revision {} is ahead of the registry (at {})",
                     start.0, current.0
                 )));
             }
-            Some(start) => {
+            StartFrom::After(start) => {
                 let oldest = self.store.log_starts_after().await?;
                 if start < oldest {
                     return Err(AppError::OutOfRange(format!(
@@ -136,7 +151,20 @@ impl App {
     ) -> Result<(), AppError> {
         let mut committed = self.store.subscribe();
         let mut last = match start {
-            Some(start) => start,
+            Some(start) => {
+                // Even with nothing to send yet, the client learns where it
+                // stands, so a reconnect resumes from here and loses nothing.
+                let item = WatchItem {
+                    revision: start,
+                    offerings: Vec::new(),
+                    snapshot: false,
+                    start: true,
+                };
+                if tx.send(Ok(item)).await.is_err() {
+                    return Ok(());
+                }
+                start
+            }
             None => {
                 let (revision, offerings) = self.store.snapshot(self.clock.now()).await?;
                 let offerings = offerings
@@ -147,6 +175,7 @@ impl App {
                     revision,
                     offerings,
                     snapshot: true,
+                    start: false,
                 };
                 if tx.send(Ok(item)).await.is_err() {
                     return Ok(());
@@ -160,9 +189,7 @@ impl App {
             if batches.is_empty() {
                 tokio::select! {
                     _ = self.shutdown.cancelled() => {
-                        return Err(AppError::Unavailable(format!(
-                            "the hub is shutting down: reconnect with start_revision {}", last.0
-                        )));
+                        return Err(AppError::ShuttingDown { resume_after: last });
                     }
                     _ = tx.closed() => return Ok(()),
                     _ = committed.changed() => {}
@@ -181,25 +208,28 @@ impl App {
                 }
             }
             for batch in batches {
-                last = batch.revision;
                 let offerings: Vec<Offering> = batch
                     .offerings
                     .iter()
                     .filter(|o| matcher.matches(o))
                     .cloned()
                     .collect();
-                if offerings.is_empty() {
-                    continue;
+                if !offerings.is_empty() {
+                    let item = WatchItem {
+                        revision: batch.revision,
+                        offerings,
+                        snapshot: false,
+                        start: false,
+                    };
+                    tokio::select! {
+                        sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },
+                        // Not sent: the client resumes from what it has.
+                        _ = self.shutdown.cancelled() => {
+                            return Err(AppError::ShuttingDown { resume_after: last });
+                        }
+                    }
                 }
-                let item = WatchItem {
-                    revision: batch.revision,
-                    offerings,
-                    snapshot: false,
-                };
-                tokio::select! {
-                    sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },
-                    _ = self.shutdown.cancelled() => return Ok(()),
-                }
+                last = batch.revision;
             }
         }
     }

@@ -4,7 +4,6 @@
 use super::auth::caller;
 use super::convert;
 use crate::app::{Actor, App, PERSON_HEADER, PERSON_HEADER_UTF8, Page, TransitionOutcome};
-use crate::domain::capacity::Revision;
 use crate::domain::consultation::ConsultationAction;
 use futures::Stream;
 use spil_proto::v1 as pb;
@@ -284,14 +283,14 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         request: Request<pb::WatchConsultationsRequest>,
     ) -> Result<Response<Self::WatchConsultationsStream>, Status> {
         let actor = actor(&request)?;
-        let start = match request.get_ref().start_revision {
-            0 => None,
-            revision => Some(Revision(revision)),
-        };
+        let start = convert::start_from(
+            request.get_ref().start_revision,
+            request.get_ref().from_oldest_kept,
+        );
         let stream = self.app.watch_consultations(&actor, start).await?;
         let app = Arc::clone(&self.app);
         let stream = stream.map(move |item| {
-            item.map(|item| convert::watch_item_out(item, app.now()))
+            item.map(|item| convert::watch_message_out(item, app.now()))
                 .map_err(Status::from)
         });
         Ok(Response::new(Box::pin(stream)))

@@ -1,7 +1,9 @@
 //! Wire ↔ domain conversions. Every incoming field is parsed here, once,
 //! and a bad one is reported with its path in the request.
 
-use crate::app::{AppError, FieldViolation, UpdateRequest, WatchFilter, WatchItem, WatchRequest};
+use crate::app::{
+    AppError, FieldViolation, StartFrom, UpdateRequest, WatchFilter, WatchItem, WatchRequest,
+};
 use crate::domain::Invalid;
 use crate::domain::capacity::{
     AgeBand, CareProfile, CareProfiles, ChildAge, ChildGender, Coordinates, DisplayName, Freshness,
@@ -449,10 +451,23 @@ pub fn hold_states(values: &[i32]) -> Result<Vec<HoldState>> {
         .collect()
 }
 
+/// `start_revision` and `from_oldest_kept` of either watch.
+pub fn start_from(start_revision: u64, from_oldest_kept: bool) -> Result<StartFrom> {
+    match (start_revision, from_oldest_kept) {
+        (0, false) => Ok(StartFrom::Now),
+        (0, true) => Ok(StartFrom::OldestKept),
+        (revision, false) => Ok(StartFrom::After(Revision(revision))),
+        (_, true) => Err(AppError::invalid(
+            "start_revision",
+            "must be 0 when from_oldest_kept is set",
+        )),
+    }
+}
+
 pub fn watch_request(request: pb::WatchCapacityRequest) -> Result<WatchRequest> {
     let filter = request.filter.unwrap_or_default();
     Ok(WatchRequest {
-        start: (request.start_revision > 0).then_some(Revision(request.start_revision)),
+        start: start_from(request.start_revision, request.from_oldest_kept)?,
         include_snapshot: request.include_snapshot,
         filter: WatchFilter {
             region_ids: filter.region_ids,
@@ -485,6 +500,7 @@ pub fn watch_item(
             .map(|o| offering_out(o, policy, now))
             .collect(),
         snapshot: item.snapshot,
+        stream_start: item.start,
     }
 }
 

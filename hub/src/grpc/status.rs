@@ -44,6 +44,19 @@ impl From<AppError> for Status {
             AppError::AlreadyExists(message) => Status::already_exists(message),
             AppError::OutOfRange(message) => Status::out_of_range(message),
             AppError::Unavailable(message) => Status::unavailable(message),
+            error @ AppError::ShuttingDown { resume_after } => {
+                let mut details = ErrorDetails::new();
+                details.set_error_info(
+                    "HUB_SHUTTING_DOWN",
+                    DOMAIN,
+                    std::collections::HashMap::from([(
+                        "resume_revision".to_owned(),
+                        resume_after.0.to_string(),
+                    )]),
+                );
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                Status::with_error_details(Code::Unavailable, error.to_string(), details)
+            }
             AppError::Internal(source) => {
                 // The cause stays in the log; the caller gets an id to quote.
                 let error_id = uuid::Uuid::new_v4();

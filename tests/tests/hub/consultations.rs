@@ -758,10 +758,11 @@ async fn a_consultation_past_its_deadline_is_overdue_for_both_sides() {
         28 * 24 * 3600
     );
     let mut watch = ret
-        .watch_consultations(pb::WatchConsultationsRequest { start_revision: 0 })
+        .watch_consultations(pb::WatchConsultationsRequest::default())
         .await
         .unwrap()
         .into_inner();
+    super::support::consultation_watch_start(&mut watch).await;
 
     hub.clock.advance(Duration::hours(6) - Duration::seconds(1));
     assert!(!get(&mut ret, &filed.id).await.consultation.unwrap().overdue);
@@ -812,11 +813,13 @@ async fn the_watch_resumes_after_a_revision_without_gaps_or_repeats() {
         .await
         .unwrap()
         .into_inner();
+    super::support::consultation_watch_start(&mut watch).await;
     let mut others = third
         .watch_consultations(pb::WatchConsultationsRequest::default())
         .await
         .unwrap()
         .into_inner();
+    super::support::consultation_watch_start(&mut others).await;
     let id = file(&mut crisis, consultation("w1", "ret-zkh-ijmond"))
         .await
         .id;
@@ -829,10 +832,12 @@ async fn the_watch_resumes_after_a_revision_without_gaps_or_repeats() {
     let mut resumed = ret
         .watch_consultations(pb::WatchConsultationsRequest {
             start_revision: first.revision,
+            ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
+    super::support::consultation_watch_start(&mut resumed).await;
     let second = resumed.message().await.unwrap().unwrap();
     let third_event = resumed.message().await.unwrap().unwrap();
     assert_eq!(second.state, pb::ConsultationState::Accepted as i32);
@@ -841,6 +846,7 @@ async fn the_watch_resumes_after_a_revision_without_gaps_or_repeats() {
     assert_code(
         ret.watch_consultations(pb::WatchConsultationsRequest {
             start_revision: 1_000_000,
+            ..Default::default()
         })
         .await,
         Code::OutOfRange,
@@ -945,4 +951,47 @@ async fn ended_consultations_lose_their_content_after_the_retention_period() {
         .collect();
     assert_eq!(erasures.len(), 1);
     assert_eq!(erasures[0].organisation_id, "spil-hub");
+}
+
+#[tokio::test]
+async fn a_consultation_watch_replays_from_the_first_event_and_says_where_to_resume() {
+    let hub = TestHub::spawn().await;
+    let mut crisis = as_org(&hub, "crisisdienst-zkh").await;
+    let filed = file(&mut crisis, consultation("o1", "ret-zkh-ijmond")).await;
+
+    let mut ret = as_org(&hub, "ret-zkh-ijmond").await;
+    let mut replay = ret
+        .watch_consultations(pb::WatchConsultationsRequest {
+            from_oldest_kept: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        super::support::consultation_watch_start(&mut replay).await,
+        0
+    );
+    let first = replay.message().await.unwrap().unwrap();
+    assert_eq!(first.consultation_id, filed.id);
+
+    let replica = hub.spawn_replica().await;
+    let mut on_replica = hub
+        .client_at(&replica, "ret-zkh-ijmond")
+        .await
+        .consultations(PERSON);
+    let mut stream = on_replica
+        .watch_consultations(pb::WatchConsultationsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let start = super::support::consultation_watch_start(&mut stream).await;
+    assert!(start >= first.revision);
+    replica.stop().await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream ends at shutdown")
+        .expect_err("with an error");
+    assert_eq!(ended.code(), Code::Unavailable);
+    assert_eq!(spil_client::resume_revision(&ended), Some(start));
 }

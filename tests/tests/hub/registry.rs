@@ -402,6 +402,7 @@ async fn concurrent_publications_commit_together_yet_each_stands_alone() {
         .await
         .unwrap()
         .into_inner();
+    super::support::capacity_watch_start(&mut stream).await;
     let mut watched = Vec::new();
     while watched.len() < revisions.len() {
         let message = tokio::time::timeout(

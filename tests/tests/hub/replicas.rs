@@ -56,6 +56,7 @@ async fn a_publication_on_one_replica_reaches_a_watch_on_another() {
         .await
         .unwrap()
         .into_inner();
+    super::support::capacity_watch_start(&mut stream).await;
     let published = provider
         .capacity()
         .publish_capacity(publish(

@@ -68,3 +68,39 @@ pub async fn epoch_offering(hub: &spil_tests::TestHub) -> (String, String) {
         .into_inner();
     (offering_id, filed.consultation.unwrap().id)
 }
+
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A capacity watch's first message: no offerings, only the revision it
+/// starts after.
+pub async fn capacity_watch_start(
+    stream: &mut tonic::Streaming<spil_tests::pb::WatchCapacityResponse>,
+) -> u64 {
+    let first = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .expect("the first message at once")
+        .expect("a message, not an error")
+        .expect("the stream is open");
+    assert!(
+        first.stream_start && first.offerings.is_empty(),
+        "{first:?}"
+    );
+    first.revision
+}
+
+/// A consultation watch's first message: no event, only the revision it
+/// starts after.
+pub async fn consultation_watch_start(
+    stream: &mut tonic::Streaming<spil_tests::pb::WatchConsultationsResponse>,
+) -> u64 {
+    let first = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .expect("the first message at once")
+        .expect("a message, not an error")
+        .expect("the stream is open");
+    assert!(
+        first.stream_start && first.consultation_id.is_empty(),
+        "{first:?}"
+    );
+    first.revision
+}

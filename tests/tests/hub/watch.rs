@@ -1,6 +1,6 @@
 //! The capacity watch: every change once, in order, across reconnects.
 
-use super::support::assert_code;
+use super::support::{assert_bad_field, assert_code};
 use spil_tests::fixtures::*;
 use spil_tests::{TestHub, pb};
 use std::time::Duration;
@@ -80,6 +80,8 @@ async fn a_watch_resumed_after_a_disconnect_misses_nothing_and_repeats_nothing()
         .await
         .unwrap()
         .into_inner();
+
+    super::support::capacity_watch_start(&mut resumed).await;
     let mut revisions = Vec::new();
     while revisions.last() != Some(&r5) {
         revisions.push(next(&mut resumed).await.revision);
@@ -109,6 +111,7 @@ async fn a_hold_and_its_expiry_reach_the_providers_watch() {
         .await
         .unwrap()
         .into_inner();
+    super::support::capacity_watch_start(&mut stream).await;
     let found = crisis
         .capacity()
         .search_places(crisis_search())
@@ -163,6 +166,7 @@ async fn a_provider_watches_only_its_own_locations() {
         .await
         .unwrap()
         .into_inner();
+    super::support::capacity_watch_start(&mut stream).await;
     ijmond
         .capacity()
         .publish_capacity(publish(
@@ -224,5 +228,93 @@ async fn a_revision_pruned_from_the_change_log_is_out_of_range() {
         .await
         .unwrap()
         .into_inner();
+    super::support::capacity_watch_start(&mut stream).await;
     assert_eq!(next(&mut stream).await.revision, r3);
+}
+
+/// A watch started "from now" learns its starting revision at once; ended
+/// by its replica's shutdown, it is told where to resume; resumed there on
+/// another replica, it gets what was published in between, once.
+#[tokio::test]
+async fn a_watch_from_now_resumes_across_a_shutdown_without_losing_a_change() {
+    let hub = TestHub::spawn().await;
+    let provider = hub.kenter_with_location().await;
+    let before = publish_free(&provider, "p0", 5).await;
+    let replica = hub.spawn_replica().await;
+    let watcher = hub.client_at(&replica, "crisisdienst-zkh").await;
+    let mut stream = watcher
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let start = super::support::capacity_watch_start(&mut stream).await;
+    assert_eq!(start, before, "it starts after the latest commit");
+
+    replica.stop().await.unwrap();
+    let ended = tokio::time::timeout(PATIENCE, stream.next())
+        .await
+        .expect("the stream ends at shutdown")
+        .expect("with a status")
+        .expect_err("an error, not a message");
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    assert_eq!(spil_client::resume_revision(&ended), Some(start));
+
+    // Published while the watcher was away, on the other replica.
+    let missed = publish_free(&provider, "p1", 4).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let mut resumed = crisis
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest {
+            start_revision: start,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        super::support::capacity_watch_start(&mut resumed).await,
+        start
+    );
+    assert_eq!(next(&mut resumed).await.revision, missed);
+}
+
+#[tokio::test]
+async fn a_watch_replays_the_log_from_its_oldest_kept_revision() {
+    let hub = TestHub::spawn().await;
+    let provider = hub.kenter_with_location().await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let published = [
+        publish_free(&provider, "p1", 1).await,
+        publish_free(&provider, "p2", 2).await,
+        publish_free(&provider, "p3", 3).await,
+    ];
+    let mut stream = crisis
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest {
+            from_oldest_kept: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let start = super::support::capacity_watch_start(&mut stream).await;
+    assert!(start < published[0]);
+    let mut seen = Vec::new();
+    while seen.last() != Some(&published[2]) {
+        seen.push(next(&mut stream).await.revision);
+    }
+    assert!(published.iter().all(|r| seen.contains(r)), "{seen:?}");
+    assert_bad_field(
+        crisis
+            .capacity()
+            .watch_capacity(pb::WatchCapacityRequest {
+                from_oldest_kept: true,
+                start_revision: 1,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "start_revision",
+    );
 }

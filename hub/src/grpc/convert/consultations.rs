@@ -298,7 +298,21 @@ pub fn message_out(message: ThreadMessage) -> pb::ThreadMessage {
     }
 }
 
-pub fn watch_item_out(
+pub fn watch_message_out(
+    message: crate::app::ConsultationWatchMessage,
+    now: DateTime<Utc>,
+) -> pb::WatchConsultationsResponse {
+    match message {
+        crate::app::ConsultationWatchMessage::Start(revision) => pb::WatchConsultationsResponse {
+            revision: revision.0,
+            stream_start: true,
+            ..Default::default()
+        },
+        crate::app::ConsultationWatchMessage::Event(item) => watch_item_out(*item, now),
+    }
+}
+
+fn watch_item_out(
     item: crate::app::ConsultationWatchItem,
     now: DateTime<Utc>,
 ) -> pb::WatchConsultationsResponse {
@@ -322,6 +336,7 @@ pub fn watch_item_out(
         filer_id: c.filer.as_str().to_owned(),
         addressee_id: c.addressee.as_str().to_owned(),
         answer_due_at: Some(timestamp(c.answer_due_at)),
+        stream_start: false,
     }
 }
 
