@@ -72,6 +72,9 @@ pub enum AppError {
     OutOfRange(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A concurrent write collided with this one; retrying is safe.
+    #[error("{0}")]
+    Aborted(String),
     /// A watch ended by the hub's shutdown; the client reconnects (to any
     /// replica) with `resume_after` as its start revision and misses nothing.
     #[error("the hub is shutting down: reconnect with start_revision {}", resume_after.0)]
@@ -122,6 +125,9 @@ impl From<StoreError> for AppError {
                 subject: "hold".into(),
                 description: conflict.to_string(),
             },
+            StoreError::Conflict => AppError::Aborted(
+                "a concurrent change to the same data won; retry the request".into(),
+            ),
             other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => AppError::Internal(other),
         }
     }

@@ -43,6 +43,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// A moment a shifted clock was asked to jump to that has not come yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} lies in the future")]
+pub struct InTheFuture(pub DateTime<Utc>);
+
 /// The wall clock shifted back by a settable amount: the demo replays weeks
 /// of history through the real use-cases, then runs at the present.
 #[derive(Debug, Clone, Default)]
@@ -51,8 +56,15 @@ pub struct ShiftedClock(Arc<Mutex<Duration>>);
 impl ShiftedClock {
     /// From now on, `now()` is the wall clock's time at `at`'s distance
     /// from the moment of this call, moving on as the wall clock does.
-    pub fn jump_to(&self, at: DateTime<Utc>) {
-        *self.0.lock().expect("clock lock poisoned") = at - SystemClock.now();
+    /// Refuses a moment after the present: a replayed history may only
+    /// record what could have happened by now.
+    pub fn jump_to(&self, at: DateTime<Utc>) -> Result<(), InTheFuture> {
+        let shift = at - SystemClock.now();
+        if shift > Duration::zero() {
+            return Err(InTheFuture(at));
+        }
+        *self.0.lock().expect("clock lock poisoned") = shift;
+        Ok(())
     }
 
     /// Back to the present.

@@ -65,8 +65,38 @@ pub enum StoreError {
     HoldConflict(#[from] crate::domain::hold::HoldConflict),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// Another transaction wrote the same thing at the same moment (a unique
+    /// key taken meanwhile, a serialization failure or a deadlock): the
+    /// caller may retry. Never a bug of the caller's request.
+    #[error("a concurrent write conflicted")]
+    Conflict,
     #[error("database error")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> Self {
+        if is_conflict(&error) {
+            StoreError::Conflict
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}
+
+/// Whether a database error is a collision with a concurrent transaction.
+fn is_conflict(error: &DbErr) -> bool {
+    if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = error.sql_err() {
+        return true;
+    }
+    if let DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) = error
+        && let sea_orm::sqlx::Error::Database(e) = e.as_ref()
+    {
+        // PostgreSQL: serialization_failure, deadlock_detected.
+        return matches!(e.code().as_deref(), Some("40001" | "40P01"));
+    }
+    false
 }
 
 /// Where and how to connect.
@@ -232,6 +262,20 @@ impl Store {
                 self.backend,
                 "SELECT pg_notify($1, $2)",
                 [channel.into(), revision.0.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the registry's write lock without taking a revision, for a
+    /// write that may change nothing the change log records (a location
+    /// without offerings). On SQLite `begin_write` already holds it.
+    async fn lock_registry(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        if self.backend == DbBackend::Postgres {
+            txn.execute_raw(Statement::from_string(
+                self.backend,
+                "SELECT value FROM registry_meta WHERE key = 'revision' FOR UPDATE",
             ))
             .await?;
         }

@@ -112,6 +112,8 @@ pub enum BrokenLink {
     Unlinked { seq: u64 },
     #[error("record {found} stands where record {expected} should be (deleted or reordered)")]
     OutOfSequence { expected: u64, found: u64 },
+    #[error("record {seq} is dated before the record before it")]
+    TimeReversed { seq: u64 },
 }
 
 /// Checks a trail record by record from its first, so that a long trail
@@ -119,6 +121,7 @@ pub enum BrokenLink {
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
     prev: Hash,
+    prev_at: Option<DateTime<Utc>>,
     checked: u64,
 }
 
@@ -126,6 +129,7 @@ impl Default for ChainVerifier {
     fn default() -> Self {
         Self {
             prev: GENESIS,
+            prev_at: None,
             checked: 0,
         }
     }
@@ -151,6 +155,14 @@ impl ChainVerifier {
                 seq: link.entry.seq,
             });
         }
+        // The store dates records in sequence order; one dated earlier than
+        // its predecessor was written by something else.
+        if self.prev_at.is_some_and(|prev| link.entry.at < prev) {
+            return Err(BrokenLink::TimeReversed {
+                seq: link.entry.seq,
+            });
+        }
+        self.prev_at = Some(link.entry.at);
         self.prev = link.hash;
         self.checked = expected;
         Ok(())
@@ -195,6 +207,23 @@ mod tests {
                 link
             })
             .collect()
+    }
+
+    #[test]
+    fn a_record_dated_before_its_predecessor_is_named() {
+        // Rebuilt with valid hashes, so only the time gives it away.
+        let mut entries: Vec<AuditEntry> = chain(4).into_iter().map(|l| l.entry).collect();
+        entries[2].at = entries[1].at - chrono::Duration::hours(100);
+        let mut prev = GENESIS;
+        let links: Vec<ChainLink> = entries
+            .into_iter()
+            .map(|entry| {
+                let link = ChainLink::after(prev, entry);
+                prev = link.hash;
+                link
+            })
+            .collect();
+        assert_eq!(verify(&links), Err(BrokenLink::TimeReversed { seq: 3 }));
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl pb::audit_server::Audit for AuditService {
         let report = self.app.verify_audit_chain(&caller).await?;
         let broken_at_seq = report.broken.map_or(0, |broken| match broken {
             crate::domain::audit::BrokenLink::Altered { seq }
-            | crate::domain::audit::BrokenLink::Unlinked { seq } => seq,
+            | crate::domain::audit::BrokenLink::Unlinked { seq }
+            | crate::domain::audit::BrokenLink::TimeReversed { seq } => seq,
             crate::domain::audit::BrokenLink::OutOfSequence { expected, .. } => expected,
         });
         Ok(Response::new(pb::VerifyAuditChainResponse {

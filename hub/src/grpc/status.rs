@@ -44,6 +44,11 @@ impl From<AppError> for Status {
             AppError::AlreadyExists(message) => Status::already_exists(message),
             AppError::OutOfRange(message) => Status::out_of_range(message),
             AppError::Unavailable(message) => Status::unavailable(message),
+            AppError::Aborted(message) => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(std::time::Duration::from_millis(50)));
+                Status::with_error_details(Code::Aborted, message, details)
+            }
             error @ AppError::ShuttingDown { resume_after } => {
                 let mut details = ErrorDetails::new();
                 details.set_error_info(

@@ -666,17 +666,22 @@ impl AuditedTxn {
     /// Appends one record to the audit trail, chained to the latest one.
     pub async fn audit(&self, record: NewAuditRecord) -> Result<u64, StoreError> {
         let seq = self.store.next_meta_value(&self.txn, "audit_seq").await?;
-        let prev_hash = match audit_event::Entity::find()
+        let (prev_hash, prev_at_us) = match audit_event::Entity::find()
             .order_by_desc(audit_event::Column::Seq)
             .one(&self.txn)
             .await?
         {
-            Some(row) => hash_from_hex(&row.hash)?,
-            None => GENESIS,
+            Some(row) => (hash_from_hex(&row.hash)?, row.at_us),
+            None => (GENESIS, i64::MIN),
         };
+        // Times run in sequence order. A call that read the clock before
+        // another but took the audit lock after it is dated at its
+        // predecessor's moment, never before it (microseconds, as stored).
+        let at = DateTime::from_timestamp_micros(record.at.timestamp_micros().max(prev_at_us))
+            .ok_or_else(|| StoreError::Corrupt(format!("bad time {prev_at_us}")))?;
         let entry = AuditEntry {
             seq,
-            at: record.at,
+            at,
             event_type: record.event_type,
             organisation: record.organisation,
             person: record.person,

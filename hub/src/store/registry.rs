@@ -147,6 +147,9 @@ impl Store {
     ) -> Result<(Location, bool), StoreError> {
         let _timed = Timed::start("upsert_location");
         let txn = self.begin_write().await?;
+        // Before the read: two replicas creating one location must not both
+        // find it absent.
+        self.lock_registry(&txn).await?;
         let municipality = municipality::Entity::find_by_id(spec.municipality.as_str())
             .one(&txn)
             .await?
