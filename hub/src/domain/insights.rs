@@ -414,9 +414,28 @@ pub struct PlacementFigures {
     pub outside_province: Count,
 }
 
-/// A lone count: zero and five or more shown, 1–4 withheld.
-fn single(n: u32) -> Count {
-    suppress(&[n]).total
+/// Placements outside the region and outside the province. Both are parts
+/// of the confirmed count, and together with it they give the placements
+/// inside the region and those elsewhere in the province: all four must be
+/// zero or five or more, and the confirmed count shown, or both stay
+/// withheld.
+fn where_placed(confirmed: Count, placed: &[&&PlacementRecord]) -> (Count, Count) {
+    let Count::Shown(confirmed) = confirmed else {
+        return (Count::Suppressed, Count::Suppressed);
+    };
+    let region = placed.iter().filter(|h| h.outside_region).count() as u32;
+    let province = placed.iter().filter(|h| h.outside_province).count() as u32;
+    let derived = [
+        region,
+        province,
+        confirmed.saturating_sub(region),
+        region.saturating_sub(province),
+    ];
+    if derived.into_iter().any(super::suppression::is_small) {
+        (Count::Suppressed, Count::Suppressed)
+    } else {
+        (Count::Shown(region), Count::Shown(province))
+    }
 }
 
 /// The `q`-quantile of sorted values by nearest rank.
@@ -457,20 +476,23 @@ pub fn placement_figures(records: &[PlacementRecord]) -> Vec<PlacementFigures> {
                 })
                 .collect();
             hours.sort_by(f64::total_cmp);
-            let enough = hours.len() as u32 >= super::suppression::THRESHOLD;
+            let confirmed = outcomes.cells[0];
+            // Lead times over five placements would tell that there were
+            // five: only beside a confirmed count that is itself shown.
+            let enough = hours.len() as u32 >= super::suppression::THRESHOLD
+                && matches!(confirmed, Count::Shown(_));
+            let (outside_region, outside_province) = where_placed(confirmed, &placed);
             PlacementFigures {
                 place_type,
                 made: outcomes.total,
-                confirmed: outcomes.cells[0],
+                confirmed,
                 released: outcomes.cells[1],
                 expired: outcomes.cells[2],
                 active: outcomes.cells[3],
                 hours_to_confirm_median: quantile(&hours, 0.5).filter(|_| enough),
                 hours_to_confirm_p90: quantile(&hours, 0.9).filter(|_| enough),
-                outside_region: single(placed.iter().filter(|h| h.outside_region).count() as u32),
-                outside_province: single(
-                    placed.iter().filter(|h| h.outside_province).count() as u32
-                ),
+                outside_region,
+                outside_province,
             }
         })
         .collect()
@@ -665,25 +687,156 @@ mod tests {
         assert_eq!(figures.len(), 1);
         let f = &figures[0];
         assert_eq!(f.made, Count::Shown(14));
-        // One expired: withheld, and with it the smallest other outcome (6
-        // released), so 7 = 1 + 6 leaves neither recoverable.
+        // One expired: withheld, and with it every other outcome, so that
+        // the pattern tells no more than "one of them is small".
         assert_eq!(
             (f.confirmed, f.released, f.expired, f.active),
             (
-                Count::Shown(7),
                 Count::Suppressed,
                 Count::Suppressed,
-                Count::Shown(0)
+                Count::Suppressed,
+                Count::Suppressed
             )
         );
-        // 0.5, 1, 1.5, 2, 2.5, 3, 4 hours: median 2, 90th percentile 4.
+        // Lead times and places beside a withheld confirmed count would give
+        // it away (over five placements means five or more).
+        assert_eq!(f.hours_to_confirm_median, None);
+        assert_eq!(f.outside_province, Count::Suppressed);
+
+        // Without the expired hold every outcome is shown, and with it the
+        // lead times: 0.5, 1, 1.5, 2, 2.5, 3, 4 hours: median 2, p90 4.
+        records.pop();
+        let f = &placement_figures(&records)[0];
+        assert_eq!(
+            (f.confirmed, f.released),
+            (Count::Shown(7), Count::Shown(6))
+        );
         assert_eq!(f.hours_to_confirm_median, Some(2.0));
         assert_eq!(f.hours_to_confirm_p90, Some(4.0));
+        // One of the seven outside the province: withheld, and so is the
+        // figure for outside the region, which would give it away with 7.
         assert_eq!(
-            f.outside_province,
-            Count::Suppressed,
-            "one is fewer than five"
+            (f.outside_region, f.outside_province),
+            (Count::Suppressed, Count::Suppressed)
         );
+    }
+
+    /// The case: six holds for children of one municipality, five
+    /// confirmed (outside the region) and one released.
+    #[test]
+    fn placements_outside_the_region_do_not_give_away_a_withheld_outcome() {
+        let mut records: Vec<PlacementRecord> = (0..5)
+            .map(|_| placement(HoldState::Confirmed, 60, (true, false)))
+            .collect();
+        records.push(placement(HoldState::Released, 30, (false, false)));
+        let f = &placement_figures(&records)[0];
+        assert_eq!(f.made, Count::Shown(6));
+        assert_eq!(
+            (f.confirmed, f.released),
+            (Count::Suppressed, Count::Suppressed)
+        );
+        assert_eq!(f.outside_region, Count::Suppressed);
+        assert_eq!(f.hours_to_confirm_median, None);
+    }
+
+    /// Whole responses, brute force: every dataset of up to `CAP` holds per
+    /// kind (confirmed inside the region, elsewhere in the province,
+    /// outside it; released; expired) is published, and datasets that
+    /// publish the same row are what a reader cannot tell apart. Among
+    /// them, each withheld figure must take at least two values. Only
+    /// datasets with room to spare below `CAP` are judged, so that the
+    /// alternatives a reader would consider are all enumerated.
+    #[test]
+    fn no_withheld_placement_figure_can_be_worked_out_from_the_whole_row() {
+        const CAP: u32 = 8;
+        const JUDGED: u32 = 5;
+        type Truth = [u32; 7];
+        let mut readings: HashMap<String, Vec<([u32; 5], Truth)>> = HashMap::new();
+        let mut counts = [0u32; 5];
+        loop {
+            let [inside, province, abroad, released, expired] = counts;
+            let mut records = Vec::new();
+            let mut add = |n: u32, outcome, outside| {
+                records.extend((0..n).map(|_| placement(outcome, 90, outside)));
+            };
+            add(inside, HoldState::Confirmed, (false, false));
+            add(province, HoldState::Confirmed, (true, false));
+            add(abroad, HoldState::Confirmed, (true, true));
+            add(released, HoldState::Released, (false, false));
+            add(expired, HoldState::Expired, (false, false));
+            let confirmed = inside + province + abroad;
+            let truth: Truth = [
+                confirmed + released + expired,
+                confirmed,
+                released,
+                expired,
+                0,
+                province + abroad,
+                abroad,
+            ];
+            let published = format!("{:?}", placement_figures(&records));
+            readings.entry(published).or_default().push((counts, truth));
+            // Next dataset, like an odometer.
+            let mut i = 0;
+            loop {
+                if i == counts.len() {
+                    break;
+                }
+                counts[i] += 1;
+                if counts[i] <= CAP {
+                    break;
+                }
+                counts[i] = 0;
+                i += 1;
+            }
+            if counts == [0; 5] {
+                break;
+            }
+        }
+        for (published, datasets) in &readings {
+            let Some(row) = datasets.first().map(|(counts, _)| {
+                let [inside, province, abroad, released, expired] = *counts;
+                let mut records = Vec::new();
+                for (n, outcome, outside) in [
+                    (inside, HoldState::Confirmed, (false, false)),
+                    (province, HoldState::Confirmed, (true, false)),
+                    (abroad, HoldState::Confirmed, (true, true)),
+                    (released, HoldState::Released, (false, false)),
+                    (expired, HoldState::Expired, (false, false)),
+                ] {
+                    records.extend((0..n).map(|_| placement(outcome, 90, outside)));
+                }
+                placement_figures(&records).into_iter().next()
+            }) else {
+                continue;
+            };
+            let Some(row) = row else { continue };
+            let cells = [
+                row.made,
+                row.confirmed,
+                row.released,
+                row.expired,
+                row.active,
+                row.outside_region,
+                row.outside_province,
+            ];
+            for (datasets_counts, truth) in datasets {
+                if datasets_counts.iter().any(|n| *n > JUDGED) {
+                    continue;
+                }
+                for (cell, published_cell) in cells.iter().enumerate() {
+                    if *published_cell != Count::Suppressed {
+                        continue;
+                    }
+                    let values: std::collections::BTreeSet<u32> =
+                        datasets.iter().map(|(_, t)| t[cell]).collect();
+                    assert!(
+                        values.len() >= 2 || !crate::domain::suppression::is_small(truth[cell]),
+                        "figure {cell} of {datasets_counts:?} is determined ({values:?}) by {published}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -696,7 +849,8 @@ mod tests {
             (f.hours_to_confirm_median, f.made),
             (None, Count::Suppressed)
         );
-        assert_eq!(f.outside_region, Count::Shown(0));
+        // Parts of a withheld confirmed count are withheld with it.
+        assert_eq!(f.outside_region, Count::Suppressed);
     }
 
     fn unmet(at: i64, types: &[PlaceType], age: Option<u32>) -> UnmetRecord {
@@ -723,15 +877,17 @@ mod tests {
         assert_eq!(weeks.len(), 2);
         let first = &weeks[0];
         assert_eq!(first.total, Count::Shown(12));
-        assert_eq!(first.gaps[0].1, Count::Shown(7));
-        assert_eq!(
-            first.gaps[0].0.age_band,
-            Some(AgeBand::new(12, 17).unwrap())
+        assert!(
+            first
+                .gaps
+                .iter()
+                .any(|(k, _)| k.place_type == Some(PlaceType::CrisisBed)
+                    && k.age_band == Some(AgeBand::new(12, 17).unwrap()))
         );
-        assert_eq!(first.gaps[0].0.place_type, Some(PlaceType::CrisisBed));
-        // 3 and 2 are withheld; together they make 5, which gives neither away.
+        // 7, 3 and 2: the 3 and the 2 are small, so all three are withheld;
+        // 12 over three cells gives none away.
         assert_eq!(first.gaps.len(), 3);
-        assert!(first.gaps[1..].iter().all(|(_, c)| *c == Count::Suppressed));
+        assert!(first.gaps.iter().all(|(_, c)| *c == Count::Suppressed));
         assert!(first.gaps.iter().any(|(k, _)| k.place_type.is_none()));
         assert_eq!(
             weeks[1].total,

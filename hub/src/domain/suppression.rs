@@ -41,51 +41,54 @@ fn small(n: u32) -> bool {
     0 < n && n < THRESHOLD
 }
 
-/// Publishes `cells` with their sum. Zero is shown (it identifies nobody);
-/// 1–4 are withheld. When the total is shown, the withheld cells must not
-/// be recoverable from it: a reader knows each withheld cell is at least
-/// one and that together they make `total − shown`, so that remainder must
-/// be at least five and more than their number, over at least two cells.
-/// The smallest shown cells are withheld as well until it is; when no cell
-/// is left to withhold, the total is withheld instead.
+/// Publishes `cells` with their sum. When any cell is 1–4, every cell of
+/// the group is withheld, zeros included: which cells are withheld then
+/// depends on no value but whether any is small, so a reader who knows
+/// this rule learns nothing more from the pattern. (Withholding just the
+/// small cells and the next smallest would tell, for instance, that two
+/// withheld cells under a shown 5 must both be 4; showing the zeros would
+/// tell how many withheld cells are at least one, a lower bound that other
+/// figures of the response can turn into a value.) The total is shown when
+/// it is not small itself and the withheld cells could still be split in
+/// more than one way: at least two of them, summing to more than their
+/// number.
 pub fn suppress(cells: &[u32]) -> Suppressed {
+    suppress_with(cells, &vec![false; cells.len()])
+}
+
+/// Whether a lone count would be withheld: 1–4.
+pub fn is_small(n: u32) -> bool {
+    small(n)
+}
+
+/// As [`suppress`], with some cells withheld whatever their value, because
+/// another figure in the same response must not be worked out from them
+/// (a row whose total is withheld keeps all its columns withheld). A
+/// forced cell counts as a small one: the rest of the group is withheld
+/// with it.
+pub fn suppress_with(cells: &[u32], forced: &[bool]) -> Suppressed {
     let total: u32 = cells.iter().sum();
-    let mut withheld: Vec<bool> = cells.iter().map(|n| small(*n)).collect();
-    if small(total) {
-        return Suppressed {
-            cells: publish(cells, &withheld),
-            total: Count::Suppressed,
-        };
-    }
-    loop {
-        let count = withheld.iter().filter(|w| **w).count() as u32;
-        let sum: u32 = cells
-            .iter()
-            .zip(&withheld)
-            .filter(|(_, w)| **w)
-            .map(|(n, _)| n)
-            .sum();
-        if count == 0 || (count >= 2 && sum >= THRESHOLD && sum > count) {
-            return Suppressed {
-                cells: publish(cells, &withheld),
-                total: Count::Shown(total),
-            };
-        }
-        let next = cells
-            .iter()
-            .enumerate()
-            .filter(|(i, n)| !withheld[*i] && **n > 0)
-            .min_by_key(|(_, n)| **n)
-            .map(|(i, _)| i);
-        match next {
-            Some(i) => withheld[i] = true,
-            None => {
-                return Suppressed {
-                    cells: publish(cells, &withheld),
-                    total: Count::Suppressed,
-                };
-            }
-        }
+    let forced = |i: usize| forced.get(i).copied().unwrap_or(false);
+    let protect = cells
+        .iter()
+        .enumerate()
+        .any(|(i, n)| small(*n) || forced(i));
+    let withheld = vec![protect; cells.len()];
+    let count = withheld.iter().filter(|w| **w).count() as u32;
+    let sum: u32 = cells
+        .iter()
+        .zip(&withheld)
+        .filter(|(_, w)| **w)
+        .map(|(n, _)| n)
+        .sum();
+    let total_shown = !small(total) && (count == 0 || (count >= 2 && sum > count));
+    Suppressed {
+        cells: publish(cells, &withheld),
+        total: if total_shown {
+            Count::Shown(total)
+        } else {
+            Count::Suppressed
+        },
     }
 }
 
@@ -147,12 +150,9 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_small_cell_takes_the_next_smallest_with_it() {
-        let published = suppress(&[3, 12, 7]);
-        assert_eq!(
-            published.cells,
-            [Count::Suppressed, Count::Shown(12), Count::Suppressed]
-        );
+    fn a_small_cell_takes_every_other_cell_of_its_group_with_it() {
+        let published = suppress(&[3, 12, 0, 7]);
+        assert_eq!(published.cells, [Count::Suppressed; 4]);
         assert_eq!(published.total, Count::Shown(22));
     }
 
@@ -170,7 +170,7 @@ mod tests {
     fn a_small_total_is_withheld_with_its_cells() {
         let published = suppress(&[1, 2, 0]);
         assert_eq!(published.total, Count::Suppressed);
-        assert_eq!(published.cells[2], Count::Shown(0));
+        assert_eq!(published.cells, [Count::Suppressed; 3]);
     }
 
     #[test]
@@ -179,6 +179,48 @@ mod tests {
         let published = suppress(&[1, 1, 1, 1, 1, 9]);
         assert_eq!(published.cells[5], Count::Suppressed);
         assert_eq!(published.total, Count::Shown(14));
+    }
+
+    /// Every group of up to three cells of up to `CAP`, published; groups
+    /// that publish alike are what a reader who knows the rule cannot tell
+    /// apart. Judged where the values leave room below `CAP`.
+    #[test]
+    fn a_reader_who_knows_the_rule_cannot_work_out_a_withheld_cell() {
+        const CAP: u32 = 12;
+        const JUDGED: u32 = 8;
+        for len in 1..=3usize {
+            let mut all: Vec<Vec<u32>> = vec![vec![]];
+            for _ in 0..len {
+                all = all
+                    .into_iter()
+                    .flat_map(|v| {
+                        (0..=CAP).map(move |n| {
+                            let mut v = v.clone();
+                            v.push(n);
+                            v
+                        })
+                    })
+                    .collect();
+            }
+            let mut alike: std::collections::HashMap<String, Vec<Vec<u32>>> = Default::default();
+            for cells in &all {
+                alike
+                    .entry(format!("{:?}", suppress(cells)))
+                    .or_default()
+                    .push(cells.clone());
+            }
+            for cells in all.iter().filter(|c| c.iter().all(|n| *n <= JUDGED)) {
+                let published = suppress(cells);
+                let twins = &alike[&format!("{published:?}")];
+                for (i, count) in published.cells.iter().enumerate() {
+                    if *count == Count::Suppressed && small(cells[i]) {
+                        let values: std::collections::BTreeSet<u32> =
+                            twins.iter().map(|t| t[i]).collect();
+                        assert!(values.len() >= 2, "{cells:?} → {published:?}");
+                    }
+                }
+            }
+        }
     }
 
     proptest! {
@@ -190,7 +232,7 @@ mod tests {
             for (cell, count) in cells.iter().zip(&published.cells) {
                 match count {
                     Count::Shown(n) => prop_assert!(*n == *cell && !small(*n)),
-                    Count::Suppressed => prop_assert!(*cell > 0),
+                    Count::Suppressed => prop_assert!(cells.iter().any(|n| small(*n))),
                 }
             }
             if let Count::Shown(total) = published.total {

@@ -1,9 +1,9 @@
 //! Consultation figures for a region: counts and lead times overall, by
 //! urgency and by problem domain, suppressed so no child can be singled out.
 
-use super::{quantile, single};
+use super::quantile;
 use crate::domain::consultation::{DeclineReason, ProblemDomain, ProblemDomains, Urgency};
-use crate::domain::suppression::{Count, THRESHOLD, suppress};
+use crate::domain::suppression::{Count, THRESHOLD, is_small, suppress_with};
 use chrono::{DateTime, Utc};
 
 /// One consultation filed for a child from the region: only what the
@@ -87,8 +87,12 @@ fn raw<'a>(records: impl IntoIterator<Item = &'a ConsultationRecord>) -> Raw {
     raw
 }
 
+/// A group's figures. Lead times over five cases or more tell that there
+/// were five: they are shown only beside a count that is itself shown.
 fn counts(columns: [Count; 6], raw: Raw) -> ConsultationCounts {
     let [filed, accepted, declined, escalated, advised, overdue] = columns;
+    let beside =
+        |count: Count, times: LeadTimes| times.filter(|_| matches!(count, Count::Shown(_)));
     ConsultationCounts {
         filed,
         accepted,
@@ -96,66 +100,189 @@ fn counts(columns: [Count; 6], raw: Raw) -> ConsultationCounts {
         escalated,
         advised,
         overdue,
-        hours_to_acceptance: lead_times(raw.to_acceptance),
-        hours_to_advice: lead_times(raw.to_advice),
+        hours_to_acceptance: beside(accepted, lead_times(raw.to_acceptance)),
+        hours_to_advice: beside(advised, lead_times(raw.to_advice)),
     }
 }
 
-/// Counts overall, by urgency (each column suppressed against its total,
-/// since the urgencies add up to it), by problem domain (overlapping, so
-/// each count on its own) and declines by reason (against all declines).
-pub fn consultation_figures(records: &[ConsultationRecord]) -> ConsultationFigures {
-    let per_urgency: Vec<Raw> = Urgency::ALL
-        .iter()
-        .map(|u| raw(records.iter().filter(|r| r.urgency == *u)))
-        .collect();
-    let columns: Vec<_> = (0..6)
-        .map(|c| suppress(&per_urgency.iter().map(|r| r.columns[c]).collect::<Vec<_>>()))
-        .collect();
-    let reasons = suppress(
-        &DeclineReason::ALL
-            .iter()
-            .map(|reason| {
-                records
-                    .iter()
-                    .filter(|r| r.declined == Some(*reason))
-                    .count() as u32
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut totals: [Count; 6] = std::array::from_fn(|c| columns[c].total);
-    // Declines are a total for two groups: withheld if either needs it.
-    if reasons.total == Count::Suppressed {
-        totals[2] = Count::Suppressed;
+/// Every count of a response, and the groups in which some of them add up
+/// to another: suppressed together until no group can give a withheld
+/// count away.
+#[derive(Default)]
+struct Linked {
+    values: Vec<u32>,
+    withheld: Vec<bool>,
+    /// Parts and the cell they add up to.
+    groups: Vec<(Vec<usize>, usize)>,
+    /// A cell withheld whenever another is (a domain's count beside the total's).
+    follows: Vec<(usize, usize)>,
+}
+
+impl Linked {
+    fn cell(&mut self, value: u32) -> usize {
+        self.values.push(value);
+        self.withheld.push(false);
+        self.values.len() - 1
     }
-    let by_urgency = Urgency::ALL
-        .into_iter()
-        .zip(per_urgency)
-        .enumerate()
-        .map(|(i, (urgency, raw))| {
-            (
-                urgency,
-                counts(std::array::from_fn(|c| columns[c].cells[i]), raw),
-            )
-        })
+
+    fn group(&mut self, parts: Vec<usize>, total: usize) {
+        self.groups.push((parts, total));
+    }
+
+    /// Withholds small cells, then applies every group's rule, taking what
+    /// other groups withheld as forced, until nothing changes. Withholding
+    /// only grows, so this ends.
+    fn settle(&mut self) {
+        for (value, withheld) in self.values.iter().zip(&mut self.withheld) {
+            *withheld |= is_small(*value);
+        }
+        loop {
+            let mut changed = false;
+            for (parts, total) in &self.groups {
+                let values: Vec<u32> = parts.iter().map(|i| self.values[*i]).collect();
+                let mut forced: Vec<bool> = parts.iter().map(|i| self.withheld[*i]).collect();
+                // A withheld total beside parts that are all shown would be their sum.
+                if self.withheld[*total] && !forced.iter().any(|f| *f) {
+                    forced = values.iter().map(|v| *v > 0).collect();
+                }
+                let published = suppress_with(&values, &forced);
+                for (i, count) in parts.iter().zip(&published.cells) {
+                    if *count == Count::Suppressed && !self.withheld[*i] {
+                        self.withheld[*i] = true;
+                        changed = true;
+                    }
+                }
+                if published.total == Count::Suppressed && !self.withheld[*total] {
+                    self.withheld[*total] = true;
+                    changed = true;
+                }
+            }
+            for (leader, follower) in &self.follows {
+                if self.withheld[*leader] && !self.withheld[*follower] {
+                    self.withheld[*follower] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    fn count(&self, cell: usize) -> Count {
+        if self.withheld[cell] {
+            Count::Suppressed
+        } else {
+            Count::Shown(self.values[cell])
+        }
+    }
+}
+
+/// The cells of one group of consultations: the six published counts and
+/// the complements that make their relations groups of their own.
+struct RowCells {
+    columns: [usize; 6],
+}
+
+/// Adds one group's counts and the relations among them: accepted,
+/// declined and still pending partition the filed ones; advised and
+/// escalated are parts of the accepted ones; overdue is part of the filed.
+fn row_cells(linked: &mut Linked, raw: &Raw) -> RowCells {
+    let [filed, accepted, declined, escalated, advised, overdue] = raw.columns;
+    let columns = raw.columns.map(|v| linked.cell(v));
+    let [
+        c_filed,
+        c_accepted,
+        c_declined,
+        c_escalated,
+        c_advised,
+        c_overdue,
+    ] = columns;
+    let pending = linked.cell(filed.saturating_sub(accepted + declined));
+    linked.group(vec![c_accepted, c_declined, pending], c_filed);
+    let not_advised = linked.cell(accepted.saturating_sub(advised));
+    linked.group(vec![c_advised, not_advised], c_accepted);
+    let not_escalated = linked.cell(accepted.saturating_sub(escalated));
+    linked.group(vec![c_escalated, not_escalated], c_accepted);
+    let not_overdue = linked.cell(filed.saturating_sub(overdue));
+    linked.group(vec![c_overdue, not_overdue], c_filed);
+    RowCells { columns }
+}
+
+/// Counts overall, by urgency and by problem domain, and declines by
+/// reason. Every relation a reader could use is a group of the same
+/// suppression: the urgencies add up to the total in each column, the
+/// reasons to the declines, and within each group of consultations the
+/// counts are parts of one another (`row_cells`). A domain's count is
+/// withheld where the total's is (domains overlap, so they add up to
+/// nothing, but each is at most the total).
+pub fn consultation_figures(records: &[ConsultationRecord]) -> ConsultationFigures {
+    let mut linked = Linked::default();
+    let total_raw = raw(records);
+    let total = row_cells(&mut linked, &total_raw);
+    let per_urgency: Vec<(Urgency, Raw)> = Urgency::ALL
+        .iter()
+        .map(|u| (*u, raw(records.iter().filter(|r| r.urgency == *u))))
         .collect();
-    let by_problem_domain = ProblemDomain::ALL
+    let urgency_cells: Vec<RowCells> = per_urgency
+        .iter()
+        .map(|(_, raw)| row_cells(&mut linked, raw))
+        .collect();
+    for column in 0..6 {
+        let parts = urgency_cells.iter().map(|r| r.columns[column]).collect();
+        linked.group(parts, total.columns[column]);
+    }
+    let per_domain: Vec<(ProblemDomain, Raw)> = ProblemDomain::ALL
         .into_iter()
-        .filter_map(|domain| {
+        .map(|domain| {
             let raw = raw(records
                 .iter()
                 .filter(|r| r.problem_domains.iter().any(|d| d == domain)));
-            (raw.columns[0] > 0).then(|| {
-                let columns = raw.columns.map(single);
-                (domain, counts(columns, raw))
-            })
+            (domain, raw)
+        })
+        .filter(|(_, raw)| raw.columns[0] > 0)
+        .collect();
+    let domain_cells: Vec<RowCells> = per_domain
+        .iter()
+        .map(|(_, raw)| row_cells(&mut linked, raw))
+        .collect();
+    for row in &domain_cells {
+        for column in 0..6 {
+            linked
+                .follows
+                .push((total.columns[column], row.columns[column]));
+        }
+    }
+    let reasons: Vec<usize> = DeclineReason::ALL
+        .iter()
+        .map(|reason| {
+            let n = records
+                .iter()
+                .filter(|r| r.declined == Some(*reason))
+                .count() as u32;
+            linked.cell(n)
         })
         .collect();
+    linked.group(reasons.clone(), total.columns[2]);
+    linked.settle();
+
+    let publish = |cells: &RowCells| cells.columns.map(|c| linked.count(c));
     ConsultationFigures {
-        total: counts(totals, raw(records)),
-        by_urgency,
-        by_problem_domain,
-        declined_by_reason: DeclineReason::ALL.into_iter().zip(reasons.cells).collect(),
+        total: counts(publish(&total), total_raw),
+        by_urgency: per_urgency
+            .into_iter()
+            .zip(&urgency_cells)
+            .map(|((urgency, raw), cells)| (urgency, counts(publish(cells), raw)))
+            .collect(),
+        by_problem_domain: per_domain
+            .into_iter()
+            .zip(&domain_cells)
+            .map(|((domain, raw), cells)| (domain, counts(publish(cells), raw)))
+            .collect(),
+        declined_by_reason: DeclineReason::ALL
+            .into_iter()
+            .zip(reasons.iter().map(|c| linked.count(*c)))
+            .collect(),
     }
 }
 
@@ -189,26 +316,169 @@ mod tests {
         let figures = consultation_figures(&records);
         assert_eq!(figures.total.filed, Count::Shown(14));
         let filed: Vec<Count> = figures.by_urgency.iter().map(|(_, c)| c.filed).collect();
-        assert_eq!(
-            filed,
-            [Count::Shown(8), Count::Suppressed, Count::Suppressed]
-        );
-        // Accepted: 8 routine, 0 urgent, 3 crisis; the 3 alone would follow
-        // from the total of 11, so the 8 is withheld too.
+        // 8, 3 and 3: a small one withholds its whole group.
+        assert_eq!(filed, [Count::Suppressed; 3]);
         let accepted: Vec<Count> = figures.by_urgency.iter().map(|(_, c)| c.accepted).collect();
-        assert_eq!(
-            accepted,
-            [Count::Suppressed, Count::Shown(0), Count::Suppressed]
-        );
-        assert_eq!(figures.total.accepted, Count::Shown(11));
-        // Routine acceptance after 1..8 hours: median the 4th, p90 the 8th.
+        assert_eq!(accepted, [Count::Suppressed; 3]);
+        // 11 accepted of 14 would leave 3 pending: withheld as well, and
+        // with it the lead times that would tell there were five or more.
+        assert_eq!(figures.total.accepted, Count::Suppressed);
+        assert_eq!(figures.total.hours_to_acceptance, None);
+        assert_eq!(figures.by_urgency[0].1.hours_to_acceptance, None);
+
+        // Five accepted urgent and five accepted crisis cases: nothing is
+        // small, and every figure and lead time is shown.
+        let mut records: Vec<_> = (1..=8).map(|h| case(Urgency::Routine, Some(h))).collect();
+        records.extend((0..5).map(|_| case(Urgency::Urgent, Some(1))));
+        records.extend((0..5).map(|_| case(Urgency::Crisis, Some(1))));
+        let figures = consultation_figures(&records);
+        assert_eq!(figures.total.accepted, Count::Shown(18));
+        // 1..8 hours and ten times 1: the 9th and the 17th of 18.
+        assert_eq!(figures.total.hours_to_acceptance, Some((1.0, 7.0)));
         assert_eq!(
             figures.by_urgency[0].1.hours_to_acceptance,
             Some((4.0, 8.0))
         );
-        assert_eq!(figures.by_urgency[2].1.hours_to_acceptance, None);
         assert_eq!(figures.by_problem_domain.len(), 1);
-        assert_eq!(figures.by_problem_domain[0].1.filed, Count::Shown(14));
+        assert_eq!(figures.by_problem_domain[0].1.filed, Count::Shown(18));
+    }
+
+    /// Every count of a response, in a fixed order.
+    fn published_cells(f: &ConsultationFigures) -> Vec<Count> {
+        let row = |c: &ConsultationCounts| {
+            [
+                c.filed,
+                c.accepted,
+                c.declined,
+                c.escalated,
+                c.advised,
+                c.overdue,
+            ]
+        };
+        let mut cells = row(&f.total).to_vec();
+        for (_, c) in &f.by_urgency {
+            cells.extend(row(c));
+        }
+        for (_, c) in &f.by_problem_domain {
+            cells.extend(row(c));
+        }
+        cells.extend(f.declined_by_reason.iter().map(|(_, c)| *c));
+        cells
+    }
+
+    /// The true counts behind `published_cells`, from the records.
+    fn true_cells(records: &[ConsultationRecord]) -> Vec<u32> {
+        let row = |rs: &[&ConsultationRecord]| {
+            let n =
+                |p: &dyn Fn(&ConsultationRecord) -> bool| rs.iter().filter(|r| p(r)).count() as u32;
+            [
+                rs.len() as u32,
+                n(&|r| r.accepted_at.is_some()),
+                n(&|r| r.declined.is_some()),
+                n(&|r| r.escalated),
+                n(&|r| r.advised_at.is_some()),
+                n(&|r| r.overdue),
+            ]
+        };
+        let all: Vec<&ConsultationRecord> = records.iter().collect();
+        let mut cells = row(&all).to_vec();
+        for u in Urgency::ALL {
+            let rs: Vec<_> = records.iter().filter(|r| r.urgency == u).collect();
+            cells.extend(row(&rs));
+        }
+        if !records.is_empty() {
+            cells.extend(row(&all));
+        }
+        for reason in DeclineReason::ALL {
+            cells.push(
+                records
+                    .iter()
+                    .filter(|r| r.declined == Some(reason))
+                    .count() as u32,
+            );
+        }
+        cells
+    }
+
+    /// Whole responses, brute force: every dataset of up to `CAP`
+    /// consultations of each kind (routine or urgent; pending, accepted,
+    /// advised or declined) is published; datasets that publish alike are
+    /// what a reader who knows the rules cannot tell apart. Among them
+    /// each withheld count of 1–4 must take at least two values. Judged
+    /// where the counts leave room below `CAP`.
+    #[test]
+    fn no_withheld_consultation_figure_can_be_worked_out_from_the_whole_response() {
+        const CAP: u32 = 3;
+        const JUDGED: u32 = 2;
+        const KINDS: usize = 8;
+        let record = |kind: usize| {
+            let urgency = [Urgency::Routine, Urgency::Urgent][kind / 4];
+            let mut r = case(urgency, None);
+            match kind % 4 {
+                0 => {}
+                1 => r.accepted_at = Some(at(2)),
+                2 => {
+                    r.accepted_at = Some(at(2));
+                    r.advised_at = Some(at(30));
+                }
+                _ => r.declined = Some(DeclineReason::NoCapacity),
+            }
+            r
+        };
+        type Reading = (Vec<Option<u32>>, Vec<bool>);
+        let mut alike: std::collections::HashMap<Reading, Vec<Vec<u32>>> = Default::default();
+        let mut judged = Vec::new();
+        let mut counts = [0u32; KINDS];
+        loop {
+            let records: Vec<ConsultationRecord> = (0..KINDS)
+                .flat_map(|k| (0..counts[k]).map(move |_| k))
+                .map(record)
+                .collect();
+            let figures = consultation_figures(&records);
+            let published = published_cells(&figures);
+            // What a reader sees: every count, and which lead times are
+            // given (their values are the same in every dataset here).
+            let lead_times: Vec<bool> = std::iter::once(&figures.total)
+                .chain(figures.by_urgency.iter().map(|(_, c)| c))
+                .chain(figures.by_problem_domain.iter().map(|(_, c)| c))
+                .flat_map(|c| [c.hours_to_acceptance.is_some(), c.hours_to_advice.is_some()])
+                .collect();
+            let key = (
+                published.iter().map(|c| c.shown()).collect::<Vec<_>>(),
+                lead_times,
+            );
+            let truth = true_cells(&records);
+            if counts.iter().all(|n| *n <= JUDGED) {
+                judged.push((counts, key.clone(), published, truth.clone()));
+            }
+            alike.entry(key).or_default().push(truth);
+            let mut i = 0;
+            while i < KINDS {
+                counts[i] += 1;
+                if counts[i] <= CAP {
+                    break;
+                }
+                counts[i] = 0;
+                i += 1;
+            }
+            if i == KINDS {
+                break;
+            }
+        }
+        for (counts, key, published, truth) in judged {
+            let twins = &alike[&key];
+            for (i, cell) in published.iter().enumerate() {
+                if *cell == Count::Suppressed && (1..THRESHOLD).contains(&truth[i]) {
+                    let values: std::collections::BTreeSet<u32> =
+                        twins.iter().map(|t| t[i]).collect();
+                    assert!(
+                        values.len() >= 2,
+                        "count {i} ({}) of {counts:?} is determined: {key:?}",
+                        truth[i]
+                    );
+                }
+            }
+        }
     }
 
     #[test]
