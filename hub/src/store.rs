@@ -24,9 +24,7 @@ mod insights;
 pub mod migration;
 mod registry;
 
-pub use consultations::{
-    AuditQuery, AuditedTxn, ConsultationEvent, ConsultationQuery, NewAuditRecord,
-};
+pub use consultations::{AuditedTxn, ConsultationEvent, NewAuditRecord};
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 
 use crate::domain::capacity::Revision;

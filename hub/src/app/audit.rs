@@ -2,10 +2,10 @@
 //! the hash chain. Reading the trail is not itself consultation content.
 
 use super::{App, AppError, Page};
+use crate::domain::audit::AuditQuery;
 use crate::domain::audit::{BrokenLink, ChainLink, ChainVerifier};
 use crate::domain::authz::Action;
 use crate::domain::identity::Caller;
-use crate::store::AuditQuery;
 
 /// What a verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,13 +7,14 @@ use super::{App, AppError, Page};
 use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{RequestId, Revision};
+use crate::domain::consultation::ConsultationQuery;
 use crate::domain::consultation::{
     self, Consultation, ConsultationAction, ConsultationId, ConsultationState, DeclineReason,
     EventKind, NewConsultation, Side, StateChange, ThreadMessage,
 };
 use crate::domain::identity::{Caller, OrgId, Person};
 use crate::domain::privacy::FreeText;
-use crate::store::{AuditedTxn, ConsultationQuery, NewAuditRecord};
+use crate::store::{AuditedTxn, NewAuditRecord};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::mpsc;

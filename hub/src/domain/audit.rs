@@ -180,6 +180,15 @@ pub fn verify(chain: &[ChainLink]) -> Result<(), BrokenLink> {
     chain.iter().try_for_each(|link| verifier.check(link))
 }
 
+/// Which audit records a list call wants.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub consultation_id: Option<String>,
+    pub organisation: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

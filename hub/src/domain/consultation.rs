@@ -483,6 +483,17 @@ pub fn transition(
     }
 }
 
+/// Which consultations a list call wants.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultationQuery {
+    /// `Some(Filer)`: outbox; `Some(Addressee)`: inbox; `None`: everything visible.
+    pub side: Option<Side>,
+    pub states: Vec<ConsultationState>,
+    pub urgencies: Vec<Urgency>,
+    /// Only those past their answer deadline at this moment.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::ConsultationAction::*;

@@ -14,11 +14,13 @@ use super::entities::{
     consultation_transition,
 };
 use super::{Store, StoreError, Timed};
-use crate::domain::audit::{AuditAction, AuditEntry, AuditOutcome, ChainLink, GENESIS, Hash};
+use crate::domain::audit::{
+    AuditAction, AuditEntry, AuditOutcome, AuditQuery, ChainLink, GENESIS, Hash,
+};
 use crate::domain::capacity::{MunicipalityCode, Revision};
 use crate::domain::consultation::{
-    AgeYears, CaseContent, Consultation, ConsultationId, ConsultationState, DeclineReason,
-    EventKind, ProblemDomains, QuestionType, StateChange, ThreadMessage, Urgency,
+    AgeYears, CaseContent, Consultation, ConsultationId, ConsultationQuery, ConsultationState,
+    DeclineReason, EventKind, ProblemDomains, QuestionType, StateChange, ThreadMessage, Urgency,
 };
 use crate::domain::identity::OrgId;
 use crate::domain::privacy::{CaseReference, FreeText};
@@ -42,17 +44,6 @@ pub struct NewAuditRecord {
     pub outcome: AuditOutcome,
 }
 
-/// Which consultations a list call wants.
-#[derive(Debug, Clone, Default)]
-pub struct ConsultationQuery {
-    /// `Some(Filer)`: outbox; `Some(Addressee)`: inbox; `None`: everything visible.
-    pub side: Option<crate::domain::consultation::Side>,
-    pub states: Vec<ConsultationState>,
-    pub urgencies: Vec<Urgency>,
-    /// Only those past their answer deadline at this moment.
-    pub overdue_at: Option<DateTime<Utc>>,
-}
-
 /// One event of the consultation change log.
 #[derive(Debug, Clone)]
 pub struct ConsultationEvent {
@@ -62,15 +53,6 @@ pub struct ConsultationEvent {
     pub state: ConsultationState,
     pub actor: Option<OrgId>,
     pub at: DateTime<Utc>,
-}
-
-/// Which audit records a list call wants.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub consultation_id: Option<String>,
-    pub organisation: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
 }
 
 /// A transaction that reads or changes consultations and appends audit records.

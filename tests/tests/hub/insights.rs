@@ -1131,3 +1131,69 @@ async fn five_weeks_of_history_give_each_week_its_figures() {
         (Some(3.0), Some(5.0))
     );
 }
+
+/// The case that showed the leak: six crisis-bed holds for Haarlem
+/// children, five confirmed in IJmond (outside the region) and one
+/// released. The outcomes are withheld; nothing beside them may say
+/// "five confirmed" (a figure outside the region, or lead times over five).
+#[tokio::test]
+async fn placements_far_from_home_do_not_give_away_a_withheld_outcome() {
+    let hub = TestHub::spawn().await;
+    let t0 = epoch();
+    let velsen = offering_at(
+        &hub,
+        "consortium-ijmond",
+        "ijmond-velsen",
+        "GM0453",
+        crisis_key("ijmond-velsen"),
+    )
+    .await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    for n in 0..6 {
+        hub.clock.set(t0 + Duration::minutes(n));
+        let held = hold_granted(&crisis, &format!("far-{n}"), &velsen).await;
+        hub.clock
+            .set(t0 + Duration::minutes(n) + Duration::seconds(30));
+        if n < 5 {
+            crisis
+                .capacity()
+                .confirm_hold(pb::ConfirmHoldRequest { hold_id: held.id })
+                .await
+                .unwrap();
+        } else {
+            crisis
+                .capacity()
+                .release_hold(pb::ReleaseHoldRequest { hold_id: held.id })
+                .await
+                .unwrap();
+        }
+    }
+    hub.clock.set(t0 + Duration::hours(1));
+    let figures = hub
+        .client_as("regio-zuid-kennemerland")
+        .await
+        .insights()
+        .placement_figures(pb::PlacementFiguresRequest {
+            region_id: REGION.into(),
+            from: Some(ts(t0)),
+            to: Some(ts(t0 + Duration::hours(1))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let beds = &figures.rows[0];
+    let withheld = |c: Option<pb::SuppressibleCount>| c.is_some_and(|c| c.suppressed);
+    assert_eq!(
+        beds.made,
+        Some(pb::SuppressibleCount {
+            value: 6,
+            suppressed: false
+        })
+    );
+    assert!(withheld(beds.confirmed) && withheld(beds.released));
+    assert!(withheld(beds.outside_region) && withheld(beds.outside_province));
+    assert_eq!(
+        (beds.hours_to_confirm_median, beds.hours_to_confirm_p90),
+        (None, None)
+    );
+}

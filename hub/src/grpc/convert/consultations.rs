@@ -2,8 +2,10 @@
 
 use super::{Result, field, time_in, timestamp, unknown, unspecified};
 use crate::app::{AppError, PostMessageCommand, TransitionCommand};
+use crate::domain::audit::AuditQuery;
 use crate::domain::audit::{AuditAction, AuditOutcome, ChainLink};
 use crate::domain::capacity::{MunicipalityCode, RequestId};
+use crate::domain::consultation::ConsultationQuery;
 use crate::domain::consultation::{
     AgeYears, CaseContent, Consultation, ConsultationAction, ConsultationId, ConsultationState,
     DeclineReason, EventKind, NewConsultation, ProblemDomain, ProblemDomains, QuestionType, Side,
@@ -11,7 +13,6 @@ use crate::domain::consultation::{
 };
 use crate::domain::identity::OrgId;
 use crate::domain::privacy::{CaseReference, FreeText};
-use crate::store::{AuditQuery, ConsultationQuery};
 use chrono::{DateTime, Utc};
 use spil_proto::v1 as pb;
 
