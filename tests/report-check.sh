@@ -12,7 +12,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-cargo build --locked -q -p spil-hub -p spil-client
+cargo build --locked -q -p spil-hub -p spil-cli
 BIN="$PWD/target/debug"
 OUT="$PWD/target/report-check"
 rm -rf "$OUT" && mkdir -p "$OUT"

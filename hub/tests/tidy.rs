@@ -131,7 +131,15 @@ fn wire_types_stay_at_the_edge_and_rows_in_the_store() {
 #[test]
 fn every_module_opens_with_a_line_on_what_it_is_for() {
     let mut missing = Vec::new();
-    for crate_dir in ["hub/src", "hub/tests", "proto/src", "clients", "tests"] {
+    for crate_dir in [
+        "hub/src",
+        "hub/tests",
+        "proto/src",
+        "clients",
+        "cli",
+        "bench",
+        "tests",
+    ] {
         for (path, text) in sources(&root().join(crate_dir)) {
             if path.contains("/target/") {
                 continue;

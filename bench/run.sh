@@ -4,10 +4,10 @@
 # on SQLite and, when a PostgreSQL server answers, on PostgreSQL. Servers run
 # on one core and the load generator on the other when there are two.
 #
-#   clients/bench/run.sh                 # full run: 3 × 10 s per scenario, release build
-#   SMOKE=1 PROFILE=debug clients/bench/run.sh   # CI: every scenario briefly, no figures judged
+#   bench/run.sh                 # full run: 3 × 10 s per scenario, release build
+#   SMOKE=1 PROFILE=debug bench/run.sh   # CI: every scenario briefly, no figures judged
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 PROFILE="${PROFILE:-release}"
@@ -30,9 +30,9 @@ fi
 
 echo "== building ($PROFILE)"
 if [[ "$PROFILE" == release ]]; then
-  cargo build --release --locked -p spil-hub -p spil-client --bins
+  cargo build --release --locked -p spil-hub -p spil-bench --bins
 else
-  cargo build --locked -p spil-hub -p spil-client --bins
+  cargo build --locked -p spil-hub -p spil-bench --bins
 fi
 BIN="$ROOT/target/$PROFILE"
 
