@@ -24,8 +24,9 @@ use crate::clock::SharedClock;
 use crate::domain::authz::{Action, Scope, scope};
 use crate::domain::capacity::FreshnessPolicy;
 use crate::domain::geo::{Municipality, Region};
+use crate::domain::hold::Refusal;
 use crate::domain::identity::{Caller, OrgId, Organisation};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteError};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,32 +92,28 @@ impl AppError {
     }
 }
 
-impl From<StoreError> for AppError {
-    fn from(error: StoreError) -> Self {
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
         use crate::domain::hold::HoldConflict;
-        match error {
-            StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
-            StoreError::NotOwner(location) => AppError::PermissionDenied(format!(
+        match refusal {
+            Refusal::NotOwner(location) => AppError::PermissionDenied(format!(
                 "location {location} belongs to another provider"
             )),
-            StoreError::UnknownMunicipality(code) => {
-                AppError::invalid("municipality_code", format!("unknown municipality {code}"))
-            }
-            StoreError::RequestIdReused => AppError::AlreadyExists(
+            Refusal::RequestIdReused => AppError::AlreadyExists(
                 "request_id was already used with different parameters".into(),
             ),
-            StoreError::OfferingStale(id) => AppError::FailedPrecondition {
+            Refusal::OfferingStale(id) => AppError::FailedPrecondition {
                 reason: "OFFERING_STALE",
                 subject: format!("offerings/{id}"),
                 description:
                     "the offering is stale: its last publication is older than its validity".into(),
             },
-            StoreError::NoFreePlace(id) => AppError::FailedPrecondition {
+            Refusal::NoFreePlace(id) => AppError::FailedPrecondition {
                 reason: "NO_FREE_PLACE",
                 subject: format!("offerings/{id}"),
                 description: "the offering has no free place".into(),
             },
-            StoreError::HoldConflict(conflict) => AppError::FailedPrecondition {
+            Refusal::Hold(conflict) => AppError::FailedPrecondition {
                 reason: match conflict {
                     HoldConflict::Expired => "HOLD_EXPIRED",
                     HoldConflict::Released => "HOLD_RELEASED",
@@ -125,6 +122,26 @@ impl From<StoreError> for AppError {
                 subject: "hold".into(),
                 description: conflict.to_string(),
             },
+        }
+    }
+}
+
+impl From<WriteError> for AppError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Refused(refusal) => refusal.into(),
+            WriteError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            StoreError::UnknownMunicipality(code) => {
+                AppError::invalid("municipality_code", format!("unknown municipality {code}"))
+            }
             StoreError::Conflict => AppError::Aborted(
                 "a concurrent change to the same data won; retry the request".into(),
             ),

@@ -8,7 +8,7 @@
 //! a hold names only the child's municipality.
 //!
 //! Concurrency: every change to the registry goes through [`Store::write`],
-//! whose first statement increments the registry revision. That row lock
+//! whose first statement takes the registry lock on the revision row. That row lock
 //! (PostgreSQL) or write lock (SQLite, taken with `BEGIN IMMEDIATE` on the
 //! single writer connection) is held until commit, so each writer reads the
 //! counts after every earlier writer committed, and revisions commit in
@@ -49,18 +49,8 @@ use tokio_util::sync::CancellationToken;
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
-    #[error("location {0} belongs to another provider")]
-    NotOwner(String),
     #[error("unknown municipality {0}")]
     UnknownMunicipality(String),
-    #[error("request id reused with different parameters")]
-    RequestIdReused,
-    #[error("offering {0} is stale")]
-    OfferingStale(String),
-    #[error("offering {0} has no free place")]
-    NoFreePlace(String),
-    #[error(transparent)]
-    HoldConflict(#[from] crate::domain::hold::HoldConflict),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     /// Another transaction wrote the same thing at the same moment (a unique
@@ -70,6 +60,56 @@ pub enum StoreError {
     Conflict,
     #[error("database error")]
     Database(DbErr),
+}
+
+/// Why a registry write did not happen: the domain's rules refused it,
+/// judged under the lock on what the store read, or the storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Refused(#[from] crate::domain::hold::Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DbErr> for WriteError {
+    fn from(error: DbErr) -> Self {
+        WriteError::Store(error.into())
+    }
+}
+
+impl From<crate::domain::hold::HoldConflict> for WriteError {
+    fn from(conflict: crate::domain::hold::HoldConflict) -> Self {
+        WriteError::Refused(conflict.into())
+    }
+}
+
+/// A registry write in progress (see [`Store::write`]): its transaction,
+/// which holds the registry lock from its first statement, and the latest
+/// revision it took.
+pub struct RegistryWrite<'s> {
+    store: &'s Store,
+    txn: DatabaseTransaction,
+    latest: Option<Revision>,
+}
+
+impl RegistryWrite<'_> {
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// The next revision, for a change the change log records. A write that
+    /// changes nothing takes none, so no revision is ever empty.
+    pub async fn next_revision(&mut self) -> Result<Revision, StoreError> {
+        let revision = self.store.next_revision(&self.txn).await?;
+        self.latest = Some(revision);
+        Ok(revision)
+    }
+
+    /// A revision taken in a savepoint that committed.
+    fn took(&mut self, revision: Revision) {
+        self.latest = self.latest.max(Some(revision));
+    }
 }
 
 impl From<DbErr> for StoreError {
@@ -236,8 +276,39 @@ impl Store {
         raise(&self.consultations_committed, revision);
     }
 
-    /// Starts a registry write: a transaction on the writer that holds the
-    /// write lock before it reads anything. See the module docs.
+    /// The one way to change the registry: begins a transaction on the
+    /// writer, takes the registry lock before anything is read, runs `work`,
+    /// commits, tells this process's watchers the latest revision it took,
+    /// and measures it all under `operation`. When `work` fails the
+    /// transaction is rolled back and nothing is announced.
+    pub async fn write<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl AsyncFnOnce(&mut RegistryWrite<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let _timed = Timed::start(operation);
+        let txn = self.begin_write().await.map_err(StoreError::from)?;
+        self.lock_registry(&txn).await.map_err(StoreError::from)?;
+        let mut write = RegistryWrite {
+            store: self,
+            txn,
+            latest: None,
+        };
+        let value = work(&mut write).await?;
+        let RegistryWrite { txn, latest, .. } = write;
+        txn.commit().await.map_err(StoreError::from)?;
+        if let Some(revision) = latest {
+            self.announce(revision);
+        }
+        Ok(value)
+    }
+
+    /// Starts a write transaction on the writer (SQLite: `BEGIN IMMEDIATE`,
+    /// the write lock at once). Only [`Store::write`] and the audited
+    /// consultation transaction call it.
     async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         let options = TransactionOptions {
             sqlite_transaction_mode: (self.backend == DbBackend::Sqlite)

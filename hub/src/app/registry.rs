@@ -166,29 +166,8 @@ impl App {
             return Err(AppError::Invalid(violations));
         }
 
-        let ids: Vec<&str> = request
-            .updates
-            .iter()
-            .map(|u| u.key.location_id.as_str())
-            .collect();
-        let locations = self.store.locations_by_id(&ids).await?;
-        for (i, update) in request.updates.iter().enumerate() {
-            let id = update.key.location_id.as_str();
-            match locations.get(id) {
-                None => {
-                    return Err(AppError::NotFound(format!(
-                        "updates[{i}].key.location_id: location {id} not found"
-                    )));
-                }
-                Some(location) if location.provider_id != caller.org.id => {
-                    return Err(AppError::PermissionDenied(format!(
-                        "updates[{i}].key.location_id: location {id} belongs to another provider"
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-
+        // Whether each location exists and is the caller's is decided by
+        // the store under the registry lock (`hold::Refusal::NotOwner`).
         let fingerprint = request.fingerprint();
         let updates: Vec<OfferingUpdate> = request
             .updates

@@ -129,6 +129,64 @@ pub fn effective_state(
     }
 }
 
+/// Why a write to the registry is refused: decided under the registry
+/// lock, on what the store read, by the rules below. Not a storage failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("request id reused with different parameters")]
+    RequestIdReused,
+    #[error("offering {0} is stale")]
+    OfferingStale(String),
+    #[error("offering {0} has no free place")]
+    NoFreePlace(String),
+    #[error("location {0} belongs to another provider")]
+    NotOwner(String),
+    #[error(transparent)]
+    Hold(#[from] HoldConflict),
+}
+
+/// A retried hold request: answered with the earlier hold when it asks the
+/// same, refused when it reuses the request id for something else.
+pub fn replay(request: &HoldRequest, earlier: &Hold) -> Result<(), Refusal> {
+    let same = earlier.offering_id == request.offering_id
+        && earlier.child_municipality == request.child_municipality
+        && earlier.expires_at - earlier.created_at == request.duration.get();
+    if same {
+        Ok(())
+    } else {
+        Err(Refusal::RequestIdReused)
+    }
+}
+
+/// Whether a new hold on `offering` may be granted at `now`: only while it
+/// is fresh and has a place available (`capacity::available_places`).
+pub fn may_grant(
+    offering: &super::capacity::Offering,
+    policy: &super::capacity::FreshnessPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    if offering.freshness(policy, now) == super::capacity::Freshness::Stale {
+        return Err(Refusal::OfferingStale(offering.id.clone()));
+    }
+    if offering.available(policy, now) == 0 {
+        return Err(Refusal::NoFreePlace(offering.id.clone()));
+    }
+    Ok(())
+}
+
+/// Whether `provider` may change a location that `owner` holds (`None`: a
+/// new location).
+pub fn may_change_location(
+    location: &super::capacity::LocationId,
+    owner: Option<&OrgId>,
+    provider: &OrgId,
+) -> Result<(), Refusal> {
+    match owner {
+        Some(owner) if owner != provider => Err(Refusal::NotOwner(location.as_str().to_owned())),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +204,41 @@ mod tests {
             expires_at: created_at + DEFAULT_HOLD,
             ended_at: None,
         }
+    }
+
+    #[test]
+    fn a_retry_asking_the_same_is_answered_and_one_asking_else_refused() {
+        let earlier = hold(HoldState::Active);
+        let request = HoldRequest {
+            request_id: earlier.request_id.clone(),
+            offering_id: "o".into(),
+            child_municipality: MunicipalityCode::parse("GM0392").unwrap(),
+            duration: HoldDuration::parse(None).unwrap(),
+        };
+        assert_eq!(replay(&request, &earlier), Ok(()));
+        let elsewhere = HoldRequest {
+            offering_id: "other".into(),
+            ..request.clone()
+        };
+        assert_eq!(replay(&elsewhere, &earlier), Err(Refusal::RequestIdReused));
+        let longer = HoldRequest {
+            duration: HoldDuration::parse(Some(Duration::hours(1))).unwrap(),
+            ..request
+        };
+        assert_eq!(replay(&longer, &earlier), Err(Refusal::RequestIdReused));
+    }
+
+    #[test]
+    fn only_the_owner_changes_a_location() {
+        let id = crate::domain::capacity::LocationId::parse("kenter-haarlem").unwrap();
+        let kenter = OrgId::parse("kenter").unwrap();
+        let other = OrgId::parse("lindenhout").unwrap();
+        assert_eq!(may_change_location(&id, None, &kenter), Ok(()));
+        assert_eq!(may_change_location(&id, Some(&kenter), &kenter), Ok(()));
+        assert_eq!(
+            may_change_location(&id, Some(&kenter), &other),
+            Err(Refusal::NotOwner("kenter-haarlem".into()))
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The capacity registry's rows: locations, publications, holds and the
-//! change log. Every write here goes through `Store::begin_write`.
+//! change log. Every write here goes through `Store::write`.
 
 use super::codes::{self, code, hold_state, millis, place_type};
 use super::entities::{
@@ -7,13 +7,13 @@ use super::entities::{
     unmet_demand,
 };
 use super::events::CapacityEvent;
-use super::{Store, StoreError, Timed};
+use super::{Store, StoreError, Timed, WriteError};
 use crate::domain::authz::Scope;
 use crate::domain::capacity::{
     FreshnessPolicy, GenderPolicy, Intake, Location, LocationSpec, Offering, OfferingUpdate,
-    Revision, SecurityLevel, available_places,
+    Revision, SecurityLevel,
 };
-use crate::domain::hold::{Hold, HoldRequest, HoldState, Transition};
+use crate::domain::hold::{self as rules, Hold, HoldRequest, HoldState, Refusal, Transition};
 use crate::domain::identity::OrgId;
 use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
@@ -47,7 +47,7 @@ struct PendingPublish {
     fingerprint: String,
     updates: Vec<OfferingUpdate>,
     now: DateTime<Utc>,
-    reply: oneshot::Sender<Result<PublishOutcome, StoreError>>,
+    reply: oneshot::Sender<Result<PublishOutcome, WriteError>>,
 }
 
 /// What a publication did inside its savepoint.
@@ -137,6 +137,47 @@ async fn load_offering(
     Ok(assemble(vec![row], &held)?.pop())
 }
 
+/// Appends an offering's new state to the change log under `revision`.
+async fn append_event(
+    txn: &DatabaseTransaction,
+    revision: Revision,
+    row: &offering::Model,
+    holds_until_ms: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let payload = CapacityEvent::new(row, holds_until_ms);
+    capacity_event::ActiveModel {
+        revision: Set(revision.0 as i64),
+        offering_id: Set(row.id.clone()),
+        payload: Set(payload.encode()),
+        at_ms: Set(millis(now)),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Moves an offering to `revision` after a hold changed, adds `placed`
+/// placements, and logs its new state.
+async fn touch_offering(
+    txn: &DatabaseTransaction,
+    offering_id: &str,
+    revision: Revision,
+    placed: i32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let row = offering::Entity::find_by_id(offering_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("hold on missing offering {offering_id}")))?;
+    let mut active = row.clone().into_active_model();
+    active.revision = Set(revision.0 as i64);
+    active.placed_since_publication = Set(row.placed_since_publication + placed);
+    let saved = active.update(txn).await?;
+    let holds = active_holds(txn, Some(&[offering_id]), now).await?;
+    append_event(txn, revision, &saved, holds_of(&holds, offering_id), now).await
+}
+
 impl Store {
     /// Creates or updates a provider's location. The region follows from the municipality.
     pub async fn upsert_location(
@@ -144,66 +185,64 @@ impl Store {
         provider: &OrgId,
         spec: &LocationSpec,
         now: DateTime<Utc>,
-    ) -> Result<(Location, bool), StoreError> {
-        let _timed = Timed::start("upsert_location");
-        let txn = self.begin_write().await?;
-        // Before the read: two replicas creating one location must not both
-        // find it absent.
-        self.lock_registry(&txn).await?;
-        let municipality = municipality::Entity::find_by_id(spec.municipality.as_str())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                StoreError::UnknownMunicipality(spec.municipality.as_str().to_owned())
-            })?;
-        let existing = location::Entity::find_by_id(spec.id.as_str())
-            .one(&txn)
-            .await?;
-        if let Some(existing) = &existing
-            && existing.provider_id != provider.as_str()
-        {
-            return Err(StoreError::NotOwner(spec.id.as_str().to_owned()));
-        }
-        let row = location::ActiveModel {
-            id: Set(spec.id.as_str().to_owned()),
-            provider_id: Set(provider.as_str().to_owned()),
-            name: Set(spec.name.as_str().to_owned()),
-            municipality_code: Set(municipality.code.clone()),
-            region_id: Set(municipality.region_id.clone()),
-            latitude: Set(spec.coordinates.map(|c| c.latitude)),
-            longitude: Set(spec.coordinates.map(|c| c.longitude)),
-            updated_at_ms: Set(millis(now)),
-        };
-        let created = existing.is_none();
-        let saved = if created {
-            row.insert(&txn).await?
-        } else {
-            row.update(&txn).await?
-        };
-        let offerings = offering::Entity::find()
-            .filter(offering::Column::LocationId.eq(spec.id.as_str()))
-            .all(&txn)
-            .await?;
-        if !offerings.is_empty() {
-            // Its offerings changed too (name, place, perhaps region): log them,
-            // so that watchers and every replica's search see the new location.
-            let revision = self.next_revision(&txn).await?;
-            let ids: Vec<&str> = offerings.iter().map(|o| o.id.as_str()).collect();
-            let holds = active_holds(&txn, Some(&ids), now).await?;
-            for row in &offerings {
-                let mut changed = row.clone().into_active_model();
-                changed.region_id = Set(municipality.region_id.clone());
-                changed.revision = Set(revision.0 as i64);
-                let changed = changed.update(&txn).await?;
-                self.append_event(&txn, revision, &changed, holds_of(&holds, &changed.id), now)
-                    .await?;
+    ) -> Result<(Location, bool), WriteError> {
+        self.write("upsert_location", async |write| {
+            let txn = write.txn();
+            let municipality = municipality::Entity::find_by_id(spec.municipality.as_str())
+                .one(txn)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::UnknownMunicipality(spec.municipality.as_str().to_owned())
+                })?;
+            let existing = location::Entity::find_by_id(spec.id.as_str())
+                .one(txn)
+                .await?;
+            let owner = existing
+                .as_ref()
+                .map(|l| OrgId::parse(&l.provider_id))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("location owner".into()))?;
+            rules::may_change_location(&spec.id, owner.as_ref(), provider)?;
+            let row = location::ActiveModel {
+                id: Set(spec.id.as_str().to_owned()),
+                provider_id: Set(provider.as_str().to_owned()),
+                name: Set(spec.name.as_str().to_owned()),
+                municipality_code: Set(municipality.code.clone()),
+                region_id: Set(municipality.region_id.clone()),
+                latitude: Set(spec.coordinates.map(|c| c.latitude)),
+                longitude: Set(spec.coordinates.map(|c| c.longitude)),
+                updated_at_ms: Set(millis(now)),
+            };
+            let created = existing.is_none();
+            let saved = if created {
+                row.insert(txn).await?
+            } else {
+                row.update(txn).await?
+            };
+            let offerings = offering::Entity::find()
+                .filter(offering::Column::LocationId.eq(spec.id.as_str()))
+                .all(txn)
+                .await?;
+            if !offerings.is_empty() {
+                // Its offerings changed too (name, place, perhaps region): log
+                // them, so that watchers and every replica's search see the
+                // new location.
+                let revision = write.next_revision().await?;
+                let txn = write.txn();
+                let ids: Vec<&str> = offerings.iter().map(|o| o.id.as_str()).collect();
+                let holds = active_holds(txn, Some(&ids), now).await?;
+                for row in &offerings {
+                    let mut changed = row.clone().into_active_model();
+                    changed.region_id = Set(municipality.region_id.clone());
+                    changed.revision = Set(revision.0 as i64);
+                    let changed = changed.update(txn).await?;
+                    append_event(txn, revision, &changed, holds_of(&holds, &changed.id), now)
+                        .await?;
+                }
             }
-            txn.commit().await?;
-            self.announce(revision);
-            return Ok((saved.into_domain()?, created));
-        }
-        txn.commit().await?;
-        Ok((saved.into_domain()?, created))
+            Ok((saved.into_domain()?, created))
+        })
+        .await
     }
 
     /// Locations ordered by id, after `after_id`, optionally of one provider.
@@ -226,20 +265,6 @@ impl Store {
             .await?
             .into_iter()
             .map(location::Model::into_domain)
-            .collect()
-    }
-
-    /// The locations with these ids that exist, by id.
-    pub async fn locations_by_id(
-        &self,
-        ids: &[&str],
-    ) -> Result<HashMap<String, Location>, StoreError> {
-        location::Entity::find()
-            .filter(location::Column::Id.is_in(ids.iter().copied()))
-            .all(&self.reader)
-            .await?
-            .into_iter()
-            .map(|row| Ok((row.id.clone(), row.into_domain()?)))
             .collect()
     }
 
@@ -271,7 +296,7 @@ impl Store {
         fingerprint: &str,
         updates: &[OfferingUpdate],
         now: DateTime<Utc>,
-    ) -> Result<PublishOutcome, StoreError> {
+    ) -> Result<PublishOutcome, WriteError> {
         let _timed = Timed::start("publish");
         let (reply, answer) = oneshot::channel();
         let ticket = {
@@ -311,27 +336,27 @@ impl Store {
             .map_err(|_| DbErr::Custom("publication batch ended without an answer".into()))?
     }
 
-    /// Commits queued publications in one transaction and answers each.
+    /// Commits queued publications in one registry write and answers each.
     async fn commit_publications(&self, queued: Vec<PendingPublish>) {
         tracing::debug!(publications = queued.len(), "group commit");
-        let txn = match self.begin_write().await {
-            Ok(txn) => txn,
-            Err(error) => {
-                for publication in queued {
-                    let _ = publication.reply.send(Err(batch_failed(&error)));
-                }
-                return;
-            }
-        };
         let mut staged = Vec::with_capacity(queued.len());
-        let mut latest = None;
-        for publication in queued {
-            let outcome = match txn.begin().await {
-                Ok(savepoint) => {
-                    match self.publish_in(&savepoint, &publication).await {
-                        Ok(Staged::New(outcome)) => savepoint.commit().await.map(|()| outcome),
+        let committed = self
+            .write("publish_batch", async |write| {
+                for publication in queued {
+                    let savepoint = match write.txn().begin().await {
+                        Ok(savepoint) => savepoint,
+                        Err(error) => {
+                            let _ = publication.reply.send(Err(batch_failed(&error).into()));
+                            continue;
+                        }
+                    };
+                    let kept = match self.publish_in(&savepoint, &publication).await {
+                        Ok(Staged::New(outcome)) => savepoint.commit().await.map(|()| {
+                            write.took(outcome.revision);
+                            outcome
+                        }),
+                        // A replay changes nothing, not even the revision.
                         Ok(Staged::Replayed(outcome)) => {
-                            // A replay changes nothing, not even the revision.
                             savepoint.rollback().await.map(|()| outcome)
                         }
                         Err(error) => {
@@ -341,31 +366,25 @@ impl Store {
                             let _ = publication.reply.send(Err(error));
                             continue;
                         }
+                    };
+                    match kept {
+                        Ok(outcome) => staged.push((publication.reply, outcome)),
+                        Err(error) => {
+                            let _ = publication.reply.send(Err(batch_failed(&error).into()));
+                        }
                     }
                 }
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Ok(outcome) => {
-                    latest = latest.max(Some(outcome.revision));
-                    staged.push((publication.reply, outcome));
-                }
-                Err(error) => {
-                    let _ = publication.reply.send(Err(batch_failed(&error)));
-                }
-            }
-        }
-        if let Err(error) = txn.commit().await {
-            for (reply, _) in staged {
-                let _ = reply.send(Err(batch_failed(&error)));
-            }
-            return;
-        }
-        if let Some(revision) = latest {
-            self.announce(revision);
-        }
+                Ok::<(), StoreError>(())
+            })
+            .await;
         for (reply, outcome) in staged {
-            let _ = reply.send(Ok(outcome));
+            let answer = match &committed {
+                Ok(()) => Ok(outcome),
+                Err(error) => Err(WriteError::Store(StoreError::Database(DbErr::Custom(
+                    format!("publication batch failed: {error}"),
+                )))),
+            };
+            let _ = reply.send(answer);
         }
     }
 
@@ -374,7 +393,7 @@ impl Store {
         &self,
         txn: &DatabaseTransaction,
         publication: &PendingPublish,
-    ) -> Result<Staged, StoreError> {
+    ) -> Result<Staged, WriteError> {
         let PendingPublish {
             provider,
             request_id,
@@ -392,7 +411,7 @@ impl Store {
                 .await?
         {
             if &earlier.fingerprint != fingerprint {
-                return Err(StoreError::RequestIdReused);
+                return Err(Refusal::RequestIdReused.into());
             }
             let ids: Vec<String> = serde_json::from_str(&earlier.offering_ids)
                 .map_err(|e| StoreError::Corrupt(format!("offering ids: {e}")))?;
@@ -423,7 +442,7 @@ impl Store {
                 .get(location_id)
                 .ok_or_else(|| StoreError::NotFound(format!("location {location_id}")))?;
             if location.provider_id != provider.as_str() {
-                return Err(StoreError::NotOwner(location_id.to_owned()));
+                return Err(Refusal::NotOwner(location_id.to_owned()).into());
             }
             let row = self
                 .publish_one(txn, location, update, revision, now)
@@ -447,7 +466,7 @@ impl Store {
         let mut offerings = Vec::with_capacity(published.len());
         for (row, location) in published {
             let until = holds_of(&holds, &row.id);
-            self.append_event(txn, revision, &row, until, now).await?;
+            append_event(txn, revision, &row, until, now).await?;
             offerings.push(row.into_domain(location.into_domain()?, until)?);
         }
         Ok(Staged::New(PublishOutcome {
@@ -527,26 +546,6 @@ impl Store {
         Ok((saved, location.clone()))
     }
 
-    async fn append_event(
-        &self,
-        txn: &DatabaseTransaction,
-        revision: Revision,
-        row: &offering::Model,
-        holds_until_ms: &[i64],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let payload = CapacityEvent::new(row, holds_until_ms);
-        capacity_event::ActiveModel {
-            revision: Set(revision.0 as i64),
-            offering_id: Set(row.id.clone()),
-            payload: Set(payload.encode()),
-            at_ms: Set(millis(now)),
-        }
-        .insert(txn)
-        .await?;
-        Ok(())
-    }
-
     /// One offering with its location and live counts.
     pub async fn offering(
         &self,
@@ -588,79 +587,60 @@ impl Store {
         Ok(unmet_demand::Entity::find().count(&self.reader).await?)
     }
 
-    /// Holds one place, if the offering is fresh and has one free. Retries
-    /// with the same request id return the original hold.
+    /// Holds one place, if the offering is fresh and has one free
+    /// (`hold::may_grant`, judged under the lock). Retries with the same
+    /// request id return the original hold and change nothing.
     pub async fn hold(
         &self,
         holder: &OrgId,
         request: &HoldRequest,
         policy: &FreshnessPolicy,
         now: DateTime<Utc>,
-    ) -> Result<HoldOutcome, StoreError> {
-        let _timed = Timed::start("hold");
-        let txn = self.begin_write().await?;
-        let revision = self.next_revision(&txn).await?;
-
-        if let Some(earlier) = hold::Entity::find()
-            .filter(hold::Column::HolderId.eq(holder.as_str()))
-            .filter(hold::Column::RequestId.eq(request.request_id.as_str()))
-            .one(&txn)
-            .await?
-        {
-            txn.rollback().await?;
-            let same = earlier.offering_id == request.offering_id
-                && earlier.child_municipality_code == request.child_municipality.as_str()
-                && earlier.duration_secs == request.duration.get().num_seconds();
-            return if same {
-                Ok(HoldOutcome {
-                    hold: earlier.into_domain()?,
+    ) -> Result<HoldOutcome, WriteError> {
+        self.write("hold", async |write| {
+            let txn = write.txn();
+            if let Some(earlier) = hold::Entity::find()
+                .filter(hold::Column::HolderId.eq(holder.as_str()))
+                .filter(hold::Column::RequestId.eq(request.request_id.as_str()))
+                .one(txn)
+                .await?
+            {
+                let earlier = earlier.into_domain()?;
+                rules::replay(request, &earlier)?;
+                return Ok(HoldOutcome {
+                    hold: earlier,
                     replayed: true,
-                })
-            } else {
-                Err(StoreError::RequestIdReused)
-            };
-        }
+                });
+            }
+            let offering = load_offering(txn, &request.offering_id, now)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("offering {}", request.offering_id)))?;
+            rules::may_grant(&offering, policy, now)?;
 
-        let offering = load_offering(&txn, &request.offering_id, now)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("offering {}", request.offering_id)))?;
-        let freshness = offering.freshness(policy, now);
-        if freshness == crate::domain::capacity::Freshness::Stale {
-            return Err(StoreError::OfferingStale(offering.id));
-        }
-        if available_places(
-            offering.counts.free(),
-            offering.held(now),
-            offering.placed,
-            freshness,
-        ) == 0
-        {
-            return Err(StoreError::NoFreePlace(offering.id));
-        }
-
-        let row = hold::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            offering_id: Set(offering.id.clone()),
-            provider_id: Set(offering.location.provider_id.as_str().to_owned()),
-            holder_id: Set(holder.as_str().to_owned()),
-            request_id: Set(request.request_id.as_str().to_owned()),
-            child_municipality_code: Set(request.child_municipality.as_str().to_owned()),
-            duration_secs: Set(request.duration.get().num_seconds()),
-            state: Set(hold_state(HoldState::Active)),
-            created_at_ms: Set(millis(now)),
-            expires_at_ms: Set(millis(now + request.duration.get())),
-            ended_at_ms: Set(None),
-        }
-        .insert(&txn)
-        .await?;
-        self.touch_offering(&txn, &offering.id, revision, 0, now)
+            let revision = write.next_revision().await?;
+            let txn = write.txn();
+            let row = hold::ActiveModel {
+                id: Set(uuid::Uuid::now_v7().to_string()),
+                offering_id: Set(offering.id.clone()),
+                provider_id: Set(offering.location.provider_id.as_str().to_owned()),
+                holder_id: Set(holder.as_str().to_owned()),
+                request_id: Set(request.request_id.as_str().to_owned()),
+                child_municipality_code: Set(request.child_municipality.as_str().to_owned()),
+                duration_secs: Set(request.duration.get().num_seconds()),
+                state: Set(hold_state(HoldState::Active)),
+                created_at_ms: Set(millis(now)),
+                expires_at_ms: Set(millis(now + request.duration.get())),
+                ended_at_ms: Set(None),
+            }
+            .insert(txn)
             .await?;
-        txn.commit().await?;
-        self.announce(revision);
-        Ok(HoldOutcome {
-            hold: row.into_domain()?,
-            replayed: false,
+            touch_offering(txn, &offering.id, revision, 0, now).await?;
+            Ok(HoldOutcome {
+                hold: row.into_domain()?,
+                replayed: false,
+            })
         })
+        .await
     }
 
     /// Confirms or releases one of `holder`'s holds. Another organisation's
@@ -671,47 +651,46 @@ impl Store {
         hold_id: &str,
         confirm: bool,
         now: DateTime<Utc>,
-    ) -> Result<Hold, StoreError> {
-        let _timed = Timed::start(if confirm {
+    ) -> Result<Hold, WriteError> {
+        let operation = if confirm {
             "confirm_hold"
         } else {
             "release_hold"
-        });
-        let txn = self.begin_write().await?;
-        let revision = self.next_revision(&txn).await?;
-        let row = hold::Entity::find_by_id(hold_id)
-            .one(&txn)
-            .await?
-            .filter(|h| h.holder_id == holder.as_str())
-            .ok_or_else(|| StoreError::NotFound(format!("hold {hold_id}")))?;
-        let current = row.clone().into_domain()?;
-        let transition = if confirm {
-            current.confirm(now)
-        } else {
-            current.release(now)
-        }?;
-        let new_state = match transition {
-            Transition::Unchanged => {
-                txn.rollback().await?;
-                return Ok(current);
-            }
-            Transition::To(state) => state,
         };
-        let mut active = row.into_active_model();
-        active.state = Set(hold_state(new_state));
-        active.ended_at_ms = Set(Some(millis(now)));
-        let saved = active.update(&txn).await?;
-        let placed = i32::from(new_state == HoldState::Confirmed);
-        self.touch_offering(&txn, &saved.offering_id, revision, placed, now)
-            .await?;
-        txn.commit().await?;
-        self.announce(revision);
-        saved.into_domain()
+        self.write(operation, async |write| {
+            let row = hold::Entity::find_by_id(hold_id)
+                .one(write.txn())
+                .await?
+                .filter(|h| h.holder_id == holder.as_str())
+                .ok_or_else(|| StoreError::NotFound(format!("hold {hold_id}")))?;
+            let current = row.clone().into_domain()?;
+            let transition = if confirm {
+                current.confirm(now)
+            } else {
+                current.release(now)
+            }?;
+            let new_state = match transition {
+                // A retry: answered with the hold as it is, nothing written.
+                Transition::Unchanged => return Ok(current),
+                Transition::To(state) => state,
+            };
+            let revision = write.next_revision().await?;
+            let txn = write.txn();
+            let mut active = row.into_active_model();
+            active.state = Set(hold_state(new_state));
+            active.ended_at_ms = Set(Some(millis(now)));
+            let saved = active.update(txn).await?;
+            let placed = i32::from(new_state == HoldState::Confirmed);
+            touch_offering(txn, &saved.offering_id, revision, placed, now).await?;
+            Ok(saved.into_domain()?)
+        })
+        .await
     }
 
     /// Marks holds past their expiry as expired, so that watchers hear their
     /// places came back. Availability never waited for this: an active hold
-    /// past its time is not counted anywhere.
+    /// past its time is not counted anywhere. A sweep that finds nothing
+    /// under the lock (another replica was first) takes no revision.
     pub async fn expire_holds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let due = hold::Entity::find()
             .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
@@ -721,55 +700,33 @@ impl Store {
         if due == 0 {
             return Ok(0);
         }
-        let _timed = Timed::start("expire_holds");
-        let txn = self.begin_write().await?;
-        let revision = self.next_revision(&txn).await?;
-        let expired = hold::Entity::find()
-            .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
-            .filter(hold::Column::ExpiresAtMs.lte(millis(now)))
-            .limit(1000)
-            .all(&txn)
-            .await?;
-        let offerings: BTreeSet<String> = expired.iter().map(|h| h.offering_id.clone()).collect();
-        for row in &expired {
-            let ended = row.expires_at_ms;
-            let mut active = row.clone().into_active_model();
-            active.state = Set(hold_state(HoldState::Expired));
-            active.ended_at_ms = Set(Some(ended));
-            active.update(&txn).await?;
-        }
-        for offering_id in &offerings {
-            self.touch_offering(&txn, offering_id, revision, 0, now)
+        self.write("expire_holds", async |write| {
+            let expired = hold::Entity::find()
+                .filter(hold::Column::State.eq(hold_state(HoldState::Active)))
+                .filter(hold::Column::ExpiresAtMs.lte(millis(now)))
+                .limit(1000)
+                .all(write.txn())
                 .await?;
-        }
-        txn.commit().await?;
-        self.announce(revision);
-        Ok(expired.len())
-    }
-
-    /// Moves an offering to `revision` after a hold changed, adds `placed`
-    /// placements, and logs its new state.
-    async fn touch_offering(
-        &self,
-        txn: &DatabaseTransaction,
-        offering_id: &str,
-        revision: Revision,
-        placed: i32,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let row = offering::Entity::find_by_id(offering_id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("hold on missing offering {offering_id}"))
-            })?;
-        let mut active = row.clone().into_active_model();
-        active.revision = Set(revision.0 as i64);
-        active.placed_since_publication = Set(row.placed_since_publication + placed);
-        let saved = active.update(txn).await?;
-        let holds = active_holds(txn, Some(&[offering_id]), now).await?;
-        self.append_event(txn, revision, &saved, holds_of(&holds, offering_id), now)
-            .await
+            if expired.is_empty() {
+                return Ok(0);
+            }
+            let revision = write.next_revision().await?;
+            let txn = write.txn();
+            let offerings: BTreeSet<String> =
+                expired.iter().map(|h| h.offering_id.clone()).collect();
+            for row in &expired {
+                let ended = row.expires_at_ms;
+                let mut active = row.clone().into_active_model();
+                active.state = Set(hold_state(HoldState::Expired));
+                active.ended_at_ms = Set(Some(ended));
+                active.update(txn).await?;
+            }
+            for offering_id in &offerings {
+                touch_offering(txn, offering_id, revision, 0, now).await?;
+            }
+            Ok(expired.len())
+        })
+        .await
     }
 
     /// Holds newest first: those `org` made, or (as a provider) those on its offerings.
@@ -903,24 +860,25 @@ impl Store {
         let Some(through) = newest_old else {
             return Ok(0);
         };
-        let _timed = Timed::start("prune_change_log");
-        let txn = self.begin_write().await?;
-        let deleted = capacity_event::Entity::delete_many()
-            .filter(capacity_event::Column::Revision.lte(through))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        super::entities::registry_meta::Entity::update_many()
-            .col_expr(
-                super::entities::registry_meta::Column::Value,
-                through.into(),
-            )
-            .filter(super::entities::registry_meta::Column::Key.eq("log_starts_after"))
-            .filter(super::entities::registry_meta::Column::Value.lt(through))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(deleted)
+        self.write("prune_change_log", async |write| {
+            let txn = write.txn();
+            let deleted = capacity_event::Entity::delete_many()
+                .filter(capacity_event::Column::Revision.lte(through))
+                .exec(txn)
+                .await?
+                .rows_affected;
+            super::entities::registry_meta::Entity::update_many()
+                .col_expr(
+                    super::entities::registry_meta::Column::Value,
+                    through.into(),
+                )
+                .filter(super::entities::registry_meta::Column::Key.eq("log_starts_after"))
+                .filter(super::entities::registry_meta::Column::Value.lt(through))
+                .exec(txn)
+                .await?;
+            Ok(deleted)
+        })
+        .await
     }
 
     /// Every offering and the revision they reflect, read in one transaction.
