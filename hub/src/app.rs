@@ -3,6 +3,7 @@
 
 mod audit;
 mod consultations;
+mod holds;
 mod insights;
 mod paging;
 mod registry;
@@ -31,6 +32,15 @@ use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// A use-case's answer and the moment it was drawn at. What the edge shows
+/// beside it (available places, freshness, overdue) is computed at that
+/// moment, never at a second reading of the clock.
+#[derive(Debug, Clone)]
+pub struct Seen<T> {
+    pub value: T,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
 
 /// One wrong field of a request: its path in the request and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +179,9 @@ pub struct Settings {
     pub consultation_retention: chrono::Duration,
 }
 
-pub struct App {
+/// What every use-case shares: the store, the clock, the settings, the
+/// directory and page tokens, the search view and the shutdown signal.
+pub struct Context {
     store: Store,
     clock: SharedClock,
     settings: Settings,
@@ -183,6 +195,52 @@ pub struct App {
     shutdown: CancellationToken,
 }
 
+/// Declares a use-case type: a cheap handle on the shared [`Context`].
+macro_rules! use_cases {
+    ($($(#[$doc:meta])* $name:ident),+ $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(Arc<Context>);
+
+        impl std::ops::Deref for $name {
+            type Target = Context;
+
+            fn deref(&self) -> &Context {
+                &self.0
+            }
+        }
+    )+};
+}
+
+use_cases! {
+    /// Who is calling, organisations and regions.
+    DirectoryUseCases,
+    /// Locations, publications and search.
+    RegistryUseCases,
+    /// Holding, confirming and releasing places.
+    HoldUseCases,
+    /// Following the registry's changes.
+    WatchUseCases,
+    /// Consultations, their thread and their watch, every call audited.
+    ConsultationUseCases,
+    /// The audit trail, for the privacy officer.
+    AuditUseCases,
+    /// A region's figures.
+    InsightUseCases,
+}
+
+/// The use-cases, by service. An edge (gRPC today) or a cross-cutting layer
+/// touches the service it needs, not one object for everything.
+pub struct App {
+    pub directory: DirectoryUseCases,
+    pub registry: RegistryUseCases,
+    pub holds: HoldUseCases,
+    pub watch: WatchUseCases,
+    pub consultations: ConsultationUseCases,
+    pub audit: AuditUseCases,
+    pub insights: InsightUseCases,
+}
+
 impl App {
     pub async fn new(
         store: Store,
@@ -191,7 +249,7 @@ impl App {
         pages: PageTokens,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, StoreError> {
-        let app = Arc::new(Self {
+        let context = Arc::new(Context {
             store,
             clock,
             settings,
@@ -201,14 +259,29 @@ impl App {
             view: view::RegistryView::default(),
             shutdown,
         });
-        app.reload_directory().await?;
-        Ok(app)
+        context.reload_directory().await?;
+        Ok(Arc::new(Self {
+            directory: DirectoryUseCases(Arc::clone(&context)),
+            registry: RegistryUseCases(Arc::clone(&context)),
+            holds: HoldUseCases(Arc::clone(&context)),
+            watch: WatchUseCases(Arc::clone(&context)),
+            consultations: ConsultationUseCases(Arc::clone(&context)),
+            audit: AuditUseCases(Arc::clone(&context)),
+            insights: InsightUseCases(context),
+        }))
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.directory.store
     }
 
+    /// The injected clock's now: the one moment a reply is drawn at.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.directory.now()
+    }
+}
+
+impl Context {
     /// Reads the directory from the store again, e.g. after onboarding.
     pub async fn reload_directory(&self) -> Result<(), StoreError> {
         let _one = self.directory_reload.lock().await;
@@ -237,6 +310,35 @@ impl App {
         self.directory.load_full()
     }
 
+    /// Refuses the caller unless one of its roles admits `action`.
+    pub fn authorise(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
+        self.scope(caller, action).map(|_| ())
+    }
+
+    /// What the caller reaches with `action` (`authz::scope`), or refused.
+    pub fn scope(&self, caller: &Caller, action: Action) -> Result<Scope, AppError> {
+        if let Some(scope) = scope(&caller.org.roles, action) {
+            Ok(scope)
+        } else {
+            let roles: Vec<&str> = caller.org.roles.iter().map(|r| r.name()).collect();
+            Err(AppError::PermissionDenied(format!(
+                "organisation {} with roles [{}] may not {action:?}",
+                caller.org.id,
+                roles.join(", ")
+            )))
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    pub fn freshness(&self) -> &FreshnessPolicy {
+        &self.settings.freshness
+    }
+}
+
+impl DirectoryUseCases {
     /// The caller behind a verified certificate's URI SANs: exactly one
     /// registered organisation, or nobody.
     pub fn identify(&self, uri_sans: &[String]) -> Result<Caller, AppError> {
@@ -257,25 +359,6 @@ impl App {
             (None, _) => Err(AppError::Unauthenticated(
                 "the client certificate names no registered organisation".into(),
             )),
-        }
-    }
-
-    /// Refuses the caller unless one of its roles admits `action`.
-    pub fn authorise(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
-        self.scope(caller, action).map(|_| ())
-    }
-
-    /// What the caller reaches with `action` (`authz::scope`), or refused.
-    pub fn scope(&self, caller: &Caller, action: Action) -> Result<Scope, AppError> {
-        if let Some(scope) = scope(&caller.org.roles, action) {
-            Ok(scope)
-        } else {
-            let roles: Vec<&str> = caller.org.roles.iter().map(|r| r.name()).collect();
-            Err(AppError::PermissionDenied(format!(
-                "organisation {} with roles [{}] may not {action:?}",
-                caller.org.id,
-                roles.join(", ")
-            )))
         }
     }
 
@@ -317,16 +400,5 @@ impl App {
     pub fn list_regions(&self, caller: &Caller) -> Result<Vec<Region>, AppError> {
         self.authorise(caller, Action::ReadDirectory)?;
         Ok(self.directory.load().regions.clone())
-    }
-
-    /// Drops change-log revisions older than the retention; run periodically.
-    pub async fn prune_change_log(&self) -> Result<u64, AppError> {
-        let before = self.clock.now() - self.settings.change_log_retention;
-        Ok(self.store.prune_change_log(before).await?)
-    }
-
-    /// Marks holds past their time as expired; run periodically.
-    pub async fn sweep_expired_holds(&self) -> Result<usize, AppError> {
-        Ok(self.store.expire_holds(self.clock.now()).await?)
     }
 }

@@ -432,22 +432,26 @@ pub async fn seed_directory(app: &App) -> anyhow::Result<()> {
                 })
                 .collect(),
         };
-        app.register_region(&region).await.map_err(seed_error)?;
+        app.directory
+            .register_region(&region)
+            .await
+            .map_err(seed_error)?;
     }
     for (id, name, roles, region) in ORGANISATIONS {
-        app.register_organisation(&Organisation {
-            id: OrgId::parse(id).expect("demo ids are valid"),
-            name: (*name).into(),
-            roles: roles.iter().copied().collect(),
-            home_region_id: (*region).into(),
-            served_region_ids: SERVED_REGIONS
-                .iter()
-                .filter(|(network, _)| network == id)
-                .flat_map(|(_, regions)| regions.iter().map(|r| (*r).to_owned()))
-                .collect(),
-        })
-        .await
-        .map_err(seed_error)?;
+        app.directory
+            .register_organisation(&Organisation {
+                id: OrgId::parse(id).expect("demo ids are valid"),
+                name: (*name).into(),
+                roles: roles.iter().copied().collect(),
+                home_region_id: (*region).into(),
+                served_region_ids: SERVED_REGIONS
+                    .iter()
+                    .filter(|(network, _)| network == id)
+                    .flat_map(|(_, regions)| regions.iter().map(|r| (*r).to_owned()))
+                    .collect(),
+            })
+            .await
+            .map_err(seed_error)?;
     }
     Ok(())
 }
@@ -473,14 +477,17 @@ pub async fn seed_national_scale(app: &App) -> anyhow::Result<()> {
                 coordinates: Coordinates::new(52.0 + n as f64 / 100.0, 5.1).ok(),
             }],
         };
-        app.register_region(&region).await.map_err(seed_error)?;
+        app.directory
+            .register_region(&region)
+            .await
+            .map_err(seed_error)?;
     }
     Ok(())
 }
 
 /// The demo's locations, upserted.
 async fn seed_locations(app: &App) -> anyhow::Result<()> {
-    let directory = app.directory();
+    let directory = app.directory.directory();
     for (id, provider, name, municipality) in LOCATIONS {
         let coordinates = directory
             .municipalities
@@ -492,7 +499,8 @@ async fn seed_locations(app: &App) -> anyhow::Result<()> {
             municipality: MunicipalityCode::parse(municipality).expect("demo codes are valid"),
             coordinates,
         };
-        app.upsert_location(&as_org(app, provider), spec)
+        app.registry
+            .upsert_location(&as_org(app, provider), spec)
             .await
             .map_err(seed_error)?;
     }
@@ -502,7 +510,9 @@ async fn seed_locations(app: &App) -> anyhow::Result<()> {
 /// A demo organisation acting, as the seed does.
 fn as_org(app: &App, id: &str) -> Caller {
     Caller {
-        org: app.directory().organisations[&OrgId::parse(id).expect("demo ids are valid")].clone(),
+        org: app.directory.directory().organisations
+            [&OrgId::parse(id).expect("demo ids are valid")]
+            .clone(),
         certificate_identity: "demo-seed".into(),
     }
 }
@@ -558,7 +568,8 @@ pub async fn seed_capacity(app: &App) -> anyhow::Result<()> {
                 .expect("valid"),
             updates: vec![update],
         };
-        app.publish(&as_org(app, provider_of(p.location)), request)
+        app.registry
+            .publish(&as_org(app, provider_of(p.location)), request)
             .await
             .map_err(seed_error)?;
     }
@@ -705,7 +716,7 @@ fn transition(id: &ConsultationId, action: ConsultationAction, note: &str) -> Tr
 
 /// Consultations in several states. Filed once, like capacity.
 pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
-    let directory = app.directory();
+    let directory = app.directory.directory();
     let actor = |id: &str, person: &str| Actor {
         caller: Caller {
             org: directory.organisations[&OrgId::parse(id).expect("demo ids are valid")].clone(),
@@ -731,16 +742,19 @@ pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
             urgency: c.urgency,
         };
         let filed = app
+            .consultations
             .file_consultation(&filer, Ok(command))
             .await
             .map_err(seed_error)?;
-        let step = |action: ConsultationAction, note: &str| transition(&filed.id, action, note);
+        let step =
+            |action: ConsultationAction, note: &str| transition(&filed.value.id, action, note);
         for (action, note) in c.steps {
             let by = match action.side() {
                 Side::Filer => &filer,
                 Side::Addressee => &answerer,
             };
-            app.transition_consultation(by, *action, Ok(step(*action, note)))
+            app.consultations
+                .transition_consultation(by, *action, Ok(step(*action, note)))
                 .await
                 .map_err(seed_error)?;
         }
@@ -751,17 +765,19 @@ pub async fn seed_consultations(app: &App) -> anyhow::Result<()> {
             );
             command.escalate_to = Some(OrgId::parse(network).expect("demo ids are valid"));
             let outcome = app
+                .consultations
                 .transition_consultation(&answerer, ConsultationAction::Escalate, Ok(command))
                 .await
                 .map_err(seed_error)?;
-            if let Some(follow_up) = outcome.escalated {
+            if let Some(follow_up) = outcome.value.escalated {
                 let network = actor(network, "demo: R. de Boer");
                 let accept = transition(
                     &follow_up.id,
                     ConsultationAction::Accept,
                     "Bespreking in het netwerkoverleg",
                 );
-                app.transition_consultation(&network, ConsultationAction::Accept, Ok(accept))
+                app.consultations
+                    .transition_consultation(&network, ConsultationAction::Accept, Ok(accept))
                     .await
                     .map_err(seed_error)?;
             }

@@ -236,29 +236,29 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match app.sweep_expired_holds().await {
+        match app.holds.sweep_expired_holds().await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "holds expired"),
             Err(error) => tracing::warn!(%error, "failed to expire holds"),
         }
-        match app.announce_overdue_consultations().await {
+        match app.consultations.announce_overdue_consultations().await {
             Ok(0) => {}
             Ok(overdue) => tracing::info!(overdue, "consultations overdue"),
             Err(error) => tracing::warn!(%error, "failed to flag overdue consultations"),
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = tokio::time::Instant::now();
-            match app.prune_change_log().await {
+            match app.registry.prune_change_log().await {
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(rows, "change log pruned"),
                 Err(error) => tracing::warn!(%error, "failed to prune the change log"),
             }
-            match app.erase_expired_consultations().await {
+            match app.consultations.erase_expired_consultations().await {
                 Ok(0) => {}
                 Ok(erased) => tracing::info!(erased, "consultation content erased"),
                 Err(error) => tracing::warn!(%error, "failed to erase consultations"),
             }
-            if let Err(error) = app.reload_directory().await {
+            if let Err(error) = app.directory.reload_directory().await {
                 tracing::warn!(%error, "failed to reload the directory");
             }
         }

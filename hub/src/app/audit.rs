@@ -1,7 +1,7 @@
 //! The audit trail for the privacy officer: listing records and verifying
 //! the hash chain. Reading the trail is not itself consultation content.
 
-use super::{App, AppError, Page};
+use super::{AppError, AuditUseCases, Page};
 use crate::domain::audit::AuditQuery;
 use crate::domain::audit::{BrokenLink, ChainLink, ChainVerifier};
 use crate::domain::authz::Action;
@@ -17,7 +17,7 @@ pub struct ChainReport {
 /// Records read per round trip while verifying.
 const VERIFY_BATCH: u64 = 5000;
 
-impl App {
+impl AuditUseCases {
     pub async fn list_audit_events(
         &self,
         caller: &Caller,

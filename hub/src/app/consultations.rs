@@ -3,7 +3,7 @@
 //! refused — in the same transaction as what it records.
 
 use super::watch::StartFrom;
-use super::{App, AppError, Page};
+use super::{AppError, ConsultationUseCases, Page, Seen};
 use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{RequestId, Revision};
@@ -16,7 +16,6 @@ use crate::domain::identity::{Caller, OrgId, Person};
 use crate::domain::privacy::FreeText;
 use crate::store::{AuditedTxn, NewAuditRecord};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -109,6 +108,8 @@ pub struct ConsultationWatchItem {
     pub at: DateTime<Utc>,
     /// As it is when sent.
     pub consultation: Consultation,
+    /// Past its answer deadline when sent, computed by the producer.
+    pub overdue: bool,
 }
 
 /// What the consultation watch sends: first the revision it starts after,
@@ -153,7 +154,15 @@ async fn visible(
     }
 }
 
-impl App {
+impl ConsultationUseCases {
+    /// An answer with the moment the edge shows it at.
+    fn seen<T>(&self, value: T) -> Seen<T> {
+        Seen {
+            value,
+            at: self.clock.now(),
+        }
+    }
+
     /// The person acting, once the role admits the call at all.
     fn check_actor(&self, actor: &Actor, action: Action) -> Result<Person, AppError> {
         self.authorise(&actor.caller, action)?;
@@ -262,7 +271,7 @@ impl App {
         &self,
         actor: &Actor,
         command: Parsed<NewConsultation>,
-    ) -> Result<Consultation, AppError> {
+    ) -> Result<Seen<Consultation>, AppError> {
         let call = Call::FILE;
         let command = command.and_then(|c| self.check_filing(c));
         let (person, command) = self
@@ -271,8 +280,10 @@ impl App {
         let txn = self.store.begin_consultation_change().await?;
         let work = self.file_in(&txn, actor, &person, command).await;
         let id = work.as_ref().ok().map(|c| c.id.to_string());
-        self.finish(txn, actor, &person, call, id.as_deref(), work)
-            .await
+        let value = self
+            .finish(txn, actor, &person, call, id.as_deref(), work)
+            .await?;
+        Ok(self.seen(value))
     }
 
     /// The addressee and municipality exist, and the addressee may be asked.
@@ -379,7 +390,7 @@ impl App {
         &self,
         actor: &Actor,
         id: Parsed<ConsultationId>,
-    ) -> Result<(Consultation, Vec<StateChange>), AppError> {
+    ) -> Result<Seen<(Consultation, Vec<StateChange>)>, AppError> {
         let call = Call::GET;
         let (person, id) = self
             .admit(actor, Action::TakePartInConsultations, call, id, |id| {
@@ -393,8 +404,10 @@ impl App {
             Ok((consultation, history))
         }
         .await;
-        self.finish(txn, actor, &person, call, Some(id.as_str()), work)
-            .await
+        let value = self
+            .finish(txn, actor, &person, call, Some(id.as_str()), work)
+            .await?;
+        Ok(self.seen(value))
     }
 
     /// The caller's consultations, newest first.
@@ -403,7 +416,7 @@ impl App {
         actor: &Actor,
         query: Parsed<ConsultationQuery>,
         page: Parsed<Page>,
-    ) -> Result<(Vec<Consultation>, String), AppError> {
+    ) -> Result<Seen<(Vec<Consultation>, String)>, AppError> {
         let call = Call::LIST;
         let person = match self.check_actor(actor, Action::TakePartInConsultations) {
             Ok(person) => person,
@@ -448,7 +461,8 @@ impl App {
             Ok((found, next))
         }
         .await;
-        self.finish(txn, actor, &person, call, None, work).await
+        let value = self.finish(txn, actor, &person, call, None, work).await?;
+        Ok(self.seen(value))
     }
 
     /// Accept, decline, start work, give advice, escalate, withdraw or close.
@@ -457,7 +471,7 @@ impl App {
         actor: &Actor,
         action: ConsultationAction,
         command: Parsed<TransitionCommand>,
-    ) -> Result<TransitionOutcome, AppError> {
+    ) -> Result<Seen<TransitionOutcome>, AppError> {
         let call = Call::transition(action);
         let (person, command) = self
             .admit(actor, Action::TakePartInConsultations, call, command, |c| {
@@ -467,8 +481,10 @@ impl App {
         let id = command.id.to_string();
         let txn = self.store.begin_consultation_change().await?;
         let work = self.transition_in(&txn, actor, &person, command).await;
-        self.finish(txn, actor, &person, call, Some(&id), work)
-            .await
+        let value = self
+            .finish(txn, actor, &person, call, Some(&id), work)
+            .await?;
+        Ok(self.seen(value))
     }
 
     async fn transition_in(
@@ -740,7 +756,7 @@ impl App {
 
     /// Streams events on the caller's consultations after `start` (from now when `None`).
     pub async fn watch_consultations(
-        self: &Arc<Self>,
+        &self,
         actor: &Actor,
         start: Parsed<StartFrom>,
     ) -> Result<ConsultationWatchStream, AppError> {
@@ -768,7 +784,7 @@ impl App {
         self.finish(txn, actor, &person, call, None, Ok(())).await?;
 
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
-        let app = Arc::clone(self);
+        let app = self.clone();
         let org = actor.caller.org.id.clone();
         tokio::spawn(async move {
             if let Err(error) = app.produce_consultation_events(org, start, &tx).await {
@@ -821,6 +837,7 @@ impl App {
                     state: event.state,
                     actor: event.actor,
                     at: event.at,
+                    overdue: consultation.is_overdue(self.clock.now()),
                     consultation: consultation.clone(),
                 };
                 tokio::select! {

@@ -1,7 +1,7 @@
 //! Regional figures: who may read which region's, and the history reads
 //! that feed the pure computations in `domain::insights`.
 
-use super::{App, AppError, DirectorySnapshot};
+use super::{AppError, DirectorySnapshot, InsightUseCases};
 use crate::domain::authz::Action;
 use crate::domain::capacity::Revision;
 use crate::domain::identity::{Caller, Role};
@@ -34,7 +34,7 @@ pub struct Period {
     pub to: DateTime<Utc>,
 }
 
-impl App {
+impl InsightUseCases {
     /// Refuses unless the caller may read `region_id`'s figures: the
     /// operator any region's, a region its own, a supra-regional network
     /// those of the regions it serves.

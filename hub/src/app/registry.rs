@@ -1,16 +1,15 @@
-//! Capacity use-cases: locations, publications, search and holds, with the
+//! Capacity use-cases: locations, publications and search, with the
 //! ownership rules the role table cannot express.
 
-use super::{App, AppError, FieldViolation, Page};
+use super::{AppError, FieldViolation, Page, RegistryUseCases, Seen};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{
     Intake, Location, LocationSpec, Offering, OfferingKey, OfferingUpdate, PlaceCounts, RequestId,
     Revision,
 };
-use crate::domain::hold::{Hold, HoldRequest, HoldState};
 use crate::domain::identity::{Caller, OrgId};
 use crate::domain::search::{SearchFilter, rank_page};
-use crate::store::{HoldOutcome, PublishOutcome};
+use crate::store::PublishOutcome;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -56,9 +55,11 @@ pub struct SearchPage {
     pub next_page_token: String,
     pub total_size: usize,
     pub revision: Revision,
+    /// The moment the results were ranked at, and are shown at.
+    pub at: DateTime<Utc>,
 }
 
-impl App {
+impl RegistryUseCases {
     /// The region an unmet search counts for: the child's municipality's,
     /// or else the one region searched in; none for a wider search.
     fn unmet_demand_region(&self, filter: &SearchFilter) -> Option<String> {
@@ -140,7 +141,7 @@ impl App {
         &self,
         caller: &Caller,
         request: PublishRequest,
-    ) -> Result<PublishOutcome, AppError> {
+    ) -> Result<Seen<PublishOutcome>, AppError> {
         self.authorise(caller, Action::PublishCapacity)?;
         let now = self.clock.now();
         let mut violations = Vec::new();
@@ -181,7 +182,7 @@ impl App {
                 observed_at: u.observed_at.unwrap_or(now).min(now),
             })
             .collect();
-        Ok(self
+        let outcome = self
             .store
             .publish(
                 &caller.org.id,
@@ -190,7 +191,11 @@ impl App {
                 &updates,
                 now,
             )
-            .await?)
+            .await?;
+        Ok(Seen {
+            value: outcome,
+            at: now,
+        })
     }
 
     /// Searches offerings; records unmet demand when nothing fresh and free turned up.
@@ -286,100 +291,13 @@ impl App {
             next_page_token,
             total_size,
             revision,
+            at: now,
         })
     }
 
-    pub async fn hold(
-        &self,
-        caller: &Caller,
-        request: HoldRequest,
-    ) -> Result<HoldOutcome, AppError> {
-        self.authorise(caller, Action::HoldPlace)?;
-        if !self
-            .directory()
-            .municipalities
-            .contains_key(request.child_municipality.as_str())
-        {
-            return Err(AppError::invalid(
-                "child_municipality_code",
-                format!(
-                    "unknown municipality {}",
-                    request.child_municipality.as_str()
-                ),
-            ));
-        }
-        let outcome = self
-            .store
-            .hold(
-                &caller.org.id,
-                &request,
-                &self.settings.freshness,
-                self.clock.now(),
-            )
-            .await?;
-        Ok(outcome)
-    }
-
-    pub async fn confirm_hold(&self, caller: &Caller, hold_id: &str) -> Result<Hold, AppError> {
-        self.authorise(caller, Action::ConfirmHold)?;
-        Ok(self
-            .store
-            .end_hold(&caller.org.id, hold_id, true, self.clock.now())
-            .await?)
-    }
-
-    pub async fn release_hold(&self, caller: &Caller, hold_id: &str) -> Result<Hold, AppError> {
-        self.authorise(caller, Action::ReleaseHold)?;
-        Ok(self
-            .store
-            .end_hold(&caller.org.id, hold_id, false, self.clock.now())
-            .await?)
-    }
-
-    /// A crisis service lists the holds it made; a provider those on its offerings.
-    pub async fn list_holds(
-        &self,
-        caller: &Caller,
-        states: Vec<HoldState>,
-        page: &Page,
-    ) -> Result<(Vec<Hold>, String), AppError> {
-        let reach = self.scope(caller, Action::ListHolds)?;
-        let scope = format!("holds:{states:?}");
-        let offset = self.pages.offset(page, &scope)?;
-        let now = self.clock.now();
-        let holds = self
-            .store
-            .list_holds(
-                &caller.org.id,
-                reach,
-                &states,
-                now,
-                offset as u64,
-                page.size as u64 + 1,
-            )
-            .await?;
-        let mut holds = holds;
-        let next = if holds.len() > page.size {
-            holds.truncate(page.size);
-            self.pages.encode_offset(&scope, offset + page.size)
-        } else {
-            String::new()
-        };
-        // Report the state as it is now, also for holds the sweeper has not reached yet.
-        for hold in &mut holds {
-            if hold.state_at(now) == HoldState::Expired && hold.state == HoldState::Active {
-                hold.state = HoldState::Expired;
-                hold.ended_at = Some(hold.expires_at);
-            }
-        }
-        Ok((holds, next))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    pub fn freshness(&self) -> &crate::domain::capacity::FreshnessPolicy {
-        &self.settings.freshness
+    /// Drops change-log revisions older than the retention; run periodically.
+    pub async fn prune_change_log(&self) -> Result<u64, AppError> {
+        let before = self.clock.now() - self.settings.change_log_retention;
+        Ok(self.store.prune_change_log(before).await?)
     }
 }

@@ -8,7 +8,7 @@
 //! in-memory broadcast, is what makes "no gap, no duplicate" hold across
 //! reconnects, slow clients and replicas.
 
-use super::{App, AppError, FieldViolation};
+use super::{AppError, FieldViolation, WatchUseCases};
 use crate::domain::authz::Action;
 use crate::domain::capacity::{LocationId, Offering, PlaceType, Revision};
 use crate::domain::identity::{Caller, OrgId};
@@ -56,6 +56,8 @@ pub struct WatchItem {
     pub offerings: Vec<Offering>,
     pub snapshot: bool,
     pub start: bool,
+    /// The moment the message was made, and is shown at.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 struct Matcher {
@@ -79,9 +81,9 @@ impl Matcher {
 
 pub type WatchStream = ReceiverStream<Result<WatchItem, AppError>>;
 
-impl App {
+impl WatchUseCases {
     pub async fn watch(
-        self: &Arc<Self>,
+        &self,
         caller: &Caller,
         request: WatchRequest,
     ) -> Result<WatchStream, AppError> {
@@ -133,7 +135,7 @@ impl App {
         };
 
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
-        let app = Arc::clone(self);
+        let app = self.clone();
         tokio::spawn(async move {
             if let Err(error) = app.produce(start, matcher, &tx).await {
                 let _ = tx.send(Err(error)).await;
@@ -159,6 +161,7 @@ impl App {
                     offerings: Vec::new(),
                     snapshot: false,
                     start: true,
+                    at: self.clock.now(),
                 };
                 if tx.send(Ok(item)).await.is_err() {
                     return Ok(());
@@ -166,7 +169,8 @@ impl App {
                 start
             }
             None => {
-                let (revision, offerings) = self.store.snapshot(self.clock.now()).await?;
+                let at = self.clock.now();
+                let (revision, offerings) = self.store.snapshot(at).await?;
                 let offerings = offerings
                     .into_iter()
                     .filter(|o| matcher.matches(o))
@@ -176,6 +180,7 @@ impl App {
                     offerings,
                     snapshot: true,
                     start: false,
+                    at,
                 };
                 if tx.send(Ok(item)).await.is_err() {
                     return Ok(());
@@ -220,6 +225,7 @@ impl App {
                         offerings,
                         snapshot: false,
                         start: false,
+                        at: self.clock.now(),
                     };
                     tokio::select! {
                         sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },

@@ -104,10 +104,11 @@ async fn publish_day(
             updates: vec![update_of(p, (total, free, waiting), app.now())],
         };
         let outcome = app
+            .registry
             .publish(&as_org(app, provider_of(p.location)), request)
             .await
             .map_err(seed_error)?;
-        offerings.insert(i, outcome.offerings[0].id.clone());
+        offerings.insert(i, outcome.value.offerings[0].id.clone());
     }
     Ok(())
 }
@@ -139,7 +140,8 @@ async fn search_day(app: &App, day: i64) -> anyhow::Result<()> {
             size: 10,
             token: String::new(),
         };
-        app.search(&crisis, filter, &page)
+        app.registry
+            .search(&crisis, filter, &page)
             .await
             .map_err(seed_error)?;
     }
@@ -180,7 +182,7 @@ async fn hold_day(
             duration: HoldDuration::parse(None).expect("the default is valid"),
         };
         // No free place that day: the crisis service looks elsewhere.
-        let Ok(outcome) = app.hold(&crisis, request).await else {
+        let Ok(outcome) = app.holds.hold(&crisis, request).await else {
             continue;
         };
         clock.jump_to(at + Duration::minutes(10 + (day % 4) * 5))?;
@@ -188,18 +190,21 @@ async fn hold_day(
         let secure_place = Some(index) == secure;
         match (day + n as i64) % 6 {
             _ if secure_place => drop(
-                app.confirm_hold(&crisis, &hold_id)
+                app.holds
+                    .confirm_hold(&crisis, &hold_id)
                     .await
                     .map_err(seed_error)?,
             ),
             4 => drop(
-                app.release_hold(&crisis, &hold_id)
+                app.holds
+                    .release_hold(&crisis, &hold_id)
                     .await
                     .map_err(seed_error)?,
             ),
             5 => {} // left to expire
             _ => drop(
-                app.confirm_hold(&crisis, &hold_id)
+                app.holds
+                    .confirm_hold(&crisis, &hold_id)
                     .await
                     .map_err(seed_error)?,
             ),
@@ -256,6 +261,7 @@ async fn consultation(
         },
     };
     let case = app
+        .consultations
         .file_consultation(&filer, Ok(command))
         .await
         .map_err(seed_error)?;
@@ -278,7 +284,12 @@ async fn consultation(
         if clock.jump_to(filed + Duration::hours(*hours)).is_err() {
             break;
         }
-        app.transition_consultation(&team, *action, Ok(transition(&case.id, *action, note)))
+        app.consultations
+            .transition_consultation(
+                &team,
+                *action,
+                Ok(transition(&case.value.id, *action, note)),
+            )
             .await
             .map_err(seed_error)?;
     }

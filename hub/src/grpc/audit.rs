@@ -27,7 +27,11 @@ impl pb::audit_server::Audit for AuditService {
         let request = request.into_inner();
         let query = convert::audit_query(&request)?;
         let page = Page::parse(request.page_size, request.page_token, 100, 1000)?;
-        let (events, next_page_token) = self.app.list_audit_events(&caller, query, &page).await?;
+        let (events, next_page_token) = self
+            .app
+            .audit
+            .list_audit_events(&caller, query, &page)
+            .await?;
         Ok(Response::new(pb::ListAuditEventsResponse {
             events: events.into_iter().map(convert::audit_event_out).collect(),
             next_page_token,
@@ -39,7 +43,7 @@ impl pb::audit_server::Audit for AuditService {
         request: Request<pb::VerifyAuditChainRequest>,
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
-        let report = self.app.verify_audit_chain(&caller).await?;
+        let report = self.app.audit.verify_audit_chain(&caller).await?;
         let broken_at_seq = report.broken.map_or(0, |broken| match broken {
             crate::domain::audit::BrokenLink::Altered { seq }
             | crate::domain::audit::BrokenLink::Unlinked { seq }

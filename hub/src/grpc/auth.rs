@@ -30,7 +30,7 @@ impl tonic::service::Interceptor for Authenticate {
             .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
         let uris = uri_sans(leaf.as_ref())
             .map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
-        let caller = self.app.identify(&uris)?;
+        let caller = self.app.directory.identify(&uris)?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }

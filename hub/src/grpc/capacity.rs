@@ -2,7 +2,7 @@
 
 use super::auth::caller;
 use super::convert;
-use crate::app::{App, Page};
+use crate::app::{App, Page, Seen};
 use crate::domain::identity::OrgId;
 use futures::Stream;
 use spil_proto::v1 as pb;
@@ -31,7 +31,7 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
     ) -> Result<Response<pb::UpsertLocationResponse>, Status> {
         let caller = caller(&request)?;
         let spec = convert::location_spec(request.into_inner().location)?;
-        let (location, created) = self.app.upsert_location(&caller, spec).await?;
+        let (location, created) = self.app.registry.upsert_location(&caller, spec).await?;
         Ok(Response::new(pb::UpsertLocationResponse {
             location: Some(convert::location_out(location)),
             created,
@@ -48,8 +48,11 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
         let provider = (!request.provider_id.is_empty())
             .then(|| convert::field("provider_id", OrgId::parse(&request.provider_id)))
             .transpose()?;
-        let (locations, next_page_token) =
-            self.app.list_locations(&caller, provider, &page).await?;
+        let (locations, next_page_token) = self
+            .app
+            .registry
+            .list_locations(&caller, provider, &page)
+            .await?;
         Ok(Response::new(pb::ListLocationsResponse {
             locations: locations.into_iter().map(convert::location_out).collect(),
             next_page_token,
@@ -62,14 +65,13 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
     ) -> Result<Response<pb::PublishCapacityResponse>, Status> {
         let caller = caller(&request)?;
         let publish = convert::publish_request(request.into_inner())?;
-        let outcome = self.app.publish(&caller, publish).await?;
-        let now = self.app.now();
+        let Seen { value: outcome, at } = self.app.registry.publish(&caller, publish).await?;
         Ok(Response::new(pb::PublishCapacityResponse {
             revision: outcome.revision.0,
             offerings: outcome
                 .offerings
                 .into_iter()
-                .map(|o| convert::offering_out(o, self.app.freshness(), now))
+                .map(|o| convert::offering_out(o, self.app.registry.freshness(), at))
                 .collect(),
         }))
     }
@@ -82,13 +84,13 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
         let request = request.into_inner();
         let filter = convert::search_filter(&request)?;
         let page = Page::parse(request.page_size, request.page_token, 50, 200)?;
-        let found = self.app.search(&caller, filter, &page).await?;
-        let now = self.app.now();
+        let found = self.app.registry.search(&caller, filter, &page).await?;
+        let at = found.at;
         Ok(Response::new(pb::SearchPlacesResponse {
             results: found
                 .results
                 .into_iter()
-                .map(|r| convert::search_result(r, self.app.freshness(), now))
+                .map(|r| convert::search_result(r, self.app.registry.freshness(), at))
                 .collect(),
             next_page_token: found.next_page_token,
             total_size: found.total_size as u32,
@@ -104,10 +106,10 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
     ) -> Result<Response<Self::WatchCapacityStream>, Status> {
         let caller = caller(&request)?;
         let watch = convert::watch_request(request.into_inner())?;
-        let items = self.app.watch(&caller, watch).await?;
+        let items = self.app.watch.watch(&caller, watch).await?;
         let app = Arc::clone(&self.app);
         let stream = items.map(move |item| {
-            item.map(|item| convert::watch_item(item, app.freshness(), app.now()))
+            item.map(|item| convert::watch_item(item, app.registry.freshness()))
                 .map_err(Status::from)
         });
         Ok(Response::new(Box::pin(stream)))
@@ -119,7 +121,7 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
     ) -> Result<Response<pb::HoldPlaceResponse>, Status> {
         let caller = caller(&request)?;
         let hold = convert::hold_request(request.into_inner())?;
-        let outcome = self.app.hold(&caller, hold).await?;
+        let outcome = self.app.holds.hold(&caller, hold).await?;
         Ok(Response::new(pb::HoldPlaceResponse {
             hold: Some(convert::hold_out(outcome.hold)),
         }))
@@ -133,6 +135,7 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
         let request = request.into_inner();
         let hold = self
             .app
+            .holds
             .confirm_hold(&caller, convert::hold_id(&request.hold_id)?)
             .await?;
         Ok(Response::new(pb::ConfirmHoldResponse {
@@ -148,6 +151,7 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
         let request = request.into_inner();
         let hold = self
             .app
+            .holds
             .release_hold(&caller, convert::hold_id(&request.hold_id)?)
             .await?;
         Ok(Response::new(pb::ReleaseHoldResponse {
@@ -163,7 +167,7 @@ impl pb::capacity_registry_server::CapacityRegistry for CapacityService {
         let request = request.into_inner();
         let states = convert::hold_states(&request.states)?;
         let page = Page::parse(request.page_size, request.page_token, 100, 500)?;
-        let (holds, next_page_token) = self.app.list_holds(&caller, states, &page).await?;
+        let (holds, next_page_token) = self.app.holds.list_holds(&caller, states, &page).await?;
         Ok(Response::new(pb::ListHoldsResponse {
             holds: holds.into_iter().map(convert::hold_out).collect(),
             next_page_token,

@@ -3,7 +3,7 @@
 
 use super::auth::caller;
 use super::convert;
-use crate::app::{Actor, App, PERSON_HEADER, PERSON_HEADER_UTF8, Page, TransitionOutcome};
+use crate::app::{Actor, App, PERSON_HEADER, PERSON_HEADER_UTF8, Page, Seen, TransitionOutcome};
 use crate::domain::consultation::ConsultationAction;
 use futures::Stream;
 use spil_proto::v1 as pb;
@@ -27,14 +27,18 @@ impl ConsultationsService {
         action: ConsultationAction,
         command: crate::app::Parsed<crate::app::TransitionCommand>,
     ) -> Result<(Option<pb::Consultation>, Option<pb::Consultation>), Status> {
-        let TransitionOutcome {
-            consultation,
-            escalated,
+        let Seen {
+            value:
+                TransitionOutcome {
+                    consultation,
+                    escalated,
+                },
+            at: now,
         } = self
             .app
+            .consultations
             .transition_consultation(actor, action, command)
             .await?;
-        let now = self.app.now();
         Ok((
             Some(convert::consultation_out(consultation, now)),
             escalated.map(|c| convert::consultation_out(c, now)),
@@ -80,9 +84,13 @@ impl pb::consultations_server::Consultations for ConsultationsService {
     ) -> Result<Response<pb::FileConsultationResponse>, Status> {
         let actor = actor(&request)?;
         let command = convert::new_consultation(request.into_inner());
-        let consultation = self.app.file_consultation(&actor, command).await?;
+        let Seen { value, at } = self
+            .app
+            .consultations
+            .file_consultation(&actor, command)
+            .await?;
         Ok(Response::new(pb::FileConsultationResponse {
-            consultation: Some(convert::consultation_out(consultation, self.app.now())),
+            consultation: Some(convert::consultation_out(value, at)),
         }))
     }
 
@@ -92,9 +100,12 @@ impl pb::consultations_server::Consultations for ConsultationsService {
     ) -> Result<Response<pb::GetConsultationResponse>, Status> {
         let actor = actor(&request)?;
         let id = convert::consultation_id("consultation_id", &request.get_ref().consultation_id);
-        let (consultation, history) = self.app.get_consultation(&actor, id).await?;
+        let Seen {
+            value: (consultation, history),
+            at,
+        } = self.app.consultations.get_consultation(&actor, id).await?;
         Ok(Response::new(pb::GetConsultationResponse {
-            consultation: Some(convert::consultation_out(consultation, self.app.now())),
+            consultation: Some(convert::consultation_out(consultation, at)),
             history: history.into_iter().map(convert::state_change_out).collect(),
         }))
     }
@@ -107,9 +118,14 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let request = request.into_inner();
         let query = convert::consultation_query(&request);
         let page = Page::parse(request.page_size, request.page_token, 50, 500);
-        let (consultations, next_page_token) =
-            self.app.list_consultations(&actor, query, page).await?;
-        let now = self.app.now();
+        let Seen {
+            value: (consultations, next_page_token),
+            at: now,
+        } = self
+            .app
+            .consultations
+            .list_consultations(&actor, query, page)
+            .await?;
         Ok(Response::new(pb::ListConsultationsResponse {
             consultations: consultations
                 .into_iter()
@@ -255,7 +271,7 @@ impl pb::consultations_server::Consultations for ConsultationsService {
     ) -> Result<Response<pb::PostMessageResponse>, Status> {
         let actor = actor(&request)?;
         let command = convert::post_message(request.into_inner());
-        let message = self.app.post_message(&actor, command).await?;
+        let message = self.app.consultations.post_message(&actor, command).await?;
         Ok(Response::new(pb::PostMessageResponse {
             message: Some(convert::message_out(message)),
         }))
@@ -269,7 +285,11 @@ impl pb::consultations_server::Consultations for ConsultationsService {
         let request = request.into_inner();
         let id = convert::consultation_id("consultation_id", &request.consultation_id);
         let page = Page::parse(request.page_size, request.page_token, 100, 500);
-        let (messages, next_page_token) = self.app.list_messages(&actor, id, page).await?;
+        let (messages, next_page_token) = self
+            .app
+            .consultations
+            .list_messages(&actor, id, page)
+            .await?;
         Ok(Response::new(pb::ListMessagesResponse {
             messages: messages.into_iter().map(convert::message_out).collect(),
             next_page_token,
@@ -287,12 +307,12 @@ impl pb::consultations_server::Consultations for ConsultationsService {
             request.get_ref().start_revision,
             request.get_ref().from_oldest_kept,
         );
-        let stream = self.app.watch_consultations(&actor, start).await?;
-        let app = Arc::clone(&self.app);
-        let stream = stream.map(move |item| {
-            item.map(|item| convert::watch_message_out(item, app.now()))
-                .map_err(Status::from)
-        });
+        let stream = self
+            .app
+            .consultations
+            .watch_consultations(&actor, start)
+            .await?;
+        let stream = stream.map(|item| item.map(convert::watch_message_out).map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -487,11 +487,8 @@ pub fn watch_request(request: pb::WatchCapacityRequest) -> Result<WatchRequest> 
     })
 }
 
-pub fn watch_item(
-    item: WatchItem,
-    policy: &FreshnessPolicy,
-    now: DateTime<Utc>,
-) -> pb::WatchCapacityResponse {
+pub fn watch_item(item: WatchItem, policy: &FreshnessPolicy) -> pb::WatchCapacityResponse {
+    let now = item.at;
     pb::WatchCapacityResponse {
         revision: item.revision.0,
         offerings: item

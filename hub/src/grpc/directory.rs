@@ -37,7 +37,8 @@ impl pb::directory_server::Directory for DirectoryService {
         let caller = caller(&request)?;
         let request = request.into_inner();
         let page = Page::parse(request.page_size, request.page_token, 100, 500)?;
-        let (organisations, next_page_token) = self.app.list_organisations(&caller, &page)?;
+        let (organisations, next_page_token) =
+            self.app.directory.list_organisations(&caller, &page)?;
         Ok(Response::new(pb::ListOrganisationsResponse {
             organisations: organisations
                 .into_iter()
@@ -52,7 +53,7 @@ impl pb::directory_server::Directory for DirectoryService {
         request: Request<pb::ListRegionsRequest>,
     ) -> Result<Response<pb::ListRegionsResponse>, Status> {
         let caller = caller(&request)?;
-        let regions = self.app.list_regions(&caller)?;
+        let regions = self.app.directory.list_regions(&caller)?;
         Ok(Response::new(pb::ListRegionsResponse {
             regions: regions.into_iter().map(convert::region_out).collect(),
         }))

@@ -156,6 +156,7 @@ impl InsightsService {
         to: &Option<prost_types::Timestamp>,
     ) -> Result<Period, AppError> {
         self.app
+            .insights
             .period(optional_time("from", from)?, optional_time("to", to)?)
     }
 }
@@ -171,6 +172,7 @@ impl pb::insights_server::Insights for InsightsService {
         let period = self.period(&request.from, &request.to)?;
         let (revision, figures) = self
             .app
+            .insights
             .consultation_figures(&caller, &request.region_id, period)
             .await?;
         Ok(Response::new(pb::ConsultationFiguresResponse {
@@ -213,6 +215,7 @@ impl pb::insights_server::Insights for InsightsService {
         let period = self.period(&request.from, &request.to)?;
         let (revision, rows) = self
             .app
+            .insights
             .placement_figures(&caller, &request.region_id, period)
             .await?;
         let secure_outside_province = rows
@@ -236,6 +239,7 @@ impl pb::insights_server::Insights for InsightsService {
         let period = self.period(&request.from, &request.to)?;
         let (revision, weeks) = self
             .app
+            .insights
             .unmet_demand(&caller, &request.region_id, period)
             .await?;
         Ok(Response::new(pb::UnmetDemandResponse {
@@ -258,6 +262,7 @@ impl pb::insights_server::Insights for InsightsService {
         };
         let (revision, snapshot) = self
             .app
+            .insights
             .capacity_overview(&caller, &request.region_id, as_of, grouping)
             .await?;
         Ok(Response::new(pb::CapacityOverviewResponse {
@@ -278,6 +283,7 @@ impl pb::insights_server::Insights for InsightsService {
         let period = self.period(&request.from, &request.to)?;
         let series = self
             .app
+            .insights
             .capacity_trend(&caller, &request.region_id, period, bucket)
             .await?;
         Ok(Response::new(pb::CapacityTrendResponse {
@@ -305,10 +311,11 @@ impl pb::insights_server::Insights for InsightsService {
         let to = optional_time("to", &request.to)?;
         let period: Option<Period> = match (from, to) {
             (None, None) => None,
-            (from, to) => Some(self.app.period(from, to)?),
+            (from, to) => Some(self.app.insights.period(from, to)?),
         };
         let (revision, now, weekly) = self
             .app
+            .insights
             .waiting_times(&caller, &request.region_id, as_of, period)
             .await?;
         Ok(Response::new(pb::WaitingTimesResponse {

@@ -887,12 +887,22 @@ async fn ended_consultations_lose_their_content_after_the_retention_period() {
 
     hub.clock.advance(Duration::days(29));
     assert_eq!(
-        hub.hub().app().erase_expired_consultations().await.unwrap(),
+        hub.hub()
+            .app()
+            .consultations
+            .erase_expired_consultations()
+            .await
+            .unwrap(),
         0
     );
     hub.clock.advance(Duration::days(2));
     assert_eq!(
-        hub.hub().app().erase_expired_consultations().await.unwrap(),
+        hub.hub()
+            .app()
+            .consultations
+            .erase_expired_consultations()
+            .await
+            .unwrap(),
         1
     );
 

@@ -204,6 +204,7 @@ async fn roles_add_up_for_an_organisation_with_several() {
     let hub = TestHub::spawn().await;
     hub.hub()
         .app()
+        .directory
         .register_organisation(&Organisation {
             id: OrgId::parse("spoed-en-bed").unwrap(),
             name: "Spoed en Bed".into(),

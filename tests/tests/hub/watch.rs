@@ -206,7 +206,7 @@ async fn a_revision_pruned_from_the_change_log_is_out_of_range() {
     let r2 = publish_free(&provider, "p2", 2).await;
     hub.clock.advance(chrono::Duration::days(8));
     let r3 = publish_free(&provider, "p3", 3).await;
-    let pruned = hub.hub().app().prune_change_log().await.unwrap();
+    let pruned = hub.hub().app().registry.prune_change_log().await.unwrap();
     assert_eq!(pruned, 2, "the two week-old revisions leave the log");
 
     let result = crisis

@@ -301,7 +301,6 @@ pub fn message_out(message: ThreadMessage) -> pb::ThreadMessage {
 
 pub fn watch_message_out(
     message: crate::app::ConsultationWatchMessage,
-    now: DateTime<Utc>,
 ) -> pb::WatchConsultationsResponse {
     match message {
         crate::app::ConsultationWatchMessage::Start(revision) => pb::WatchConsultationsResponse {
@@ -309,14 +308,11 @@ pub fn watch_message_out(
             stream_start: true,
             ..Default::default()
         },
-        crate::app::ConsultationWatchMessage::Event(item) => watch_item_out(*item, now),
+        crate::app::ConsultationWatchMessage::Event(item) => watch_item_out(*item),
     }
 }
 
-fn watch_item_out(
-    item: crate::app::ConsultationWatchItem,
-    now: DateTime<Utc>,
-) -> pb::WatchConsultationsResponse {
+fn watch_item_out(item: crate::app::ConsultationWatchItem) -> pb::WatchConsultationsResponse {
     let c = item.consultation;
     pb::WatchConsultationsResponse {
         revision: item.revision.0,
@@ -328,7 +324,7 @@ fn watch_item_out(
             .map(|a| a.as_str().to_owned())
             .unwrap_or_default(),
         at: Some(timestamp(item.at)),
-        overdue: c.is_overdue(now),
+        overdue: item.overdue,
         case_reference: c
             .content
             .map(|content| content.case_reference.as_str().to_owned())
