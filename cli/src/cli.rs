@@ -13,10 +13,13 @@ macro_rules! say {
 mod chart;
 mod consult;
 mod insights;
+mod labels;
 mod report;
+mod trend_charts;
 
+use crate::wire::wire;
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use serde_json::json;
 use spil_client::{Identity, SpilClient, pb};
 use std::path::PathBuf;
@@ -86,8 +89,8 @@ enum Command {
     Release { hold_id: String },
     /// Your holds (crisis services) or the holds on your offerings (providers).
     Holds {
-        #[arg(long, value_enum)]
-        state: Vec<HoldStateArg>,
+        #[arg(long, value_parser = wire::<pb::HoldState>())]
+        state: Vec<pb::HoldState>,
     },
     /// Consultations: file, answer, escalate, follow.
     #[command(subcommand)]
@@ -100,107 +103,19 @@ enum Command {
     Insights(insights::InsightsCommand),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum PlaceTypeArg {
-    CrisisBed,
-    ResidentialGroup,
-    FamilyHome,
-    FosterCare,
-    SmallScaleHousing,
-    SecureResidential,
-    ClinicalMentalHealth,
-    ShelteredIndependentLiving,
-}
-
-impl PlaceTypeArg {
-    fn wire(self) -> i32 {
-        (match self {
-            Self::CrisisBed => pb::PlaceType::CrisisBed,
-            Self::ResidentialGroup => pb::PlaceType::ResidentialGroup,
-            Self::FamilyHome => pb::PlaceType::FamilyHome,
-            Self::FosterCare => pb::PlaceType::FosterCare,
-            Self::SmallScaleHousing => pb::PlaceType::SmallScaleHousing,
-            Self::SecureResidential => pb::PlaceType::SecureResidential,
-            Self::ClinicalMentalHealth => pb::PlaceType::ClinicalMentalHealth,
-            Self::ShelteredIndependentLiving => pb::PlaceType::ShelteredIndependentLiving,
-        }) as i32
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum CareProfileArg {
-    /// Jeugd- en opvoedhulp.
-    YouthAndParenting,
-    /// Jeugd-GGZ.
-    YouthMentalHealth,
-    /// LVB.
-    MildIntellectualDisability,
-    Forensic,
-    EatingDisorders,
-}
-
-impl CareProfileArg {
-    fn wire(self) -> i32 {
-        (match self {
-            Self::YouthAndParenting => pb::CareProfile::YouthAndParenting,
-            Self::YouthMentalHealth => pb::CareProfile::YouthMentalHealth,
-            Self::MildIntellectualDisability => pb::CareProfile::MildIntellectualDisability,
-            Self::Forensic => pb::CareProfile::Forensic,
-            Self::EatingDisorders => pb::CareProfile::EatingDisorders,
-        }) as i32
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum GenderArg {
-    Girl,
-    Boy,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum GenderPolicyArg {
-    Any,
-    Girls,
-    Boys,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SecurityArg {
-    Open,
-    Secure,
-}
-
-impl SecurityArg {
-    fn wire(self) -> i32 {
-        (match self {
-            Self::Open => pb::SecurityLevel::Open,
-            Self::Secure => pb::SecurityLevel::Secure,
-        }) as i32
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum HoldStateArg {
-    Active,
-    Confirmed,
-    Released,
-    Expired,
-}
-
 #[derive(Debug, clap::Args)]
 struct SearchArgs {
-    #[arg(long = "place-type", value_enum)]
-    place_types: Vec<PlaceTypeArg>,
-    #[arg(long = "care-profile", value_enum)]
-    care_profiles: Vec<CareProfileArg>,
+    #[arg(long = "place-type", value_parser = wire::<pb::PlaceType>())]
+    place_types: Vec<pb::PlaceType>,
+    #[arg(long = "care-profile", value_parser = wire::<pb::CareProfile>())]
+    care_profiles: Vec<pb::CareProfile>,
     /// The child's age in years.
     #[arg(long)]
     age: Option<u32>,
-    #[arg(long, value_enum)]
-    gender: Option<GenderArg>,
-    #[arg(long, value_enum)]
-    security: Option<SecurityArg>,
+    #[arg(long, value_parser = wire::<pb::ChildGender>())]
+    gender: Option<pb::ChildGender>,
+    #[arg(long, value_parser = wire::<pb::SecurityLevel>())]
+    security: Option<pb::SecurityLevel>,
     #[arg(long = "region")]
     regions: Vec<String>,
     #[arg(long = "municipality")]
@@ -239,17 +154,17 @@ struct LocationArgs {
 struct PublishArgs {
     #[arg(long)]
     location: String,
-    #[arg(long = "place-type", value_enum)]
-    place_type: PlaceTypeArg,
-    #[arg(long = "care-profile", value_enum, required = true)]
-    care_profiles: Vec<CareProfileArg>,
+    #[arg(long = "place-type", value_parser = wire::<pb::PlaceType>())]
+    place_type: pb::PlaceType,
+    #[arg(long = "care-profile", value_parser = wire::<pb::CareProfile>(), required = true)]
+    care_profiles: Vec<pb::CareProfile>,
     /// Age band, e.g. 12-17.
     #[arg(long, default_value = "12-17")]
     ages: String,
-    #[arg(long, value_enum, default_value = "any")]
-    gender: GenderPolicyArg,
-    #[arg(long, value_enum, default_value = "open")]
-    security: SecurityArg,
+    #[arg(long, value_parser = wire::<pb::GenderPolicy>(), default_value = "any")]
+    gender: pb::GenderPolicy,
+    #[arg(long, value_parser = wire::<pb::SecurityLevel>(), default_value = "open")]
+    security: pb::SecurityLevel,
     /// Intake around the clock (otherwise office hours).
     #[arg(long)]
     around_the_clock: bool,
@@ -279,8 +194,8 @@ struct WatchArgs {
     snapshot: bool,
     #[arg(long = "region")]
     regions: Vec<String>,
-    #[arg(long = "place-type", value_enum)]
-    place_types: Vec<PlaceTypeArg>,
+    #[arg(long = "place-type", value_parser = wire::<pb::PlaceType>())]
+    place_types: Vec<pb::PlaceType>,
     /// Stop after this many messages (for scripts).
     #[arg(long)]
     limit: Option<usize>,
@@ -476,17 +391,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json)?;
         }
         Command::Holds { state } => {
-            let states = state
-                .iter()
-                .map(|s| {
-                    (match s {
-                        HoldStateArg::Active => pb::HoldState::Active,
-                        HoldStateArg::Confirmed => pb::HoldState::Confirmed,
-                        HoldStateArg::Released => pb::HoldState::Released,
-                        HoldStateArg::Expired => pb::HoldState::Expired,
-                    }) as i32
-                })
-                .collect();
+            let states = state.iter().map(|s| *s as i32).collect();
             let holds = client
                 .capacity()
                 .list_holds(pb::ListHoldsRequest {
@@ -504,17 +409,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::Result<()> {
     let request = pb::SearchPlacesRequest {
-        place_types: s.place_types.iter().map(|t| t.wire()).collect(),
-        care_profiles: s.care_profiles.iter().map(|p| p.wire()).collect(),
+        place_types: s.place_types.iter().map(|t| *t as i32).collect(),
+        care_profiles: s.care_profiles.iter().map(|p| *p as i32).collect(),
         child_age: s.age,
-        child_gender: s.gender.map(|g| {
-            (match g {
-                GenderArg::Girl => pb::ChildGender::Girl,
-                GenderArg::Boy => pb::ChildGender::Boy,
-                GenderArg::Other => pb::ChildGender::Other,
-            }) as i32
-        }),
-        security_level: s.security.map(SecurityArg::wire),
+        child_gender: s.gender.map(|g| g as i32),
+        security_level: s.security.map(|l| l as i32),
         region_ids: s.regions.clone(),
         municipality_codes: s.municipalities.clone(),
         child_municipality_code: s.child_municipality.clone().unwrap_or_default(),
@@ -619,15 +518,11 @@ async fn publish(client: &SpilClient, p: &PublishArgs, as_json: bool) -> anyhow:
     let update = pb::OfferingUpdate {
         key: Some(pb::OfferingKey {
             location_id: p.location.clone(),
-            place_type: p.place_type.wire(),
-            care_profiles: p.care_profiles.iter().map(|c| c.wire()).collect(),
+            place_type: p.place_type as i32,
+            care_profiles: p.care_profiles.iter().map(|c| *c as i32).collect(),
             age_band: Some(pb::AgeBand { min_age, max_age }),
-            gender_policy: (match p.gender {
-                GenderPolicyArg::Any => pb::GenderPolicy::Any,
-                GenderPolicyArg::Girls => pb::GenderPolicy::Girls,
-                GenderPolicyArg::Boys => pb::GenderPolicy::Boys,
-            }) as i32,
-            security_level: p.security.wire(),
+            gender_policy: p.gender as i32,
+            security_level: p.security as i32,
         }),
         intake: (if p.around_the_clock {
             pb::Intake::AroundTheClock
@@ -679,7 +574,7 @@ async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Res
             include_snapshot: snapshot,
             filter: Some(pb::WatchFilter {
                 region_ids: w.regions.clone(),
-                place_types: w.place_types.iter().map(|t| t.wire()).collect(),
+                place_types: w.place_types.iter().map(|t| *t as i32).collect(),
                 location_ids: vec![],
             }),
             from_oldest_kept: w.from_oldest && last == 0,

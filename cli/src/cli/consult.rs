@@ -1,8 +1,9 @@
 //! `spil consult …` and `spil audit …`: consultations between teams,
 //! networks and providers, and the audit trail for the privacy officer.
 
+use crate::wire::wire;
 use anyhow::Context;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde_json::json;
 use spil_client::{SpilClient, pb};
 use std::time::Duration;
@@ -20,10 +21,10 @@ pub enum ConsultCommand {
         /// Only those you filed.
         #[arg(long)]
         outbox: bool,
-        #[arg(long, value_enum)]
-        state: Vec<StateArg>,
-        #[arg(long, value_enum)]
-        urgency: Vec<UrgencyArg>,
+        #[arg(long, value_parser = wire::<pb::ConsultationState>())]
+        state: Vec<pb::ConsultationState>,
+        #[arg(long, value_parser = wire::<pb::Urgency>())]
+        urgency: Vec<pb::Urgency>,
         /// Only those waiting for a first answer past their deadline.
         #[arg(long)]
         overdue: bool,
@@ -39,8 +40,8 @@ pub enum ConsultCommand {
     /// Decline, with a reason (addressee).
     Decline {
         id: String,
-        #[arg(long, value_enum)]
-        reason: DeclineArg,
+        #[arg(long, value_parser = wire::<pb::DeclineReason>())]
+        reason: pb::DeclineReason,
         /// Why, for the filer.
         #[arg(long)]
         note: String,
@@ -127,12 +128,12 @@ pub struct FileArgs {
     /// The child's municipality of residence (CBS code, e.g. GM0392).
     #[arg(long)]
     municipality: String,
-    #[arg(long = "domain", value_enum, required = true)]
-    domains: Vec<DomainArg>,
-    #[arg(long = "type", value_enum, default_value = "advice")]
-    question_type: QuestionTypeArg,
-    #[arg(long, value_enum, default_value = "routine")]
-    urgency: UrgencyArg,
+    #[arg(long = "domain", value_parser = wire::<pb::ProblemDomain>(), required = true)]
+    domains: Vec<pb::ProblemDomain>,
+    #[arg(long = "type", value_parser = wire::<pb::QuestionType>(), default_value = "advice")]
+    question_type: pb::QuestionType,
+    #[arg(long, value_parser = wire::<pb::Urgency>(), default_value = "routine")]
+    urgency: pb::Urgency,
     #[arg(long)]
     question: String,
     /// The family consented to sharing this case (required to file).
@@ -142,39 +143,6 @@ pub struct FileArgs {
     #[arg(long)]
     request_id: Option<String>,
 }
-
-macro_rules! arg_enum {
-    ($name:ident => $pb:ty { $($arg:ident => $wire:ident),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, ValueEnum)]
-        pub enum $name { $($arg),+ }
-
-        impl $name {
-            fn wire(self) -> i32 {
-                (match self { $(Self::$arg => <$pb>::$wire),+ }) as i32
-            }
-        }
-    };
-}
-
-arg_enum!(StateArg => pb::ConsultationState {
-    Submitted => Submitted, Accepted => Accepted, InProgress => InProgress,
-    AdviceGiven => AdviceGiven, Closed => Closed, Declined => Declined,
-    Withdrawn => Withdrawn, Escalated => Escalated,
-});
-arg_enum!(UrgencyArg => pb::Urgency { Routine => Routine, Urgent => Urgent, Crisis => Crisis });
-arg_enum!(QuestionTypeArg => pb::QuestionType {
-    Advice => Advice, ProcessDirection => ProcessDirection, PlacementSearch => PlacementSearch,
-});
-arg_enum!(DomainArg => pb::ProblemDomain {
-    MentalHealth => MentalHealth, EatingDisorder => EatingDisorder,
-    MildIntellectualDisability => MildIntellectualDisability, Autism => Autism,
-    Addiction => Addiction, Trauma => Trauma, Safety => Safety, Forensic => Forensic,
-    Parenting => Parenting,
-});
-arg_enum!(DeclineArg => pb::DeclineReason {
-    OutsideExpertise => OutsideExpertise, NoCapacity => NoCapacity,
-    InsufficientInformation => InsufficientInformation, NotComplex => NotComplex, Other => Other,
-});
 
 fn request_id(given: &Option<String>) -> String {
     given
@@ -287,9 +255,9 @@ pub async fn consult(
                     case_reference: f.case_reference.clone(),
                     age_years: f.age,
                     municipality_code: f.municipality.clone(),
-                    problem_domains: f.domains.iter().map(|d| d.wire()).collect(),
-                    question_type: f.question_type.wire(),
-                    urgency: f.urgency.wire(),
+                    problem_domains: f.domains.iter().map(|d| *d as i32).collect(),
+                    question_type: f.question_type as i32,
+                    urgency: f.urgency as i32,
                     question: f.question.clone(),
                     consent_recorded: f.consent,
                 })
@@ -323,8 +291,8 @@ pub async fn consult(
             };
             let mut request = pb::ListConsultationsRequest {
                 r#box: r#box as i32,
-                states: state.iter().map(|s| s.wire()).collect(),
-                urgencies: urgency.iter().map(|u| u.wire()).collect(),
+                states: state.iter().map(|s| *s as i32).collect(),
+                urgencies: urgency.iter().map(|u| *u as i32).collect(),
                 overdue_only: *overdue,
                 page_size: 200,
                 page_token: String::new(),
@@ -355,7 +323,7 @@ pub async fn consult(
             let done = api
                 .decline_consultation(pb::DeclineConsultationRequest {
                     consultation_id: id.clone(),
-                    reason: reason.wire(),
+                    reason: *reason as i32,
                     note: note.clone(),
                     request_id: request_id(&None),
                 })

@@ -1,13 +1,15 @@
 //! `spil insights …`: a region's figures as a table, JSON or CSV.
 
+use crate::wire::wire;
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde_json::{Value, json};
 use spil_client::{SpilClient, pb};
 use std::path::PathBuf;
 
-use super::chart;
+use super::labels::{care_profile, name, place_type, place_type_or_any, time_text};
 use super::timestamp as ts;
+use super::trend_charts::{trend_chart, waiting_chart};
 
 #[derive(Debug, Subcommand)]
 pub enum InsightsCommand {
@@ -33,8 +35,8 @@ pub enum InsightsCommand {
         region: RegionArg,
         #[command(flatten)]
         period: PeriodArg,
-        #[arg(long, value_enum, default_value = "week")]
-        bucket: BucketArg,
+        #[arg(long, value_parser = wire::<pb::Bucket>(), default_value = "week")]
+        bucket: pb::Bucket,
         /// Also write a chart of places per type (SVG).
         #[arg(long)]
         chart: Option<PathBuf>,
@@ -127,12 +129,6 @@ pub struct OutputArg {
     csv: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum BucketArg {
-    Day,
-    Week,
-}
-
 /// RFC 3339, or a date meaning its midnight in UTC.
 fn moment(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
@@ -147,41 +143,6 @@ fn moment(text: &str) -> Result<DateTime<Utc>, String> {
 fn now() -> DateTime<Utc> {
     #[allow(clippy::disallowed_methods)] // a command line's "now" is the wall clock
     Utc::now()
-}
-
-fn time_text(ts: Option<prost_types::Timestamp>) -> String {
-    ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos as u32))
-        .map_or_else(String::new, |t| {
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        })
-}
-
-pub(super) fn name(full: &str, prefix: &str) -> String {
-    full.trim_start_matches(prefix).to_lowercase()
-}
-
-pub(super) fn place_type(value: i32) -> String {
-    name(
-        pb::PlaceType::try_from(value)
-            .unwrap_or_default()
-            .as_str_name(),
-        "PLACE_TYPE_",
-    )
-}
-
-pub(super) fn care_profile(value: i32) -> String {
-    match pb::CareProfile::try_from(value).unwrap_or_default() {
-        pb::CareProfile::Unspecified => String::new(),
-        profile => name(profile.as_str_name(), "CARE_PROFILE_"),
-    }
-}
-
-/// A place type, or "any" for a search that asked for any or several.
-pub(super) fn place_type_or_any(value: i32) -> String {
-    match value {
-        0 => "any".into(),
-        t => place_type(t),
-    }
 }
 
 /// Rows of named values, printed as an aligned table, CSV or JSON.
@@ -343,84 +304,6 @@ fn suppressible(count: Option<pb::SuppressibleCount>) -> Value {
     }
 }
 
-/// x labels of a series: the dates of its points.
-fn dates(points: impl Iterator<Item = Option<prost_types::Timestamp>>) -> Vec<String> {
-    points
-        .map(|at| time_text(at).get(..10).unwrap_or_default().to_owned())
-        .collect()
-}
-
-/// One line per place type of `metric` over the trend's points.
-pub fn trend_chart(
-    trend: &pb::CapacityTrendResponse,
-    title: &str,
-    y_label: &str,
-    metric: fn(&pb::CapacityFigures) -> u32,
-) -> String {
-    let mut types: Vec<i32> = trend
-        .points
-        .iter()
-        .flat_map(|p| p.figures.iter().map(|f| f.place_type))
-        .collect();
-    types.sort_unstable();
-    types.dedup();
-    let series: Vec<chart::Series> = types
-        .into_iter()
-        .map(|t| chart::Series {
-            name: place_type(t),
-            values: trend
-                .points
-                .iter()
-                .map(|p| {
-                    p.figures
-                        .iter()
-                        .find(|f| f.place_type == t)
-                        .map(|f| f64::from(metric(f)))
-                })
-                .collect(),
-        })
-        .collect();
-    chart::line_chart(
-        title,
-        y_label,
-        &dates(trend.points.iter().map(|p| p.at)),
-        &series,
-    )
-}
-
-/// One line per place type and care profile of the median waiting time.
-pub fn waiting_chart(waiting: &pb::WaitingTimesResponse, title: &str) -> String {
-    let mut keys: Vec<(i32, i32)> = waiting
-        .weekly
-        .iter()
-        .flat_map(|p| p.figures.iter().map(|f| (f.place_type, f.care_profile)))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let series: Vec<chart::Series> = keys
-        .into_iter()
-        .map(|(t, c)| chart::Series {
-            name: format!("{} / {}", place_type(t), care_profile(c)),
-            values: waiting
-                .weekly
-                .iter()
-                .map(|p| {
-                    p.figures
-                        .iter()
-                        .find(|f| (f.place_type, f.care_profile) == (t, c))
-                        .and_then(|f| f.median_days)
-                })
-                .collect(),
-        })
-        .collect();
-    chart::line_chart(
-        title,
-        "median days",
-        &dates(waiting.weekly.iter().map(|p| p.at)),
-        &series,
-    )
-}
-
 fn write_chart(path: &Option<PathBuf>, svg: impl FnOnce() -> String) -> anyhow::Result<()> {
     if let Some(path) = path {
         std::fs::write(path, svg())?;
@@ -479,10 +362,7 @@ pub async fn insights(
                     region_id: region.region.clone(),
                     from,
                     to,
-                    bucket: match bucket {
-                        BucketArg::Day => pb::Bucket::Day,
-                        BucketArg::Week => pb::Bucket::Week,
-                    } as i32,
+                    bucket: *bucket as i32,
                 })
                 .await?
                 .into_inner();

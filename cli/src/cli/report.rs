@@ -3,8 +3,8 @@
 //! suppressed cells as "< 5", and the revision they were drawn from.
 
 use super::chart::{self, Series, escape};
-use super::insights::{trend_chart, waiting_chart};
 use super::timestamp as ts;
+use super::trend_charts::{trend_chart, waiting_chart};
 use chrono::{DateTime, Duration, Utc};
 use spil_client::{SpilClient, pb};
 use std::fmt::Write;
@@ -31,11 +31,11 @@ fn label(text: String) -> String {
 }
 
 fn place_type(value: i32) -> String {
-    label(super::insights::place_type(value))
+    label(super::labels::place_type(value))
 }
 
 fn name(full: &str, prefix: &str) -> String {
-    label(super::insights::name(full, prefix))
+    label(super::labels::name(full, prefix))
 }
 
 /// An HTML table from a header and rows of already escaped cells.
@@ -301,7 +301,7 @@ pub async fn write_report(
             w.gaps.iter().take(3).map(move |g| {
                 vec![
                     week.clone(),
-                    label(super::insights::place_type_or_any(g.place_type)),
+                    label(super::labels::place_type_or_any(g.place_type)),
                     g.age_band
                         .map_or_else(|| "–".into(), |b| format!("{}–{}", b.min_age, b.max_age)),
                     escape(&g.child_municipality_code),
