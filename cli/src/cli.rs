@@ -17,11 +17,13 @@ mod labels;
 mod report;
 mod trend_charts;
 
+use crate::render::{Format, Render, show};
 use crate::wire::wire;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use spil_client::{Identity, SpilClient, pb};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio_stream::StreamExt;
@@ -268,146 +270,255 @@ fn request_id(given: &Option<String>) -> String {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let client = connect(&args).await?;
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Table
+    };
     match &args.command {
         Command::Consult(command) => {
             let person = consult::person(&args.person)?;
-            consult::consult(&client, &person, command, args.json).await?;
+            consult::consult(&client, &person, command, format).await
         }
-        Command::Audit(command) => consult::audit(&client, command, args.json).await?,
-        Command::Insights(command) => insights::insights(&client, command, args.json).await?,
-        Command::Whoami => {
-            let me = client
-                .directory()
-                .who_am_i(pb::WhoAmIRequest {})
-                .await?
-                .into_inner();
-            let org = me.organisation.unwrap_or_default();
-            let roles: Vec<&str> = org.roles().map(|r| r.as_str_name()).collect();
-            if args.json {
-                say!(
-                    "{}",
-                    json!({"id": org.id, "name": org.name, "roles": roles, "home_region_id": org.home_region_id, "certificate_identity": me.certificate_identity})
-                );
-            } else {
-                say!(
-                    "{} ({})\nroles: {}\nhome region: {}\ncertificate: {}",
-                    org.name,
-                    org.id,
-                    roles.join(", "),
-                    org.home_region_id,
-                    me.certificate_identity
-                );
-            }
-        }
-        Command::Regions => {
-            let regions = client
-                .directory()
-                .list_regions(pb::ListRegionsRequest {})
-                .await?
-                .into_inner()
-                .regions;
-            for r in regions {
-                let municipalities: Vec<String> = r
-                    .municipalities
-                    .iter()
-                    .map(|m| format!("{} {}", m.code, m.name))
-                    .collect();
-                say!(
-                    "{} — {} ({})\n  {}",
-                    r.id,
-                    r.name,
-                    r.province,
-                    municipalities.join(", ")
-                );
-            }
-        }
-        Command::Search(s) => search(&client, s, args.json).await?,
-        Command::Location(l) => {
-            let coordinates =
-                l.latitude
-                    .zip(l.longitude)
-                    .map(|(latitude, longitude)| pb::Coordinates {
-                        latitude,
-                        longitude,
-                    });
-            let saved = client
-                .capacity()
-                .upsert_location(pb::UpsertLocationRequest {
-                    location: Some(pb::Location {
-                        id: l.id.clone(),
-                        name: l.name.clone(),
-                        municipality_code: l.municipality.clone(),
-                        coordinates,
-                        ..Default::default()
-                    }),
-                })
-                .await?
-                .into_inner();
-            let loc = saved.location.unwrap_or_default();
-            say!(
-                "{} location {} in {} ({})",
-                if saved.created { "created" } else { "updated" },
-                loc.id,
-                loc.municipality_code,
-                loc.region_id
-            );
-        }
-        Command::Publish(p) => publish(&client, p, args.json).await?,
-        Command::Watch(w) => watch(&client, w, args.json).await?,
-        Command::Hold(h) => {
-            let hold = client
-                .capacity()
-                .hold_place(pb::HoldPlaceRequest {
-                    request_id: request_id(&h.request_id),
-                    offering_id: h.offering.clone(),
-                    child_municipality_code: h.child_municipality.clone(),
-                    duration: h.minutes.map(|m| prost_types::Duration {
-                        seconds: m * 60,
-                        nanos: 0,
-                    }),
-                })
-                .await?
-                .into_inner()
-                .hold
-                .unwrap_or_default();
-            print_holds(&[hold], args.json)?;
-        }
-        Command::Confirm { hold_id } => {
-            let hold = client
-                .capacity()
-                .confirm_hold(pb::ConfirmHoldRequest {
-                    hold_id: hold_id.clone(),
-                })
-                .await?;
-            print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json)?;
-        }
-        Command::Release { hold_id } => {
-            let hold = client
-                .capacity()
-                .release_hold(pb::ReleaseHoldRequest {
-                    hold_id: hold_id.clone(),
-                })
-                .await?;
-            print_holds(&[hold.into_inner().hold.unwrap_or_default()], args.json)?;
-        }
-        Command::Holds { state } => {
-            let states = state.iter().map(|s| *s as i32).collect();
-            let holds = client
-                .capacity()
-                .list_holds(pb::ListHoldsRequest {
-                    states,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner()
-                .holds;
-            print_holds(&holds, args.json)?;
-        }
+        Command::Audit(command) => consult::audit(&client, command, format).await,
+        Command::Insights(command) => insights::insights(&client, command, format).await,
+        Command::Whoami => show(format, &whoami(&client).await?),
+        Command::Regions => show(format, &regions(&client).await?),
+        Command::Search(s) => show(format, &search(&client, s).await?),
+        Command::Location(l) => show(format, &location(&client, l).await?),
+        Command::Publish(p) => show(format, &publish(&client, p).await?),
+        Command::Watch(w) => watch(&client, w, format).await,
+        Command::Hold(h) => show(format, &hold(&client, h).await?),
+        Command::Confirm { hold_id } => show(format, &confirm(&client, hold_id).await?),
+        Command::Release { hold_id } => show(format, &release(&client, hold_id).await?),
+        Command::Holds { state } => show(format, &holds(&client, state).await?),
     }
-    Ok(())
 }
 
-async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::Result<()> {
+/// `spil whoami`: the organisation behind the certificate.
+async fn whoami(client: &SpilClient) -> anyhow::Result<pb::WhoAmIResponse> {
+    Ok(client
+        .directory()
+        .who_am_i(pb::WhoAmIRequest {})
+        .await?
+        .into_inner())
+}
+
+impl Render for pb::WhoAmIResponse {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let org = self.organisation.clone().unwrap_or_default();
+        let roles: Vec<&str> = org.roles().map(|r| r.as_str_name()).collect();
+        writeln!(
+            out,
+            "{} ({})\nroles: {}\nhome region: {}\ncertificate: {}",
+            org.name,
+            org.id,
+            roles.join(", "),
+            org.home_region_id,
+            self.certificate_identity
+        )
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        let org = self.organisation.clone().unwrap_or_default();
+        let roles: Vec<&str> = org.roles().map(|r| r.as_str_name()).collect();
+        vec![
+            json!({"id": org.id, "name": org.name, "roles": roles, "home_region_id": org.home_region_id, "certificate_identity": self.certificate_identity}),
+        ]
+    }
+}
+
+/// `spil regions`: every region with its municipalities.
+async fn regions(client: &SpilClient) -> anyhow::Result<pb::ListRegionsResponse> {
+    Ok(client
+        .directory()
+        .list_regions(pb::ListRegionsRequest {})
+        .await?
+        .into_inner())
+}
+
+impl Render for pb::ListRegionsResponse {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for r in &self.regions {
+            let municipalities: Vec<String> = r
+                .municipalities
+                .iter()
+                .map(|m| format!("{} {}", m.code, m.name))
+                .collect();
+            writeln!(
+                out,
+                "{} — {} ({})\n  {}",
+                r.id,
+                r.name,
+                r.province,
+                municipalities.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        self.regions
+            .iter()
+            .map(|r| {
+                let municipalities: Vec<_> = r
+                    .municipalities
+                    .iter()
+                    .map(|m| json!({"code": m.code, "name": m.name}))
+                    .collect();
+                json!({"id": r.id, "name": r.name, "province": r.province, "municipalities": municipalities})
+            })
+            .collect()
+    }
+}
+
+/// `spil location`: create or update one of your locations.
+async fn location(
+    client: &SpilClient,
+    l: &LocationArgs,
+) -> anyhow::Result<pb::UpsertLocationResponse> {
+    let coordinates = l
+        .latitude
+        .zip(l.longitude)
+        .map(|(latitude, longitude)| pb::Coordinates {
+            latitude,
+            longitude,
+        });
+    Ok(client
+        .capacity()
+        .upsert_location(pb::UpsertLocationRequest {
+            location: Some(pb::Location {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                municipality_code: l.municipality.clone(),
+                coordinates,
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner())
+}
+
+impl Render for pb::UpsertLocationResponse {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let loc = self.location.clone().unwrap_or_default();
+        writeln!(
+            out,
+            "{} location {} in {} ({})",
+            if self.created { "created" } else { "updated" },
+            loc.id,
+            loc.municipality_code,
+            loc.region_id
+        )
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        let loc = self.location.clone().unwrap_or_default();
+        vec![
+            json!({"created": self.created, "id": loc.id, "name": loc.name, "municipality_code": loc.municipality_code, "region_id": loc.region_id}),
+        ]
+    }
+}
+
+/// `spil hold`: hold one place for a child.
+async fn hold(client: &SpilClient, h: &HoldArgs) -> anyhow::Result<Holds> {
+    let hold = client
+        .capacity()
+        .hold_place(pb::HoldPlaceRequest {
+            request_id: request_id(&h.request_id),
+            offering_id: h.offering.clone(),
+            child_municipality_code: h.child_municipality.clone(),
+            duration: h.minutes.map(|m| prost_types::Duration {
+                seconds: m * 60,
+                nanos: 0,
+            }),
+        })
+        .await?
+        .into_inner()
+        .hold;
+    Ok(Holds(hold.into_iter().collect()))
+}
+
+/// `spil confirm`: the hold becomes a placement.
+async fn confirm(client: &SpilClient, hold_id: &str) -> anyhow::Result<Holds> {
+    let hold = client
+        .capacity()
+        .confirm_hold(pb::ConfirmHoldRequest {
+            hold_id: hold_id.to_owned(),
+        })
+        .await?
+        .into_inner()
+        .hold;
+    Ok(Holds(hold.into_iter().collect()))
+}
+
+/// `spil release`: the hold's place returns at once.
+async fn release(client: &SpilClient, hold_id: &str) -> anyhow::Result<Holds> {
+    let hold = client
+        .capacity()
+        .release_hold(pb::ReleaseHoldRequest {
+            hold_id: hold_id.to_owned(),
+        })
+        .await?
+        .into_inner()
+        .hold;
+    Ok(Holds(hold.into_iter().collect()))
+}
+
+/// `spil holds`: your holds, or the holds on your offerings.
+async fn holds(client: &SpilClient, states: &[pb::HoldState]) -> anyhow::Result<Holds> {
+    let holds = client
+        .capacity()
+        .list_holds(pb::ListHoldsRequest {
+            states: states.iter().map(|s| *s as i32).collect(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .holds;
+    Ok(Holds(holds))
+}
+
+/// Holds, one line (or JSON object) each.
+struct Holds(Vec<pb::Hold>);
+
+fn expires(h: &pb::Hold) -> Option<chrono::DateTime<chrono::Utc>> {
+    h.expires_at
+        .map(|t| chrono::DateTime::from_timestamp(t.seconds, 0).unwrap_or_default())
+}
+
+impl Render for Holds {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for h in &self.0 {
+            writeln!(
+                out,
+                "{}  {:<9} offering {}  child from {}  expires {}",
+                h.id,
+                crate::wire::kebab(h.state()),
+                h.offering_id,
+                h.child_municipality_code,
+                expires(h).map_or("-".into(), |e| e.format("%Y-%m-%d %H:%M UTC").to_string()),
+            )?;
+        }
+        if self.0.is_empty() {
+            writeln!(out, "no holds")?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        self.0
+            .iter()
+            .map(|h| {
+                json!({"id": h.id, "offering_id": h.offering_id, "holder_id": h.holder_id, "state": h.state().as_str_name(),
+                       "child_municipality_code": h.child_municipality_code, "expires_at": expires(h).map(|e| e.to_rfc3339())})
+            })
+            .collect()
+    }
+}
+
+/// `spil search`: places for a child, nearest and freshest first.
+async fn search(client: &SpilClient, s: &SearchArgs) -> anyhow::Result<Found> {
     let request = pb::SearchPlacesRequest {
         place_types: s.place_types.iter().map(|t| *t as i32).collect(),
         care_profiles: s.care_profiles.iter().map(|p| *p as i32).collect(),
@@ -423,7 +534,68 @@ async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::R
         page_token: s.page_token.clone(),
     };
     let found = client.capacity().search_places(request).await?.into_inner();
-    if as_json {
+    Ok(Found { found, all: s.all })
+}
+
+/// A page of search results.
+struct Found {
+    found: pb::SearchPlacesResponse,
+    /// Stale and full offerings were asked for too.
+    all: bool,
+}
+
+impl Render for Found {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let found = &self.found;
+        if found.results.is_empty() {
+            return writeln!(
+                out,
+                "no {}place found (recorded as unmet demand)",
+                if self.all { "" } else { "fresh free " }
+            );
+        }
+        writeln!(
+            out,
+            "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  STATUS",
+            "OFFERING", "TYPE", "LOCATION", "AGES", "FREE", "HELD", "KM"
+        )?;
+        for r in &found.results {
+            let o = r.offering.clone().unwrap_or_default();
+            let key = o.key.clone().unwrap_or_default();
+            let band = key.age_band.unwrap_or_default();
+            let location = o.location.clone().unwrap_or_default();
+            writeln!(
+                out,
+                "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {}",
+                o.id,
+                crate::wire::kebab(key.place_type()),
+                truncate(&location.name, 32),
+                format!("{}-{}", band.min_age, band.max_age),
+                format!("{}/{}", o.available_places, o.total_places),
+                o.held_places,
+                r.distance_km.map_or("-".into(), |d| format!("{d:.1}")),
+                if o.freshness() == pb::Freshness::Stale {
+                    "STALE".to_string()
+                } else {
+                    format!("fresh, waiting {}d", o.waiting_days)
+                },
+            )?;
+        }
+        writeln!(
+            out,
+            "{} of {} at revision {}",
+            found.results.len(),
+            found.total_size,
+            found.revision
+        )?;
+        if !found.next_page_token.is_empty() {
+            writeln!(out, "next page: --page-token {}", found.next_page_token)?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        let found = &self.found;
         let results: Vec<serde_json::Value> = found
             .results
             .iter()
@@ -434,63 +606,10 @@ async fn search(client: &SpilClient, s: &SearchArgs, as_json: bool) -> anyhow::R
                 value
             })
             .collect();
-        say!(
-            "{}",
-            json!({"results": results, "total_size": found.total_size, "revision": found.revision, "next_page_token": found.next_page_token})
-        );
-        return Ok(());
+        vec![
+            json!({"results": results, "total_size": found.total_size, "revision": found.revision, "next_page_token": found.next_page_token}),
+        ]
     }
-    if found.results.is_empty() {
-        say!(
-            "no {}place found (recorded as unmet demand)",
-            if s.all { "" } else { "fresh free " }
-        );
-        return Ok(());
-    }
-    say!(
-        "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  STATUS",
-        "OFFERING",
-        "TYPE",
-        "LOCATION",
-        "AGES",
-        "FREE",
-        "HELD",
-        "KM"
-    );
-    for r in &found.results {
-        let o = r.offering.clone().unwrap_or_default();
-        let key = o.key.clone().unwrap_or_default();
-        let band = key.age_band.unwrap_or_default();
-        let location = o.location.clone().unwrap_or_default();
-        say!(
-            "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {}",
-            o.id,
-            key.place_type()
-                .as_str_name()
-                .trim_start_matches("PLACE_TYPE_")
-                .to_lowercase(),
-            truncate(&location.name, 32),
-            format!("{}-{}", band.min_age, band.max_age),
-            format!("{}/{}", o.available_places, o.total_places),
-            o.held_places,
-            r.distance_km.map_or("-".into(), |d| format!("{d:.1}")),
-            if o.freshness() == pb::Freshness::Stale {
-                "STALE".to_string()
-            } else {
-                format!("fresh, waiting {}d", o.waiting_days)
-            },
-        );
-    }
-    say!(
-        "{} of {} at revision {}",
-        found.results.len(),
-        found.total_size,
-        found.revision
-    );
-    if !found.next_page_token.is_empty() {
-        say!("next page: --page-token {}", found.next_page_token);
-    }
-    Ok(())
 }
 
 /// A moment on the wire.
@@ -509,7 +628,11 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-async fn publish(client: &SpilClient, p: &PublishArgs, as_json: bool) -> anyhow::Result<()> {
+/// `spil publish`: new numbers for one of your offerings.
+async fn publish(
+    client: &SpilClient,
+    p: &PublishArgs,
+) -> anyhow::Result<pb::PublishCapacityResponse> {
     let (min_age, max_age) = p
         .ages
         .split_once('-')
@@ -535,35 +658,80 @@ async fn publish(client: &SpilClient, p: &PublishArgs, as_json: bool) -> anyhow:
         waiting_days: p.waiting_days,
         observed_at: None,
     };
-    let published = client
+    Ok(client
         .capacity()
         .publish_capacity(pb::PublishCapacityRequest {
             request_id: request_id(&p.request_id),
             updates: vec![update],
         })
         .await?
-        .into_inner();
-    if as_json {
-        let offerings: Vec<_> = published.offerings.iter().map(offering_json).collect();
-        say!(
-            "{}",
-            json!({"revision": published.revision, "offerings": offerings})
-        );
-    } else {
-        for o in &published.offerings {
-            say!(
-                "published offering {} at revision {}: {} of {} available",
-                o.id,
-                published.revision,
-                o.available_places,
-                o.total_places
-            );
-        }
-    }
-    Ok(())
+        .into_inner())
 }
 
-async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Result<()> {
+impl Render for pb::PublishCapacityResponse {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for o in &self.offerings {
+            writeln!(
+                out,
+                "published offering {} at revision {}: {} of {} available",
+                o.id, self.revision, o.available_places, o.total_places
+            )?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        let offerings: Vec<_> = self.offerings.iter().map(offering_json).collect();
+        vec![json!({"revision": self.revision, "offerings": offerings})]
+    }
+}
+
+/// One message of the capacity watch, a line (or JSON object) per offering.
+struct Changed<'a>(&'a pb::WatchCapacityResponse);
+
+impl Render for Changed<'_> {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let message = self.0;
+        for o in &message.offerings {
+            let key = o.key.clone().unwrap_or_default();
+            writeln!(
+                out,
+                "rev {:>6}{} {:<28} {:<20} free {}/{} held {} placed {} {}",
+                message.revision,
+                if message.snapshot { " (snapshot)" } else { "" },
+                key.location_id,
+                crate::wire::kebab(key.place_type()),
+                o.available_places,
+                o.total_places,
+                o.held_places,
+                o.placed_places,
+                if o.freshness() == pb::Freshness::Stale {
+                    "STALE"
+                } else {
+                    "fresh"
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        let message = self.0;
+        message
+            .offerings
+            .iter()
+            .map(|o| {
+                let mut value = offering_json(o);
+                value["watch_revision"] = json!(message.revision);
+                value["snapshot"] = json!(message.snapshot);
+                value
+            })
+            .collect()
+    }
+}
+
+/// `spil watch`: changes as they commit, resumed after any interruption.
+async fn watch(client: &SpilClient, w: &WatchArgs, format: Format) -> anyhow::Result<()> {
     let mut last = w.from;
     let mut snapshot = w.snapshot;
     let mut printed = 0usize;
@@ -613,35 +781,7 @@ async fn watch(client: &SpilClient, w: &WatchArgs, as_json: bool) -> anyhow::Res
             if message.stream_start {
                 continue;
             }
-            for o in &message.offerings {
-                if as_json {
-                    let mut value = offering_json(o);
-                    value["watch_revision"] = json!(message.revision);
-                    value["snapshot"] = json!(message.snapshot);
-                    say!("{value}");
-                } else {
-                    let key = o.key.clone().unwrap_or_default();
-                    say!(
-                        "rev {:>6}{} {:<28} {:<20} free {}/{} held {} placed {} {}",
-                        message.revision,
-                        if message.snapshot { " (snapshot)" } else { "" },
-                        key.location_id,
-                        key.place_type()
-                            .as_str_name()
-                            .trim_start_matches("PLACE_TYPE_")
-                            .to_lowercase(),
-                        o.available_places,
-                        o.total_places,
-                        o.held_places,
-                        o.placed_places,
-                        if o.freshness() == pb::Freshness::Stale {
-                            "STALE"
-                        } else {
-                            "fresh"
-                        },
-                    );
-                }
-            }
+            show(format, &Changed(&message))?;
             printed += 1;
             if w.limit.is_some_and(|limit| printed >= limit) {
                 return Ok(());
@@ -674,35 +814,4 @@ fn offering_json(o: &pb::Offering) -> serde_json::Value {
         "freshness": o.freshness().as_str_name(),
         "revision": o.revision,
     })
-}
-
-fn print_holds(holds: &[pb::Hold], as_json: bool) -> anyhow::Result<()> {
-    for h in holds {
-        let expires = h
-            .expires_at
-            .map(|t| chrono::DateTime::from_timestamp(t.seconds, 0).unwrap_or_default());
-        if as_json {
-            say!(
-                "{}",
-                json!({"id": h.id, "offering_id": h.offering_id, "holder_id": h.holder_id, "state": h.state().as_str_name(),
-                       "child_municipality_code": h.child_municipality_code, "expires_at": expires.map(|e| e.to_rfc3339())})
-            );
-        } else {
-            say!(
-                "{}  {:<9} offering {}  child from {}  expires {}",
-                h.id,
-                h.state()
-                    .as_str_name()
-                    .trim_start_matches("HOLD_STATE_")
-                    .to_lowercase(),
-                h.offering_id,
-                h.child_municipality_code,
-                expires.map_or("-".into(), |e| e.format("%Y-%m-%d %H:%M UTC").to_string()),
-            );
-        }
-    }
-    if holds.is_empty() && !as_json {
-        say!("no holds");
-    }
-    Ok(())
 }

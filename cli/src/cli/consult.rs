@@ -1,11 +1,13 @@
 //! `spil consult …` and `spil audit …`: consultations between teams,
 //! networks and providers, and the audit trail for the privacy officer.
 
+use crate::render::{Format, Render, show};
 use crate::wire::wire;
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 use spil_client::{SpilClient, pb};
+use std::io::Write;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
@@ -185,66 +187,72 @@ fn consultation_json(c: &pb::Consultation) -> serde_json::Value {
     })
 }
 
-fn print_consultations(list: &[pb::Consultation], as_json: bool) -> anyhow::Result<()> {
-    if as_json {
-        for c in list {
-            say!("{}", consultation_json(c));
+/// Consultations, one line (or JSON object) each.
+struct ConsultationList(Vec<pb::Consultation>);
+
+impl Render for ConsultationList {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.0.is_empty() {
+            return writeln!(out, "no consultations");
         }
-        return Ok(());
+        writeln!(
+            out,
+            "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {:<16}",
+            "ID", "STATE", "URGENCY", "FROM", "TO", "CASE", "ANSWER DUE"
+        )?;
+        for c in &self.0 {
+            writeln!(
+                out,
+                "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {}{}",
+                c.id,
+                short(c.state().as_str_name(), "CONSULTATION_STATE_"),
+                short(c.urgency().as_str_name(), "URGENCY_"),
+                c.filer_id,
+                c.addressee_id,
+                c.content
+                    .as_ref()
+                    .map_or("(erased)".into(), |c| c.case_reference.clone()),
+                when(&c.answer_due_at),
+                if c.overdue { "  OVERDUE" } else { "" },
+            )?;
+        }
+        Ok(())
     }
-    if list.is_empty() {
-        say!("no consultations");
-        return Ok(());
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        self.0.iter().map(consultation_json).collect()
     }
-    say!(
-        "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {:<16}",
-        "ID",
-        "STATE",
-        "URGENCY",
-        "FROM",
-        "TO",
-        "CASE",
-        "ANSWER DUE"
-    );
-    for c in list {
-        say!(
-            "{:<36}  {:<13} {:<8} {:<22} {:<22} {:<16} {}{}",
-            c.id,
-            short(c.state().as_str_name(), "CONSULTATION_STATE_"),
-            short(c.urgency().as_str_name(), "URGENCY_"),
-            c.filer_id,
-            c.addressee_id,
-            c.content
-                .as_ref()
-                .map_or("(erased)".into(), |c| c.case_reference.clone()),
-            when(&c.answer_due_at),
-            if c.overdue { "  OVERDUE" } else { "" },
-        );
-    }
-    Ok(())
 }
 
-fn print_one(label: &str, c: &Option<pb::Consultation>, as_json: bool) -> anyhow::Result<()> {
-    if let Some(c) = c {
-        if as_json {
-            say!("{}", consultation_json(c));
-        } else {
-            say!(
-                "{label} {} is now {}",
+/// A consultation after a call changed it: "accepted <id> is now accepted".
+struct NowIs<'a>(&'a str, Option<pb::Consultation>);
+
+impl Render for NowIs<'_> {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        match &self.1 {
+            Some(c) => writeln!(
+                out,
+                "{} {} is now {}",
+                self.0,
                 c.id,
                 short(c.state().as_str_name(), "CONSULTATION_STATE_")
-            );
+            ),
+            None => Ok(()),
         }
     }
-    Ok(())
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        self.1.iter().map(consultation_json).collect()
+    }
 }
 
 pub async fn consult(
     client: &SpilClient,
     person: &str,
     command: &ConsultCommand,
-    as_json: bool,
+    format: Format,
 ) -> anyhow::Result<()> {
+    let as_json = format == Format::Json;
     let mut api = client.consultations(person);
     match command {
         ConsultCommand::File(f) => {
@@ -272,7 +280,7 @@ pub async fn consult(
                     when(&c.answer_due_at)
                 );
             } else {
-                print_one("filed", &filed, as_json)?;
+                show(format, &NowIs("filed", filed.clone()))?;
             }
         }
         ConsultCommand::List {
@@ -306,9 +314,9 @@ pub async fn consult(
                 }
                 request.page_token = page.next_page_token;
             }
-            print_consultations(&all, as_json)?;
+            show(format, &ConsultationList(all))?;
         }
-        ConsultCommand::Show { id } => show(&mut api, id, as_json).await?,
+        ConsultCommand::Show { id } => show_consultation(&mut api, id, as_json).await?,
         ConsultCommand::Accept { id, note } => {
             let done = api
                 .accept_consultation(pb::AcceptConsultationRequest {
@@ -317,7 +325,10 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json)?;
+            show(
+                format,
+                &NowIs("consultation", done.into_inner().consultation),
+            )?;
         }
         ConsultCommand::Decline { id, reason, note } => {
             let done = api
@@ -328,7 +339,10 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json)?;
+            show(
+                format,
+                &NowIs("consultation", done.into_inner().consultation),
+            )?;
         }
         ConsultCommand::Start { id, note } => {
             let done = api
@@ -338,7 +352,10 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json)?;
+            show(
+                format,
+                &NowIs("consultation", done.into_inner().consultation),
+            )?;
         }
         ConsultCommand::Advise { id, advice } => {
             let done = api
@@ -348,7 +365,10 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json)?;
+            show(
+                format,
+                &NowIs("consultation", done.into_inner().consultation),
+            )?;
         }
         ConsultCommand::Escalate { id, to, note } => {
             let done = api
@@ -360,8 +380,8 @@ pub async fn consult(
                 })
                 .await?
                 .into_inner();
-            print_one("consultation", &done.consultation, as_json)?;
-            print_one("escalated as", &done.escalated, as_json)?;
+            show(format, &NowIs("consultation", done.consultation.clone()))?;
+            show(format, &NowIs("escalated as", done.escalated.clone()))?;
         }
         ConsultCommand::Withdraw { id, note } => {
             let done = api
@@ -371,7 +391,10 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json)?;
+            show(
+                format,
+                &NowIs("consultation", done.into_inner().consultation),
+            )?;
         }
         ConsultCommand::Close { id, note } => {
             let done = api
@@ -381,7 +404,10 @@ pub async fn consult(
                     request_id: request_id(&None),
                 })
                 .await?;
-            print_one("consultation", &done.into_inner().consultation, as_json)?;
+            show(
+                format,
+                &NowIs("consultation", done.into_inner().consultation),
+            )?;
         }
         ConsultCommand::Message { id, text } => {
             let message = api
@@ -410,7 +436,7 @@ pub async fn consult(
     Ok(())
 }
 
-async fn show(
+async fn show_consultation(
     api: &mut pb::consultations_client::ConsultationsClient<
         tonic::service::interceptor::InterceptedService<
             tonic::transport::Channel,
@@ -602,8 +628,9 @@ async fn watch(
 pub async fn audit(
     client: &SpilClient,
     command: &AuditCommand,
-    as_json: bool,
+    format: Format,
 ) -> anyhow::Result<()> {
+    let as_json = format == Format::Json;
     match command {
         AuditCommand::List {
             consultation,

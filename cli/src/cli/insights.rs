@@ -1,5 +1,6 @@
 //! `spil insights …`: a region's figures as a table, JSON or CSV.
 
+use crate::render::{Format, Render, show};
 use crate::wire::wire;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
@@ -129,6 +130,13 @@ pub struct OutputArg {
     csv: bool,
 }
 
+impl OutputArg {
+    /// `--csv` where given, else the command line's format.
+    fn format(&self, format: Format) -> Format {
+        if self.csv { Format::Csv } else { format }
+    }
+}
+
 /// RFC 3339, or a date meaning its midnight in UTC.
 fn moment(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
@@ -188,51 +196,63 @@ impl Table {
                 .collect(),
         )
     }
+}
 
-    fn print(&self, as_json: bool, as_csv: bool, header: &str) -> anyhow::Result<()> {
-        if as_json {
-            say!("{}", self.json_rows());
-        } else if as_csv {
-            say!("{}", self.columns.join(","));
-            for row in &self.rows {
-                let cells: Vec<String> = row.iter().map(|v| csv_cell(&Self::text(v))).collect();
-                say!("{}", cells.join(","));
-            }
-        } else {
-            say!("{header}");
-            let cells: Vec<Vec<String>> = self
-                .rows
-                .iter()
-                .map(|row| row.iter().map(Self::text).collect())
-                .collect();
-            let widths: Vec<usize> = (0..self.columns.len())
-                .map(|i| {
-                    cells
-                        .iter()
-                        .map(|r| r[i].chars().count())
-                        .chain([self.columns[i].len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |values: &[String]| {
-                values
+/// A table with the line that says what it shows.
+struct Titled {
+    title: String,
+    table: Table,
+}
+
+impl Render for Titled {
+    fn table(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let table = &self.table;
+        writeln!(out, "{}", self.title)?;
+        let cells: Vec<Vec<String>> = table
+            .rows
+            .iter()
+            .map(|row| row.iter().map(Table::text).collect())
+            .collect();
+        let widths: Vec<usize> = (0..table.columns.len())
+            .map(|i| {
+                cells
                     .iter()
-                    .zip(&widths)
-                    .map(|(v, w)| format!("{v:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_owned()
-            };
-            let header: Vec<String> = self.columns.iter().map(|c| c.to_uppercase()).collect();
-            say!("{}", line(&header));
-            for row in &cells {
-                say!("{}", line(row));
-            }
-            if self.rows.is_empty() {
-                say!("(nothing to show)");
-            }
+                    .map(|r| r[i].chars().count())
+                    .chain([table.columns[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |values: &[String]| {
+            values
+                .iter()
+                .zip(&widths)
+                .map(|(v, w)| format!("{v:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_owned()
+        };
+        let header: Vec<String> = table.columns.iter().map(|c| c.to_uppercase()).collect();
+        writeln!(out, "{}", line(&header))?;
+        for row in &cells {
+            writeln!(out, "{}", line(row))?;
+        }
+        if table.rows.is_empty() {
+            writeln!(out, "(nothing to show)")?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<Value> {
+        vec![self.table.json_rows()]
+    }
+
+    fn csv(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "{}", self.table.columns.join(","))?;
+        for row in &self.table.rows {
+            let cells: Vec<String> = row.iter().map(|v| csv_cell(&Table::text(v))).collect();
+            writeln!(out, "{}", cells.join(","))?;
         }
         Ok(())
     }
@@ -315,8 +335,9 @@ fn write_chart(path: &Option<PathBuf>, svg: impl FnOnce() -> String) -> anyhow::
 pub async fn insights(
     client: &SpilClient,
     command: &InsightsCommand,
-    as_json: bool,
+    format: Format,
 ) -> anyhow::Result<()> {
+    let as_json = format == Format::Json;
     match command {
         InsightsCommand::Capacity {
             region,
@@ -337,15 +358,17 @@ pub async fn insights(
                 .into_inner();
             let mut table = Table::new(CAPACITY_COLUMNS.to_vec());
             table.rows = found.figures.iter().map(capacity_row).collect();
-            table.print(
-                as_json,
-                output.csv,
-                &format!(
-                    "capacity in {} as of {} (revision {})",
-                    found.region_id,
-                    time_text(found.as_of),
-                    found.revision
-                ),
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "capacity in {} as of {} (revision {})",
+                        found.region_id,
+                        time_text(found.as_of),
+                        found.revision
+                    ),
+                    table,
+                },
             )?;
         }
         InsightsCommand::Trend {
@@ -379,13 +402,15 @@ pub async fn insights(
                     table.rows.push(row);
                 }
             }
-            table.print(
-                as_json,
-                output.csv,
-                &format!(
-                    "capacity trend in {} (revision {})",
-                    found.region_id, found.revision
-                ),
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "capacity trend in {} (revision {})",
+                        found.region_id, found.revision
+                    ),
+                    table,
+                },
             )?;
         }
         InsightsCommand::Waiting {
@@ -422,13 +447,15 @@ pub async fn insights(
                     table.rows.push(row);
                 }
             }
-            table.print(
-                as_json,
-                output.csv,
-                &format!(
-                    "waiting times in {} (days; stale offerings counted apart; revision {})",
-                    found.region_id, found.revision
-                ),
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "waiting times in {} (days; stale offerings counted apart; revision {})",
+                        found.region_id, found.revision
+                    ),
+                    table,
+                },
             )?;
         }
         InsightsCommand::Unmet(PeriodArgs {
@@ -476,13 +503,15 @@ pub async fn insights(
                     ]);
                 }
             }
-            table.print(
-                as_json,
-                output.csv,
-                &format!(
-                    "unmet demand in {} per week, counts below 5 withheld (revision {})",
-                    found.region_id, found.revision
-                ),
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "unmet demand in {} per week, counts below 5 withheld (revision {})",
+                        found.region_id, found.revision
+                    ),
+                    table,
+                },
             )?;
         }
         InsightsCommand::Report {
@@ -564,13 +593,15 @@ pub async fn insights(
                 cells[3] = suppressible(r.declined);
                 table.rows.push(cells);
             }
-            table.print(
-                as_json,
-                output.csv,
-                &format!(
-                    "consultations for children from {} (counts below 5 withheld; revision {})",
-                    found.region_id, found.revision
-                ),
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "consultations for children from {} (counts below 5 withheld; revision {})",
+                        found.region_id, found.revision
+                    ),
+                    table,
+                },
             )?;
         }
         InsightsCommand::Placements(PeriodArgs {
@@ -622,15 +653,17 @@ pub async fn insights(
                 );
                 return Ok(());
             }
-            table.print(
-                as_json,
-                output.csv,
-                &format!(
-                    "holds for children from {} (revision {})?; secure placements outside the province: {}",
-                    found.region_id,
-                    found.revision,
-                    Table::text(&secure)
-                ),
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "holds for children from {} (revision {}); secure placements outside the province: {}",
+                        found.region_id,
+                        found.revision,
+                        Table::text(&secure)
+                    ),
+                    table,
+                },
             )?;
         }
     }
