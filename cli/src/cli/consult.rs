@@ -252,7 +252,6 @@ pub async fn consult(
     command: &ConsultCommand,
     format: Format,
 ) -> anyhow::Result<()> {
-    let as_json = format == Format::Json;
     let mut api = client.consultations(person);
     match command {
         ConsultCommand::File(f) => {
@@ -272,16 +271,7 @@ pub async fn consult(
                 .await?
                 .into_inner()
                 .consultation;
-            if let (Some(c), false) = (&filed, as_json) {
-                say!(
-                    "filed consultation {} with {}; first answer due {}",
-                    c.id,
-                    c.addressee_id,
-                    when(&c.answer_due_at)
-                );
-            } else {
-                show(format, &NowIs("filed", filed.clone()))?;
-            }
+            show(format, &Filed(filed))?;
         }
         ConsultCommand::List {
             inbox,
@@ -316,7 +306,7 @@ pub async fn consult(
             }
             show(format, &ConsultationList(all))?;
         }
-        ConsultCommand::Show { id } => show_consultation(&mut api, id, as_json).await?,
+        ConsultCommand::Show { id } => show(format, &shown(&mut api, id).await?)?,
         ConsultCommand::Accept { id, note } => {
             let done = api
                 .accept_consultation(pb::AcceptConsultationRequest {
@@ -420,23 +410,17 @@ pub async fn consult(
                 .into_inner()
                 .message
                 .unwrap_or_default();
-            if as_json {
-                say!(
-                    "{}",
-                    json!({"id": message.id, "posted_at": when(&message.posted_at)})
-                );
-            } else {
-                say!("message {} posted", message.id);
-            }
+            show(format, &Posted(message))?;
         }
         ConsultCommand::Watch { from, limit } => {
-            watch(client, person, *from, *limit, as_json).await?
+            watch(client, person, *from, *limit, format).await?
         }
     }
     Ok(())
 }
 
-async fn show_consultation(
+/// `spil consult show`: a consultation with its history and thread.
+async fn shown(
     api: &mut pb::consultations_client::ConsultationsClient<
         tonic::service::interceptor::InterceptedService<
             tonic::transport::Channel,
@@ -444,8 +428,7 @@ async fn show_consultation(
         >,
     >,
     id: &str,
-    as_json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Shown> {
     let shown = api
         .get_consultation(pb::GetConsultationRequest {
             consultation_id: id.into(),
@@ -461,89 +444,239 @@ async fn show_consultation(
         .await?
         .into_inner()
         .messages;
-    let c = shown.consultation.unwrap_or_default();
-    if as_json {
-        let mut value = consultation_json(&c);
-        value["history"] = shown
+    Ok(Shown {
+        consultation: shown.consultation.unwrap_or_default(),
+        history: shown.history,
+        thread,
+    })
+}
+
+/// One consultation, its history and its thread.
+struct Shown {
+    consultation: pb::Consultation,
+    history: Vec<pb::StateChange>,
+    thread: Vec<pb::ThreadMessage>,
+}
+
+impl Render for Shown {
+    fn json(&self) -> Vec<serde_json::Value> {
+        let mut value = consultation_json(&self.consultation);
+        value["history"] = self
             .history
             .iter()
             .map(|h| json!({"from": h.from_state().as_str_name(), "to": h.to_state().as_str_name(), "organisation_id": h.organisation_id, "person": h.person, "at": when(&h.at), "note": h.note}))
             .collect();
-        value["messages"] = thread
+        value["messages"] = self
+            .thread
             .iter()
             .map(|m| json!({"author": m.author_organisation_id, "person": m.author_person, "at": when(&m.posted_at), "text": m.text}))
             .collect();
-        say!("{value}");
-        return Ok(());
+        vec![value]
     }
-    let domains: Vec<String> = c
-        .problem_domains()
-        .map(|d| short(d.as_str_name(), "PROBLEM_DOMAIN_"))
-        .collect();
-    say!("consultation {}", c.id);
-    say!(
-        "  state      {}{}",
-        short(c.state().as_str_name(), "CONSULTATION_STATE_"),
-        if c.overdue { " (OVERDUE)" } else { "" }
-    );
-    say!("  from → to  {} → {}", c.filer_id, c.addressee_id);
-    match &c.content {
-        Some(content) => {
-            say!(
-                "  case       {} (age {})",
-                content.case_reference,
-                content.age_years
-            );
-            say!("  question   {}", content.question);
-        }
-        None => say!("  content    erased {}", when(&c.erased_at)),
-    }
-    say!(
-        "  about      {} · {} · {} · {}",
-        domains.join(", "),
-        short(c.question_type().as_str_name(), "QUESTION_TYPE_"),
-        short(c.urgency().as_str_name(), "URGENCY_"),
-        c.municipality_code
-    );
-    say!(
-        "  filed      {}   answer due {}",
-        when(&c.filed_at),
-        when(&c.answer_due_at)
-    );
-    if !c.escalated_from_id.is_empty() {
-        say!("  escalated from {}", c.escalated_from_id);
-    }
-    if !c.escalated_to_id.is_empty() {
-        say!("  escalated to   {}", c.escalated_to_id);
-    }
-    say!("history");
-    for h in &shown.history {
-        say!(
-            "  {}  {:<13} {:<22} {}{}",
-            when(&h.at),
-            short(h.to_state().as_str_name(), "CONSULTATION_STATE_"),
-            h.organisation_id,
-            h.person,
-            if h.note.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", h.note)
+
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let c = &self.consultation;
+        let domains: Vec<String> = c
+            .problem_domains()
+            .map(|d| short(d.as_str_name(), "PROBLEM_DOMAIN_"))
+            .collect();
+        writeln!(out, "consultation {}", c.id)?;
+        writeln!(
+            out,
+            "  state      {}{}",
+            short(c.state().as_str_name(), "CONSULTATION_STATE_"),
+            if c.overdue { " (OVERDUE)" } else { "" }
+        )?;
+        writeln!(out, "  from → to  {} → {}", c.filer_id, c.addressee_id)?;
+        match &c.content {
+            Some(content) => {
+                writeln!(
+                    out,
+                    "  case       {} (age {})",
+                    content.case_reference, content.age_years
+                )?;
+                writeln!(out, "  question   {}", content.question)?;
             }
-        );
+            None => writeln!(out, "  content    erased {}", when(&c.erased_at))?,
+        }
+        writeln!(
+            out,
+            "  about      {} · {} · {} · {}",
+            domains.join(", "),
+            short(c.question_type().as_str_name(), "QUESTION_TYPE_"),
+            short(c.urgency().as_str_name(), "URGENCY_"),
+            c.municipality_code
+        )?;
+        writeln!(
+            out,
+            "  filed      {}   answer due {}",
+            when(&c.filed_at),
+            when(&c.answer_due_at)
+        )?;
+        if !c.escalated_from_id.is_empty() {
+            writeln!(out, "  escalated from {}", c.escalated_from_id)?;
+        }
+        if !c.escalated_to_id.is_empty() {
+            writeln!(out, "  escalated to   {}", c.escalated_to_id)?;
+        }
+        writeln!(out, "history")?;
+        for h in &self.history {
+            writeln!(
+                out,
+                "  {}  {:<13} {:<22} {}{}",
+                when(&h.at),
+                short(h.to_state().as_str_name(), "CONSULTATION_STATE_"),
+                h.organisation_id,
+                h.person,
+                if h.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", h.note)
+                }
+            )?;
+        }
+        if !self.thread.is_empty() {
+            writeln!(out, "thread")?;
+            for m in &self.thread {
+                writeln!(
+                    out,
+                    "  {}  {} ({}): {}",
+                    when(&m.posted_at),
+                    m.author_organisation_id,
+                    m.author_person,
+                    m.text
+                )?;
+            }
+        }
+        Ok(())
     }
-    if !thread.is_empty() {
-        say!("thread");
-        for m in &thread {
-            say!(
-                "  {}  {} ({}): {}",
-                when(&m.posted_at),
-                m.author_organisation_id,
-                m.author_person,
-                m.text
-            );
+}
+
+/// A consultation just filed.
+struct Filed(Option<pb::Consultation>);
+
+impl Render for Filed {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        match &self.0 {
+            Some(c) => writeln!(
+                out,
+                "filed consultation {} with {}; first answer due {}",
+                c.id,
+                c.addressee_id,
+                when(&c.answer_due_at)
+            ),
+            None => Ok(()),
         }
     }
-    Ok(())
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        self.0.iter().map(consultation_json).collect()
+    }
+}
+
+/// A message just posted to a consultation's thread.
+struct Posted(pb::ThreadMessage);
+
+impl Render for Posted {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "message {} posted", self.0.id)
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        vec![json!({"id": self.0.id, "posted_at": when(&self.0.posted_at)})]
+    }
+}
+
+/// One event of the consultation watch.
+struct Event<'a>(&'a pb::WatchConsultationsResponse);
+
+impl Render for Event<'_> {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let event = self.0;
+        writeln!(
+            out,
+            "rev {:>5}  {}  {:<15} {:<12} {:<10} by {:<22} {}{}",
+            event.revision,
+            when(&event.at),
+            short(event.kind().as_str_name(), "CONSULTATION_EVENT_KIND_"),
+            short(event.state().as_str_name(), "CONSULTATION_STATE_"),
+            event.case_reference,
+            if event.actor_organisation_id.is_empty() {
+                "the hub"
+            } else {
+                &event.actor_organisation_id
+            },
+            event.consultation_id,
+            if event.overdue { "  OVERDUE" } else { "" },
+        )
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        let event = self.0;
+        vec![
+            json!({"revision": event.revision, "consultation_id": event.consultation_id, "kind": event.kind().as_str_name(),
+                   "state": event.state().as_str_name(), "actor": event.actor_organisation_id, "at": when(&event.at),
+                   "case_reference": event.case_reference, "overdue": event.overdue}),
+        ]
+    }
+}
+
+/// A page of the audit trail, a record per line.
+struct Trail(Vec<pb::AuditEvent>);
+
+impl Render for Trail {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for e in &self.0 {
+            writeln!(
+                out,
+                "{:>6}  {}  {:<28} {:<8} {:<8} {:<24} {:<16} {}",
+                e.seq,
+                when(&e.at),
+                e.event_type,
+                short(e.action().as_str_name(), "AUDIT_ACTION_"),
+                short(e.outcome().as_str_name(), "AUDIT_OUTCOME_"),
+                e.organisation_id,
+                e.person,
+                e.consultation_id
+            )?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        self.0
+            .iter()
+            .map(|e| {
+                json!({"seq": e.seq, "at": when(&e.at), "event_type": e.event_type, "organisation_id": e.organisation_id,
+                       "person": e.person, "certificate_identity": e.certificate_identity, "consultation_id": e.consultation_id,
+                       "action": e.action().as_str_name(), "outcome": e.outcome().as_str_name(), "hash": e.hash})
+            })
+            .collect()
+    }
+}
+
+impl Render for pb::VerifyAuditChainResponse {
+    fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.intact {
+            writeln!(
+                out,
+                "audit chain intact: {} records verified",
+                self.records_checked
+            )
+        } else {
+            writeln!(
+                out,
+                "audit chain BROKEN at record {}: {} ({} records verified before it)",
+                self.broken_at_seq, self.problem, self.records_checked
+            )
+        }
+    }
+
+    fn json(&self) -> Vec<serde_json::Value> {
+        vec![
+            json!({"intact": self.intact, "records_checked": self.records_checked, "broken_at_seq": self.broken_at_seq, "problem": self.problem}),
+        ]
+    }
 }
 
 async fn watch(
@@ -551,7 +684,7 @@ async fn watch(
     person: &str,
     from: u64,
     limit: Option<usize>,
-    as_json: bool,
+    format: Format,
 ) -> anyhow::Result<()> {
     let mut last = from;
     let mut printed = 0usize;
@@ -592,30 +725,7 @@ async fn watch(
             if event.stream_start {
                 continue;
             }
-            if as_json {
-                say!(
-                    "{}",
-                    json!({"revision": event.revision, "consultation_id": event.consultation_id, "kind": event.kind().as_str_name(),
-                           "state": event.state().as_str_name(), "actor": event.actor_organisation_id, "at": when(&event.at),
-                           "case_reference": event.case_reference, "overdue": event.overdue})
-                );
-            } else {
-                say!(
-                    "rev {:>5}  {}  {:<15} {:<12} {:<10} by {:<22} {}{}",
-                    event.revision,
-                    when(&event.at),
-                    short(event.kind().as_str_name(), "CONSULTATION_EVENT_KIND_"),
-                    short(event.state().as_str_name(), "CONSULTATION_STATE_"),
-                    event.case_reference,
-                    if event.actor_organisation_id.is_empty() {
-                        "the hub"
-                    } else {
-                        &event.actor_organisation_id
-                    },
-                    event.consultation_id,
-                    if event.overdue { "  OVERDUE" } else { "" },
-                );
-            }
+            show(format, &Event(&event))?;
             printed += 1;
             if limit.is_some_and(|limit| printed >= limit) {
                 return Ok(());
@@ -630,7 +740,6 @@ pub async fn audit(
     command: &AuditCommand,
     format: Format,
 ) -> anyhow::Result<()> {
-    let as_json = format == Format::Json;
     match command {
         AuditCommand::List {
             consultation,
@@ -652,28 +761,7 @@ pub async fn audit(
                     .list_audit_events(request.clone())
                     .await?
                     .into_inner();
-                for e in &page.events {
-                    if as_json {
-                        say!(
-                            "{}",
-                            json!({"seq": e.seq, "at": when(&e.at), "event_type": e.event_type, "organisation_id": e.organisation_id,
-                                   "person": e.person, "certificate_identity": e.certificate_identity, "consultation_id": e.consultation_id,
-                                   "action": e.action().as_str_name(), "outcome": e.outcome().as_str_name(), "hash": e.hash})
-                        );
-                    } else {
-                        say!(
-                            "{:>6}  {}  {:<28} {:<8} {:<8} {:<24} {:<16} {}",
-                            e.seq,
-                            when(&e.at),
-                            e.event_type,
-                            short(e.action().as_str_name(), "AUDIT_ACTION_"),
-                            short(e.outcome().as_str_name(), "AUDIT_OUTCOME_"),
-                            e.organisation_id,
-                            e.person,
-                            e.consultation_id
-                        );
-                    }
-                }
+                show(format, &Trail(page.events))?;
                 if page.next_page_token.is_empty() {
                     break;
                 }
@@ -686,24 +774,7 @@ pub async fn audit(
                 .verify_audit_chain(pb::VerifyAuditChainRequest {})
                 .await?
                 .into_inner();
-            if as_json {
-                say!(
-                    "{}",
-                    json!({"intact": report.intact, "records_checked": report.records_checked, "broken_at_seq": report.broken_at_seq, "problem": report.problem})
-                );
-            } else if report.intact {
-                say!(
-                    "audit chain intact: {} records verified",
-                    report.records_checked
-                );
-            } else {
-                say!(
-                    "audit chain BROKEN at record {}: {} ({} records verified before it)",
-                    report.broken_at_seq,
-                    report.problem,
-                    report.records_checked
-                );
-            }
+            show(format, &report)?;
             anyhow::ensure!(report.intact, "the audit chain is broken");
         }
     }

@@ -198,6 +198,26 @@ impl Table {
     }
 }
 
+/// Placement figures: their table, and in JSON the headline beside it.
+struct Placements {
+    titled: Titled,
+    secure: Value,
+}
+
+impl Render for Placements {
+    fn table(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.titled.table(out)
+    }
+
+    fn json(&self) -> Vec<Value> {
+        vec![json!({"rows": self.titled.table.json_rows(), "secure_outside_province": self.secure})]
+    }
+
+    fn csv(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.titled.csv(out)
+    }
+}
+
 /// A table with the line that says what it shows.
 struct Titled {
     title: String,
@@ -337,7 +357,6 @@ pub async fn insights(
     command: &InsightsCommand,
     format: Format,
 ) -> anyhow::Result<()> {
-    let as_json = format == Format::Json;
     match command {
         InsightsCommand::Capacity {
             region,
@@ -646,23 +665,19 @@ pub async fn insights(
                 ]);
             }
             let secure = suppressible(found.secure_outside_province);
-            if as_json {
-                say!(
-                    "{}",
-                    json!({"rows": table.json_rows(), "secure_outside_province": secure})
-                );
-                return Ok(());
-            }
             show(
                 output.format(format),
-                &Titled {
-                    title: format!(
-                        "holds for children from {} (revision {}); secure placements outside the province: {}",
-                        found.region_id,
-                        found.revision,
-                        Table::text(&secure)
-                    ),
-                    table,
+                &Placements {
+                    titled: Titled {
+                        title: format!(
+                            "holds for children from {} (revision {}); secure placements outside the province: {}",
+                            found.region_id,
+                            found.revision,
+                            Table::text(&secure)
+                        ),
+                        table,
+                    },
+                    secure,
                 },
             )?;
         }
