@@ -71,16 +71,21 @@ pub async fn epoch_offering(hub: &spil_tests::TestHub) -> (String, String) {
 
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A stream's first message, which every watch sends at once.
+async fn first<T>(stream: &mut tonic::Streaming<T>) -> T {
+    tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .expect("the first message at once")
+        .expect("a message, not an error")
+        .expect("the stream is open")
+}
+
 /// A capacity watch's first message: no offerings, only the revision it
 /// starts after.
 pub async fn capacity_watch_start(
     stream: &mut tonic::Streaming<spil_tests::pb::WatchCapacityResponse>,
 ) -> u64 {
-    let first = tokio::time::timeout(PATIENCE, stream.message())
-        .await
-        .expect("the first message at once")
-        .expect("a message, not an error")
-        .expect("the stream is open");
+    let first = first(stream).await;
     assert!(
         first.stream_start && first.offerings.is_empty(),
         "{first:?}"
@@ -93,11 +98,7 @@ pub async fn capacity_watch_start(
 pub async fn consultation_watch_start(
     stream: &mut tonic::Streaming<spil_tests::pb::WatchConsultationsResponse>,
 ) -> u64 {
-    let first = tokio::time::timeout(PATIENCE, stream.message())
-        .await
-        .expect("the first message at once")
-        .expect("a message, not an error")
-        .expect("the stream is open");
+    let first = first(stream).await;
     assert!(
         first.stream_start && first.consultation_id.is_empty(),
         "{first:?}"
