@@ -146,11 +146,13 @@ async fn demo(
 ) -> anyhow::Result<()> {
     let layout = PkiLayout::new(dir.join("pki"));
     init_dev_pki(&layout, &crate::demo::organisation_ids())?;
+    // The environment's `SPIL_…` settings apply to the demo too (an admin
+    // port, shutdown timings); its address, database and PKI are its own.
     let config = HubConfig {
         listen_addr: listen,
         database_url: database_url
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
-        ..HubConfig::default()
+        ..HubConfig::load(None)?
     }
     .with_paths_under(&dir);
     // The demo replays weeks of history on a shifted clock before it runs
@@ -184,11 +186,11 @@ async fn demo(
          Call it with the CLI, for example as the crisis service:\n\n  \
          export SPIL_HUB=https://localhost:{port} SPIL_CA={pki}/server-ca.pem\n  \
          export SPIL_CERT={pki}/orgs/crisisdienst-zkh.pem SPIL_KEY={pki}/orgs/crisisdienst-zkh-key.pem\n  \
-         cargo run -p spil-client --bin spil -- whoami\n  \
-         cargo run -p spil-client --bin spil -- search --place-type crisis-bed --age 15 --child-municipality GM0392\n\n\
+         cargo run -p spil-cli --bin spil -- whoami\n  \
+         cargo run -p spil-cli --bin spil -- search --place-type crisis-bed --age 15 --child-municipality GM0392\n\n\
          Consultations name the person acting (recorded in the audit trail):\n\n  \
          export SPIL_PERSON=\"J. de Vries\"\n  \
-         cargo run -p spil-client --bin spil -- consult list\n\n\
+         cargo run -p spil-cli --bin spil -- consult list\n\n\
          Every organisation's certificate is in {pki}/orgs/. Stop with Ctrl-C.\n",
         dir = dir.display(),
         port = addr.port(),
@@ -197,12 +199,21 @@ async fn demo(
 }
 
 async fn serve(hub: Hub) -> anyhow::Result<()> {
-    // One plain line for operators and scripts, whatever the log settings.
+    // Plain lines for operators and scripts, whatever the log settings.
     println!("spil-hub listening on {}", hub.local_addr());
-    let token = hub.shutdown_token();
+    if let Some(admin) = hub.admin_addr() {
+        println!("spil-hub admin on {admin}");
+    }
+    // SIGTERM (Kubernetes, also as PID 1 in a container) and SIGINT (Ctrl-C)
+    // both start a graceful stop.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("failed to listen for SIGTERM")?;
+    let token = hub.stop_token();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "stop requested"),
+            _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "stop requested"),
+        }
         token.cancel();
     });
     hub.run_until_stopped().await

@@ -60,6 +60,9 @@ pub struct HubConfig {
     pub watch_buffer: usize,
     /// How long shutdown waits for open calls before it cuts them.
     pub shutdown_grace_ms: u64,
+    /// How long a stopping hub keeps serving after it reported NOT_SERVING,
+    /// so that load balancers stop sending before it stops accepting.
+    pub shutdown_drain_ms: u64,
     /// Time to a first answer on a crisis consultation.
     pub consultation_crisis_deadline_hours: u32,
     /// Time to a first answer on an urgent consultation.
@@ -91,6 +94,7 @@ impl Default for HubConfig {
             tls_reload_interval_ms: 10_000,
             watch_buffer: 64,
             shutdown_grace_ms: 5000,
+            shutdown_drain_ms: 5000,
             consultation_crisis_deadline_hours: 24,
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
@@ -216,6 +220,10 @@ impl HubConfig {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    pub fn shutdown_drain(&self) -> Duration {
+        Duration::from_millis(self.shutdown_drain_ms)
     }
 
     /// Resolves relative file paths against `base` (the demo's folder).

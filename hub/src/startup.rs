@@ -20,9 +20,24 @@ pub struct Hub {
     admin_addr: Option<SocketAddr>,
     app: Arc<App>,
     shutdown: CancellationToken,
+    /// Cancelled when a stop is asked for (a signal): the drain begins.
+    stop_requested: CancellationToken,
+    health: tonic_health::server::HealthReporter,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
+    drain: Duration,
 }
+
+/// Every service health reports on: the Spil services and, as "", the hub.
+const HEALTH_SERVICES: [&str; 7] = [
+    "",
+    "spil.v1.Directory",
+    "spil.v1.CapacityRegistry",
+    "spil.v1.Consultations",
+    "spil.v1.Audit",
+    "spil.v1.Insights",
+    "grpc.health.v1.Health",
+];
 
 /// The most request metadata (all headers together) a call may carry.
 pub const MAX_METADATA_BYTES: u32 = 64 * 1024;
@@ -103,17 +118,7 @@ impl Hub {
             .with_context(|| format!("failed to listen on {}", config.listen_addr))?;
         let local_addr = listener.local_addr()?;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_service_status(
-                "spil.v1.CapacityRegistry",
-                tonic_health::ServingStatus::Serving,
-            )
-            .await;
-        for service in [
-            "spil.v1.Directory",
-            "spil.v1.Consultations",
-            "spil.v1.Audit",
-        ] {
+        for service in HEALTH_SERVICES {
             health_reporter
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
                 .await;
@@ -177,8 +182,11 @@ impl Hub {
             admin_addr,
             app,
             shutdown,
+            stop_requested: CancellationToken::new(),
+            health: health_reporter,
             tasks,
             grace: config.shutdown_grace(),
+            drain: config.shutdown_drain(),
         })
     }
 
@@ -194,15 +202,29 @@ impl Hub {
         &self.app
     }
 
-    /// A token whose cancellation stops the hub; for signal handlers.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+    /// A token whose cancellation stops the hub the way a signal does:
+    /// health goes NOT_SERVING, the drain delay passes, then [`Hub::stop`].
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop_requested.clone()
     }
 
-    /// Serves until the shutdown token is cancelled, then drains for at most
-    /// the configured grace period.
+    /// Serves until a stop is asked for, then stops gracefully: every
+    /// health status goes NOT_SERVING at once, the hub keeps serving for
+    /// the drain delay (load balancers stop sending), then stops accepting,
+    /// ends every watch with UNAVAILABLE and where to resume, and waits for
+    /// in-flight calls for at most the grace period.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.shutdown.cancelled().await;
+        self.stop_requested.cancelled().await;
+        tracing::info!(
+            drain_ms = self.drain.as_millis() as u64,
+            "stopping: draining"
+        );
+        for service in HEALTH_SERVICES {
+            self.health
+                .set_service_status(service, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        tokio::time::sleep(self.drain).await;
         self.stop().await
     }
 
