@@ -155,6 +155,12 @@ impl From<StoreError> for AppError {
             StoreError::Conflict => AppError::Aborted(
                 "a concurrent change to the same data won; retry the request".into(),
             ),
+            StoreError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "database unavailable");
+                AppError::Unavailable(
+                    "the registry's database is unavailable; retry shortly".into(),
+                )
+            }
             other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => AppError::Internal(other),
         }
     }

@@ -60,6 +60,8 @@ pub struct HubConfig {
     pub watch_buffer: usize,
     /// How long shutdown waits for open calls before it cuts them.
     pub shutdown_grace_ms: u64,
+    /// How often readiness (health service `spil.ready`) pings the database.
+    pub readiness_interval_ms: u64,
     /// How long a stopping hub keeps serving after it reported NOT_SERVING,
     /// so that load balancers stop sending before it stops accepting.
     pub shutdown_drain_ms: u64,
@@ -95,6 +97,7 @@ impl Default for HubConfig {
             watch_buffer: 64,
             shutdown_grace_ms: 5000,
             shutdown_drain_ms: 5000,
+            readiness_interval_ms: 2000,
             consultation_crisis_deadline_hours: 24,
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
@@ -220,6 +223,10 @@ impl HubConfig {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    pub fn readiness_interval(&self) -> Duration {
+        Duration::from_millis(self.readiness_interval_ms.max(100))
     }
 
     pub fn shutdown_drain(&self) -> Duration {

@@ -28,9 +28,14 @@ pub struct Hub {
     drain: Duration,
 }
 
+/// The health service name that says whether this hub can serve requests
+/// now (its database answers); "" says only that the process is alive.
+pub const READINESS: &str = "spil.ready";
+
 /// Every service health reports on: the Spil services and, as "", the hub.
-const HEALTH_SERVICES: [&str; 7] = [
+const HEALTH_SERVICES: [&str; 8] = [
     "",
+    READINESS,
     "spil.v1.Directory",
     "spil.v1.CapacityRegistry",
     "spil.v1.Consultations",
@@ -170,6 +175,15 @@ impl Hub {
             store.follow_other_replicas(signal).await
         }));
 
+        let stop_requested = CancellationToken::new();
+        tasks.push(tokio::spawn(readiness(
+            app.store().clone(),
+            health_reporter.clone(),
+            config.readiness_interval(),
+            stop_requested.clone(),
+            shutdown.clone(),
+        )));
+
         tasks.push(tokio::spawn(housekeeping(
             Arc::clone(&app),
             config.hold_sweep_interval(),
@@ -182,7 +196,7 @@ impl Hub {
             admin_addr,
             app,
             shutdown,
-            stop_requested: CancellationToken::new(),
+            stop_requested,
             health: health_reporter,
             tasks,
             grace: config.shutdown_grace(),
@@ -239,6 +253,44 @@ impl Hub {
             );
         }
         Ok(())
+    }
+}
+
+/// Readiness follows the database: NOT_SERVING as soon as a ping fails or
+/// takes longer than the interval, SERVING again when one answers. Liveness
+/// ("") does not depend on the database. Ends when a stop is asked for, so
+/// that it never reports SERVING during the drain.
+async fn readiness(
+    store: crate::store::Store,
+    health: tonic_health::server::HealthReporter,
+    every: Duration,
+    stop_requested: CancellationToken,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ready = true;
+    loop {
+        tokio::select! {
+            _ = stop_requested.cancelled() => return,
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let answered = matches!(tokio::time::timeout(every, store.ping()).await, Ok(Ok(())));
+        if answered != ready {
+            ready = answered;
+            if stop_requested.is_cancelled() {
+                return;
+            }
+            let status = if ready {
+                tracing::info!("database answers again: ready");
+                tonic_health::ServingStatus::Serving
+            } else {
+                tracing::warn!("database does not answer: not ready");
+                tonic_health::ServingStatus::NotServing
+            };
+            health.set_service_status(READINESS, status).await;
+        }
     }
 }
 

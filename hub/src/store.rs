@@ -58,6 +58,10 @@ pub enum StoreError {
     /// caller may retry. Never a bug of the caller's request.
     #[error("a concurrent write conflicted")]
     Conflict,
+    /// The database cannot be reached now (no connection, the pool
+    /// exhausted, a timeout, a failover in progress): the caller may retry.
+    #[error("the database is unavailable")]
+    Unavailable(String),
     #[error("database error")]
     Database(DbErr),
 }
@@ -116,9 +120,44 @@ impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> Self {
         if is_conflict(&error) {
             StoreError::Conflict
+        } else if let Some(why) = unavailable(&error) {
+            StoreError::Unavailable(why)
         } else {
             StoreError::Database(error)
         }
+    }
+}
+
+/// Why the database cannot be reached, when that is what the error says.
+/// The reason names a kind of failure, never a value from a row.
+fn unavailable(error: &DbErr) -> Option<String> {
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match error {
+        DbErr::ConnectionAcquire(e) => return Some(format!("no connection: {e}")),
+        // Any failure to open a connection is the database's unavailability.
+        DbErr::Conn(_) => return Some("no connection".into()),
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return None,
+    };
+    match sqlx {
+        Sqlx::PoolTimedOut => Some("the connection pool is exhausted".into()),
+        Sqlx::PoolClosed => Some("the connection pool is closed".into()),
+        Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::WorkerCrashed => Some("the connection was lost".into()),
+        Sqlx::Database(e) => {
+            let code = e.code()?;
+            // PostgreSQL: connection exceptions (08…), shutting down or not
+            // yet accepting (57P01–57P03), too many connections (53300),
+            // query cancelled by statement_timeout (57014), read-only
+            // after a failover (25006).
+            (code.starts_with("08")
+                || matches!(
+                    &*code,
+                    "57P01" | "57P02" | "57P03" | "53300" | "57014" | "25006"
+                ))
+            .then(|| format!("database error class {code}"))
+        }
+        _ => None,
     }
 }
 

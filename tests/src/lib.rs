@@ -170,6 +170,14 @@ impl TestHub {
         self.hub.as_ref().expect("hub is running")
     }
 
+    /// On PostgreSQL: the server's URL and the name of this hub's database.
+    pub fn postgres_database(&self) -> Option<(&str, &str)> {
+        self.database
+            .postgres
+            .as_ref()
+            .map(|(server, name)| (server.as_str(), name.as_str()))
+    }
+
     /// The hub's database, for tests that tamper with stored rows.
     pub fn database_url(&self) -> &str {
         &self.database.url

@@ -2,6 +2,7 @@
 
 mod hub {
     mod audit;
+    mod availability;
     mod bad_input;
     mod consultations;
     mod fuzz;

@@ -43,7 +43,11 @@ impl From<AppError> for Status {
             }
             AppError::AlreadyExists(message) => Status::already_exists(message),
             AppError::OutOfRange(message) => Status::out_of_range(message),
-            AppError::Unavailable(message) => Status::unavailable(message),
+            AppError::Unavailable(message) => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                Status::with_error_details(Code::Unavailable, message, details)
+            }
             AppError::Aborted(message) => {
                 let mut details = ErrorDetails::new();
                 details.set_retry_info(Some(std::time::Duration::from_millis(50)));
