@@ -29,6 +29,17 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The effective configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Run the database migrations and exit (a Kubernetes Job before a
+    /// rollout, with `migrate_on_start = false` on the hubs).
+    Migrate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Create development certificates: CAs, server certificate, one client certificate per organisation.
     Pki {
         #[command(subcommand)]
@@ -68,6 +79,16 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment) with
+    /// secrets redacted, after checking it as `serve` would.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PkiCommand {
     Init {
         #[arg(long, default_value = "pki")]
@@ -82,7 +103,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
             let config = HubConfig::load(config.as_deref())?;
+            config.validate_for_replicas()?;
             serve(Hub::build(config, Arc::new(SystemClock)).await?).await
+        }
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => {
+            let config = HubConfig::load(config.as_deref())?;
+            config.validate_for_replicas()?;
+            print!("{}", config.redacted()?);
+            Ok(())
+        }
+        Command::Migrate { config } => {
+            let config = HubConfig::load(config.as_deref())?;
+            let store = crate::store::Store::connect(&crate::store::StoreConfig {
+                database_url: config.database_url.expose().to_owned(),
+                pool_size: 1,
+            })
+            .await?;
+            store.migrate().await?;
+            println!("the database is migrated");
+            Ok(())
         }
         Command::Pki {
             command: PkiCommand::Init { dir, orgs },
@@ -116,7 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 served_region_ids: serves.into_iter().collect(),
             };
             let store = crate::store::Store::connect(&crate::store::StoreConfig {
-                database_url: config.database_url,
+                database_url: config.database_url.expose().to_owned(),
                 pool_size: 1,
             })
             .await?;
@@ -150,8 +191,10 @@ async fn demo(
     // port, shutdown timings); its address, database and PKI are its own.
     let config = HubConfig {
         listen_addr: listen,
-        database_url: database_url
-            .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
+        database_url: crate::config::Secret::new(
+            database_url
+                .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
+        ),
         ..HubConfig::load(None)?
     }
     .with_paths_under(&dir);

@@ -9,6 +9,25 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `SPIL_` variables of the command line client and the test harness, not
+/// of the hub.
+const CLIENT_VARIABLES: &[&str] = &[
+    "HUB",
+    "CA",
+    "CERT",
+    "KEY",
+    "PERSON",
+    "AS",
+    "TEST_DATABASE_URL",
+];
+
+/// Fields that hold secrets: they may come from `SPIL_<FIELD>_FILE`, and
+/// `config check` prints them redacted.
+const SECRET_FIELDS: &[&str] = &["database_url", "page_token_secret"];
+
+/// The shortest page-token secret replicas may share.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// A secret that never appears in logs or `Debug` output.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -37,13 +56,20 @@ pub struct HubConfig {
     /// A plaintext listener serving only `grpc.health.v1`, for probes that
     /// cannot present a client certificate. Off when unset.
     pub admin_addr: Option<SocketAddr>,
-    /// `sqlite://file.sqlite` (embedded default) or `postgres://…`.
-    pub database_url: String,
+    /// `sqlite://file.sqlite` (embedded default) or `postgres://…`. May
+    /// hold a password: printed redacted; `SPIL_DATABASE_URL_FILE` reads it
+    /// from a file (a mounted Kubernetes secret).
+    pub database_url: Secret,
     pub database_pool_size: u32,
     pub tls: TlsFiles,
-    /// Signs page tokens; replicas behind one address must share it. A random
-    /// one is made at start when unset.
+    /// Signs page tokens; replicas behind one address must share it, so
+    /// `serve` on PostgreSQL refuses to start without one of at least 32
+    /// bytes. The demo and SQLite make a random one when unset.
+    /// `SPIL_PAGE_TOKEN_SECRET_FILE` reads it from a file.
     pub page_token_secret: Option<Secret>,
+    /// Run the database migrations when the hub starts; off when a
+    /// Kubernetes Job runs `spil-hub migrate` before a rollout.
+    pub migrate_on_start: bool,
     /// How long a crisis-bed publication stays fresh.
     pub crisis_bed_fresh_hours: u32,
     /// How long a publication of any other place type stays fresh.
@@ -80,7 +106,7 @@ impl Default for HubConfig {
         Self {
             listen_addr: "127.0.0.1:50051".parse().expect("valid address"),
             admin_addr: None,
-            database_url: "sqlite://spil.sqlite".into(),
+            database_url: Secret::new("sqlite://spil.sqlite"),
             database_pool_size: 8,
             tls: TlsFiles {
                 server_cert: "pki/server.pem".into(),
@@ -89,6 +115,7 @@ impl Default for HubConfig {
                 client_crls: vec!["pki/client-ca.crl.pem".into()],
             },
             page_token_secret: None,
+            migrate_on_start: true,
             crisis_bed_fresh_hours: 12,
             other_fresh_days: 7,
             hold_sweep_interval_ms: 1000,
@@ -115,9 +142,11 @@ impl HubConfig {
         Self::load_from(file, vars)
     }
 
-    /// [`HubConfig::load`] with the environment given. Variables that name
-    /// no configuration field (the CLI's `SPIL_HUB`, `SPIL_CA`, …) are
-    /// ignored; a file is held to its fields strictly.
+    /// [`HubConfig::load`] with the environment given. A `SPIL_` variable
+    /// that names no configuration field is an error (a typo must not pass
+    /// silently), except the command line client's own (`SPIL_HUB`,
+    /// `SPIL_CA`, …). `SPIL_<SECRET>_FILE` reads a secret from a file. A
+    /// file is held to its fields strictly.
     pub fn load_from(
         file: Option<&Path>,
         vars: impl IntoIterator<Item = (String, String)>,
@@ -145,14 +174,64 @@ impl HubConfig {
                 .split("__")
                 .map(str::to_owned)
                 .collect();
-            if !fields.contains(&path[0]) {
+            if CLIENT_VARIABLES.contains(&key) {
                 continue;
             }
+            let (path, value) = match path[0].strip_suffix("_file") {
+                Some(secret) if path.len() == 1 && SECRET_FIELDS.contains(&secret) => {
+                    let text = std::fs::read_to_string(&value)
+                        .with_context(|| format!("failed to read {name} ({value})"))?;
+                    (
+                        vec![secret.to_owned()],
+                        text.trim_end_matches(['\n', '\r']).to_owned(),
+                    )
+                }
+                _ => (path, value),
+            };
+            anyhow::ensure!(
+                fields.contains(&path[0]),
+                "{name} names no configuration field (see `spil-hub config check`)"
+            );
             set_path(&mut table, &path, &value).with_context(|| format!("invalid {name}"))?;
         }
         let config: Self = table.try_into().context("invalid configuration")?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// What `serve` needs beyond [`HubConfig::validate`]: on PostgreSQL,
+    /// where replicas run side by side, a page-token secret they all share.
+    pub fn validate_for_replicas(&self) -> anyhow::Result<()> {
+        if self.database_url.expose().starts_with("postgres") {
+            let length = self
+                .page_token_secret
+                .as_ref()
+                .map_or(0, |s| s.expose().len());
+            anyhow::ensure!(
+                length >= MIN_SECRET_BYTES,
+                "page_token_secret must be set to at least {MIN_SECRET_BYTES} bytes on PostgreSQL, \
+                 the same on every replica (SPIL_PAGE_TOKEN_SECRET or SPIL_PAGE_TOKEN_SECRET_FILE)"
+            );
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets redacted: a database
+    /// URL keeps its scheme and host, never a password.
+    pub fn redacted(&self) -> anyhow::Result<String> {
+        let mut table =
+            toml::Table::try_from(self).context("failed to encode the configuration")?;
+        table.insert(
+            "database_url".into(),
+            toml::Value::String(redact_url(self.database_url.expose())),
+        );
+        if let Some(secret) = &self.page_token_secret {
+            table.insert(
+                "page_token_secret".into(),
+                toml::Value::String(format!("(set, {} bytes)", secret.expose().len())),
+            );
+        }
+        toml::to_string(&table).context("failed to print the configuration")
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -250,6 +329,18 @@ impl HubConfig {
     }
 }
 
+/// `postgres://user:password@host/db` as `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn merge(base: &mut toml::Table, overlay: toml::Table) {
     for (key, value) in overlay {
         match (base.get_mut(&key), value) {
@@ -307,7 +398,7 @@ mod tests {
         )
         .unwrap();
         let config = HubConfig::load_from(Some(&file), []).unwrap();
-        assert_eq!(config.database_url, "postgres://db/spil");
+        assert_eq!(config.database_url.expose(), "postgres://db/spil");
         assert_eq!(config.tls.client_ca, PathBuf::from("ca.pem"));
         assert_eq!(config.tls.server_cert, PathBuf::from("pki/server.pem"));
 
@@ -322,11 +413,12 @@ mod tests {
             ("SPIL_TLS__CLIENT_CA", "/etc/ca.pem"),
             ("SPIL_WATCH_BUFFER", "8"),
             ("SPIL_HUB", "https://localhost:50051"),
+            ("SPIL_PERSON", "J. de Vries"),
             ("HOME", "/root"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
         let config = HubConfig::load_from(None, vars).unwrap();
-        assert_eq!(config.database_url, "postgres://env/spil");
+        assert_eq!(config.database_url.expose(), "postgres://env/spil");
         assert_eq!(config.tls.client_ca, PathBuf::from("/etc/ca.pem"));
         assert_eq!(config.watch_buffer, 8);
         let bad = [("SPIL_WATCH_BUFFER".to_owned(), "many".to_owned())];
@@ -336,5 +428,48 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+        let config = HubConfig {
+            database_url: Secret::new("postgres://spil:hunter2@db.internal:5432/spil"),
+            page_token_secret: Some(Secret::new("x".repeat(40))),
+            ..HubConfig::default()
+        };
+        let printed = config.redacted().unwrap();
+        assert!(!printed.contains("hunter2") && !printed.contains(&"x".repeat(40)));
+        assert!(printed.contains("postgres://spil:***@db.internal:5432/spil"));
+        assert!(printed.contains("(set, 40 bytes)"));
+    }
+
+    #[test]
+    fn an_unknown_variable_is_an_error_and_secrets_come_from_files() {
+        let typo = [("SPIL_WATCH_BUFER".to_owned(), "8".to_owned())];
+        let error = HubConfig::load_from(None, typo).unwrap_err();
+        assert!(format!("{error:#}").contains("SPIL_WATCH_BUFER"));
+
+        let dir = std::env::temp_dir().join(format!("spil-secret-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret");
+        std::fs::write(&file, format!("{}\n", "s".repeat(48))).unwrap();
+        let vars = [(
+            "SPIL_PAGE_TOKEN_SECRET_FILE".to_owned(),
+            file.display().to_string(),
+        )];
+        let config = HubConfig::load_from(None, vars).unwrap();
+        assert_eq!(config.page_token_secret.unwrap().expose(), "s".repeat(48));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn replicas_on_postgresql_need_a_shared_secret() {
+        let mut config = HubConfig {
+            database_url: Secret::new("postgres://db/spil"),
+            ..HubConfig::default()
+        };
+        assert!(config.validate_for_replicas().is_err());
+        config.page_token_secret = Some(Secret::new("short"));
+        assert!(config.validate_for_replicas().is_err());
+        config.page_token_secret = Some(Secret::new("k".repeat(MIN_SECRET_BYTES)));
+        assert!(config.validate_for_replicas().is_ok());
+        let embedded = HubConfig::default();
+        assert!(embedded.validate_for_replicas().is_ok());
     }
 }

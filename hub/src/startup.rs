@@ -82,15 +82,17 @@ impl Hub {
         config.validate()?;
         let tls_config = tls::LiveConfig::load(&config.tls)?;
         let store = Store::connect(&StoreConfig {
-            database_url: config.database_url.clone(),
+            database_url: config.database_url.expose().to_owned(),
             pool_size: config.database_pool_size,
         })
         .await
         .context("failed to open the database")?;
-        store
-            .migrate()
-            .await
-            .context("failed to migrate the database")?;
+        if config.migrate_on_start {
+            store
+                .migrate()
+                .await
+                .context("failed to migrate the database")?;
+        }
 
         let secret = match &config.page_token_secret {
             Some(secret) => secret.expose().as_bytes().to_vec(),

@@ -141,7 +141,11 @@ impl TestHub {
 
         let mut config = HubConfig {
             listen_addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: database.url.clone(),
+            database_url: spil_hub::config::Secret::new(database.url.clone()),
+            // Replicas of one test hub share it, as production's must.
+            page_token_secret: Some(spil_hub::config::Secret::new(
+                uuid::Uuid::new_v4().simple().to_string(),
+            )),
             tls,
             hold_sweep_interval_ms: 50,
             tls_reload_interval_ms: 50,
