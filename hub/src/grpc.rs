@@ -19,11 +19,12 @@ use tonic::service::Routes;
 /// certificate → organisation interceptor, plus health and reflection.
 pub fn routes(
     app: Arc<App>,
+    trust: crate::tls::PeerTrust,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
 ) -> anyhow::Result<Routes> {
-    let authenticate = auth::Authenticate::new(Arc::clone(&app));
+    let authenticate = auth::Authenticate::new(Arc::clone(&app), trust);
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(spil_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -54,6 +54,11 @@ pub fn grpc_server() -> Server {
         // Dead peers are noticed, so their watch streams end.
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        // Long-lived connections end after a while (GOAWAY, then a grace for
+        // calls in flight), so clients rebalance across replicas and meet
+        // the TLS configuration in force again. Watches resume elsewhere.
+        .max_connection_age(Duration::from_secs(30 * 60))
+        .max_connection_age_grace(Duration::from_secs(60))
         // One connection cannot take every worker: calls beyond this wait.
         .concurrency_limit_per_connection(256)
         // Beyond that, refuse at once with RESOURCE_EXHAUSTED rather than queue.
@@ -130,7 +135,11 @@ impl Hub {
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
                 .await;
         }
-        let routes = grpc::routes(Arc::clone(&app), health_service.clone())?;
+        let routes = grpc::routes(
+            Arc::clone(&app),
+            tls_config.peer_trust(),
+            health_service.clone(),
+        )?;
         let incoming = tls::incoming(listener, tls_config.clone(), shutdown.clone());
 
         let mut tasks = Vec::new();

@@ -8,6 +8,7 @@
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use rustls::RootCertStore;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
@@ -43,8 +44,11 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Builds the server configuration: our certificate, and a client
-/// certificate required from the client CA, checked against its CRLs.
-pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<ServerConfig>> {
+/// certificate required from the client CA, checked against its CRLs. The
+/// verifier is returned too, to check open connections' peers again.
+pub fn server_config(
+    files: &TlsFiles,
+) -> anyhow::Result<(Arc<ServerConfig>, Arc<dyn ClientCertVerifier>)> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.server_cert)
         .with_context(|| format!("failed to open {}", files.server_cert.display()))?
         .collect::<Result<_, _>>()
@@ -75,28 +79,85 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<ServerConfig>> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("failed to choose TLS versions")?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::clone(&verifier))
         .with_single_cert(certs, key)
         .context("the server certificate and key do not match")?;
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), verifier))
+}
+
+/// The client verifier of the configuration in force, and what it said of
+/// the certificates it has seen since it was loaded.
+struct Trust {
+    verifier: Arc<dyn ClientCertVerifier>,
+    /// SHA-256 of a leaf certificate → whether it still verifies. Emptied by
+    /// every reload, so a new CRL or CA is applied to open connections too.
+    verdicts: std::sync::Mutex<std::collections::HashMap<[u8; 32], bool>>,
+}
+
+/// Checks an open connection's client certificate against the TLS
+/// configuration in force now, not the one its handshake met: after a CRL
+/// (or client CA) reload, a revoked or no longer trusted certificate is
+/// refused on its next request.
+#[derive(Clone)]
+pub struct PeerTrust(Arc<ArcSwap<Trust>>);
+
+impl PeerTrust {
+    pub fn still_trusted(&self, chain: &[CertificateDer<'_>]) -> bool {
+        use sha2::Digest;
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return false;
+        };
+        let trust = self.0.load();
+        let key: [u8; 32] = sha2::Sha256::digest(leaf.as_ref()).into();
+        if let Some(verdict) = trust.verdicts.lock().expect("verdicts").get(&key) {
+            return *verdict;
+        }
+        let verdict = trust
+            .verifier
+            .verify_client_cert(leaf, intermediates, rustls_pki_types::UnixTime::now())
+            .is_ok();
+        let mut verdicts = trust.verdicts.lock().expect("verdicts");
+        // Bounded: a flood of distinct certificates cannot grow it forever.
+        if verdicts.len() > 10_000 {
+            verdicts.clear();
+        }
+        verdicts.insert(key, verdict);
+        verdict
+    }
 }
 
 /// The TLS configuration new connections get, rebuilt when one of its files
 /// changes: a revocation (a new CRL) or a renewed certificate takes effect
-/// without a restart. Open connections keep the configuration they began with.
+/// without a restart. Open connections keep their handshake, but every
+/// request checks its peer again through [`PeerTrust`].
 #[derive(Clone)]
 pub struct LiveConfig {
     current: Arc<ArcSwap<ServerConfig>>,
+    trust: PeerTrust,
     files: TlsFiles,
+}
+
+fn trust_in(verifier: Arc<dyn ClientCertVerifier>) -> Trust {
+    Trust {
+        verifier,
+        verdicts: Default::default(),
+    }
 }
 
 impl LiveConfig {
     pub fn load(files: &TlsFiles) -> anyhow::Result<Self> {
+        let (config, verifier) = server_config(files)?;
         Ok(Self {
-            current: Arc::new(ArcSwap::new(server_config(files)?)),
+            current: Arc::new(ArcSwap::new(config)),
+            trust: PeerTrust(Arc::new(ArcSwap::from_pointee(trust_in(verifier)))),
             files: files.clone(),
         })
+    }
+
+    /// The handle requests use to check their connection's peer again.
+    pub fn peer_trust(&self) -> PeerTrust {
+        self.trust.clone()
     }
 
     pub fn current(&self) -> Arc<ServerConfig> {
@@ -131,8 +192,9 @@ impl LiveConfig {
                 continue;
             }
             match server_config(&self.files) {
-                Ok(config) => {
+                Ok((config, verifier)) => {
                     self.current.store(config);
+                    self.trust.0.store(Arc::new(trust_in(verifier)));
                     seen = now;
                     tracing::info!("tls configuration reloaded");
                 }

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::domain::identity::Caller;
+use crate::tls::PeerTrust;
 use std::sync::Arc;
 use tonic::{Request, Status};
 use x509_parser::extensions::GeneralName;
@@ -12,11 +13,12 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 #[derive(Clone)]
 pub struct Authenticate {
     app: Arc<App>,
+    trust: PeerTrust,
 }
 
 impl Authenticate {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    pub fn new(app: Arc<App>, trust: PeerTrust) -> Self {
+        Self { app, trust }
     }
 }
 
@@ -28,6 +30,14 @@ impl tonic::service::Interceptor for Authenticate {
         let leaf = certs
             .first()
             .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+        // The handshake checked the certificate against the CRL of its day;
+        // this checks it against today's, so a revocation reaches open
+        // connections within the reload interval.
+        if !self.trust.still_trusted(&certs) {
+            return Err(Status::unauthenticated(
+                "the client certificate is revoked or no longer trusted",
+            ));
+        }
         let uris = uri_sans(leaf.as_ref())
             .map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
         let caller = self.app.directory.identify(&uris)?;

@@ -255,7 +255,7 @@ async fn each_role_does_only_what_it_may() {
 }
 
 #[tokio::test]
-async fn a_certificate_revoked_while_the_hub_runs_is_refused_on_its_next_connection() {
+async fn a_certificate_revoked_while_the_hub_runs_is_refused_on_new_and_open_connections() {
     let hub = TestHub::spawn().await;
     let (serial, identity) = hub.certificate("kenter");
     let before = hub.connect(Some(identity.clone())).await.unwrap();
@@ -288,6 +288,14 @@ async fn a_certificate_revoked_while_the_hub_runs_is_refused_on_its_next_connect
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // The connection opened before the revocation is refused too, on its
+    // next request: it does not live on for as long as keepalive holds it.
+    let refused = before
+        .directory()
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect_err("the open connection's next call is refused");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
     // Other organisations are unaffected.
     let other = hub.client_as("crisisdienst-zkh").await;
     assert!(
