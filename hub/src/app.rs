@@ -86,6 +86,13 @@ pub enum AppError {
     /// A concurrent write collided with this one; retrying is safe.
     #[error("{0}")]
     Aborted(String),
+    /// The caller's share is used up (calls per second, open watches);
+    /// retrying after `retry_after` is welcome.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A watch ended by the hub's shutdown; the client reconnects (to any
     /// replica) with `resume_after` as its start revision and misses nothing.
     #[error("the hub is shutting down: reconnect with start_revision {}", resume_after.0)]
@@ -183,6 +190,8 @@ pub struct Settings {
     pub deadlines: crate::domain::consultation::DeadlinePolicy,
     /// How long an ended consultation keeps its content.
     pub consultation_retention: chrono::Duration,
+    /// Open watch streams per organisation.
+    pub max_watches: usize,
 }
 
 /// What every use-case shares: the store, the clock, the settings, the
@@ -199,6 +208,46 @@ pub struct Context {
     view: view::RegistryView,
     /// Cancelled at shutdown: ends watch streams so the server can drain.
     shutdown: CancellationToken,
+    /// Open watch streams per organisation, against `Settings::max_watches`.
+    watches: std::sync::Mutex<HashMap<OrgId, usize>>,
+}
+
+/// One open watch stream, counted against its organisation's cap until it
+/// ends (the producer task drops it).
+pub struct WatchSlot {
+    context: Arc<Context>,
+    org: OrgId,
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = self.context.watches.lock().expect("watch counts");
+        if let Some(n) = open.get_mut(&self.org) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.org);
+            }
+        }
+    }
+}
+
+impl Context {
+    /// A slot for one more watch of `org`, or RESOURCE_EXHAUSTED at its cap.
+    fn watch_slot(self: &Arc<Self>, org: &OrgId) -> Result<WatchSlot, AppError> {
+        let mut open = self.watches.lock().expect("watch counts");
+        let n = open.entry(org.clone()).or_default();
+        if *n >= self.settings.max_watches {
+            return Err(AppError::ResourceExhausted {
+                message: format!("organisation {org} has {n} watch streams open, the most it may"),
+                retry_after: std::time::Duration::from_secs(5),
+            });
+        }
+        *n += 1;
+        Ok(WatchSlot {
+            context: Arc::clone(self),
+            org: org.clone(),
+        })
+    }
 }
 
 /// Declares a use-case type: a cheap handle on the shared [`Context`].
@@ -264,6 +313,7 @@ impl App {
             directory_reload: tokio::sync::Mutex::new(()),
             view: view::RegistryView::default(),
             shutdown,
+            watches: Default::default(),
         });
         context.reload_directory().await?;
         Ok(Arc::new(Self {

@@ -86,6 +86,16 @@ pub struct HubConfig {
     pub watch_buffer: usize,
     /// How long shutdown waits for open calls before it cuts them.
     pub shutdown_grace_ms: u64,
+    /// Each organisation's sustained rate of calls (a token bucket per
+    /// organisation): one organisation's flood cannot starve another's
+    /// crisis searches. Beyond it: RESOURCE_EXHAUSTED with RetryInfo.
+    pub org_calls_per_second: u32,
+    /// How many calls an organisation may make at once above its rate.
+    pub org_call_burst: u32,
+    /// Open watch streams (capacity and consultations) per organisation.
+    pub org_max_watches: u32,
+    /// TLS handshakes in progress at once; more wait for a free slot.
+    pub max_tls_handshakes: u32,
     /// How often readiness (health service `spil.ready`) pings the database.
     pub readiness_interval_ms: u64,
     /// How long a stopping hub keeps serving after it reported NOT_SERVING,
@@ -125,6 +135,10 @@ impl Default for HubConfig {
             shutdown_grace_ms: 5000,
             shutdown_drain_ms: 5000,
             readiness_interval_ms: 2000,
+            org_calls_per_second: 200,
+            org_call_burst: 400,
+            org_max_watches: 64,
+            max_tls_handshakes: 64,
             consultation_crisis_deadline_hours: 24,
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
@@ -256,6 +270,13 @@ impl HubConfig {
             "change_log_retention_hours must be at least 1"
         );
         anyhow::ensure!(self.watch_buffer >= 1, "watch_buffer must be at least 1");
+        anyhow::ensure!(
+            self.org_calls_per_second >= 1
+                && self.org_call_burst >= 1
+                && self.org_max_watches >= 1
+                && self.max_tls_handshakes >= 1,
+            "org_calls_per_second, org_call_burst, org_max_watches and max_tls_handshakes must be at least 1"
+        );
         anyhow::ensure!(
             self.consultation_crisis_deadline_hours >= 1
                 && self.consultation_urgent_deadline_days >= 1

@@ -1,6 +1,7 @@
 //! The gRPC surface: services, the authentication layer, conversions and
 //! the error mapping. No SQL and no authorisation rule lives here.
 
+pub mod admission;
 mod audit;
 mod auth;
 mod capacity;
@@ -20,11 +21,12 @@ use tonic::service::Routes;
 pub fn routes(
     app: Arc<App>,
     trust: crate::tls::PeerTrust,
+    admission: admission::Admission,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
 ) -> anyhow::Result<Routes> {
-    let authenticate = auth::Authenticate::new(Arc::clone(&app), trust);
+    let authenticate = auth::Authenticate::new(Arc::clone(&app), trust, Arc::new(admission));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(spil_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

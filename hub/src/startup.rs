@@ -75,7 +75,8 @@ pub fn grpc_server() -> Server {
         // oversized value (say `x-spil-person`) with INVALID_ARGUMENT naming
         // it; beyond it HTTP/2 answers 431, which gRPC clients see as UNKNOWN.
         .http2_max_header_list_size(MAX_METADATA_BYTES)
-        .max_concurrent_streams(Some(1024))
+        // No more streams per connection than calls it may run at once.
+        .max_concurrent_streams(Some(256))
         .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
 }
 
@@ -114,6 +115,7 @@ impl Hub {
             change_log_retention: config.change_log_retention(),
             deadlines: config.consultation_deadlines(),
             consultation_retention: config.consultation_retention(),
+            max_watches: config.org_max_watches as usize,
         };
         let app = App::new(
             store,
@@ -135,12 +137,20 @@ impl Hub {
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
                 .await;
         }
+        let admission =
+            grpc::admission::Admission::new(config.org_calls_per_second, config.org_call_burst);
         let routes = grpc::routes(
             Arc::clone(&app),
             tls_config.peer_trust(),
+            admission,
             health_service.clone(),
         )?;
-        let incoming = tls::incoming(listener, tls_config.clone(), shutdown.clone());
+        let incoming = tls::incoming(
+            listener,
+            tls_config.clone(),
+            config.max_tls_handshakes as usize,
+            shutdown.clone(),
+        );
 
         let mut tasks = Vec::new();
         let signal = shutdown.clone();

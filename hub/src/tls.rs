@@ -210,14 +210,26 @@ impl LiveConfig {
 /// Accepts TCP connections, completes each TLS handshake on its own task
 /// (a slow client blocks nobody) and yields the verified streams. Stops
 /// accepting when `shutdown` is cancelled.
+/// At most `max_handshakes` handshakes run at once: a burst of new
+/// connections waits for a slot instead of taking every core from the calls
+/// in flight.
 pub fn incoming(
     listener: TcpListener,
     config: LiveConfig,
+    max_handshakes: usize,
     shutdown: CancellationToken,
 ) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(ACCEPTED_BACKLOG);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(max_handshakes.max(1)));
     tokio::spawn(async move {
         loop {
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                slot = Arc::clone(&handshakes).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+            };
             let (tcp, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
@@ -233,6 +245,7 @@ pub fn incoming(
             let acceptor = TlsAcceptor::from(config.current());
             let tx = tx.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(stream)).await;

@@ -781,12 +781,14 @@ impl ConsultationUseCases {
             StartFrom::After(start) => start,
         };
         let txn = self.store.begin_consultation_read().await?;
-        self.finish(txn, actor, &person, call, None, Ok(())).await?;
+        let slot = self.0.watch_slot(&actor.caller.org.id);
+        let slot = self.finish(txn, actor, &person, call, None, slot).await?;
 
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
         let app = self.clone();
         let org = actor.caller.org.id.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(error) = app.produce_consultation_events(org, start, &tx).await {
                 let _ = tx.send(Err(error)).await;
             }

@@ -134,9 +134,11 @@ impl WatchUseCases {
             }
         };
 
+        let slot = self.0.watch_slot(&caller.org.id)?;
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
         let app = self.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(error) = app.produce(start, matcher, &tx).await {
                 let _ = tx.send(Err(error)).await;
             }

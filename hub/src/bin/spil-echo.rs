@@ -54,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         signal.cancel();
     });
-    let incoming = tls::incoming(listener, config, shutdown.clone());
+    // The hub's own default for concurrent handshakes: the same work.
+    let handshakes = spil_hub::config::HubConfig::default().max_tls_handshakes as usize;
+    let incoming = tls::incoming(listener, config, handshakes, shutdown.clone());
     spil_hub::startup::grpc_server()
         .add_service(EchoServer::new(EchoService))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

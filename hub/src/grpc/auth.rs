@@ -1,6 +1,7 @@
 //! Identity: turns the verified client certificate of the connection into
 //! a [`Caller`] extension on every request, or refuses the call.
 
+use super::admission::Admission;
 use crate::app::App;
 use crate::domain::identity::Caller;
 use crate::tls::PeerTrust;
@@ -14,11 +15,16 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 pub struct Authenticate {
     app: Arc<App>,
     trust: PeerTrust,
+    admission: Arc<Admission>,
 }
 
 impl Authenticate {
-    pub fn new(app: Arc<App>, trust: PeerTrust) -> Self {
-        Self { app, trust }
+    pub fn new(app: Arc<App>, trust: PeerTrust, admission: Arc<Admission>) -> Self {
+        Self {
+            app,
+            trust,
+            admission,
+        }
     }
 }
 
@@ -41,6 +47,7 @@ impl tonic::service::Interceptor for Authenticate {
         let uris = uri_sans(leaf.as_ref())
             .map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
         let caller = self.app.directory.identify(&uris)?;
+        self.admission.admit(&caller.org.id)?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }

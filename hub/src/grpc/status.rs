@@ -48,6 +48,14 @@ impl From<AppError> for Status {
                 details.set_retry_info(Some(std::time::Duration::from_secs(1)));
                 Status::with_error_details(Code::Unavailable, message, details)
             }
+            AppError::ResourceExhausted {
+                message,
+                retry_after,
+            } => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(retry_after));
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
             AppError::Aborted(message) => {
                 let mut details = ErrorDetails::new();
                 details.set_retry_info(Some(std::time::Duration::from_millis(50)));

@@ -1,6 +1,7 @@
 //! Holds: granted only while a fresh place is free, and never twice.
 
 use super::support::{assert_code, assert_precondition};
+use futures::StreamExt;
 use spil_tests::fixtures::*;
 use spil_tests::{Backend, TestHub, backends, pb};
 use tonic::Code;
@@ -267,4 +268,98 @@ async fn roles_add_up_for_an_organisation_with_several() {
         .into_inner();
     assert_eq!(kenter_holds.holds.len(), 1);
     assert_eq!(kenter_holds.holds[0].offering_id, kenters);
+}
+
+/// One crisis service floods the hub at many times its share: its excess is
+/// refused at once with RESOURCE_EXHAUSTED and RetryInfo, and another crisis
+/// service's searches meanwhile all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_from_one_organisation_does_not_starve_another() {
+    let hub = TestHub::spawn_with(spil_tests::default_backend(), |config| {
+        config.org_calls_per_second = 20;
+        config.org_call_burst = 20;
+    })
+    .await;
+    one_offering(&hub, 4, 4).await;
+    let flooder = hub.client_as("crisisdienst-haaglanden").await;
+    let flood = tokio::spawn(async move {
+        // 1,000 searches as fast as 50 at a time go: 50× the share of 20/s.
+        futures::stream::iter(0..1000)
+            .map(|_| {
+                let mut capacity = flooder.capacity();
+                async move { capacity.search_places(crisis_search()).await }
+            })
+            .buffer_unordered(50)
+            .collect::<Vec<_>>()
+            .await
+    });
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let mut other_errors = Vec::new();
+    for _ in 0..15 {
+        if let Err(status) = crisis.capacity().search_places(crisis_search()).await {
+            other_errors.push(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let results = flood.await.unwrap();
+    assert!(other_errors.is_empty(), "{other_errors:?}");
+    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        refused.len() >= 900,
+        "only {} of 1000 refused",
+        refused.len()
+    );
+    for status in refused {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        let retry = tonic_types::StatusExt::get_details_retry_info(status);
+        assert!(retry.is_some_and(|r| r.retry_delay.is_some()), "{status:?}");
+    }
+}
+
+/// Watch streams count against their organisation's cap until they end.
+#[tokio::test]
+async fn watches_beyond_an_organisations_cap_are_refused_until_one_ends() {
+    let hub = TestHub::spawn_with(spil_tests::default_backend(), |config| {
+        config.org_max_watches = 2;
+    })
+    .await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let open = || async {
+        crisis
+            .capacity()
+            .watch_capacity(pb::WatchCapacityRequest::default())
+            .await
+    };
+    let first = open().await.unwrap().into_inner();
+    let _second = open().await.unwrap().into_inner();
+    let refused = open().await.expect_err("a third watch is over the cap");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let mut consult = crisis.consultations("J. de Vries");
+    let refused = consult
+        .watch_consultations(pb::WatchConsultationsRequest::default())
+        .await
+        .expect_err("consultation watches share the cap");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // Another organisation has a cap of its own.
+    hub.client_as("kenter")
+        .await
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest::default())
+        .await
+        .unwrap();
+    drop(first);
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open().await {
+            Ok(_) => break,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                assert!(
+                    std::time::Instant::now() < patience,
+                    "the slot never came back"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
