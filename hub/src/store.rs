@@ -128,6 +128,41 @@ impl From<DbErr> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The cause as a log line may carry it: the kind of failure and, for a
+    /// database error, its SQLSTATE, never the message (PostgreSQL puts row
+    /// values in DETAIL and in the text of some errors).
+    pub fn redacted(&self) -> String {
+        match self {
+            StoreError::Database(error) => {
+                let code = match error {
+                    DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+                    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => match e.as_ref() {
+                        sea_orm::sqlx::Error::Database(e) => {
+                            e.code().map(|c| c.into_owned()).unwrap_or_default()
+                        }
+                        other => format!("{:?}", std::mem::discriminant(other)),
+                    },
+                    _ => String::new(),
+                };
+                let kind = match error {
+                    DbErr::Exec(_) => "statement failed",
+                    DbErr::Query(_) => "query failed",
+                    DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection failed",
+                    DbErr::Type(_) | DbErr::Json(_) => "value did not convert",
+                    DbErr::RecordNotFound(_)
+                    | DbErr::RecordNotInserted
+                    | DbErr::RecordNotUpdated => "row missing",
+                    _ => "database error",
+                };
+                format!("{kind} (sqlstate {code})")
+            }
+            // Our own messages name ids and kinds, never row content.
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Why the database cannot be reached, when that is what the error says.
 /// The reason names a kind of failure, never a value from a row.
 fn unavailable(error: &DbErr) -> Option<String> {
@@ -550,5 +585,22 @@ impl Drop for Timed {
             elapsed_us = self.started.elapsed().as_micros() as u64,
             "store operation"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_database_error_carries_no_row_values() {
+        let error = StoreError::Database(DbErr::Custom(
+            "duplicate key: Key (case_reference)=(CJG-HLM-7810) already exists".into(),
+        ));
+        let logged = error.redacted();
+        assert!(!logged.contains("CJG-HLM-7810"), "{logged}");
+        assert!(logged.contains("database error"), "{logged}");
+        let ours = StoreError::NotFound("offering 42".into()).redacted();
+        assert_eq!(ours, "offering 42 not found");
     }
 }

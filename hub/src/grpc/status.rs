@@ -77,7 +77,7 @@ impl From<AppError> for Status {
             AppError::Internal(source) => {
                 // The cause stays in the log; the caller gets an id to quote.
                 let error_id = uuid::Uuid::new_v4();
-                tracing::error!(%error_id, error = ?source, "internal error");
+                tracing::error!(%error_id, cause = %source.redacted(), "internal error");
                 Status::internal(format!("internal error {error_id}"))
             }
         }
