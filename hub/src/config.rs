@@ -94,6 +94,9 @@ pub struct HubConfig {
     pub org_call_burst: u32,
     /// Open watch streams (capacity and consultations) per organisation.
     pub org_max_watches: u32,
+    /// Calls the hub runs at once over all connections; beyond it a call is
+    /// refused at once (RESOURCE_EXHAUSTED with RetryInfo), not queued.
+    pub max_in_flight: u32,
     /// TLS handshakes in progress at once; more wait for a free slot.
     pub max_tls_handshakes: u32,
     /// How often readiness (health service `spil.ready`) pings the database.
@@ -139,6 +142,7 @@ impl Default for HubConfig {
             org_call_burst: 400,
             org_max_watches: 64,
             max_tls_handshakes: 64,
+            max_in_flight: 1024,
             consultation_crisis_deadline_hours: 24,
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
@@ -274,7 +278,8 @@ impl HubConfig {
             self.org_calls_per_second >= 1
                 && self.org_call_burst >= 1
                 && self.org_max_watches >= 1
-                && self.max_tls_handshakes >= 1,
+                && self.max_tls_handshakes >= 1
+                && self.max_in_flight >= 1,
             "org_calls_per_second, org_call_burst, org_max_watches and max_tls_handshakes must be at least 1"
         );
         anyhow::ensure!(

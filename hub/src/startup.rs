@@ -154,7 +154,13 @@ impl Hub {
 
         let mut tasks = Vec::new();
         let signal = shutdown.clone();
-        let router = grpc_server().add_routes(routes);
+        let router = grpc_server()
+            // Outermost: a call over the global limit is refused before it
+            // queues anywhere.
+            .layer(grpc::admission::InFlightLimit::new(
+                config.max_in_flight as usize,
+            ))
+            .add_routes(routes);
         tasks.push(tokio::spawn(async move {
             if let Err(error) = router
                 .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())

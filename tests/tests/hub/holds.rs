@@ -363,3 +363,29 @@ async fn watches_beyond_an_organisations_cap_are_refused_until_one_ends() {
         }
     }
 }
+
+/// Over the hub's limit of calls in flight, a call is refused at once with
+/// RESOURCE_EXHAUSTED and RetryInfo instead of queueing; the rest are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_beyond_the_in_flight_limit_are_refused_at_once() {
+    let hub = TestHub::spawn_with(spil_tests::default_backend(), |config| {
+        config.max_in_flight = 2;
+    })
+    .await;
+    one_offering(&hub, 4, 4).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let results = futures::future::join_all((0..200).map(|_| {
+        let mut capacity = crisis.capacity();
+        async move { capacity.search_places(crisis_search()).await }
+    }))
+    .await;
+    let served = results.iter().filter(|r| r.is_ok()).count();
+    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(served >= 2, "some are served: {served}");
+    assert!(!refused.is_empty(), "200 at once over a limit of 2");
+    for status in refused {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        let retry = tonic_types::StatusExt::get_details_retry_info(status);
+        assert!(retry.is_some_and(|r| r.retry_delay.is_some()), "{status:?}");
+    }
+}
