@@ -1,5 +1,6 @@
 //! The protobuf codec of every generated service: prost's, except that a
-//! request body that is not a valid message is the caller's error.
+//! request body that is not a valid message is the caller's error, and a
+//! request larger than its kind needs is refused before it is decoded.
 
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
@@ -37,7 +38,13 @@ where
     }
 }
 
-/// Decodes like prost and re-labels a request's decode failure.
+/// The largest request body decoded: publication batches (up to 500
+/// offerings) get room, every other request is small.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+pub const MAX_PUBLICATION_BYTES: usize = 1024 * 1024;
+
+/// Decodes like prost, refuses an oversized request with
+/// RESOURCE_EXHAUSTED, and re-labels a request's decode failure.
 #[derive(Debug)]
 pub struct RequestDecoder<U>(ProstDecoder<U>);
 
@@ -46,8 +53,23 @@ impl<U: prost::Message + Default> Decoder for RequestDecoder<U> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        let name = std::any::type_name::<U>();
+        if name.ends_with("Request") {
+            use prost::bytes::Buf;
+            let limit = if name.ends_with("PublishCapacityRequest") {
+                MAX_PUBLICATION_BYTES
+            } else {
+                MAX_REQUEST_BYTES
+            };
+            if buf.remaining() > limit {
+                let short = name.rsplit("::").next().unwrap_or(name);
+                return Err(Status::resource_exhausted(format!(
+                    "a {short} of {} bytes is larger than the {limit} bytes it may have",
+                    buf.remaining()
+                )));
+            }
+        }
         self.0.decode(buf).map_err(|status| {
-            let name = std::any::type_name::<U>();
             if name.ends_with("Request") {
                 let short = name.rsplit("::").next().unwrap_or(name);
                 Status::invalid_argument(format!(

@@ -1,6 +1,7 @@
 //! Bad input: INVALID_ARGUMENT naming the field, and nothing stored.
 
 use super::support::{assert_bad_field, assert_code};
+use prost::Message as _;
 use spil_tests::fixtures::*;
 use spil_tests::{TestHub, pb};
 use tonic::Code;
@@ -271,4 +272,37 @@ async fn an_oversized_person_header_is_refused_naming_it() {
             "x-spil-person",
         );
     }
+}
+
+#[tokio::test]
+async fn a_request_larger_than_its_kind_needs_is_refused_before_decoding() {
+    let hub = TestHub::spawn().await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    // 20,000 municipality codes: about 160 KB, over the 64 KiB a search may have.
+    let search = pb::SearchPlacesRequest {
+        municipality_codes: vec!["GM0392".into(); 20_000],
+        ..crisis_search()
+    };
+    let refused = crisis.capacity().search_places(search).await;
+    let status = assert_code(refused, Code::ResourceExhausted);
+    assert!(
+        status.message().contains("SearchPlacesRequest"),
+        "{status:?}"
+    );
+    // A publication batch has more room: one of 100 KB is decoded (and
+    // then refused for what it says, not for its size).
+    let provider = hub.kenter_with_location().await;
+    let updates = (0..500)
+        .map(|_| update(crisis_key(&"x".repeat(200)), 3, 1))
+        .collect::<Vec<_>>();
+    let request = publish("batch", updates);
+    assert!(
+        request.encoded_len() > 64 * 1024,
+        "{}",
+        request.encoded_len()
+    );
+    assert_code(
+        provider.capacity().publish_capacity(request).await,
+        Code::InvalidArgument,
+    );
 }
