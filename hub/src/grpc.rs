@@ -1,7 +1,6 @@
 //! The gRPC surface: services, the authentication layer, conversions and
 //! the error mapping. No SQL and no authorisation rule lives here.
 
-pub mod admission;
 mod audit;
 mod auth;
 mod capacity;
@@ -21,7 +20,7 @@ use tonic::service::Routes;
 pub fn routes(
     app: Arc<App>,
     trust: crate::tls::PeerTrust,
-    admission: admission::Admission,
+    admission: crate::admission::Admission,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,

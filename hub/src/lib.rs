@@ -1,5 +1,6 @@
 //! The Spil hub: the capacity registry over mutually authenticated gRPC.
 
+pub mod admission;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -138,7 +138,7 @@ impl Hub {
                 .await;
         }
         let admission =
-            grpc::admission::Admission::new(config.org_calls_per_second, config.org_call_burst);
+            crate::admission::Admission::new(config.org_calls_per_second, config.org_call_burst);
         let routes = grpc::routes(
             Arc::clone(&app),
             tls_config.peer_trust(),
@@ -157,7 +157,7 @@ impl Hub {
         let router = grpc_server()
             // Outermost: a call over the global limit is refused before it
             // queues anywhere.
-            .layer(grpc::admission::InFlightLimit::new(
+            .layer(crate::admission::InFlightLimit::new(
                 config.max_in_flight as usize,
             ))
             .add_routes(routes);

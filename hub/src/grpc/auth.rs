@@ -1,7 +1,7 @@
 //! Identity: turns the verified client certificate of the connection into
 //! a [`Caller`] extension on every request, or refuses the call.
 
-use super::admission::Admission;
+use crate::admission::Admission;
 use crate::app::App;
 use crate::domain::identity::Caller;
 use crate::tls::PeerTrust;

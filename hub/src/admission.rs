@@ -1,6 +1,8 @@
-//! Admission at the edge: every organisation's calls draw from a token
-//! bucket of its own, so one organisation's flood is refused at once, before
-//! it queues, and never starves another's crisis searches.
+//! Admission, beside the transport: every organisation's calls draw from a
+//! token bucket of its own, and the hub runs a bounded number of calls at
+//! once, so a flood is refused at once, before it queues, and one
+//! organisation never starves another's crisis searches. Rate limiting
+//! runs on the monotonic clock of its own, not the domain's.
 
 use crate::app::AppError;
 use crate::domain::identity::OrgId;
