@@ -97,6 +97,8 @@ pub struct HubConfig {
     /// Calls the hub runs at once over all connections; beyond it a call is
     /// refused at once (RESOURCE_EXHAUSTED with RetryInfo), not queued.
     pub max_in_flight: u32,
+    /// Open client connections; beyond it a new one is closed at once.
+    pub max_connections: u32,
     /// TLS handshakes in progress at once; more wait for a free slot.
     pub max_tls_handshakes: u32,
     /// How often readiness (health service `spil.ready`) pings the database.
@@ -143,6 +145,7 @@ impl Default for HubConfig {
             org_max_watches: 64,
             max_tls_handshakes: 64,
             max_in_flight: 1024,
+            max_connections: 10_000,
             consultation_crisis_deadline_hours: 24,
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
@@ -279,7 +282,8 @@ impl HubConfig {
                 && self.org_call_burst >= 1
                 && self.org_max_watches >= 1
                 && self.max_tls_handshakes >= 1
-                && self.max_in_flight >= 1,
+                && self.max_in_flight >= 1
+                && self.max_connections >= 1,
             "org_calls_per_second, org_call_burst, org_max_watches and max_tls_handshakes must be at least 1"
         );
         anyhow::ensure!(

@@ -149,6 +149,7 @@ impl Hub {
             listener,
             tls_config.clone(),
             config.max_tls_handshakes as usize,
+            config.max_connections as usize,
             shutdown.clone(),
         );
 

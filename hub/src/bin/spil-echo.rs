@@ -55,8 +55,14 @@ async fn main() -> anyhow::Result<()> {
         signal.cancel();
     });
     // The hub's own default for concurrent handshakes: the same work.
-    let handshakes = spil_hub::config::HubConfig::default().max_tls_handshakes as usize;
-    let incoming = tls::incoming(listener, config, handshakes, shutdown.clone());
+    let defaults = spil_hub::config::HubConfig::default();
+    let incoming = tls::incoming(
+        listener,
+        config,
+        defaults.max_tls_handshakes as usize,
+        defaults.max_connections as usize,
+        shutdown.clone(),
+    );
     spil_hub::startup::grpc_server()
         .add_service(EchoServer::new(EchoService))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

@@ -400,3 +400,57 @@ async fn every_role_is_admitted_or_refused_as_the_role_table_says() {
         assert!(directory.is_ok(), "{org} reads the directory");
     }
 }
+
+/// Beyond `max_connections` a new connection is closed at once; when one
+/// closes, a new one is served again.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_until_one_ends() {
+    let hub = TestHub::spawn_with(spil_tests::default_backend(), |config| {
+        config.max_connections = 2;
+    })
+    .await;
+    let first = hub.client_as("crisisdienst-zkh").await;
+    let second = hub.client_as("kenter").await;
+    for client in [&first, &second] {
+        client
+            .directory()
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .unwrap();
+    }
+    let third = hub.connect(Some(hub.identity("ret-zkh-ijmond"))).await;
+    let refused = match third {
+        Err(_) => true,
+        Ok(client) => client
+            .directory()
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a third connection is not served");
+    drop(first);
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let served = match hub.connect(Some(hub.identity("ret-zkh-ijmond"))).await {
+            Err(_) => false,
+            Ok(client) => client
+                .directory()
+                .who_am_i(pb::WhoAmIRequest {})
+                .await
+                .is_ok(),
+        };
+        if served {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < patience,
+            "no connection was served after one closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    second
+        .directory()
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap();
+}
