@@ -206,9 +206,10 @@ async fn every_write_racing_on_two_replicas_stores_one_outcome() {
     }
     let offering = kenter[0]
         .capacity()
+        // A place for every round: a confirmation keeps its place.
         .publish_capacity(publish(
             "latest",
-            vec![update(crisis_key("kenter-haarlem"), 6, 6)],
+            vec![update(crisis_key("kenter-haarlem"), 20, 20)],
         ))
         .await
         .unwrap()
