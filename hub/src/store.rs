@@ -141,7 +141,8 @@ impl StoreError {
                         sea_orm::sqlx::Error::Database(e) => {
                             e.code().map(|c| c.into_owned()).unwrap_or_default()
                         }
-                        other => format!("{:?}", std::mem::discriminant(other)),
+                        // I/O, TLS, pool: the kind below says it; no code.
+                        _ => String::new(),
                     },
                     _ => String::new(),
                 };

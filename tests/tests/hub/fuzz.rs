@@ -8,7 +8,6 @@
 use super::support::epoch_offering;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
     Value,
@@ -317,7 +316,6 @@ fn arbitrary_requests_to_every_method_get_a_documented_answer() {
         ];
         (hub, channels, known)
     });
-    let pool = pool();
     for method in methods() {
         let strategy = (0..channels.len(), message(method.input(), known.clone(), 0));
         TestRunner::new(config())
@@ -357,7 +355,6 @@ fn arbitrary_requests_to_every_method_get_a_documented_answer() {
             }
         }
     }
-    assert!(pool.services().count() >= 5, "every service was fuzzed");
     runtime.block_on(hub.stop());
 }
 
@@ -376,10 +373,4 @@ fn every_service_of_the_contract_is_fuzzed() {
             "{expected} in {names:?}"
         );
     }
-    let _ = DynamicMessage::new(
-        pool()
-            .get_message_by_name("spil.v1.HoldPlaceRequest")
-            .unwrap(),
-    )
-    .encode_to_vec();
 }
