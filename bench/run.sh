@@ -15,7 +15,9 @@ REPEAT="${REPEAT:-3}"
 SECONDS_EACH="${SECONDS_EACH:-10}"
 POSTGRES_URL="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 EXTRA=()
+FLOOD_EXTRA=()
 if [[ "${SMOKE:-0}" == 1 ]]; then
+  FLOOD_EXTRA=(--flood-rate 1000)
   REPEAT=1
   SECONDS_EACH=1
   EXTRA=(--seed-locations 50 --memory-streams 50 --overload-concurrency 256 --watchers 10 --publish-rate 200)
@@ -64,14 +66,17 @@ wait_for() {
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 
-# Starts a demo hub; both hubs share one folder, so one PKI serves every server.
+# Starts a demo hub; the hubs share one folder, so one PKI serves every server.
+# The load tool speaks for one organisation at a time: its per-organisation
+# shares are opened wide, so the scenarios measure the registry, not
+# admission (which the hub's defaults keep at 200 calls/s, 64 watches).
+# SHARES=default keeps the defaults, for the flood scenario.
 start_hub() { # log name, extra demo args…
   local name=$1; shift
   local hub_port; hub_port=$(port)
-  # The load tool speaks for one organisation at a time: its per-organisation
-  # shares are opened wide here, so the scenarios measure the registry, not
-  # admission (which the hub's defaults keep at 200 calls/s, 64 watches).
-  SPIL_ORG_CALLS_PER_SECOND=1000000 SPIL_ORG_CALL_BURST=1000000 SPIL_ORG_MAX_WATCHES=1000000 \
+  local shares=(SPIL_ORG_CALLS_PER_SECOND=1000000 SPIL_ORG_CALL_BURST=1000000 SPIL_ORG_MAX_WATCHES=1000000)
+  [[ "${SHARES:-wide}" == default ]] && shares=()
+  env "${shares[@]}" \
     "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen "127.0.0.1:$hub_port" --national-scale "$@" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!); HUB_PID=$!
@@ -102,6 +107,12 @@ echo "== hub on SQLite, with baselines"
 "${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" \
   --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" \
   --hub-pid "$HUB_PID" --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${EXTRA[@]}"
+
+echo "== flood: one organisation at 50x its share, the hub's default shares (SQLite)"
+kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+SHARES=default start_hub flood
+"${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" --scenario flood --seed-locations 0 \
+  --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${FLOOD_EXTRA[@]}"
 
 if [[ "${SMOKE:-0}" != 1 ]] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   PG_DB="spil_bench_$$"

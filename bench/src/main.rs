@@ -65,6 +65,14 @@ struct Args {
     /// Calls in flight in the overload scenario.
     #[arg(long, default_value_t = 2048)]
     overload_concurrency: usize,
+    /// Searches per second the flooding organisation sends in the flood
+    /// scenario: 50 times the hub's default share of 200 calls/s.
+    #[arg(long, default_value_t = 10_000.0)]
+    flood_rate: f64,
+    /// Searches per second the other organisation sends in the flood
+    /// scenario, well inside its share.
+    #[arg(long, default_value_t = 50.0)]
+    flood_other_rate: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,6 +85,8 @@ enum Scenario {
     Consultations,
     Overload,
     WatchMemory,
+    /// Needs a hub with its default per-organisation shares, unlike the rest.
+    Flood,
 }
 
 /// What one scenario measured.
@@ -615,6 +625,52 @@ impl Bench {
         Ok(report)
     }
 
+    /// One crisis service floods the hub at `flood_rate` searches/s while
+    /// another searches at `flood_other_rate`, both open loop, against a hub
+    /// with its default per-organisation shares. The other's searches are
+    /// first measured alone (the baseline, same rate and connections), then
+    /// under the flood; the flood's refusals are timed from their intended
+    /// send time, like every call here.
+    async fn flood(&self) -> anyhow::Result<Flood> {
+        let flooder = self
+            .clients("crisisdienst-haaglanden", self.args.connections)
+            .await?;
+        let other = self
+            .clients("crisisdienst-zkh", self.args.connections)
+            .await?;
+        let seconds = Duration::from_secs_f64(self.args.seconds);
+        let other_rate = self.args.flood_other_rate;
+        let quiet = open_loop(other_rate, seconds, &other, crisis_search).await;
+        let flood = tokio::spawn({
+            let rate = self.args.flood_rate;
+            async move { open_loop(rate, seconds, &flooder, crisis_search).await }
+        });
+        let flooded = open_loop(other_rate, seconds, &other, crisis_search).await;
+        let flood = flood.await?;
+        let other_quiet = quiet.report("flood: other org, alone");
+        let mut other_flooded = flooded.report("flood: other org, flooded");
+        other_flooded.note = format!(
+            "{}; beside a flood of {:.0}/s",
+            other_flooded.note, flood.sent_per_second
+        );
+        let mut refusals = Report::new("flood: refusals", flood.elapsed);
+        refusals.ok = flood.refused.len();
+        refusals.errors = flood.other_errors;
+        refusals.latency_us = flood.refused.clone();
+        refusals.note = format!(
+            "sent {:.0}/s of {:.0}/s asked; {} admitted (p99 {:.2} ms); ok counts RESOURCE_EXHAUSTED, err anything else",
+            flood.sent_per_second,
+            self.args.flood_rate,
+            flood.admitted.len(),
+            flood.admitted.value_at_quantile(0.99) as f64 / 1000.0
+        );
+        Ok(Flood {
+            other_quiet,
+            other_flooded,
+            refusals,
+        })
+    }
+
     /// The hub's resident memory per open watch stream: RSS before and
     /// after opening `memory_streams` idle streams.
     async fn watch_memory(&self) -> anyhow::Result<Report> {
@@ -768,6 +824,104 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// The flood scenario's three figures.
+struct Flood {
+    other_quiet: Report,
+    other_flooded: Report,
+    refusals: Report,
+}
+
+/// A search a crisis service makes for a bed tonight.
+async fn crisis_search(client: SpilClient) -> Result<(), tonic::Status> {
+    client
+        .capacity()
+        .search_places(pb::SearchPlacesRequest {
+            region_ids: vec!["zuid-kennemerland".into()],
+            child_age: Some(14),
+            include_unavailable: true,
+            page_size: 50,
+            ..Default::default()
+        })
+        .await
+        .map(drop)
+}
+
+/// What an open-loop run saw, each latency from the call's intended send time.
+struct OpenLoop {
+    admitted: Histogram<u64>,
+    refused: Histogram<u64>,
+    other_errors: u64,
+    sent_per_second: f64,
+    elapsed: Duration,
+}
+
+impl OpenLoop {
+    /// The admitted calls as a report; a refusal is an error here.
+    fn report(&self, name: &str) -> Report {
+        let mut report = Report::new(name, self.elapsed);
+        report.ok = self.admitted.len();
+        report.errors = self.refused.len() + self.other_errors;
+        report.latency_us = self.admitted.clone();
+        report.note = format!("open loop at {:.0}/s", self.sent_per_second);
+        report
+    }
+}
+
+/// Sends `call` at `rate` per second for `seconds` without waiting for
+/// answers, round-robin over `clients`. Call n is meant to leave at
+/// start + n/rate and its latency counts from then, so a sender that falls
+/// behind shows up as latency instead of hiding it (coordinated omission).
+async fn open_loop<F, Fut>(
+    rate: f64,
+    seconds: Duration,
+    clients: &[SpilClient],
+    call: F,
+) -> OpenLoop
+where
+    F: Fn(SpilClient) -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    let mut n = 0u32;
+    loop {
+        let intended = start + interval * n;
+        if intended >= start + seconds {
+            break;
+        }
+        tokio::time::sleep_until(intended.into()).await;
+        let call = call(clients[n as usize % clients.len()].clone());
+        calls.spawn(async move {
+            let outcome = call.await.map_err(|status| status.code());
+            (intended.elapsed(), outcome)
+        });
+        n += 1;
+    }
+    let elapsed = start.elapsed();
+    let mut seen = OpenLoop {
+        admitted: histogram(),
+        refused: histogram(),
+        other_errors: 0,
+        sent_per_second: f64::from(n) / elapsed.as_secs_f64(),
+        elapsed,
+    };
+    while let Some(finished) = calls.join_next().await {
+        let (took, outcome) = finished.expect("call task");
+        let micros = took.as_micros() as u64;
+        match outcome {
+            Ok(()) => {
+                let _ = seen.admitted.record(micros);
+            }
+            Err(tonic::Code::ResourceExhausted) => {
+                let _ = seen.refused.record(micros);
+            }
+            Err(_) => seen.other_errors += 1,
+        }
+    }
+    seen
+}
+
 fn medians(reports: &[Report]) -> Medians {
     Medians {
         per_second: median(reports.iter().map(Report::per_second).collect()),
@@ -828,6 +982,12 @@ async fn main() -> anyhow::Result<()> {
                     measured.push(("consultations", bench.consultations().await?));
                 }
                 Scenario::Overload => measured.push(("overload", bench.overload().await?)),
+                Scenario::Flood => {
+                    let flood = bench.flood().await?;
+                    measured.push(("flood-other-quiet", flood.other_quiet));
+                    measured.push(("flood-other-flooded", flood.other_flooded));
+                    measured.push(("flood-refusals", flood.refusals));
+                }
                 Scenario::WatchMemory => {
                     if bench.args.hub_pid.is_some() {
                         measured.push(("watch-memory", bench.watch_memory().await?));
@@ -917,6 +1077,22 @@ impl Bench {
             );
             let refusals = median(self.refusal_p99_ms.lock().expect("refusals").clone());
             ratio("overload refusal p99 (ms)", refusals, "< 5 ms");
+        }
+        if let (Some(quiet), Some(flooded), Some(refusals)) = (
+            m("flood-other-quiet"),
+            m("flood-other-flooded"),
+            m("flood-refusals"),
+        ) {
+            ratio(
+                "flood: other organisation's search p99, flooded / quiet",
+                flooded.p99 / quiet.p99,
+                "≤ 2, no errors",
+            );
+            ratio(
+                "flood: refusal p99 from intended send (ms)",
+                refusals.p99,
+                "< 10 ms",
+            );
         }
         let memory = self.kib_per_stream.lock().expect("memory").clone();
         if !memory.is_empty() {

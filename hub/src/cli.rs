@@ -117,8 +117,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { config } => {
             let config = HubConfig::load(config.as_deref())?;
             let store = crate::store::Store::connect(&crate::store::StoreConfig {
-                database_url: config.database_url.expose().to_owned(),
                 pool_size: 1,
+                ..config.store_config()
             })
             .await?;
             store.migrate().await?;
@@ -157,8 +157,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 served_region_ids: serves.into_iter().collect(),
             };
             let store = crate::store::Store::connect(&crate::store::StoreConfig {
-                database_url: config.database_url.expose().to_owned(),
                 pool_size: 1,
+                ..config.store_config()
             })
             .await?;
             store.migrate().await?;
@@ -195,6 +195,8 @@ async fn demo(
             database_url
                 .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
         ),
+        // The history replay moves the hub's clock back on purpose.
+        max_clock_skew_ms: 0,
         ..HubConfig::load(None)?
     }
     .with_paths_under(&dir);

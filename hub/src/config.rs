@@ -61,6 +61,10 @@ pub struct HubConfig {
     /// from a file (a mounted Kubernetes secret).
     pub database_url: Secret,
     pub database_pool_size: u32,
+    /// PostgreSQL: the longest any statement may run; a write for a call
+    /// with a deadline (`grpc-timeout`) gets the call's remaining time
+    /// when that is shorter.
+    pub database_statement_timeout_ms: u64,
     pub tls: TlsFiles,
     /// Signs page tokens; replicas behind one address must share it, so
     /// `serve` on PostgreSQL refuses to start without one of at least 32
@@ -103,6 +107,11 @@ pub struct HubConfig {
     pub max_tls_handshakes: u32,
     /// How often readiness (health service `spil.ready`) pings the database.
     pub readiness_interval_ms: u64,
+    /// How far this replica's clock may be from the database's. Hold expiry
+    /// is decided by each replica's clock, so replicas agree on it to within
+    /// this bound: beyond it a replica reports itself not ready and runs no
+    /// housekeeping until its clock is set right. 0 turns the check off.
+    pub max_clock_skew_ms: u64,
     /// How long a stopping hub keeps serving after it reported NOT_SERVING,
     /// so that load balancers stop sending before it stops accepting.
     pub shutdown_drain_ms: u64,
@@ -123,6 +132,7 @@ impl Default for HubConfig {
             admin_addr: None,
             database_url: Secret::new("sqlite://spil.sqlite"),
             database_pool_size: 8,
+            database_statement_timeout_ms: 10_000,
             tls: TlsFiles {
                 server_cert: "pki/server.pem".into(),
                 server_key: "pki/server-key.pem".into(),
@@ -140,6 +150,7 @@ impl Default for HubConfig {
             shutdown_grace_ms: 5000,
             shutdown_drain_ms: 5000,
             readiness_interval_ms: 2000,
+            max_clock_skew_ms: 1000,
             org_calls_per_second: 200,
             org_call_burst: 400,
             org_max_watches: 64,
@@ -261,6 +272,10 @@ impl HubConfig {
             "database_pool_size must be at least 1"
         );
         anyhow::ensure!(
+            self.database_statement_timeout_ms >= 100,
+            "database_statement_timeout_ms must be at least 100"
+        );
+        anyhow::ensure!(
             self.crisis_bed_fresh_hours >= 1,
             "crisis_bed_fresh_hours must be at least 1"
         );
@@ -326,6 +341,15 @@ impl HubConfig {
         Duration::from_millis(self.tls_reload_interval_ms.max(10))
     }
 
+    /// How the store connects: the database, its pool and its statement timeout.
+    pub fn store_config(&self) -> crate::store::StoreConfig {
+        crate::store::StoreConfig {
+            database_url: self.database_url.expose().to_owned(),
+            pool_size: self.database_pool_size,
+            statement_timeout: Duration::from_millis(self.database_statement_timeout_ms),
+        }
+    }
+
     pub fn hold_sweep_interval(&self) -> Duration {
         Duration::from_millis(self.hold_sweep_interval_ms)
     }
@@ -336,6 +360,11 @@ impl HubConfig {
 
     pub fn readiness_interval(&self) -> Duration {
         Duration::from_millis(self.readiness_interval_ms.max(100))
+    }
+
+    /// `None` when the check is off.
+    pub fn max_clock_skew(&self) -> Option<Duration> {
+        (self.max_clock_skew_ms > 0).then(|| Duration::from_millis(self.max_clock_skew_ms))
     }
 
     pub fn shutdown_drain(&self) -> Duration {

@@ -4,7 +4,7 @@
 use crate::app::{App, PageTokens, Settings};
 use crate::clock::SharedClock;
 use crate::config::HubConfig;
-use crate::store::{Store, StoreConfig};
+use crate::store::Store;
 use crate::{grpc, tls};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -87,12 +87,9 @@ impl Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
         config.validate()?;
         let tls_config = tls::LiveConfig::load(&config.tls)?;
-        let store = Store::connect(&StoreConfig {
-            database_url: config.database_url.expose().to_owned(),
-            pool_size: config.database_pool_size,
-        })
-        .await
-        .context("failed to open the database")?;
+        let store = Store::connect(&config.store_config())
+            .await
+            .context("failed to open the database")?;
         if config.migrate_on_start {
             store
                 .migrate()
@@ -161,6 +158,8 @@ impl Hub {
             .layer(crate::admission::InFlightLimit::new(
                 config.max_in_flight as usize,
             ))
+            // The caller's deadline travels with the call down to the database.
+            .layer(crate::deadline::DeadlineLayer)
             .add_routes(routes);
         tasks.push(tokio::spawn(async move {
             if let Err(error) = router
@@ -204,10 +203,13 @@ impl Hub {
         }));
 
         let stop_requested = CancellationToken::new();
+        let (clock_agrees, clock_agreement) = tokio::sync::watch::channel(true);
         tasks.push(tokio::spawn(readiness(
-            app.store().clone(),
+            Arc::clone(&app),
             health_reporter.clone(),
             config.readiness_interval(),
+            config.max_clock_skew(),
+            clock_agrees,
             stop_requested.clone(),
             shutdown.clone(),
         )));
@@ -215,6 +217,7 @@ impl Hub {
         tasks.push(tokio::spawn(housekeeping(
             Arc::clone(&app),
             config.hold_sweep_interval(),
+            clock_agreement,
             shutdown.clone(),
         )));
 
@@ -284,41 +287,98 @@ impl Hub {
     }
 }
 
-/// Readiness follows the database: NOT_SERVING as soon as a ping fails or
-/// takes longer than the interval, SERVING again when one answers. Liveness
-/// ("") does not depend on the database. Ends when a stop is asked for, so
-/// that it never reports SERVING during the drain.
+/// Why a replica is not ready.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Unready {
+    /// The database did not answer within the interval.
+    DatabaseSilent,
+    /// This replica's clock is further from the database's than allowed.
+    ClockSkewed { skew_ms: i64 },
+}
+
+/// Asks the database for its time and holds this replica's clock against
+/// it, taking the middle of the round trip as the moment it answered.
+async fn check_readiness(
+    app: &App,
+    every: Duration,
+    max_skew: Option<Duration>,
+) -> Result<(), Unready> {
+    let asked = app.now();
+    let answer = tokio::time::timeout(every, app.store().database_time_ms()).await;
+    let Ok(Ok(database_ms)) = answer else {
+        return Err(Unready::DatabaseSilent);
+    };
+    let answered = app.now();
+    let Some(max_skew) = max_skew else {
+        return Ok(());
+    };
+    let midpoint_ms = asked.timestamp_millis() + (answered - asked).num_milliseconds() / 2;
+    let skew_ms = database_ms - midpoint_ms;
+    if skew_ms.unsigned_abs() > max_skew.as_millis() as u64 {
+        return Err(Unready::ClockSkewed { skew_ms });
+    }
+    Ok(())
+}
+
+/// Readiness follows the database and the clock: NOT_SERVING as soon as a
+/// ping fails or takes longer than the interval, or this replica's clock is
+/// too far from the database's; SERVING again when both are right.
+/// Liveness ("") depends on neither. Ends when a stop is asked for, so that
+/// it never reports SERVING during the drain. `clock_agrees` tells
+/// housekeeping whether it may decide expiry.
 async fn readiness(
-    store: crate::store::Store,
+    app: Arc<App>,
     health: tonic_health::server::HealthReporter,
     every: Duration,
+    max_skew: Option<Duration>,
+    clock_agrees: tokio::sync::watch::Sender<bool>,
     stop_requested: CancellationToken,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut ready = true;
+    let mut state = Ok(());
     loop {
         tokio::select! {
             _ = stop_requested.cancelled() => return,
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let answered = matches!(tokio::time::timeout(every, store.ping()).await, Ok(Ok(())));
-        if answered != ready {
-            ready = answered;
-            if stop_requested.is_cancelled() {
-                return;
-            }
-            let status = if ready {
-                tracing::info!("database answers again: ready");
+        let checked = check_readiness(&app, every, max_skew).await;
+        // A silent database says nothing of the clock: keep what was known.
+        if checked != Err(Unready::DatabaseSilent) {
+            clock_agrees.send_if_modified(|agrees| {
+                let now_agrees = !matches!(checked, Err(Unready::ClockSkewed { .. }));
+                std::mem::replace(agrees, now_agrees) != now_agrees
+            });
+        }
+        if checked.is_ok() == state.is_ok() {
+            state = checked;
+            continue;
+        }
+        state = checked;
+        if stop_requested.is_cancelled() {
+            return;
+        }
+        let status = match state {
+            Ok(()) => {
+                tracing::info!("database answers and clocks agree: ready");
                 tonic_health::ServingStatus::Serving
-            } else {
+            }
+            Err(Unready::DatabaseSilent) => {
                 tracing::warn!("database does not answer: not ready");
                 tonic_health::ServingStatus::NotServing
-            };
-            health.set_service_status(READINESS, status).await;
-        }
+            }
+            Err(Unready::ClockSkewed { skew_ms }) => {
+                tracing::error!(
+                    skew_ms,
+                    max_skew_ms = max_skew.map_or(0, |s| s.as_millis() as u64),
+                    "this replica's clock is off from the database's: not ready, no housekeeping"
+                );
+                tonic_health::ServingStatus::NotServing
+            }
+        };
+        health.set_service_status(READINESS, status).await;
     }
 }
 
@@ -326,8 +386,15 @@ async fn readiness(
 /// and flags consultations past their answer deadline; about once a minute
 /// drops change-log revisions past retention, erases the content of
 /// consultations past theirs, and reads the directory again (organisations
-/// onboarded through another replica).
-async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
+/// onboarded through another replica). One replica at a time does this
+/// (the store's housekeeping turn), and only while its clock agrees with
+/// the database's. Reading the directory is every replica's own business.
+async fn housekeeping(
+    app: Arc<App>,
+    every: Duration,
+    clock_agrees: tokio::sync::watch::Receiver<bool>,
+    shutdown: CancellationToken,
+) {
     const PRUNE_EVERY: Duration = Duration::from_secs(60);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -338,6 +405,24 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        let prune = last_prune.elapsed() >= PRUNE_EVERY;
+        if prune {
+            last_prune = tokio::time::Instant::now();
+            if let Err(error) = app.directory.reload_directory().await {
+                tracing::warn!(%error, "failed to reload the directory");
+            }
+        }
+        if !*clock_agrees.borrow() {
+            continue;
+        }
+        let _turn = match app.store().housekeeping_turn().await {
+            Ok(Some(turn)) => turn,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "failed to take a turn at housekeeping");
+                continue;
+            }
+        };
         match app.holds.sweep_expired_holds().await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "holds expired"),
@@ -348,8 +433,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             Ok(overdue) => tracing::info!(overdue, "consultations overdue"),
             Err(error) => tracing::warn!(%error, "failed to flag overdue consultations"),
         }
-        if last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = tokio::time::Instant::now();
+        if prune {
             match app.registry.prune_change_log().await {
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(rows, "change log pruned"),
@@ -359,9 +443,6 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
                 Ok(0) => {}
                 Ok(erased) => tracing::info!(erased, "consultation content erased"),
                 Err(error) => tracing::warn!(%error, "failed to erase consultations"),
-            }
-            if let Err(error) = app.directory.reload_directory().await {
-                tracing::warn!(%error, "failed to reload the directory");
             }
         }
     }

@@ -28,7 +28,7 @@ pub use consultations::{AuditedTxn, ConsultationEvent, NewAuditRecord};
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 
 use crate::domain::capacity::Revision;
-use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -219,6 +219,10 @@ pub struct StoreConfig {
     pub database_url: String,
     /// Connections for readers (and, on PostgreSQL, writers too).
     pub pool_size: u32,
+    /// PostgreSQL: the longest any statement may run. A write made for a
+    /// call with a deadline gets the call's remaining time instead, when
+    /// that is shorter.
+    pub statement_timeout: Duration,
 }
 
 /// The hub's database: a writer and a reader pool, and a signal of the
@@ -237,6 +241,7 @@ pub struct Store {
     publish_queue: Arc<std::sync::Mutex<registry::PublishQueue>>,
     /// Held by the task committing a batch of publications.
     publish_committer: Arc<tokio::sync::Mutex<()>>,
+    statement_timeout: Duration,
 }
 
 /// How often the hub reads the latest revisions, under every other way it
@@ -279,10 +284,16 @@ impl Store {
                 DbBackend::Sqlite,
             )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| DbErr::Custom(format!("invalid PostgreSQL URL: {e}")))?
+                .options([(
+                    "statement_timeout",
+                    config.statement_timeout.as_millis().max(1).to_string(),
+                )]);
             let pool = PgPoolOptions::new()
                 .max_connections(config.pool_size.max(2))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(options)
                 .await
                 .map_err(sqlx_err)?;
             pg_pool = Some(pool.clone());
@@ -302,6 +313,7 @@ impl Store {
             publish_queue: Arc::default(),
             publish_committer: Arc::default(),
             pg_pool,
+            statement_timeout: config.statement_timeout,
         };
         Ok(store)
     }
@@ -390,7 +402,18 @@ impl Store {
                 .then_some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        self.writer.begin_with_options(options).await
+        let txn = self.writer.begin_with_options(options).await?;
+        if self.backend == DbBackend::Postgres
+            && let Some(left) = crate::deadline::remaining()
+        {
+            // The caller stops waiting at its deadline; so does the database
+            // (57014, answered UNAVAILABLE), instead of holding locks for
+            // an answer nobody reads.
+            let millis = left.min(self.statement_timeout).as_millis().max(1);
+            txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {millis}"))
+                .await?;
+        }
+        Ok(txn)
     }
 
     /// Tells the other replicas, at commit, that `revision` of `channel` is committed.
@@ -534,6 +557,52 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.reader.ping().await.map_err(Into::into)
     }
+
+    /// The database server's clock, in milliseconds since the Unix epoch:
+    /// the one clock replicas compare theirs with.
+    pub async fn database_time_ms(&self) -> Result<i64, StoreError> {
+        let sql = match self.backend {
+            DbBackend::Postgres => {
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+            }
+            _ => "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        };
+        let row = self
+            .reader
+            .query_one_raw(Statement::from_string(self.backend, sql))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the database told no time".into()))?;
+        Ok(row.try_get_by_index::<i64>(0)?)
+    }
+
+    /// This replica's turn at housekeeping, or `None` while another
+    /// replica has it: on PostgreSQL an advisory lock held by a transaction
+    /// for as long as the turn lives (so it ends with the turn, or with the
+    /// connection if the replica dies). On SQLite one process is the hub.
+    pub async fn housekeeping_turn(&self) -> Result<Option<HousekeepingTurn>, StoreError> {
+        if self.backend != DbBackend::Postgres {
+            return Ok(Some(HousekeepingTurn { _lock: None }));
+        }
+        let txn = self.writer.begin().await?;
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                self.backend,
+                format!("SELECT pg_try_advisory_xact_lock({HOUSEKEEPING_LOCK})"),
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("no answer to an advisory lock".into()))?;
+        let ours = row.try_get_by_index::<bool>(0)?;
+        Ok(ours.then_some(HousekeepingTurn { _lock: Some(txn) }))
+    }
+}
+
+/// The advisory lock key of housekeeping (beside the migration lock's).
+const HOUSEKEEPING_LOCK: i64 = 7_465_697;
+
+/// While alive, no other replica runs housekeeping.
+pub struct HousekeepingTurn {
+    /// Rolled back on drop, which releases the lock.
+    _lock: Option<DatabaseTransaction>,
 }
 
 /// Moves a revision signal forward, never back.

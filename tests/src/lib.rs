@@ -148,6 +148,8 @@ impl TestHub {
             )),
             tls,
             hold_sweep_interval_ms: 50,
+            // The manual clock stands still at a moment in the past.
+            max_clock_skew_ms: 0,
             tls_reload_interval_ms: 50,
             shutdown_grace_ms: 2000,
             ..HubConfig::default()
