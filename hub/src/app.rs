@@ -90,6 +90,8 @@ pub enum AppError {
     /// retrying after `retry_after` is welcome.
     #[error("{message}")]
     ResourceExhausted {
+        /// The `ErrorInfo` reason: which limit refused the call.
+        reason: &'static str,
         message: String,
         retry_after: std::time::Duration,
     },
@@ -217,10 +219,15 @@ pub struct Context {
 pub struct WatchSlot {
     context: Arc<Context>,
     org: OrgId,
+    kind: &'static str,
 }
 
 impl Drop for WatchSlot {
     fn drop(&mut self) {
+        crate::metrics::metrics()
+            .watch_streams
+            .get_or_create(&crate::metrics::KindLabels { kind: self.kind })
+            .dec();
         let mut open = self.context.watches.lock().expect("watch counts");
         if let Some(n) = open.get_mut(&self.org) {
             *n -= 1;
@@ -232,20 +239,31 @@ impl Drop for WatchSlot {
 }
 
 impl Context {
-    /// A slot for one more watch of `org`, or RESOURCE_EXHAUSTED at its cap.
-    fn watch_slot(self: &Arc<Self>, org: &OrgId) -> Result<WatchSlot, AppError> {
+    /// A slot for one more watch of `org` (of `kind`, for the metrics), or
+    /// RESOURCE_EXHAUSTED at its cap.
+    fn watch_slot(
+        self: &Arc<Self>,
+        org: &OrgId,
+        kind: &'static str,
+    ) -> Result<WatchSlot, AppError> {
         let mut open = self.watches.lock().expect("watch counts");
         let n = open.entry(org.clone()).or_default();
         if *n >= self.settings.max_watches {
             return Err(AppError::ResourceExhausted {
+                reason: "WATCH_LIMIT_REACHED",
                 message: format!("organisation {org} has {n} watch streams open, the most it may"),
                 retry_after: std::time::Duration::from_secs(5),
             });
         }
         *n += 1;
+        crate::metrics::metrics()
+            .watch_streams
+            .get_or_create(&crate::metrics::KindLabels { kind })
+            .inc();
         Ok(WatchSlot {
             context: Arc::clone(self),
             org: org.clone(),
+            kind,
         })
     }
 }

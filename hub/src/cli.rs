@@ -100,9 +100,13 @@ enum PkiCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        crate::telemetry::init(crate::telemetry::LogFormat::Text);
+    }
     match cli.command {
         Command::Serve { config } => {
             let config = HubConfig::load(config.as_deref())?;
+            crate::telemetry::init(config.log_format);
             config.validate_for_replicas()?;
             serve(Hub::build(config, Arc::new(SystemClock)).await?).await
         }
@@ -200,6 +204,7 @@ async fn demo(
         ..HubConfig::load(None)?
     }
     .with_paths_under(&dir);
+    crate::telemetry::init(config.log_format);
     // The demo replays weeks of history on a shifted clock before it runs
     // at the present.
     let clock = ShiftedClock::default();

@@ -61,6 +61,8 @@ pub struct HubConfig {
     /// from a file (a mounted Kubernetes secret).
     pub database_url: Secret,
     pub database_pool_size: u32,
+    /// `text` (for a terminal) or `json` (one object a line, for a log collector).
+    pub log_format: crate::telemetry::LogFormat,
     /// PostgreSQL: the longest any statement may run; a write for a call
     /// with a deadline (`grpc-timeout`) gets the call's remaining time
     /// when that is shorter.
@@ -132,6 +134,7 @@ impl Default for HubConfig {
             admin_addr: None,
             database_url: Secret::new("sqlite://spil.sqlite"),
             database_pool_size: 8,
+            log_format: crate::telemetry::LogFormat::Text,
             database_statement_timeout_ms: 10_000,
             tls: TlsFiles {
                 server_cert: "pki/server.pem".into(),

@@ -1,5 +1,6 @@
 //! The Spil hub: the capacity registry over mutually authenticated gRPC.
 
+pub mod access;
 pub mod admission;
 pub mod app;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod deadline;
 pub mod demo;
 pub mod domain;
 pub mod grpc;
+pub mod metrics;
 pub mod pki;
 pub mod startup;
 pub mod store;

@@ -1,9 +1,8 @@
-//! `spil-hub`: parse the command line, start telemetry, run.
+//! `spil-hub`: parse the command line and run it (telemetry starts once the configuration is read).
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    spil_hub::telemetry::init();
     spil_hub::cli::run(spil_hub::cli::Cli::parse()).await
 }

@@ -153,8 +153,11 @@ impl Hub {
         let mut tasks = Vec::new();
         let signal = shutdown.clone();
         let router = grpc_server()
-            // Outermost: a call over the global limit is refused before it
-            // queues anywhere.
+            // Outermost: every call, refused or not, gets a request id, an
+            // access line and its counts.
+            .layer(crate::access::AccessLayer)
+            // Then a call over the global limit is refused before it queues
+            // anywhere.
             .layer(crate::admission::InFlightLimit::new(
                 config.max_in_flight as usize,
             ))
@@ -180,8 +183,15 @@ impl Hub {
                 let signal = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(admin);
+                    // gRPC health over HTTP/2 and `/metrics` over HTTP/1.1
+                    // (or 2) on one plaintext port, for probes and scrapers
+                    // that have no client certificate.
+                    let routes = tonic::service::Routes::new(health_service)
+                        .into_axum_router()
+                        .route("/metrics", axum::routing::get(metrics_text));
                     if let Err(error) = Server::builder()
-                        .add_service(health_service)
+                        .accept_http1(true)
+                        .add_routes(routes.into())
                         .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
                         .await
                     {
@@ -285,6 +295,17 @@ impl Hub {
         }
         Ok(())
     }
+}
+
+/// The Prometheus scrape: every instrument as OpenMetrics text.
+async fn metrics_text() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        crate::metrics::metrics().render(),
+    )
 }
 
 /// Why a replica is not ready.

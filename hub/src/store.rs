@@ -650,6 +650,12 @@ impl Timed {
 
 impl Drop for Timed {
     fn drop(&mut self) {
+        crate::metrics::metrics()
+            .store_seconds
+            .get_or_create(&crate::metrics::OperationLabels {
+                operation: self.name,
+            })
+            .observe(self.started.elapsed().as_secs_f64());
         tracing::debug!(
             operation = self.name,
             elapsed_us = self.started.elapsed().as_micros() as u64,

@@ -71,6 +71,7 @@ pub fn server_config(
             crls.push(crl.with_context(|| format!("failed to parse {}", path.display()))?);
         }
     }
+    record_expiries(&certs, &crls);
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .with_crls(crls)
         .build()
@@ -84,6 +85,37 @@ pub fn server_config(
         .context("the server certificate and key do not match")?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok((Arc::new(config), verifier))
+}
+
+/// Tells the metrics when the server certificate expires and when the
+/// earliest CRL must be replaced, so an operator is warned before either
+/// stops the hub's clients.
+fn record_expiries(
+    certs: &[CertificateDer<'static>],
+    crls: &[CertificateRevocationListDer<'static>],
+) {
+    use x509_parser::prelude::FromDer;
+    let metrics = crate::metrics::metrics();
+    if let Some(Ok((_, leaf))) = certs
+        .first()
+        .map(|der| x509_parser::certificate::X509Certificate::from_der(der.as_ref()))
+    {
+        metrics
+            .server_certificate_expiry
+            .set(leaf.validity().not_after.timestamp() as f64);
+    }
+    let next_update = crls
+        .iter()
+        .filter_map(|der| {
+            let (_, crl) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(der.as_ref())
+                    .ok()?;
+            Some(crl.next_update()?.timestamp())
+        })
+        .min();
+    if let Some(next_update) = next_update {
+        metrics.crl_next_update.set(next_update as f64);
+    }
 }
 
 /// The client verifier of the configuration in force, and what it said of
@@ -196,12 +228,22 @@ impl LiveConfig {
                     self.current.store(config);
                     self.trust.0.store(Arc::new(trust_in(verifier)));
                     seen = now;
+                    crate::metrics::metrics()
+                        .tls_reloads
+                        .get_or_create(&crate::metrics::OutcomeLabels { outcome: "ok" })
+                        .inc();
                     tracing::info!("tls configuration reloaded");
                 }
-                Err(error) => tracing::error!(
-                    error = format!("{error:#}"),
-                    "tls files changed but do not load"
-                ),
+                Err(error) => {
+                    crate::metrics::metrics()
+                        .tls_reloads
+                        .get_or_create(&crate::metrics::OutcomeLabels { outcome: "failed" })
+                        .inc();
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "tls files changed but do not load"
+                    );
+                }
             }
         }
     }

@@ -63,10 +63,20 @@ impl<U: prost::Message + Default> Decoder for RequestDecoder<U> {
             };
             if buf.remaining() > limit {
                 let short = name.rsplit("::").next().unwrap_or(name);
-                return Err(Status::resource_exhausted(format!(
-                    "a {short} of {} bytes is larger than the {limit} bytes it may have",
-                    buf.remaining()
-                )));
+                let mut details = tonic_types::ErrorDetails::new();
+                details.set_error_info(
+                    "MESSAGE_TOO_LARGE",
+                    "spil.local",
+                    std::collections::HashMap::new(),
+                );
+                return Err(<Status as tonic_types::StatusExt>::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    format!(
+                        "a {short} of {} bytes is larger than the {limit} bytes it may have",
+                        buf.remaining()
+                    ),
+                    details,
+                ));
             }
         }
         self.0.decode(buf).map_err(|status| {

@@ -9,6 +9,7 @@ mod hub {
     mod holds;
     mod identity;
     mod insights;
+    mod observability;
     mod registry;
     mod replicas;
     mod restart;

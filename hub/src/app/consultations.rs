@@ -781,7 +781,7 @@ impl ConsultationUseCases {
             StartFrom::After(start) => start,
         };
         let txn = self.store.begin_consultation_read().await?;
-        let slot = self.0.watch_slot(&actor.caller.org.id);
+        let slot = self.0.watch_slot(&actor.caller.org.id, "consultations");
         let slot = self.finish(txn, actor, &person, call, None, slot).await?;
 
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
@@ -843,7 +843,10 @@ impl ConsultationUseCases {
                     consultation: consultation.clone(),
                 };
                 tokio::select! {
-                    sent = tx.send(Ok(ConsultationWatchMessage::Event(Box::new(item)))) => if sent.is_err() { return Ok(()) },
+                    sent = tx.send(Ok(ConsultationWatchMessage::Event(Box::new(item)))) => match sent {
+                        Ok(()) => crate::metrics::watch_delivery("consultations"),
+                        Err(_) => return Ok(()),
+                    },
                     // Not sent: the client resumes from what it has.
                     _ = self.shutdown.cancelled() => {
                         return Err(AppError::ShuttingDown { resume_after: last });

@@ -36,24 +36,33 @@ impl HoldUseCases {
                 &self.settings.freshness,
                 self.clock.now(),
             )
-            .await?;
-        Ok(outcome)
+            .await;
+        match &outcome {
+            Ok(outcome) if !outcome.replayed => crate::metrics::hold("granted"),
+            Err(crate::store::WriteError::Refused(_)) => crate::metrics::hold("refused"),
+            _ => {}
+        }
+        Ok(outcome?)
     }
 
     pub async fn confirm_hold(&self, caller: &Caller, hold_id: &str) -> Result<Hold, AppError> {
         self.authorise(caller, Action::ConfirmHold)?;
-        Ok(self
+        let hold = self
             .store
             .end_hold(&caller.org.id, hold_id, true, self.clock.now())
-            .await?)
+            .await?;
+        crate::metrics::hold("confirmed");
+        Ok(hold)
     }
 
     pub async fn release_hold(&self, caller: &Caller, hold_id: &str) -> Result<Hold, AppError> {
         self.authorise(caller, Action::ReleaseHold)?;
-        Ok(self
+        let hold = self
             .store
             .end_hold(&caller.org.id, hold_id, false, self.clock.now())
-            .await?)
+            .await?;
+        crate::metrics::hold("released");
+        Ok(hold)
     }
 
     /// A crisis service lists the holds it made; a provider those on its offerings.
@@ -97,6 +106,11 @@ impl HoldUseCases {
 
     /// Marks holds past their time as expired; run periodically.
     pub async fn sweep_expired_holds(&self) -> Result<usize, AppError> {
-        Ok(self.store.expire_holds(self.clock.now()).await?)
+        let expired = self.store.expire_holds(self.clock.now()).await?;
+        crate::metrics::metrics()
+            .holds
+            .get_or_create(&crate::metrics::OutcomeLabels { outcome: "expired" })
+            .inc_by(expired as u64);
+        Ok(expired)
     }
 }

@@ -192,6 +192,9 @@ impl RegistryUseCases {
                 now,
             )
             .await?;
+        crate::metrics::metrics()
+            .publications
+            .inc_by(updates.len() as u64);
         Ok(Seen {
             value: outcome,
             at: now,

@@ -134,7 +134,7 @@ impl WatchUseCases {
             }
         };
 
-        let slot = self.0.watch_slot(&caller.org.id)?;
+        let slot = self.0.watch_slot(&caller.org.id, "capacity")?;
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
         let app = self.clone();
         tokio::spawn(async move {
@@ -230,7 +230,10 @@ impl WatchUseCases {
                         at: self.clock.now(),
                     };
                     tokio::select! {
-                        sent = tx.send(Ok(item)) => if sent.is_err() { return Ok(()) },
+                        sent = tx.send(Ok(item)) => match sent {
+                            Ok(()) => crate::metrics::watch_delivery("capacity"),
+                            Err(_) => return Ok(()),
+                        },
                         // Not sent: the client resumes from what it has.
                         _ = self.shutdown.cancelled() => {
                             return Err(AppError::ShuttingDown { resume_after: last });

@@ -47,6 +47,7 @@ impl tonic::service::Interceptor for Authenticate {
         let uris = uri_sans(leaf.as_ref())
             .map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
         let caller = self.app.directory.identify(&uris)?;
+        crate::access::note_organisation(caller.org.id.as_str());
         self.admission.admit(&caller.org.id)?;
         request.extensions_mut().insert(caller);
         Ok(request)

@@ -5,7 +5,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
 
 /// The error domain named in `google.rpc.ErrorInfo`.
-const DOMAIN: &str = "spil.local";
+const DOMAIN: &str = crate::access::ERROR_DOMAIN;
 
 impl From<AppError> for Status {
     fn from(error: AppError) -> Self {
@@ -49,10 +49,12 @@ impl From<AppError> for Status {
                 Status::with_error_details(Code::Unavailable, message, details)
             }
             AppError::ResourceExhausted {
+                reason,
                 message,
                 retry_after,
             } => {
                 let mut details = ErrorDetails::new();
+                details.set_error_info(reason, DOMAIN, std::collections::HashMap::new());
                 details.set_retry_info(Some(retry_after));
                 Status::with_error_details(Code::ResourceExhausted, message, details)
             }

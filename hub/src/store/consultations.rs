@@ -61,6 +61,8 @@ pub struct AuditedTxn {
     store: Store,
     /// Taken by a change; `None` for a read.
     revision: Option<Revision>,
+    /// Audit records appended, counted when they commit.
+    audited: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -75,6 +77,7 @@ impl Store {
             txn,
             store: self.clone(),
             revision: Some(revision),
+            audited: Default::default(),
         })
     }
 
@@ -85,6 +88,7 @@ impl Store {
             txn,
             store: self.clone(),
             revision: None,
+            audited: Default::default(),
         })
     }
 
@@ -688,6 +692,8 @@ impl AuditedTxn {
         }
         .insert(&self.txn)
         .await?;
+        self.audited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(seq)
     }
 
@@ -697,6 +703,9 @@ impl AuditedTxn {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         self.txn.commit().await?;
+        crate::metrics::metrics()
+            .audit_records
+            .inc_by(self.audited.into_inner());
         if let Some(revision) = self.revision {
             self.store.announce_consultation(revision);
         }

@@ -339,6 +339,9 @@ impl Store {
     /// Commits queued publications in one registry write and answers each.
     async fn commit_publications(&self, queued: Vec<PendingPublish>) {
         tracing::debug!(publications = queued.len(), "group commit");
+        crate::metrics::metrics()
+            .group_commit_batch
+            .observe(queued.len() as f64);
         let mut staged = Vec::with_capacity(queued.len());
         let committed = self
             .write("publish_batch", async |write| {

@@ -11,11 +11,21 @@ use tokio::process::{Child, Command};
 
 /// Starts `spil-hub demo` on a free port and returns it with its address.
 pub async fn start_demo(dir: &Path) -> (Child, String) {
+    start_demo_with(dir, &[], Stdio::null()).await
+}
+
+/// The same with `SPIL_…` settings, and its log (stderr) where `stderr` says.
+pub async fn start_demo_with(
+    dir: &Path,
+    settings: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spil-hub"))
         .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
         .arg(dir)
+        .envs(settings.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("spil-hub starts");

@@ -1,0 +1,223 @@
+//! Prometheus metrics: one registry for the process, served as text on the
+//! admin port (`/metrics`). Labels name methods, codes, operations, kinds
+//! and organisations, never case content, persons or children's
+//! municipalities.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::LazyLock;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub method: String,
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OrganisationLabels {
+    pub organisation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Latency buckets from 0.1 ms to about 13 s.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+/// The hub's instruments.
+pub struct Metrics {
+    registry: Registry,
+    /// Calls by method and gRPC status code (streams: the code they opened with).
+    pub calls: Family<CallLabels, Counter>,
+    /// Time to the response head by method (a stream: until it opened).
+    pub call_seconds: HistogramFamily<MethodLabels>,
+    pub calls_in_flight: Gauge,
+    /// Calls refused for load, by the refusal's `ErrorInfo` reason.
+    pub refusals: Family<ReasonLabels, Counter>,
+    /// Calls per organisation, refused ones included: who is calling how much.
+    pub organisation_calls: Family<OrganisationLabels, Counter>,
+    pub store_seconds: HistogramFamily<OperationLabels>,
+    /// Publications committed together by one group commit.
+    pub group_commit_batch: Histogram,
+    pub watch_streams: Family<KindLabels, Gauge>,
+    /// Messages sent on watch streams, by kind.
+    pub watch_deliveries: Family<KindLabels, Counter>,
+    /// Hold decisions and transitions: granted, refused, confirmed, released, expired.
+    pub holds: Family<OutcomeLabels, Counter>,
+    /// Offering updates published.
+    pub publications: Counter,
+    pub audit_records: Counter,
+    /// TLS file reloads by result (ok, failed).
+    pub tls_reloads: Family<OutcomeLabels, Counter>,
+    /// Unix time of the CRLs' earliest `nextUpdate`.
+    pub crl_next_update: Gauge<f64, AtomicU64>,
+    /// Unix time the server certificate expires.
+    pub server_certificate_expiry: Gauge<f64, AtomicU64>,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("spil");
+        let metrics = Self {
+            calls: Family::default(),
+            call_seconds: Family::new_with_constructor(latency),
+            calls_in_flight: Gauge::default(),
+            refusals: Family::default(),
+            organisation_calls: Family::default(),
+            store_seconds: Family::new_with_constructor(latency),
+            group_commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            watch_streams: Family::default(),
+            watch_deliveries: Family::default(),
+            holds: Family::default(),
+            publications: Counter::default(),
+            audit_records: Counter::default(),
+            tls_reloads: Family::default(),
+            crl_next_update: Gauge::default(),
+            server_certificate_expiry: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "calls",
+            "gRPC calls by method and status code",
+            metrics.calls.clone(),
+        );
+        registry.register(
+            "call_seconds",
+            "Time to the response head by method",
+            metrics.call_seconds.clone(),
+        );
+        registry.register(
+            "calls_in_flight",
+            "Calls being served",
+            metrics.calls_in_flight.clone(),
+        );
+        registry.register(
+            "refusals",
+            "Calls refused for load, by reason",
+            metrics.refusals.clone(),
+        );
+        registry.register(
+            "organisation_calls",
+            "Calls per organisation, refused ones included",
+            metrics.organisation_calls.clone(),
+        );
+        registry.register(
+            "store_operation_seconds",
+            "Store operations by name",
+            metrics.store_seconds.clone(),
+        );
+        registry.register(
+            "group_commit_batch",
+            "Publications committed by one group commit",
+            metrics.group_commit_batch.clone(),
+        );
+        registry.register(
+            "watch_streams_open",
+            "Open watch streams by kind",
+            metrics.watch_streams.clone(),
+        );
+        registry.register(
+            "watch_deliveries",
+            "Messages sent on watch streams by kind",
+            metrics.watch_deliveries.clone(),
+        );
+        registry.register(
+            "holds",
+            "Hold decisions and transitions by outcome",
+            metrics.holds.clone(),
+        );
+        registry.register(
+            "publications",
+            "Offering updates published",
+            metrics.publications.clone(),
+        );
+        registry.register(
+            "audit_records",
+            "Audit records written",
+            metrics.audit_records.clone(),
+        );
+        registry.register(
+            "tls_reloads",
+            "TLS file reloads by outcome",
+            metrics.tls_reloads.clone(),
+        );
+        registry.register(
+            "crl_next_update_timestamp_seconds",
+            "When the earliest client CRL must be replaced (Unix time)",
+            metrics.crl_next_update.clone(),
+        );
+        registry.register(
+            "server_certificate_expiry_timestamp_seconds",
+            "When the server certificate expires (Unix time)",
+            metrics.server_certificate_expiry.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// The OpenMetrics text of every instrument.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// The process's instruments.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+/// The content type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Counts one hold outcome.
+pub fn hold(outcome: &'static str) {
+    metrics()
+        .holds
+        .get_or_create(&OutcomeLabels { outcome })
+        .inc();
+}
+
+/// Counts one message sent on a watch stream of `kind`.
+pub fn watch_delivery(kind: &'static str) {
+    metrics()
+        .watch_deliveries
+        .get_or_create(&KindLabels { kind })
+        .inc();
+}
