@@ -5,10 +5,13 @@
 //! flight and refusals by reason in the metrics.
 
 use crate::metrics::{CallLabels, MethodLabels, OrganisationLabels, ReasonLabels, metrics};
+use opentelemetry::trace::TraceContextExt as _;
 use std::sync::{Arc, OnceLock};
 use tonic::Code;
 use tonic::codegen::http::{HeaderValue, Request, Response};
 use tonic_types::StatusExt;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -26,9 +29,11 @@ tokio::task_local! {
     static NOTES: Arc<CallNotes>;
 }
 
-/// Records the calling organisation for the access line and the per-organisation count.
+/// Records the calling organisation for the access line, the call's span
+/// and the per-organisation count.
 pub fn note_organisation(organisation: &str) {
     let _ = NOTES.try_with(|notes| notes.organisation.set(organisation.to_owned()));
+    tracing::Span::current().record("spil.organisation", organisation);
 }
 
 /// A request id from the caller is kept when it is short visible ASCII.
@@ -149,10 +154,36 @@ where
         let started = std::time::Instant::now();
         let in_flight = InFlight::enter();
         let notes = Arc::new(CallNotes::default());
-        // The interceptor may run now or when the future is polled: both see the notes.
-        let call = NOTES.sync_scope(Arc::clone(&notes), || self.inner.call(request));
+        // One span per call, continuing the caller's trace when it sent a
+        // `traceparent`; it names the method, never the request's content.
+        let (service, rpc) = method
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("", ""));
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = %method.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = rpc,
+            rpc.grpc.status_code = tracing::field::Empty,
+            spil.organisation = tracing::field::Empty,
+            request_id = %request_id,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&crate::telemetry::HeaderExtractor(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+        // The interceptor may run now or when the future is polled: both see
+        // the notes and the span.
+        let call =
+            span.in_scope(|| NOTES.sync_scope(Arc::clone(&notes), || self.inner.call(request)));
         Box::pin(async move {
-            let mut response = NOTES.scope(Arc::clone(&notes), call).await?;
+            let mut response = NOTES
+                .scope(Arc::clone(&notes), call)
+                .instrument(span.clone())
+                .await?;
             drop(in_flight);
             let elapsed = started.elapsed();
             let code = response
@@ -191,6 +222,12 @@ where
                     })
                     .inc();
             }
+            span.record("rpc.grpc.status_code", code as i32);
+            let trace_id = {
+                let context = span.context();
+                let trace_id = context.span().span_context().trace_id();
+                (trace_id != opentelemetry::trace::TraceId::INVALID).then(|| trace_id.to_string())
+            };
             let organisation = notes.organisation.get().map(String::as_str).unwrap_or("");
             if !organisation.is_empty() {
                 instruments
@@ -208,6 +245,7 @@ where
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 organisation,
                 request_id,
+                trace_id = trace_id.as_deref().unwrap_or(""),
                 "call"
             );
             Ok(response)

@@ -101,14 +101,15 @@ enum PkiCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
-        crate::telemetry::init(crate::telemetry::LogFormat::Text);
+        crate::telemetry::init(crate::telemetry::LogFormat::Text, None)?.shutdown();
     }
     match cli.command {
         Command::Serve { config } => {
             let config = HubConfig::load(config.as_deref())?;
-            crate::telemetry::init(config.log_format);
+            let telemetry =
+                crate::telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
             config.validate_for_replicas()?;
-            serve(Hub::build(config, Arc::new(SystemClock)).await?).await
+            serve(Hub::build(config, Arc::new(SystemClock)).await?, telemetry).await
         }
         Command::Config {
             command: ConfigCommand::Check { config },
@@ -204,7 +205,7 @@ async fn demo(
         ..HubConfig::load(None)?
     }
     .with_paths_under(&dir);
-    crate::telemetry::init(config.log_format);
+    let telemetry = crate::telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
     // The demo replays weeks of history on a shifted clock before it runs
     // at the present.
     let clock = ShiftedClock::default();
@@ -245,10 +246,10 @@ async fn demo(
         dir = dir.display(),
         port = addr.port(),
     );
-    serve(hub).await
+    serve(hub, telemetry).await
 }
 
-async fn serve(hub: Hub) -> anyhow::Result<()> {
+async fn serve(hub: Hub, telemetry: crate::telemetry::Telemetry) -> anyhow::Result<()> {
     // Plain lines for operators and scripts, whatever the log settings.
     println!("spil-hub listening on {}", hub.local_addr());
     if let Some(admin) = hub.admin_addr() {
@@ -266,5 +267,7 @@ async fn serve(hub: Hub) -> anyhow::Result<()> {
         }
         token.cancel();
     });
-    hub.run_until_stopped().await
+    let stopped = hub.run_until_stopped().await;
+    telemetry.shutdown();
+    stopped
 }

@@ -63,6 +63,10 @@ pub struct HubConfig {
     pub database_pool_size: u32,
     /// `text` (for a terminal) or `json` (one object a line, for a log collector).
     pub log_format: crate::telemetry::LogFormat,
+    /// Where traces go, as OTLP over gRPC (e.g. `http://collector:4317`);
+    /// unset, the standard `OTEL_EXPORTER_OTLP_ENDPOINT` applies, and
+    /// without either no traces are exported.
+    pub otlp_endpoint: Option<String>,
     /// PostgreSQL: the longest any statement may run; a write for a call
     /// with a deadline (`grpc-timeout`) gets the call's remaining time
     /// when that is shorter.
@@ -135,6 +139,7 @@ impl Default for HubConfig {
             database_url: Secret::new("sqlite://spil.sqlite"),
             database_pool_size: 8,
             log_format: crate::telemetry::LogFormat::Text,
+            otlp_endpoint: None,
             database_statement_timeout_ms: 10_000,
             tls: TlsFiles {
                 server_cert: "pki/server.pem".into(),
@@ -186,12 +191,21 @@ impl HubConfig {
         file: Option<&Path>,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Self> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let standard_otlp_endpoint = vars
+            .iter()
+            .find(|(name, value)| name == "OTEL_EXPORTER_OTLP_ENDPOINT" && !value.is_empty())
+            .map(|(_, value)| value.clone());
         let mut table =
             toml::Table::try_from(Self::default()).context("failed to encode defaults")?;
         let fields: Vec<String> = table
             .keys()
             .cloned()
-            .chain(["admin_addr".into(), "page_token_secret".into()])
+            .chain([
+                "admin_addr".into(),
+                "page_token_secret".into(),
+                "otlp_endpoint".into(),
+            ])
             .collect();
         if let Some(file) = file {
             let text = std::fs::read_to_string(file)
@@ -229,7 +243,10 @@ impl HubConfig {
             );
             set_path(&mut table, &path, &value).with_context(|| format!("invalid {name}"))?;
         }
-        let config: Self = table.try_into().context("invalid configuration")?;
+        let mut config: Self = table.try_into().context("invalid configuration")?;
+        if config.otlp_endpoint.is_none() {
+            config.otlp_endpoint = standard_otlp_endpoint;
+        }
         config.validate()?;
         Ok(config)
     }

@@ -444,27 +444,31 @@ async fn housekeeping(
                 continue;
             }
         };
-        match app.holds.sweep_expired_holds().await {
-            Ok(0) => {}
-            Ok(expired) => tracing::info!(expired, "holds expired"),
-            Err(error) => tracing::warn!(%error, "failed to expire holds"),
-        }
-        match app.consultations.announce_overdue_consultations().await {
-            Ok(0) => {}
-            Ok(overdue) => tracing::info!(overdue, "consultations overdue"),
-            Err(error) => tracing::warn!(%error, "failed to flag overdue consultations"),
-        }
-        if prune {
-            match app.registry.prune_change_log().await {
+        // Each round is a trace of its own (at debug: a round a second is noise).
+        let round = async {
+            match app.holds.sweep_expired_holds().await {
                 Ok(0) => {}
-                Ok(rows) => tracing::info!(rows, "change log pruned"),
-                Err(error) => tracing::warn!(%error, "failed to prune the change log"),
+                Ok(expired) => tracing::info!(expired, "holds expired"),
+                Err(error) => tracing::warn!(%error, "failed to expire holds"),
             }
-            match app.consultations.erase_expired_consultations().await {
+            match app.consultations.announce_overdue_consultations().await {
                 Ok(0) => {}
-                Ok(erased) => tracing::info!(erased, "consultation content erased"),
-                Err(error) => tracing::warn!(%error, "failed to erase consultations"),
+                Ok(overdue) => tracing::info!(overdue, "consultations overdue"),
+                Err(error) => tracing::warn!(%error, "failed to flag overdue consultations"),
             }
-        }
+            if prune {
+                match app.registry.prune_change_log().await {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "change log pruned"),
+                    Err(error) => tracing::warn!(%error, "failed to prune the change log"),
+                }
+                match app.consultations.erase_expired_consultations().await {
+                    Ok(0) => {}
+                    Ok(erased) => tracing::info!(erased, "consultation content erased"),
+                    Err(error) => tracing::warn!(%error, "failed to erase consultations"),
+                }
+            }
+        };
+        tracing::Instrument::instrument(round, tracing::debug_span!("housekeeping")).await;
     }
 }

@@ -376,21 +376,27 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        use tracing::Instrument as _;
         let _timed = Timed::start(operation);
-        let txn = self.begin_write().await.map_err(StoreError::from)?;
-        self.lock_registry(&txn).await.map_err(StoreError::from)?;
-        let mut write = RegistryWrite {
-            store: self,
-            txn,
-            latest: None,
-        };
-        let value = work(&mut write).await?;
-        let RegistryWrite { txn, latest, .. } = write;
-        txn.commit().await.map_err(StoreError::from)?;
-        if let Some(revision) = latest {
-            self.announce(revision);
+        let span = tracing::info_span!("store", otel.name = operation, operation);
+        async {
+            let txn = self.begin_write().await.map_err(StoreError::from)?;
+            self.lock_registry(&txn).await.map_err(StoreError::from)?;
+            let mut write = RegistryWrite {
+                store: self,
+                txn,
+                latest: None,
+            };
+            let value = work(&mut write).await?;
+            let RegistryWrite { txn, latest, .. } = write;
+            txn.commit().await.map_err(StoreError::from)?;
+            if let Some(revision) = latest {
+                self.announce(revision);
+            }
+            Ok(value)
         }
-        Ok(value)
+        .instrument(span)
+        .await
     }
 
     /// Starts a write transaction on the writer (SQLite: `BEGIN IMMEDIATE`,

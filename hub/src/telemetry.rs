@@ -1,9 +1,16 @@
 //! Logs and traces: structured `tracing` output on stderr, as text or as
 //! one JSON object a line, filtered by `RUST_LOG` (default: info for the
-//! hub, warnings for its dependencies).
+//! hub, warnings for its dependencies); and, when an OTLP endpoint is
+//! configured, the same spans exported as OpenTelemetry traces that
+//! continue the caller's W3C `traceparent`.
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -16,23 +23,84 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up logging once, after the configuration is read; later calls
-/// (tests starting several hubs) keep the first.
-pub fn init(format: LogFormat) {
+/// Telemetry in force; [`Telemetry::shutdown`] flushes the spans not yet exported.
+#[must_use = "shut telemetry down on stop, or the last spans are lost"]
+pub struct Telemetry {
+    traces: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    pub fn shutdown(self) {
+        if let Some(traces) = self.traces
+            && let Err(error) = traces.shutdown()
+        {
+            tracing::warn!(%error, "failed to flush traces");
+        }
+    }
+}
+
+/// Sets up logging, and trace export to `otlp_endpoint` (OTLP over gRPC)
+/// when there is one, once, after the configuration is read. Later calls
+/// (tests starting several hubs) keep the first subscriber.
+pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,spil_hub=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
+    let log = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_target(false)
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    let traces = match otlp_endpoint {
+        None => None,
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|error| anyhow::anyhow!("failed to set up OTLP export: {error}"))?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(
+                        opentelemetry_sdk::Resource::builder()
+                            .with_service_name("spil-hub")
+                            .build(),
+                    )
+                    .build(),
+            )
+        }
+    };
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let export = traces
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("spil-hub")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(log)
+        .with(export)
+        .try_init();
+    Ok(Telemetry { traces })
+}
+
+/// Reads W3C trace context from request headers.
+pub struct HeaderExtractor<'a>(pub &'a tonic::codegen::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|name| name.as_str()).collect()
+    }
 }

@@ -787,12 +787,13 @@ impl ConsultationUseCases {
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
         let app = self.clone();
         let org = actor.caller.org.id.clone();
-        tokio::spawn(async move {
+        // The producer stays in the call's span for as long as the stream lives.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let _slot = slot;
             if let Err(error) = app.produce_consultation_events(org, start, &tx).await {
                 let _ = tx.send(Err(error)).await;
             }
-        });
+        }));
         Ok(ReceiverStream::new(rx))
     }
 

@@ -137,12 +137,13 @@ impl WatchUseCases {
         let slot = self.0.watch_slot(&caller.org.id, "capacity")?;
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
         let app = self.clone();
-        tokio::spawn(async move {
+        // The producer stays in the call's span for as long as the stream lives.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let _slot = slot;
             if let Err(error) = app.produce(start, matcher, &tx).await {
                 let _ = tx.send(Err(error)).await;
             }
-        });
+        }));
         Ok(ReceiverStream::new(rx))
     }
 

@@ -315,19 +315,24 @@ impl Store {
             ticket
         };
         let store = self.clone();
-        let batch = tokio::spawn(async move {
-            let _committer = store.publish_committer.lock().await;
-            // An earlier batch may have taken this publication already; if
-            // not, this one takes everything that queued up meanwhile.
-            let queued = {
-                let mut queue = store.publish_queue.lock().expect("publish queue poisoned");
-                if !queue.waiting.iter().any(|p| p.ticket == ticket) {
-                    return;
-                }
-                std::mem::take(&mut queue.waiting)
-            };
-            store.commit_publications(queued).await;
-        });
+        // The batch keeps the trace of the call that started it.
+        let batch_span = tracing::info_span!("group_commit");
+        let batch = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let _committer = store.publish_committer.lock().await;
+                // An earlier batch may have taken this publication already; if
+                // not, this one takes everything that queued up meanwhile.
+                let queued = {
+                    let mut queue = store.publish_queue.lock().expect("publish queue poisoned");
+                    if !queue.waiting.iter().any(|p| p.ticket == ticket) {
+                        return;
+                    }
+                    std::mem::take(&mut queue.waiting)
+                };
+                store.commit_publications(queued).await;
+            },
+            batch_span,
+        ));
         batch
             .await
             .map_err(|e| DbErr::Custom(format!("publication batch failed: {e}")))?;
