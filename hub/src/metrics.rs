@@ -44,6 +44,16 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlaceTypeLabels {
+    pub place_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -84,6 +94,16 @@ pub struct Metrics {
     pub crl_next_update: Gauge<f64, AtomicU64>,
     /// Unix time the server certificate expires.
     pub server_certificate_expiry: Gauge<f64, AtomicU64>,
+    /// Searches that found no free place (unmet-demand signals recorded).
+    pub unmet_demand_signals: Counter,
+    /// Times the search view was loaded whole from the database.
+    pub view_snapshot_reloads: Counter,
+    /// Offerings whose publication is too old to show as free, by place type.
+    pub stale_offerings: Family<PlaceTypeLabels, Gauge>,
+    /// Consultations by state.
+    pub consultations: Family<StateLabels, Gauge>,
+    /// Submitted consultations past their answer deadline.
+    pub overdue_consultations: Gauge,
 }
 
 impl Metrics {
@@ -105,6 +125,11 @@ impl Metrics {
             tls_reloads: Family::default(),
             crl_next_update: Gauge::default(),
             server_certificate_expiry: Gauge::default(),
+            unmet_demand_signals: Counter::default(),
+            view_snapshot_reloads: Counter::default(),
+            stale_offerings: Family::default(),
+            consultations: Family::default(),
+            overdue_consultations: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -182,6 +207,31 @@ impl Metrics {
             "When the server certificate expires (Unix time)",
             metrics.server_certificate_expiry.clone(),
         );
+        registry.register(
+            "unmet_demand_signals",
+            "Searches that found no free place",
+            metrics.unmet_demand_signals.clone(),
+        );
+        registry.register(
+            "view_snapshot_reloads",
+            "Times the search view was loaded whole from the database",
+            metrics.view_snapshot_reloads.clone(),
+        );
+        registry.register(
+            "stale_offerings",
+            "Offerings whose publication is too old to show as free, by place type (registry-wide; every replica reports it)",
+            metrics.stale_offerings.clone(),
+        );
+        registry.register(
+            "consultations",
+            "Consultations by state (registry-wide; every replica reports it)",
+            metrics.consultations.clone(),
+        );
+        registry.register(
+            "overdue_consultations",
+            "Submitted consultations past their answer deadline (registry-wide)",
+            metrics.overdue_consultations.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -220,4 +270,32 @@ pub fn watch_delivery(kind: &'static str) {
         .watch_deliveries
         .get_or_create(&KindLabels { kind })
         .inc();
+}
+
+/// `CrisisBed` → `crisis_bed`: a label value from a type's name.
+pub fn snake_case(name: &str) -> String {
+    let mut snake = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.push(c.to_ascii_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    snake
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_snake_case() {
+        assert_eq!(snake_case("CrisisBed"), "crisis_bed");
+        assert_eq!(snake_case("FosterCare"), "foster_care");
+        assert_eq!(snake_case("Open"), "open");
+    }
 }

@@ -308,6 +308,40 @@ async fn metrics_text() -> impl axum::response::IntoResponse {
     )
 }
 
+/// Sets the gauges of what the registry holds: stale offerings by place
+/// type, consultations by state, overdue consultations. Every replica
+/// reports the same registry-wide figures (aggregate them with `max`).
+async fn measure_registry(app: &App) {
+    let metrics = crate::metrics::metrics();
+    match app.registry.stale_offerings().await {
+        Ok(stale) => {
+            for (place_type, count) in stale {
+                metrics
+                    .stale_offerings
+                    .get_or_create(&crate::metrics::PlaceTypeLabels {
+                        place_type: crate::metrics::snake_case(&format!("{place_type:?}")),
+                    })
+                    .set(count as i64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "failed to count stale offerings"),
+    }
+    match app.consultations.consultation_counts().await {
+        Ok((by_state, overdue)) => {
+            for (state, count) in by_state {
+                metrics
+                    .consultations
+                    .get_or_create(&crate::metrics::StateLabels {
+                        state: state.name(),
+                    })
+                    .set(count as i64);
+            }
+            metrics.overdue_consultations.set(overdue as i64);
+        }
+        Err(error) => tracing::warn!(%error, "failed to count consultations"),
+    }
+}
+
 /// Why a replica is not ready.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Unready {
@@ -421,10 +455,16 @@ async fn housekeeping(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The directory and the log were just read at start: the first round can wait.
     let mut last_prune = tokio::time::Instant::now();
+    // The gauges of what the registry holds are set at the first round.
+    let mut last_measured: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        if last_measured.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_measured = Some(tokio::time::Instant::now());
+            measure_registry(&app).await;
         }
         let prune = last_prune.elapsed() >= PRUNE_EVERY;
         if prune {

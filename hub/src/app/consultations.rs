@@ -858,6 +858,20 @@ impl ConsultationUseCases {
         }
     }
 
+    /// How many consultations are in each state, and how many submitted
+    /// ones are past their answer deadline; for the metrics.
+    pub async fn consultation_counts(
+        &self,
+    ) -> Result<
+        (
+            Vec<(crate::domain::consultation::ConsultationState, u64)>,
+            u64,
+        ),
+        AppError,
+    > {
+        Ok(self.store.consultation_counts(self.clock.now()).await?)
+    }
+
     /// Flags consultations that passed their answer deadline, for watchers;
     /// run periodically.
     pub async fn announce_overdue_consultations(&self) -> Result<usize, AppError> {

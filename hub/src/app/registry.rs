@@ -75,6 +75,30 @@ impl RegistryUseCases {
             })
     }
 
+    /// Offerings whose publication is too old to show as free, per place
+    /// type (every type, zeros too), as the registry stands now.
+    pub async fn stale_offerings(
+        &self,
+    ) -> Result<Vec<(crate::domain::capacity::PlaceType, u64)>, AppError> {
+        use crate::domain::capacity::{Freshness, PlaceType};
+        let now = self.clock.now();
+        let revision = self.store.current_revision().await?;
+        self.view.catch_up(&self.store, revision, now).await?;
+        Ok(self.view.read(&[], |offerings| {
+            let mut stale: Vec<(PlaceType, u64)> = PlaceType::ALL.iter().map(|&t| (t, 0)).collect();
+            for offering in offerings {
+                if offering.freshness(&self.settings.freshness, now) == Freshness::Stale
+                    && let Some(count) = stale
+                        .iter_mut()
+                        .find(|(t, _)| *t == offering.key.place_type)
+                {
+                    count.1 += 1;
+                }
+            }
+            stale
+        }))
+    }
+
     pub async fn upsert_location(
         &self,
         caller: &Caller,
@@ -276,12 +300,15 @@ impl RegistryUseCases {
         if offset == 0 && unmet {
             let region_id = self.unmet_demand_region(&filter);
             // A failed signal must not fail the search a crisis worker is waiting on.
-            if let Err(error) = self
+            match self
                 .store
                 .record_unmet_demand(&caller.org.id, &filter, region_id.as_deref(), now)
                 .await
             {
-                tracing::warn!(error = %error, "failed to record unmet demand");
+                Ok(_) => {
+                    crate::metrics::metrics().unmet_demand_signals.inc();
+                }
+                Err(error) => tracing::warn!(error = %error, "failed to record unmet demand"),
             }
         }
         let next_page_token = if offset + results.len() < total_size {

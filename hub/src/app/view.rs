@@ -109,6 +109,7 @@ impl RegistryView {
                 // Never loaded, or the log no longer reaches back to where the
                 // view stands: start again from a snapshot.
                 let (revision, offerings) = store.snapshot(now).await?;
+                crate::metrics::metrics().view_snapshot_reloads.inc();
                 self.state
                     .write()
                     .expect("view lock poisoned")

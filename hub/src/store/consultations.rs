@@ -27,7 +27,8 @@ use crate::domain::privacy::{CaseReference, FreeText};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement,
 };
 use std::collections::HashMap;
 
@@ -184,6 +185,31 @@ impl Store {
             .into_iter()
             .map(audit_into_domain)
             .collect()
+    }
+
+    /// How many consultations are in each state, and how many of the
+    /// submitted ones are past their answer deadline at `now`.
+    pub async fn consultation_counts(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<(ConsultationState, u64)>, u64), StoreError> {
+        let mut by_state = Vec::with_capacity(ConsultationState::ALL.len());
+        for state in ConsultationState::ALL {
+            let count = consultation::Entity::find()
+                .filter(consultation::Column::State.eq(code(&ConsultationState::ALL, state)))
+                .count(&self.reader)
+                .await?;
+            by_state.push((state, count));
+        }
+        let overdue = consultation::Entity::find()
+            .filter(
+                consultation::Column::State
+                    .eq(code(&ConsultationState::ALL, ConsultationState::Submitted)),
+            )
+            .filter(consultation::Column::AnswerDueAtMs.lte(millis(now)))
+            .count(&self.reader)
+            .await?;
+        Ok((by_state, overdue))
     }
 
     /// Submitted consultations whose answer deadline passed and that were

@@ -247,6 +247,23 @@ async fn the_metrics_follow_the_calls_and_name_no_child() {
         ) > now
     );
     assert!(value(&after, "spil_crl_next_update_timestamp_seconds", &[]) > now);
+    // The registry's gauges are set from the first housekeeping round: every
+    // place type and state has one, zeros included.
+    assert!(
+        after.iter().any(|(n, l, _)| n == "spil_stale_offerings"
+            && l.get("place_type").map(String::as_str) == Some("crisis_bed")),
+        "{text}"
+    );
+    assert!(
+        after.iter().any(|(n, l, _)| n == "spil_consultations"
+            && l.get("state").map(String::as_str) == Some("SUBMITTED")),
+        "{text}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|(n, _, _)| n == "spil_overdue_consultations")
+    );
     // Labels carry methods, codes and organisations, never a child's municipality.
     assert!(!text.contains("GM0392"), "{text}");
 }
