@@ -68,6 +68,8 @@ fn latency() -> Histogram {
 /// The hub's instruments.
 pub struct Metrics {
     registry: Registry,
+    /// Every family's name, prefix included (`spil_calls`).
+    names: Vec<String>,
     /// Calls by method and gRPC status code (streams: the code they opened with).
     pub calls: Family<CallLabels, Counter>,
     /// Time to the response head by method (a stream: until it opened).
@@ -100,6 +102,10 @@ pub struct Metrics {
     pub view_snapshot_reloads: Counter,
     /// Offerings whose publication is too old to show as free, by place type.
     pub stale_offerings: Family<PlaceTypeLabels, Gauge>,
+    /// Every offering in the registry, by place type.
+    pub offerings: Family<PlaceTypeLabels, Gauge>,
+    /// 1 while this replica reports itself ready (`spil.ready`), else 0.
+    pub ready: Gauge,
     /// Consultations by state.
     pub consultations: Family<StateLabels, Gauge>,
     /// Submitted consultations past their answer deadline.
@@ -109,6 +115,7 @@ pub struct Metrics {
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("spil");
+        let mut names = Vec::new();
         let metrics = Self {
             calls: Family::default(),
             call_seconds: Family::new_with_constructor(latency),
@@ -128,114 +135,177 @@ impl Metrics {
             unmet_demand_signals: Counter::default(),
             view_snapshot_reloads: Counter::default(),
             stale_offerings: Family::default(),
+            offerings: Family::default(),
+            ready: Gauge::default(),
             consultations: Family::default(),
             overdue_consultations: Gauge::default(),
             registry: Registry::default(),
+            names: Vec::new(),
         };
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "calls",
             "gRPC calls by method and status code",
             metrics.calls.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "call_seconds",
             "Time to the response head by method",
             metrics.call_seconds.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "calls_in_flight",
             "Calls being served",
             metrics.calls_in_flight.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "refusals",
             "Calls refused for load, by reason",
             metrics.refusals.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "organisation_calls",
             "Calls per organisation, refused ones included",
             metrics.organisation_calls.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "store_operation_seconds",
             "Store operations by name",
             metrics.store_seconds.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "group_commit_batch",
             "Publications committed by one group commit",
             metrics.group_commit_batch.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "watch_streams_open",
             "Open watch streams by kind",
             metrics.watch_streams.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "watch_deliveries",
             "Messages sent on watch streams by kind",
             metrics.watch_deliveries.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "holds",
             "Hold decisions and transitions by outcome",
             metrics.holds.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "publications",
             "Offering updates published",
             metrics.publications.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "audit_records",
             "Audit records written",
             metrics.audit_records.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "tls_reloads",
             "TLS file reloads by outcome",
             metrics.tls_reloads.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "crl_next_update_timestamp_seconds",
             "When the earliest client CRL must be replaced (Unix time)",
             metrics.crl_next_update.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "server_certificate_expiry_timestamp_seconds",
             "When the server certificate expires (Unix time)",
             metrics.server_certificate_expiry.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "unmet_demand_signals",
             "Searches that found no free place",
             metrics.unmet_demand_signals.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "view_snapshot_reloads",
             "Times the search view was loaded whole from the database",
             metrics.view_snapshot_reloads.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "stale_offerings",
             "Offerings whose publication is too old to show as free, by place type (registry-wide; every replica reports it)",
             metrics.stale_offerings.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
+            "offerings",
+            "Offerings in the registry by place type (registry-wide; every replica reports it)",
+            metrics.offerings.clone(),
+        );
+        register(
+            &mut registry,
+            &mut names,
+            "ready",
+            "1 while this replica reports itself ready (spil.ready), else 0",
+            metrics.ready.clone(),
+        );
+        register(
+            &mut registry,
+            &mut names,
             "consultations",
             "Consultations by state (registry-wide; every replica reports it)",
             metrics.consultations.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut names,
             "overdue_consultations",
             "Submitted consultations past their answer deadline (registry-wide)",
             metrics.overdue_consultations.clone(),
         );
         Self {
             registry,
+            names,
             ..metrics
         }
+    }
+
+    /// Every family's name as exported (`spil_calls`; counters add `_total`).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The OpenMetrics text of every instrument.
@@ -245,6 +315,18 @@ impl Metrics {
             .expect("writing to a String cannot fail");
         text
     }
+}
+
+/// Registers `metric` as `spil_<name>` and remembers the name.
+fn register(
+    registry: &mut Registry,
+    names: &mut Vec<String>,
+    name: &str,
+    help: &str,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    names.push(format!("spil_{name}"));
+    registry.register(name, help, metric);
 }
 
 /// The process's instruments.
@@ -291,6 +373,34 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The alert rules and the dashboard name only instruments the hub has:
+    /// a renamed metric would otherwise leave an alert that never fires.
+    #[test]
+    fn every_metric_the_alerts_and_dashboard_name_exists() {
+        let families: Vec<&str> = metrics().names().iter().map(String::as_str).collect();
+        let monitoring = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/monitoring");
+        let mut named = 0;
+        for file in ["alerts.yaml", "dashboard.json"] {
+            let source = std::fs::read_to_string(format!("{monitoring}/{file}")).unwrap();
+            for (at, _) in source.match_indices("spil_") {
+                let name: String = source[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                let family = ["_total", "_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(&name);
+                assert!(
+                    families.contains(&family),
+                    "{file} names {name}, which the hub does not export"
+                );
+                named += 1;
+            }
+        }
+        assert!(named > 20, "only {named} metric names found");
+    }
 
     #[test]
     fn label_values_are_snake_case() {

@@ -129,6 +129,7 @@ impl Hub {
             .with_context(|| format!("failed to listen on {}", config.listen_addr))?;
         let local_addr = listener.local_addr()?;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        crate::metrics::metrics().ready.set(0);
         for service in HEALTH_SERVICES {
             health_reporter
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
@@ -308,20 +309,22 @@ async fn metrics_text() -> impl axum::response::IntoResponse {
     )
 }
 
-/// Sets the gauges of what the registry holds: stale offerings by place
-/// type, consultations by state, overdue consultations. Every replica
+/// Sets the gauges of what the registry holds: offerings and stale
+/// offerings by place type, consultations by state, overdue consultations. Every replica
 /// reports the same registry-wide figures (aggregate them with `max`).
 async fn measure_registry(app: &App) {
     let metrics = crate::metrics::metrics();
     match app.registry.stale_offerings().await {
-        Ok(stale) => {
-            for (place_type, count) in stale {
+        Ok(counts) => {
+            for (place_type, all, stale) in counts {
+                let labels = crate::metrics::PlaceTypeLabels {
+                    place_type: crate::metrics::snake_case(&format!("{place_type:?}")),
+                };
+                metrics.offerings.get_or_create(&labels).set(all as i64);
                 metrics
                     .stale_offerings
-                    .get_or_create(&crate::metrics::PlaceTypeLabels {
-                        place_type: crate::metrics::snake_case(&format!("{place_type:?}")),
-                    })
-                    .set(count as i64);
+                    .get_or_create(&labels)
+                    .set(stale as i64);
             }
         }
         Err(error) => tracing::warn!(%error, "failed to count stale offerings"),
@@ -393,6 +396,7 @@ async fn readiness(
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut state = Ok(());
+    crate::metrics::metrics().ready.set(1);
     loop {
         tokio::select! {
             _ = stop_requested.cancelled() => return,
@@ -433,6 +437,9 @@ async fn readiness(
                 tonic_health::ServingStatus::NotServing
             }
         };
+        crate::metrics::metrics()
+            .ready
+            .set(i64::from(status == tonic_health::ServingStatus::Serving));
         health.set_service_status(READINESS, status).await;
     }
 }

@@ -75,27 +75,30 @@ impl RegistryUseCases {
             })
     }
 
-    /// Offerings whose publication is too old to show as free, per place
-    /// type (every type, zeros too), as the registry stands now.
+    /// Per place type (every type, zeros too), as the registry stands now:
+    /// (offerings, those whose publication is too old to show as free).
     pub async fn stale_offerings(
         &self,
-    ) -> Result<Vec<(crate::domain::capacity::PlaceType, u64)>, AppError> {
+    ) -> Result<Vec<(crate::domain::capacity::PlaceType, u64, u64)>, AppError> {
         use crate::domain::capacity::{Freshness, PlaceType};
         let now = self.clock.now();
         let revision = self.store.current_revision().await?;
         self.view.catch_up(&self.store, revision, now).await?;
         Ok(self.view.read(&[], |offerings| {
-            let mut stale: Vec<(PlaceType, u64)> = PlaceType::ALL.iter().map(|&t| (t, 0)).collect();
+            let mut counts: Vec<(PlaceType, u64, u64)> =
+                PlaceType::ALL.iter().map(|&t| (t, 0, 0)).collect();
             for offering in offerings {
-                if offering.freshness(&self.settings.freshness, now) == Freshness::Stale
-                    && let Some(count) = stale
-                        .iter_mut()
-                        .find(|(t, _)| *t == offering.key.place_type)
+                if let Some(count) = counts
+                    .iter_mut()
+                    .find(|(t, _, _)| *t == offering.key.place_type)
                 {
                     count.1 += 1;
+                    if offering.freshness(&self.settings.freshness, now) == Freshness::Stale {
+                        count.2 += 1;
+                    }
                 }
             }
-            stale
+            counts
         }))
     }
 
