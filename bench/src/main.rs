@@ -573,16 +573,7 @@ impl Bench {
                     let mut backoff = Duration::from_millis(5);
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        let result = client
-                            .capacity()
-                            .search_places(pb::SearchPlacesRequest {
-                                region_ids: vec!["zuid-kennemerland".into()],
-                                child_age: Some(14),
-                                include_unavailable: true,
-                                page_size: 50,
-                                ..Default::default()
-                            })
-                            .await;
+                        let result = crisis_search(client.clone()).await;
                         let took = t.elapsed().as_micros() as u64;
                         match result {
                             Ok(_) => {

@@ -372,6 +372,27 @@ pub mod fixtures {
         }
     }
 
+    /// Publishes one crisis-bed offering at `location` and returns its id.
+    pub async fn crisis_bed_offering(
+        provider: &spil_client::SpilClient,
+        location: &str,
+        total: u32,
+        free: u32,
+    ) -> String {
+        provider
+            .capacity()
+            .publish_capacity(publish(
+                &uuid::Uuid::new_v4().to_string(),
+                vec![update(crisis_key(location), total, free)],
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .offerings
+            .remove(0)
+            .id
+    }
+
     /// Holds a place and expects it granted.
     pub async fn hold_granted(
         client: &spil_client::SpilClient,

@@ -126,18 +126,7 @@ async fn a_replica_with_a_wrong_clock_is_not_ready_and_expires_nothing() {
     until_ready_is(&hub, ServingStatus::NotServing).await;
 
     let provider = hub.kenter_with_location().await;
-    let offering = provider
-        .capacity()
-        .publish_capacity(publish(
-            "seed",
-            vec![update(crisis_key("kenter-haarlem"), 2, 2)],
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .offerings[0]
-        .id
-        .clone();
+    let offering = crisis_bed_offering(&provider, "kenter-haarlem", 2, 2).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
     hold_granted(&crisis, "hold-1", &offering).await;
     // Past the hold's expiry by this replica's clock, still days off the database's.

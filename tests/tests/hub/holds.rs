@@ -8,18 +8,7 @@ use tonic::Code;
 
 async fn one_offering(hub: &TestHub, total: u32, free: u32) -> String {
     let provider = hub.kenter_with_location().await;
-    provider
-        .capacity()
-        .publish_capacity(publish(
-            "seed",
-            vec![update(crisis_key("kenter-haarlem"), total, free)],
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .offerings[0]
-        .id
-        .clone()
+    crisis_bed_offering(&provider, "kenter-haarlem", total, free).await
 }
 
 async fn available(hub: &TestHub) -> u32 {
@@ -220,18 +209,7 @@ async fn roles_add_up_for_an_organisation_with_several() {
         .upsert_location(location("spoed-haarlem", "GM0392"))
         .await
         .unwrap();
-    let own = both
-        .capacity()
-        .publish_capacity(publish(
-            "own",
-            vec![update(crisis_key("spoed-haarlem"), 4, 4)],
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .offerings[0]
-        .id
-        .clone();
+    let own = crisis_bed_offering(&both, "spoed-haarlem", 4, 4).await;
     let kenters = one_offering(&hub, 4, 4).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let on_own_bed = hold_granted(&crisis, "theirs", &own).await;

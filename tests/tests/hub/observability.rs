@@ -175,18 +175,7 @@ async fn the_metrics_follow_the_calls_and_name_no_child() {
     let search = "/spil.v1.CapacityRegistry/SearchPlaces";
 
     let kenter = hub.kenter_with_location().await;
-    let offering = kenter
-        .capacity()
-        .publish_capacity(publish(
-            "seed",
-            vec![update(crisis_key("kenter-haarlem"), 2, 2)],
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .offerings[0]
-        .id
-        .clone();
+    let offering = crisis_bed_offering(&kenter, "kenter-haarlem", 2, 2).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let _watch = crisis
         .capacity()

@@ -11,18 +11,7 @@ async fn holds_racing_on_two_replicas_never_exceed_the_free_places() {
     let hub = TestHub::spawn().await;
     let replica = hub.spawn_replica().await;
     let provider = hub.kenter_with_location().await;
-    let offering = provider
-        .capacity()
-        .publish_capacity(publish(
-            "p1",
-            vec![update(crisis_key("kenter-haarlem"), 5, 5)],
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .offerings[0]
-        .id
-        .clone();
+    let offering = crisis_bed_offering(&provider, "kenter-haarlem", 5, 5).await;
     let clients = [
         hub.client_as("crisisdienst-zkh").await,
         hub.client_at(&replica, "crisisdienst-haaglanden").await,
