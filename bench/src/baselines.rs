@@ -2,7 +2,7 @@
 //! a bare mTLS unary echo (the limit) and etcd (the peer a team might build
 //! this on), driven through its gRPC API with client-certificate TLS.
 
-use super::{Bench, Report};
+use super::{Arrivals, Bench, Report, open_loop_publications, watch_report};
 use spil_client::SpilClient;
 use spil_proto::bench::echo::EchoRequest;
 use spil_proto::bench::echo::echo_client::EchoClient;
@@ -10,7 +10,6 @@ use spil_proto::bench::etcd::{
     self, Compare, PutRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest, compare,
     kv_client::KvClient, request_op, response_op, watch_client::WatchClient,
 };
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
@@ -69,9 +68,12 @@ impl Bench {
             .await)
     }
 
-    /// Put → watch at the same rate as the hub's watch-latency scenario.
+    /// Put → watch at the same rate and by the same definition as the hub's
+    /// watch-latency scenario: puts open loop, latency from each put's
+    /// intended send time, the watcher on a connection of its own.
     pub async fn etcd_watch_latency(&self, address: &str) -> anyhow::Result<Report> {
-        let channel = self.baseline_channels(address, 1).await?.remove(0);
+        let mut channels = self.baseline_channels(address, 2).await?;
+        let (watch_channel, put_channel) = (channels.remove(0), channels.remove(0));
         let (requests, receiver) = tokio::sync::mpsc::channel(1);
         requests
             .send(WatchRequest {
@@ -84,13 +86,13 @@ impl Bench {
                 )),
             })
             .await?;
-        let mut stream = WatchClient::new(channel.clone())
+        let mut stream = WatchClient::new(watch_channel)
             .watch(tokio_stream::wrappers::ReceiverStream::new(receiver))
             .await?
             .into_inner();
         // The first message confirms the watch exists.
         stream.next().await;
-        let arrivals = Arc::new(Mutex::new(HashMap::<i64, (Instant, u32)>::new()));
+        let arrivals = Arc::new(Mutex::new(Arrivals::new()));
         let sink = Arc::clone(&arrivals);
         let reader = tokio::spawn(async move {
             let _keep_open = requests;
@@ -99,55 +101,39 @@ impl Bench {
                 let mut seen = sink.lock().expect("arrivals");
                 for event in message.events {
                     if let Some(kv) = event.kv {
-                        seen.entry(kv.mod_revision).or_insert((now, 0)).1 += 1;
+                        seen.entry(kv.mod_revision as u64).or_insert((now, 0)).1 += 1;
                     }
                 }
             }
         });
-        let mut kv = KvClient::new(channel);
-        let interval = Duration::from_secs_f64(1.0 / self.args.publish_rate as f64);
-        let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
-        let mut tick = tokio::time::interval(interval);
-        let mut acks = Vec::new();
-        let started = Instant::now();
-        let mut n = 0u64;
-        while Instant::now() < deadline {
-            tick.tick().await;
-            n += 1;
-            let put = kv
-                .put(PutRequest {
-                    key: b"bench/watch/offering".to_vec(),
-                    value: format!("{{\"free\":{}}}", n % 5).into_bytes(),
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            acks.push((put.header.unwrap_or_default().revision, Instant::now()));
-        }
-        let elapsed = started.elapsed();
+        let kv = KvClient::new(put_channel);
+        let sent = open_loop_publications(
+            self.args.publish_rate,
+            Duration::from_secs_f64(self.args.seconds),
+            move |n| {
+                let mut kv = kv.clone();
+                async move {
+                    let put = kv
+                        .put(PutRequest {
+                            key: b"bench/watch/offering".to_vec(),
+                            value: format!("{{\"free\":{}}}", n % 5).into_bytes(),
+                            ..Default::default()
+                        })
+                        .await
+                        .ok()?;
+                    Some(put.into_inner().header.unwrap_or_default().revision as u64)
+                }
+            },
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         reader.abort();
-        let arrivals = arrivals.lock().expect("arrivals");
-        let mut report = Report::new("etcd put→watch (1 watcher)", elapsed);
-        let mut duplicates = 0;
-        for (revision, acked) in &acks {
-            match arrivals.get(revision) {
-                Some((arrived, times)) => {
-                    report.ok += 1;
-                    duplicates += times - 1;
-                    let _ =
-                        report.latency_us.record(
-                            arrived.saturating_duration_since(*acked).as_micros().max(1) as u64,
-                        );
-                }
-                None => report.errors += 1,
-            }
-        }
-        report.note = format!(
-            "target {}/s; {duplicates} duplicates; errors are puts never seen",
-            self.args.publish_rate
-        );
-        Ok(report)
+        Ok(watch_report(
+            "etcd put→watch (1 watcher)",
+            &sent,
+            &[arrivals],
+            self.args.publish_rate,
+        ))
     }
 
     /// Compare-and-put on a counter of free places: many callers race for

@@ -446,16 +446,15 @@ impl Bench {
         Ok(report)
     }
 
-    /// Time from a publication's acknowledgement to its arrival at each of
-    /// `watchers` watchers, at a fixed publication rate; counts publications
-    /// a watcher never saw and any it saw twice.
+    /// Time from each publication's intended send time to its arrival at
+    /// each of `watchers` watchers (on connections of their own), with
+    /// publications sent open loop at `publish_rate`; counts publications a
+    /// watcher never saw, saw twice, or saw before they were sent.
     async fn watch_latency(&self, watchers: usize) -> anyhow::Result<Report> {
         let provider = self.clients("kenter", 1).await?.remove(0);
         let connections = self
             .clients("crisisdienst-zkh", watchers.clamp(1, 8))
             .await?;
-        // Per watcher: revision → (first arrival, times seen).
-        type Arrivals = std::collections::HashMap<u64, (Instant, u32)>;
         let mut sinks = Vec::with_capacity(watchers);
         let mut readers = Vec::with_capacity(watchers);
         for w in 0..watchers {
@@ -479,25 +478,13 @@ impl Bench {
                 }
             }));
         }
-        let interval = Duration::from_secs_f64(1.0 / self.args.publish_rate as f64);
-        let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
-        let acks = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
-        let started = Instant::now();
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut publishers = Vec::new();
-        let mut n = 0u64;
-        while Instant::now() < deadline {
-            tick.tick().await;
-            n += 1;
-            let permit = Arc::clone(&in_flight).acquire_owned().await?;
-            let mut capacity = provider.capacity();
-            let acks = Arc::clone(&acks);
-            publishers.push(tokio::spawn(async move {
-                let _permit = permit;
-                let published = capacity
-                    .publish_capacity(pb::PublishCapacityRequest {
+        let sent = open_loop_publications(
+            self.args.publish_rate,
+            Duration::from_secs_f64(self.args.seconds),
+            move |n| {
+                let mut capacity = provider.capacity();
+                async move {
+                    let request = pb::PublishCapacityRequest {
                         request_id: uuid::Uuid::new_v4().to_string(),
                         updates: vec![pb::OfferingUpdate {
                             key: Some(bench_key(&format!("bench-{:05}", 1 + n % 8))),
@@ -508,52 +495,25 @@ impl Bench {
                             waiting_days: 0,
                             observed_at: None,
                         }],
-                    })
-                    .await;
-                if let Ok(published) = published {
-                    acks.lock()
-                        .expect("acks")
-                        .push((published.into_inner().revision, Instant::now()));
+                    };
+                    capacity
+                        .publish_capacity(request)
+                        .await
+                        .ok()
+                        .map(|published| published.into_inner().revision)
                 }
-            }));
-        }
-        futures::future::join_all(publishers).await;
-        let elapsed = started.elapsed();
+            },
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         for reader in readers {
             reader.abort();
         }
-        let acks = acks.lock().expect("acks");
-        let mut report = Report::new(
-            &format!(
-                "watch latency ({watchers} watcher{})",
-                if watchers == 1 { "" } else { "s" }
-            ),
-            elapsed,
+        let name = format!(
+            "watch latency ({watchers} watcher{})",
+            if watchers == 1 { "" } else { "s" }
         );
-        let (mut missed, mut duplicated) = (0u64, 0u64);
-        for sink in &sinks {
-            let arrivals = sink.lock().expect("arrivals");
-            for (revision, acked) in acks.iter() {
-                match arrivals.get(revision) {
-                    Some((arrived, times)) => {
-                        report.ok += 1;
-                        duplicated += u64::from(times - 1);
-                        let _ = report.latency_us.record(
-                            arrived.saturating_duration_since(*acked).as_micros().max(1) as u64,
-                        );
-                    }
-                    None => missed += 1,
-                }
-            }
-        }
-        report.errors = missed + duplicated;
-        report.note = format!(
-            "target {}/s, published {:.0}/s; {missed} missed, {duplicated} duplicated; ok/s counts deliveries",
-            self.args.publish_rate,
-            acks.len() as f64 / elapsed.as_secs_f64()
-        );
-        Ok(report)
+        Ok(watch_report(&name, &sent, &sinks, self.args.publish_rate))
     }
 
     /// Far more callers than the hub admits: searches from
@@ -786,6 +746,123 @@ impl Bench {
         );
         Ok(report)
     }
+}
+
+/// Per watcher: revision → (first arrival, times seen).
+type Arrivals = std::collections::HashMap<u64, (Instant, u32)>;
+
+/// One publication of a watch-latency run.
+struct Publication {
+    /// Its revision, once acknowledged.
+    revision: Option<u64>,
+    /// start + n / rate: when it was meant to leave.
+    intended: Instant,
+    /// When it actually left.
+    sent: Instant,
+    acked: Instant,
+}
+
+/// What the publisher of a watch-latency run did.
+struct Publications {
+    sent: Vec<Publication>,
+    elapsed: Duration,
+}
+
+/// Publishes open loop: publication n is meant to leave at start + n/rate
+/// and is sent then (or as soon as the sender catches up), without waiting
+/// for earlier ones to be acknowledged.
+async fn open_loop_publications<F, Fut>(rate: u64, seconds: Duration, publish: F) -> Publications
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Option<u64>> + Send + 'static,
+{
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    let mut n = 0u32;
+    loop {
+        let intended = start + interval * n;
+        if intended >= start + seconds {
+            break;
+        }
+        tokio::time::sleep_until(intended.into()).await;
+        let call = publish(u64::from(n));
+        calls.spawn(async move {
+            let sent = Instant::now();
+            let revision = call.await;
+            Publication {
+                revision,
+                intended,
+                sent,
+                acked: Instant::now(),
+            }
+        });
+        n += 1;
+    }
+    let elapsed = start.elapsed();
+    let mut sent = Vec::with_capacity(n as usize);
+    while let Some(publication) = calls.join_next().await {
+        sent.push(publication.expect("publication task"));
+    }
+    Publications { sent, elapsed }
+}
+
+/// Watch latency as arrival minus intended send time, never clamped; an
+/// arrival before the send is an error, as are misses and duplicates. Ack
+/// latency and arrival after ack are diagnostics in the note.
+fn watch_report(
+    name: &str,
+    publications: &Publications,
+    sinks: &[Arc<std::sync::Mutex<Arrivals>>],
+    target_rate: u64,
+) -> Report {
+    let mut report = Report::new(name, publications.elapsed);
+    let (mut missed, mut duplicated, mut early, mut unacked) = (0u64, 0u64, 0u64, 0u64);
+    let mut ack_us = histogram();
+    let mut after_ack_us = histogram();
+    for publication in &publications.sent {
+        let _ = ack_us.record(
+            publication
+                .acked
+                .duration_since(publication.intended)
+                .as_micros() as u64,
+        );
+    }
+    for sink in sinks {
+        let arrivals = sink.lock().expect("arrivals");
+        for publication in &publications.sent {
+            let Some(revision) = publication.revision else {
+                unacked += 1;
+                continue;
+            };
+            match arrivals.get(&revision) {
+                Some((arrived, times)) => {
+                    duplicated += u64::from(times - 1);
+                    if *arrived < publication.sent {
+                        early += 1;
+                        continue;
+                    }
+                    report.ok += 1;
+                    let _ = report
+                        .latency_us
+                        .record(arrived.duration_since(publication.intended).as_micros() as u64);
+                    if let Some(after) = arrived.checked_duration_since(publication.acked) {
+                        let _ = after_ack_us.record(after.as_micros() as u64);
+                    }
+                }
+                None => missed += 1,
+            }
+        }
+    }
+    report.errors = missed + duplicated + early + unacked;
+    report.note = format!(
+        "latency from intended send; asked {target_rate}/s, sent {:.0}/s; {missed} missed, {duplicated} duplicated, {early} before their send, {unacked} unacknowledged; ack p50 {:.2} ms p99 {:.2} ms; arrival after ack p50 {:.2} ms; ok/s counts deliveries",
+        publications.sent.len() as f64 / publications.elapsed.as_secs_f64(),
+        ack_us.value_at_quantile(0.5) as f64 / 1000.0,
+        ack_us.value_at_quantile(0.99) as f64 / 1000.0,
+        after_ack_us.value_at_quantile(0.5) as f64 / 1000.0,
+    );
+    report
 }
 
 fn bench_key(location: &str) -> pb::OfferingKey {
