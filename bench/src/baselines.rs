@@ -136,111 +136,140 @@ impl Bench {
         ))
     }
 
-    /// Compare-and-put on a counter of free places: many callers race for
-    /// few places, each retrying on conflict until it wins or finds none.
+    /// etcd's fair way to grant K places to many contenders: K slot keys
+    /// per round (`bench/hold/<round>/<slot>`), each attempt a
+    /// create-if-absent transaction on one slot whose failure branch counts
+    /// the round's taken slots; a contender that finds all K taken stops,
+    /// refused. Same contenders, places and connections as the hub's race;
+    /// the stored count is checked to equal K after every round.
     pub async fn etcd_holds(&self, address: &str) -> anyhow::Result<Report> {
-        const PLACES: i64 = 50;
+        const PLACES: usize = 50;
         let channels = self
             .baseline_channels(address, self.args.connections)
             .await?;
-        let mut report = Report::new("etcd compare-and-put (race for 50)", Duration::ZERO);
+        let mut report = Report::new("etcd slot keys (race for 50)", Duration::ZERO);
         let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
-        let key = b"bench/holds/free".to_vec();
-        let (mut rounds, mut exact) = (0, true);
+        let (mut rounds, mut exact, mut refused) = (0u64, true, 0u64);
         while Instant::now() < deadline {
-            KvClient::new(channels[0].clone())
-                .put(PutRequest {
-                    key: key.clone(),
-                    value: PLACES.to_string().into_bytes(),
-                    ..Default::default()
-                })
-                .await?;
+            // A fresh prefix per round: earlier runs' slots stay taken.
+            let prefix = format!("bench/hold/{}/", uuid::Uuid::new_v4().simple());
             let started = Instant::now();
-            let attempts = (0..(PLACES as usize * 4)).map(|i| {
+            let attempts = (0..PLACES * 4).map(|i| {
                 let kv = KvClient::new(channels[i % channels.len()].clone());
-                let key = key.clone();
+                let prefix = prefix.clone();
                 tokio::spawn(async move {
                     let t = Instant::now();
-                    (take_one(kv, key).await, t.elapsed())
+                    (
+                        take_slot(kv, &prefix, i % PLACES, PLACES).await,
+                        t.elapsed(),
+                    )
                 })
             });
             let results = futures::future::join_all(attempts).await;
             report.elapsed += started.elapsed();
             let mut granted = 0;
             for result in results {
-                let (won, took) = result?;
+                let (decision, took) = result?;
                 let _ = report.latency_us.record(took.as_micros() as u64);
-                match won {
+                match decision {
                     Ok(true) => granted += 1,
-                    _ => report.errors += 1,
+                    Ok(false) => refused += 1,
+                    Err(_) => report.errors += 1,
                 }
             }
-            exact &= granted == PLACES;
+            let stored = count_under(&mut KvClient::new(channels[0].clone()), &prefix).await?;
+            exact &= granted == PLACES && stored == PLACES as i64;
             report.ok += granted as u64;
             rounds += 1;
         }
         report.note = format!(
-            "{rounds} rounds, {}; ok/s counts granted places",
+            "{rounds} rounds, {}; {:.0} decisions/s (granted + refused); ok/s counts granted places",
             if exact {
-                "exactly 50 granted each round"
+                "exactly 50 granted and stored each round"
             } else {
                 "WRONG COUNT"
-            }
+            },
+            (report.ok + refused) as f64 / report.elapsed.as_secs_f64().max(1e-9)
         );
         Ok(report)
     }
 }
 
-/// One caller's attempt: decrement the counter if it is above zero, with
-/// a compare on its mod revision; on conflict the failure branch returns
-/// the current value and the caller tries again.
-async fn take_one(mut kv: KvClient<Channel>, key: Vec<u8>) -> Result<bool, tonic::Status> {
-    let (mut free, mut revision) = (None::<i64>, 0i64);
-    loop {
-        let next = free.map_or(0, |f| f - 1);
-        if free == Some(0) {
-            return Ok(false);
-        }
+/// The keys stored under `prefix`.
+async fn count_under(kv: &mut KvClient<Channel>, prefix: &str) -> Result<i64, tonic::Status> {
+    Ok(kv
+        .range(etcd::RangeRequest {
+            key: prefix.as_bytes().to_vec(),
+            range_end: prefix_end(prefix),
+            count_only: true,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .count)
+}
+
+/// The end of the key range that holds every key starting with `prefix`.
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    end
+}
+
+/// One contender: create slot `first` if nobody has, else learn how many
+/// slots are taken and try the next one, until it holds a slot (true) or
+/// all `places` are taken (false).
+async fn take_slot(
+    mut kv: KvClient<Channel>,
+    prefix: &str,
+    first: usize,
+    places: usize,
+) -> Result<bool, tonic::Status> {
+    for step in 0..places {
+        let key = format!("{prefix}{:03}", (first + step) % places).into_bytes();
         let response = kv
             .txn(TxnRequest {
                 compare: vec![Compare {
                     result: compare::CompareResult::Equal as i32,
-                    target: compare::CompareTarget::Mod as i32,
+                    target: compare::CompareTarget::Create as i32,
                     key: key.clone(),
-                    target_union: Some(compare::TargetUnion::ModRevision(revision)),
+                    target_union: Some(compare::TargetUnion::CreateRevision(0)),
                     ..Default::default()
                 }],
                 success: vec![RequestOp {
                     request: Some(request_op::Request::RequestPut(PutRequest {
-                        key: key.clone(),
-                        value: next.to_string().into_bytes(),
+                        key,
+                        value: b"held".to_vec(),
                         ..Default::default()
                     })),
                 }],
                 failure: vec![RequestOp {
                     request: Some(request_op::Request::RequestRange(etcd::RangeRequest {
-                        key: key.clone(),
+                        key: prefix.as_bytes().to_vec(),
+                        range_end: prefix_end(prefix),
+                        count_only: true,
                         ..Default::default()
                     })),
                 }],
             })
             .await?
             .into_inner();
-        // The first round only learns the value: its compare cannot hold.
-        if response.succeeded && free.is_some() {
+        if response.succeeded {
             return Ok(true);
         }
-        let current = response
+        let taken = response
             .responses
             .into_iter()
             .find_map(|r| match r.response {
-                Some(response_op::Response::ResponseRange(range)) => range.kvs.into_iter().next(),
+                Some(response_op::Response::ResponseRange(range)) => Some(range.count),
                 _ => None,
-            });
-        let Some(current) = current else {
+            })
+            .unwrap_or(0);
+        if taken >= places as i64 {
             return Ok(false);
-        };
-        free = String::from_utf8_lossy(&current.value).parse().ok();
-        revision = current.mod_revision;
+        }
     }
+    Ok(false)
 }
