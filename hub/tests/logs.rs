@@ -23,13 +23,17 @@ async fn json_logs_have_an_access_line_per_call() {
     request
         .metadata_mut()
         .insert("x-request-id", "log-test-1".parse().unwrap());
-    crisis.capacity().search_places(request).await.unwrap();
+    let answered = crisis.capacity().search_places(request).await.unwrap();
+    assert_eq!(
+        answered.metadata().get("x-request-id").unwrap(),
+        "log-test-1"
+    );
 
     let access = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             let record: serde_json::Value = serde_json::from_str(&line)
                 .unwrap_or_else(|error| panic!("not a JSON line ({error}): {line}"));
-            if record["request_id"] == "log-test-1" {
+            if record["request_id"] == "log-test-1" && record["method"].is_string() {
                 return record;
             }
         }

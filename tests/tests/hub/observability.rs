@@ -183,6 +183,12 @@ async fn the_metrics_follow_the_calls_and_name_no_child() {
         .await
         .unwrap();
     hold_granted(&crisis, "hold-1", &offering).await;
+    // A consultation whose case reference must appear in no label.
+    crisis
+        .consultations("J. de Vries")
+        .file_consultation(consultation("metrics-1", "ret-zkh-ijmond"))
+        .await
+        .unwrap();
     // Over the share of 5 calls: some are refused.
     let mut refused = 0;
     for _ in 0..10 {
@@ -254,5 +260,16 @@ async fn the_metrics_follow_the_calls_and_name_no_child() {
             .any(|(n, _, _)| n == "spil_overdue_consultations")
     );
     // Labels carry methods, codes and organisations, never a child's municipality.
-    assert!(!text.contains("GM0392"), "{text}");
+    for (_, labels, _) in &after {
+        for value in labels.values() {
+            assert!(
+                value != "GM0392" && value != "CASE-metrics-1",
+                "a label carries case content: {value}"
+            );
+        }
+    }
+    assert!(
+        !text.contains("GM0392") && !text.contains("CASE-metrics-1"),
+        "{text}"
+    );
 }
