@@ -193,6 +193,37 @@ impl Bench {
         );
         Ok(report)
     }
+
+    /// The steady-state peer of the hub's steady holds: compare-and-put
+    /// decrements spread over as many counters as the hub has offerings,
+    /// at the same concurrency and connections.
+    pub async fn etcd_steady(&self, address: &str) -> anyhow::Result<Report> {
+        let counters = self.args.seed_locations.clamp(1, 200);
+        let channels = self
+            .baseline_channels(address, self.args.connections)
+            .await?;
+        let prefix = format!("bench/steady/{}/", uuid::Uuid::new_v4().simple());
+        let mut kv = KvClient::new(channels[0].clone());
+        for i in 0..counters {
+            kv.put(PutRequest {
+                key: format!("{prefix}{i:03}").into_bytes(),
+                value: b"1000000".to_vec(),
+                ..Default::default()
+            })
+            .await?;
+        }
+        let prefix = Arc::new(prefix);
+        Ok(self
+            .timed(
+                &format!("etcd compare-and-put ({counters} counters)"),
+                channels,
+                move |channel, n| {
+                    let key = format!("{prefix}{:03}", n as usize % counters).into_bytes();
+                    async move { matches!(take_one(KvClient::new(channel), key).await, Ok(true)) }
+                },
+            )
+            .await)
+    }
 }
 
 /// The keys stored under `prefix`.
@@ -216,6 +247,67 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
         *last += 1;
     }
     end
+}
+
+/// One decrement of a counter of free places: read it (a read, not a raft
+/// write), then compare its mod revision and put one less; on a conflict
+/// the failure branch returns the current value and it tries again. False
+/// when no place is left.
+async fn take_one(mut kv: KvClient<Channel>, key: Vec<u8>) -> Result<bool, tonic::Status> {
+    let mut current = kv
+        .range(etcd::RangeRequest {
+            key: key.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .kvs
+        .into_iter()
+        .next();
+    loop {
+        let Some(counter) = current else {
+            return Ok(false);
+        };
+        let free: i64 = String::from_utf8_lossy(&counter.value).parse().unwrap_or(0);
+        if free <= 0 {
+            return Ok(false);
+        }
+        let response = kv
+            .txn(TxnRequest {
+                compare: vec![Compare {
+                    result: compare::CompareResult::Equal as i32,
+                    target: compare::CompareTarget::Mod as i32,
+                    key: key.clone(),
+                    target_union: Some(compare::TargetUnion::ModRevision(counter.mod_revision)),
+                    ..Default::default()
+                }],
+                success: vec![RequestOp {
+                    request: Some(request_op::Request::RequestPut(PutRequest {
+                        key: key.clone(),
+                        value: (free - 1).to_string().into_bytes(),
+                        ..Default::default()
+                    })),
+                }],
+                failure: vec![RequestOp {
+                    request: Some(request_op::Request::RequestRange(etcd::RangeRequest {
+                        key: key.clone(),
+                        ..Default::default()
+                    })),
+                }],
+            })
+            .await?
+            .into_inner();
+        if response.succeeded {
+            return Ok(true);
+        }
+        current = response
+            .responses
+            .into_iter()
+            .find_map(|r| match r.response {
+                Some(response_op::Response::ResponseRange(range)) => range.kvs.into_iter().next(),
+                _ => None,
+            });
+    }
 }
 
 /// One contender: create slot `first` if nobody has, else learn how many

@@ -158,6 +158,9 @@ struct Bench {
     /// Figures that are no report of their own, collected per run.
     refusal_p99_ms: std::sync::Mutex<Vec<f64>>,
     kib_per_stream: std::sync::Mutex<Vec<f64>>,
+    /// Runs of the steady-state holds scenario so far: each run holds on
+    /// offerings of its own, so earlier runs' holds take no places from it.
+    steady_runs: AtomicU64,
 }
 
 impl Bench {
@@ -450,6 +453,67 @@ impl Bench {
             (report.ok + refused) as f64 / report.elapsed.as_secs_f64().max(1e-9)
         );
         Ok(report)
+    }
+
+    /// Steady state: holds spread over many offerings, `concurrency` in
+    /// flight from the crisis service, next to no contention; each hold one
+    /// durable decision, as each compare-and-put of the etcd baseline is.
+    async fn holds_steady(&self) -> anyhow::Result<Report> {
+        let provider = self.clients("kenter", 1).await?.remove(0);
+        let run = self.steady_runs.fetch_add(1, Ordering::Relaxed);
+        let offerings = self.args.seed_locations.clamp(1, 200);
+        let updates = (0..offerings)
+            .map(|i| pb::OfferingUpdate {
+                key: Some(pb::OfferingKey {
+                    // A care profile per run: offerings of this run's own.
+                    care_profiles: vec![1 + (run % 5) as i32],
+                    ..bench_key(&format!("bench-{i:05}"))
+                }),
+                intake: pb::Intake::AroundTheClock as i32,
+                lead_time_days: 0,
+                total_places: 999,
+                free_places: 999,
+                waiting_days: 0,
+                observed_at: None,
+            })
+            .collect();
+        let ids: Vec<String> = provider
+            .capacity()
+            .publish_capacity(pb::PublishCapacityRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                updates,
+            })
+            .await?
+            .into_inner()
+            .offerings
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        let ids = Arc::new(ids);
+        let clients = self
+            .clients("crisisdienst-zkh", self.args.connections)
+            .await?;
+        Ok(self
+            .timed(
+                &format!("holds (steady, {offerings} offerings)"),
+                clients,
+                move |client, n| {
+                    let ids = Arc::clone(&ids);
+                    async move {
+                        client
+                            .capacity()
+                            .hold_place(pb::HoldPlaceRequest {
+                                request_id: uuid::Uuid::new_v4().to_string(),
+                                offering_id: ids[n as usize % ids.len()].clone(),
+                                child_municipality_code: "GM0392".into(),
+                                duration: None,
+                            })
+                            .await
+                            .is_ok()
+                    }
+                },
+            )
+            .await)
     }
 
     /// Time from each publication's intended send time to its arrival at
@@ -1015,6 +1079,7 @@ async fn main() -> anyhow::Result<()> {
         ca_pem,
         refusal_p99_ms: Default::default(),
         kib_per_stream: Default::default(),
+        steady_runs: AtomicU64::new(0),
     };
     bench.seed().await?;
     let mut runs: std::collections::BTreeMap<&'static str, Vec<Report>> = Default::default();
@@ -1041,6 +1106,10 @@ async fn main() -> anyhow::Result<()> {
                     measured.push(("holds", bench.holds().await?));
                     if let Some(etcd) = &bench.args.etcd {
                         measured.push(("etcd-holds", bench.etcd_holds(etcd).await?));
+                    }
+                    measured.push(("holds-steady", bench.holds_steady().await?));
+                    if let Some(etcd) = &bench.args.etcd {
+                        measured.push(("etcd-steady", bench.etcd_steady(etcd).await?));
                     }
                 }
                 Scenario::WatchLatency => {
@@ -1141,6 +1210,13 @@ impl Bench {
                 "holds granted/s / etcd slot keys granted/s",
                 holds.per_second / cas.per_second,
                 "≥ 1; 2",
+            );
+        }
+        if let (Some(steady), Some(cas)) = (m("holds-steady"), m("etcd-steady")) {
+            ratio(
+                "steady holds/s / etcd compare-and-put/s",
+                steady.per_second / cas.per_second,
+                "≥ 1",
             );
         }
         if let (Some(overload), Some(search)) = (m("overload"), m("search")) {
