@@ -65,6 +65,11 @@ fn latency() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
 }
 
+/// Lag buckets: 0, then 1 to 4,096 revisions behind.
+fn lag() -> Histogram {
+    Histogram::new(std::iter::once(0.0).chain(exponential_buckets(1.0, 2.0, 13)))
+}
+
 /// The hub's instruments.
 pub struct Metrics {
     registry: Registry,
@@ -85,6 +90,9 @@ pub struct Metrics {
     pub watch_streams: Family<KindLabels, Gauge>,
     /// Messages sent on watch streams, by kind.
     pub watch_deliveries: Family<KindLabels, Counter>,
+    /// How far behind the newest committed revision a watch stream was when
+    /// it sent a message: 0 is a stream keeping up.
+    pub watch_lag_revisions: HistogramFamily<KindLabels>,
     /// Hold decisions and transitions: granted, refused, confirmed, released, expired.
     pub holds: Family<OutcomeLabels, Counter>,
     /// Offering updates published.
@@ -126,6 +134,7 @@ impl Metrics {
             group_commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             watch_streams: Family::default(),
             watch_deliveries: Family::default(),
+            watch_lag_revisions: Family::new_with_constructor(lag),
             holds: Family::default(),
             publications: Counter::default(),
             audit_records: Counter::default(),
@@ -204,6 +213,13 @@ impl Metrics {
             "watch_deliveries",
             "Messages sent on watch streams by kind",
             metrics.watch_deliveries.clone(),
+        );
+        register(
+            &mut registry,
+            &mut names,
+            "watch_lag_revisions",
+            "Revisions between the newest committed one and the one a watch stream sent, by kind",
+            metrics.watch_lag_revisions.clone(),
         );
         register(
             &mut registry,
@@ -346,12 +362,16 @@ pub fn hold(outcome: &'static str) {
         .inc();
 }
 
-/// Counts one message sent on a watch stream of `kind`.
-pub fn watch_delivery(kind: &'static str) {
-    metrics()
-        .watch_deliveries
-        .get_or_create(&KindLabels { kind })
-        .inc();
+/// Counts one message sent on a watch stream of `kind`, which sent
+/// `revision` when `newest` was the newest committed revision.
+pub fn watch_delivery(kind: &'static str, revision: u64, newest: u64) {
+    let labels = KindLabels { kind };
+    let metrics = metrics();
+    metrics.watch_deliveries.get_or_create(&labels).inc();
+    metrics
+        .watch_lag_revisions
+        .get_or_create(&labels)
+        .observe(newest.saturating_sub(revision) as f64);
 }
 
 /// `CrisisBed` → `crisis_bed`: a label value from a type's name.

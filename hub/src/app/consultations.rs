@@ -845,7 +845,11 @@ impl ConsultationUseCases {
                 };
                 tokio::select! {
                     sent = tx.send(Ok(ConsultationWatchMessage::Event(Box::new(item)))) => match sent {
-                        Ok(()) => crate::metrics::watch_delivery("consultations"),
+                        Ok(()) => crate::metrics::watch_delivery(
+                            "consultations",
+                            event.revision.0,
+                            committed.borrow().0,
+                        ),
                         Err(_) => return Ok(()),
                     },
                     // Not sent: the client resumes from what it has.

@@ -232,7 +232,11 @@ impl WatchUseCases {
                     };
                     tokio::select! {
                         sent = tx.send(Ok(item)) => match sent {
-                            Ok(()) => crate::metrics::watch_delivery("capacity"),
+                            Ok(()) => crate::metrics::watch_delivery(
+                                "capacity",
+                                batch.revision.0,
+                                committed.borrow().0,
+                            ),
                             Err(_) => return Ok(()),
                         },
                         // Not sent: the client resumes from what it has.

@@ -7,6 +7,7 @@
 use spil_tests::fixtures::*;
 use spil_tests::{TestHub, default_backend, pb};
 use std::collections::HashMap;
+use std::time::Duration;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -177,12 +178,24 @@ async fn the_metrics_follow_the_calls_and_name_no_child() {
     let kenter = hub.kenter_with_location().await;
     let offering = crisis_bed_offering(&kenter, "kenter-haarlem", 2, 2).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let _watch = crisis
+    let mut watch = crisis
         .capacity()
         .watch_capacity(pb::WatchCapacityRequest::default())
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
     hold_granted(&crisis, "hold-1", &offering).await;
+    // The hold's change reaches the stream: one delivery, with its lag.
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), watch.message())
+            .await
+            .expect("the hold's change is watched")
+            .unwrap()
+            .expect("the stream stays open");
+        if !message.snapshot && !message.stream_start {
+            break;
+        }
+    }
     // A consultation whose case reference must appear in no label.
     crisis
         .consultations("J. de Vries")
@@ -232,6 +245,8 @@ async fn the_metrics_follow_the_calls_and_name_no_child() {
         ) >= 1.0
     );
     assert!(value(&after, "spil_watch_streams_open", &[("kind", "capacity")]) >= 1.0);
+    assert!(grew("spil_watch_deliveries_total", &[("kind", "capacity")]) >= 1.0);
+    assert!(grew("spil_watch_lag_revisions_count", &[("kind", "capacity")]) >= 1.0);
     assert!(value(&after, "spil_group_commit_batch_count", &[]) >= 1.0);
     let now = spil_hub::clock::Clock::now(&spil_hub::clock::SystemClock).timestamp() as f64;
     assert!(
