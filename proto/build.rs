@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "spil/v1/consultations.proto",
     "spil/v1/audit.proto",
     "spil/v1/insights.proto",
+    "spil/v1/errors.proto",
 ];
 
 /// The benchmark's echo baseline and the etcd subset it drives as a peer.

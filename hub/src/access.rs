@@ -4,6 +4,7 @@
 //! duration and organisation in the access log; calls, latency, calls in
 //! flight and refusals by reason in the metrics.
 
+use crate::grpc::status::{ERROR_DOMAIN, reason_of_code};
 use crate::metrics::{CallLabels, MethodLabels, OrganisationLabels, ReasonLabels, metrics};
 use opentelemetry::trace::TraceContextExt as _;
 use std::sync::{Arc, OnceLock};
@@ -15,9 +16,6 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The error domain named in `google.rpc.ErrorInfo`.
-pub const ERROR_DOMAIN: &str = "spil.local";
 
 /// What a call learns about itself on its way in, for its access line.
 #[derive(Default)]
@@ -81,7 +79,7 @@ fn stamp_error<B>(response: &mut Response<B>, request_id: &str) -> Option<String
             info.metadata.clone(),
         ),
         None => (
-            code_name(status.code()).to_owned(),
+            reason_of_code(status.code()).to_owned(),
             ERROR_DOMAIN.to_owned(),
             Default::default(),
         ),

@@ -33,7 +33,7 @@ impl Admission {
         self.limiter.check_key(org).map_err(|not_until| {
             let retry_after = not_until.wait_time_from(self.clock.now());
             Status::from(AppError::ResourceExhausted {
-                reason: "ORGANISATION_RATE_LIMITED",
+                reason: crate::app::Reason::OrganisationRateLimited,
                 message: format!("organisation {org} is over its share of calls; retry later"),
                 retry_after,
             })
@@ -106,7 +106,7 @@ where
             }
             Err(_) => {
                 let refused = Status::from(AppError::ResourceExhausted {
-                    reason: "HUB_AT_CAPACITY",
+                    reason: crate::app::Reason::HubAtCapacity,
                     message: "the hub is at its limit of calls in flight; retry shortly".into(),
                     retry_after: std::time::Duration::from_millis(100),
                 });

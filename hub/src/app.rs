@@ -58,6 +58,23 @@ impl FieldViolation {
     }
 }
 
+/// Which rule refused a call, for machines: `grpc::status` sends it as the
+/// `ErrorInfo` reason, and the contract lists every one (`spil.v1.ErrorReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    OfferingStale,
+    NoFreePlace,
+    HoldExpired,
+    HoldReleased,
+    HoldConfirmed,
+    IllegalTransition,
+    ContentErased,
+    ConsultationEnded,
+    OrganisationRateLimited,
+    HubAtCapacity,
+    WatchLimitReached,
+}
+
 /// Why a use-case refused or failed: a small closed set, each mapped to one
 /// gRPC code in `grpc::status`.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +89,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{description}")]
     FailedPrecondition {
-        /// A stable machine-readable reason, e.g. `OFFERING_STALE`.
-        reason: &'static str,
+        /// Which precondition failed.
+        reason: Reason,
         subject: String,
         description: String,
     },
@@ -90,8 +107,8 @@ pub enum AppError {
     /// retrying after `retry_after` is welcome.
     #[error("{message}")]
     ResourceExhausted {
-        /// The `ErrorInfo` reason: which limit refused the call.
-        reason: &'static str,
+        /// Which limit refused the call.
+        reason: Reason,
         message: String,
         retry_after: std::time::Duration,
     },
@@ -122,21 +139,21 @@ impl From<Refusal> for AppError {
                 "request_id was already used with different parameters".into(),
             ),
             Refusal::OfferingStale(id) => AppError::FailedPrecondition {
-                reason: "OFFERING_STALE",
+                reason: Reason::OfferingStale,
                 subject: format!("offerings/{id}"),
                 description:
                     "the offering is stale: its last publication is older than its validity".into(),
             },
             Refusal::NoFreePlace(id) => AppError::FailedPrecondition {
-                reason: "NO_FREE_PLACE",
+                reason: Reason::NoFreePlace,
                 subject: format!("offerings/{id}"),
                 description: "the offering has no free place".into(),
             },
             Refusal::Hold(conflict) => AppError::FailedPrecondition {
                 reason: match conflict {
-                    HoldConflict::Expired => "HOLD_EXPIRED",
-                    HoldConflict::Released => "HOLD_RELEASED",
-                    HoldConflict::Confirmed => "HOLD_CONFIRMED",
+                    HoldConflict::Expired => Reason::HoldExpired,
+                    HoldConflict::Released => Reason::HoldReleased,
+                    HoldConflict::Confirmed => Reason::HoldConfirmed,
                 },
                 subject: "hold".into(),
                 description: conflict.to_string(),
@@ -250,7 +267,7 @@ impl Context {
         let n = open.entry(org.clone()).or_default();
         if *n >= self.settings.max_watches {
             return Err(AppError::ResourceExhausted {
-                reason: "WATCH_LIMIT_REACHED",
+                reason: Reason::WatchLimitReached,
                 message: format!("organisation {org} has {n} watch streams open, the most it may"),
                 retry_after: std::time::Duration::from_secs(5),
             });

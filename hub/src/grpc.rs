@@ -8,7 +8,7 @@ mod consultations;
 pub mod convert;
 mod directory;
 mod insights;
-mod status;
+pub mod status;
 
 use crate::app::App;
 use spil_proto::v1 as pb;

@@ -65,8 +65,8 @@ impl<U: prost::Message + Default> Decoder for RequestDecoder<U> {
                 let short = name.rsplit("::").next().unwrap_or(name);
                 let mut details = tonic_types::ErrorDetails::new();
                 details.set_error_info(
-                    "MESSAGE_TOO_LARGE",
-                    "spil.local",
+                    crate::reason_name(crate::v1::ErrorReason::MessageTooLarge),
+                    crate::ERROR_DOMAIN,
                     std::collections::HashMap::new(),
                 );
                 return Err(<Status as tonic_types::StatusExt>::with_error_details(

@@ -1,4 +1,5 @@
-//! Generated code for the `spil.v1` wire contract. Nothing here is written by hand.
+//! Generated code for the `spil.v1` wire contract, with the codec and error
+//! spellings every side of it shares.
 
 #![allow(clippy::all, clippy::pedantic)]
 
@@ -17,6 +18,16 @@ pub mod bench {
     pub mod etcd {
         tonic::include_proto!("etcdserverpb");
     }
+}
+
+/// The error domain every `google.rpc.ErrorInfo` of the hub names.
+pub const ERROR_DOMAIN: &str = "spil.local";
+
+/// `ErrorInfo.reason` as the contract spells it: the value's name without
+/// the enum's prefix, e.g. `NO_FREE_PLACE`.
+pub fn reason_name(reason: v1::ErrorReason) -> &'static str {
+    let name = reason.as_str_name();
+    name.strip_prefix("ERROR_REASON_").unwrap_or(name)
 }
 
 /// The encoded `FileDescriptorSet` of every `spil.v1` file, for server reflection.

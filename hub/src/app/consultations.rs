@@ -548,7 +548,7 @@ impl ConsultationUseCases {
         };
         let next = consultation::transition(consultation.state, action).map_err(|illegal| {
             AppError::FailedPrecondition {
-                reason: "ILLEGAL_TRANSITION",
+                reason: crate::app::Reason::IllegalTransition,
                 subject: format!("consultations/{}", command.id),
                 description: illegal.to_string(),
             }
@@ -587,7 +587,7 @@ impl ConsultationUseCases {
                 Some(network) => {
                     let content = consultation.content.clone().ok_or_else(|| {
                         AppError::FailedPrecondition {
-                            reason: "CONTENT_ERASED",
+                            reason: crate::app::Reason::ContentErased,
                             subject: format!("consultations/{}", command.id),
                             description: "the consultation's content was erased".into(),
                         }
@@ -681,7 +681,7 @@ impl ConsultationUseCases {
             }
             if consultation.state.is_final() {
                 return Err(AppError::FailedPrecondition {
-                    reason: "CONSULTATION_ENDED",
+                    reason: crate::app::Reason::ConsultationEnded,
                     subject: format!("consultations/{}", command.id),
                     description: format!(
                         "the consultation is {}: its thread is closed",

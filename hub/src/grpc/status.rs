@@ -1,11 +1,54 @@
 //! The one place where errors become `tonic::Status`. Handlers only use `?`.
 
-use crate::app::AppError;
+use crate::app::{AppError, Reason};
+use spil_proto::reason_name;
+use spil_proto::v1 as pb;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
 
 /// The error domain named in `google.rpc.ErrorInfo`.
-const DOMAIN: &str = crate::access::ERROR_DOMAIN;
+pub const ERROR_DOMAIN: &str = spil_proto::ERROR_DOMAIN;
+
+/// The contract's value for `reason`: only listed reasons can be sent.
+fn listed(reason: Reason) -> pb::ErrorReason {
+    match reason {
+        Reason::OfferingStale => pb::ErrorReason::OfferingStale,
+        Reason::NoFreePlace => pb::ErrorReason::NoFreePlace,
+        Reason::HoldExpired => pb::ErrorReason::HoldExpired,
+        Reason::HoldReleased => pb::ErrorReason::HoldReleased,
+        Reason::HoldConfirmed => pb::ErrorReason::HoldConfirmed,
+        Reason::IllegalTransition => pb::ErrorReason::IllegalTransition,
+        Reason::ContentErased => pb::ErrorReason::ContentErased,
+        Reason::ConsultationEnded => pb::ErrorReason::ConsultationEnded,
+        Reason::OrganisationRateLimited => pb::ErrorReason::OrganisationRateLimited,
+        Reason::HubAtCapacity => pb::ErrorReason::HubAtCapacity,
+        Reason::WatchLimitReached => pb::ErrorReason::WatchLimitReached,
+    }
+}
+
+/// The reason of an error that carries none of its own: its code's.
+pub fn reason_of_code(code: Code) -> &'static str {
+    reason_name(match code {
+        // Not an error; never answered with ErrorInfo.
+        Code::Ok => pb::ErrorReason::Unspecified,
+        Code::Cancelled => pb::ErrorReason::Cancelled,
+        Code::Unknown => pb::ErrorReason::Unknown,
+        Code::InvalidArgument => pb::ErrorReason::InvalidArgument,
+        Code::DeadlineExceeded => pb::ErrorReason::DeadlineExceeded,
+        Code::NotFound => pb::ErrorReason::NotFound,
+        Code::AlreadyExists => pb::ErrorReason::AlreadyExists,
+        Code::PermissionDenied => pb::ErrorReason::PermissionDenied,
+        Code::ResourceExhausted => pb::ErrorReason::ResourceExhausted,
+        Code::FailedPrecondition => pb::ErrorReason::FailedPrecondition,
+        Code::Aborted => pb::ErrorReason::Aborted,
+        Code::OutOfRange => pb::ErrorReason::OutOfRange,
+        Code::Unimplemented => pb::ErrorReason::Unimplemented,
+        Code::Internal => pb::ErrorReason::Internal,
+        Code::Unavailable => pb::ErrorReason::Unavailable,
+        Code::DataLoss => pb::ErrorReason::DataLoss,
+        Code::Unauthenticated => pb::ErrorReason::Unauthenticated,
+    })
+}
 
 impl From<AppError> for Status {
     fn from(error: AppError) -> Self {
@@ -32,13 +75,14 @@ impl From<AppError> for Status {
                 subject,
                 description,
             } => {
+                let reason = reason_name(listed(reason));
                 let mut details =
                     ErrorDetails::with_precondition_failure(vec![PreconditionViolation::new(
                         reason,
                         subject,
                         description.clone(),
                     )]);
-                details.set_error_info(reason, DOMAIN, std::collections::HashMap::new());
+                details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
                 Status::with_error_details(Code::FailedPrecondition, description, details)
             }
             AppError::AlreadyExists(message) => Status::already_exists(message),
@@ -54,7 +98,11 @@ impl From<AppError> for Status {
                 retry_after,
             } => {
                 let mut details = ErrorDetails::new();
-                details.set_error_info(reason, DOMAIN, std::collections::HashMap::new());
+                details.set_error_info(
+                    reason_name(listed(reason)),
+                    ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                );
                 details.set_retry_info(Some(retry_after));
                 Status::with_error_details(Code::ResourceExhausted, message, details)
             }
@@ -66,8 +114,8 @@ impl From<AppError> for Status {
             error @ AppError::ShuttingDown { resume_after } => {
                 let mut details = ErrorDetails::new();
                 details.set_error_info(
-                    "HUB_SHUTTING_DOWN",
-                    DOMAIN,
+                    reason_name(pb::ErrorReason::HubShuttingDown),
+                    ERROR_DOMAIN,
                     std::collections::HashMap::from([(
                         "resume_revision".to_owned(),
                         resume_after.0.to_string(),

@@ -44,6 +44,17 @@ const DOCUMENTED: &[Code] = &[
     Code::ResourceExhausted,
 ];
 
+/// The `ErrorInfo` reasons the contract lists, as the hub spells them.
+fn listed_reasons() -> Vec<String> {
+    pool()
+        .get_enum_by_name("spil.v1.ErrorReason")
+        .expect("the contract lists its error reasons")
+        .values()
+        .filter(|v| v.number() != 0)
+        .map(|v| v.name().trim_start_matches("ERROR_REASON_").to_owned())
+        .collect()
+}
+
 fn pool() -> DescriptorPool {
     DescriptorPool::decode(spil_proto::FILE_DESCRIPTOR_SET).expect("the contract's descriptors")
 }
@@ -262,6 +273,33 @@ fn check(
         status.code(),
         status.message()
     );
+    // Every error names a reason the contract lists, in the hub's domain;
+    // a load refusal says when to retry, unless no retry can pass.
+    let Some(info) = status.get_details_error_info() else {
+        return Err(TestCaseError::fail(format!(
+            "{} answered {:?} without ErrorInfo: {}",
+            method.full_name(),
+            status.code(),
+            status.message()
+        )));
+    };
+    prop_assert_eq!(info.domain.as_str(), spil_proto::ERROR_DOMAIN);
+    prop_assert!(
+        listed_reasons().contains(&info.reason),
+        "{} answered reason {:?}, which spil.v1.ErrorReason does not list",
+        method.full_name(),
+        info.reason
+    );
+    if matches!(status.code(), Code::Unavailable | Code::ResourceExhausted)
+        && info.reason != "MESSAGE_TOO_LARGE"
+    {
+        prop_assert!(
+            status.get_details_retry_info().is_some(),
+            "{} answered {:?} without RetryInfo",
+            method.full_name(),
+            status.code()
+        );
+    }
     if status.code() == Code::InvalidArgument && !status.message().starts_with("the request body") {
         let named = status.get_details_bad_request().is_some_and(|bad| {
             bad.field_violations.iter().all(|v| !v.field.is_empty())
