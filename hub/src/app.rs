@@ -18,7 +18,7 @@ pub use consultations::{
 };
 pub use insights::{Period, Series, Snapshot};
 pub use paging::{Page, PageTokens};
-pub use registry::{PublishRequest, SearchHit, SearchPage, UpdateRequest};
+pub use registry::{PublishRequest, PublishedWithin, SearchHit, SearchPage, UpdateRequest};
 pub use watch::{StartFrom, WatchFilter, WatchItem, WatchRequest};
 
 use crate::clock::SharedClock;

@@ -194,15 +194,25 @@ async fn demo(
     init_dev_pki(&layout, &crate::demo::organisation_ids())?;
     // The environment's `SPIL_…` settings apply to the demo too (an admin
     // port, shutdown timings); its address, database and PKI are its own.
+    let settings = HubConfig::load(None)?;
+    // FHIR beside gRPC, on the next port, unless the environment says where.
+    let fhir_listen_addr = settings.fhir_listen_addr.or_else(|| {
+        let port = match listen.port() {
+            0 => 0,
+            port => port.checked_add(1)?,
+        };
+        Some(SocketAddr::new(listen.ip(), port))
+    });
     let config = HubConfig {
         listen_addr: listen,
+        fhir_listen_addr,
         database_url: crate::config::Secret::new(
             database_url
                 .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
         ),
         // The history replay moves the hub's clock back on purpose.
         max_clock_skew_ms: 0,
-        ..HubConfig::load(None)?
+        ..settings
     }
     .with_paths_under(&dir);
     let telemetry = crate::telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
@@ -242,9 +252,13 @@ async fn demo(
          Consultations name the person acting (recorded in the audit trail):\n\n  \
          export SPIL_PERSON=\"J. de Vries\"\n  \
          cargo run -p spil-cli --bin spil -- consult list\n\n\
+         The registry as FHIR R4, with the same certificates:\n\n  \
+         curl --cacert $SPIL_CA --cert $SPIL_CERT --key $SPIL_KEY \\\n    \
+         'https://localhost:{fhir_port}/fhir/HealthcareService?service-type=crisis-bed&age=15'\n\n\
          Every organisation's certificate is in {pki}/orgs/. Stop with Ctrl-C.\n",
         dir = dir.display(),
         port = addr.port(),
+        fhir_port = hub.fhir_addr().map_or(0, |a| a.port()),
     );
     serve(hub, telemetry).await
 }
@@ -254,6 +268,9 @@ async fn serve(hub: Hub, telemetry: crate::telemetry::Telemetry) -> anyhow::Resu
     println!("spil-hub listening on {}", hub.local_addr());
     if let Some(admin) = hub.admin_addr() {
         println!("spil-hub admin on {admin}");
+    }
+    if let Some(fhir) = hub.fhir_addr() {
+        println!("spil-hub FHIR on https://{fhir}/fhir");
     }
     // SIGTERM (Kubernetes, also as PID 1 in a container) and SIGINT (Ctrl-C)
     // both start a graceful stop.

@@ -56,6 +56,9 @@ pub struct HubConfig {
     /// A plaintext listener serving only `grpc.health.v1`, for probes that
     /// cannot present a client certificate. Off when unset.
     pub admin_addr: Option<SocketAddr>,
+    /// The read-only FHIR endpoint (`/fhir`), behind the same mTLS as
+    /// gRPC. Off when unset.
+    pub fhir_listen_addr: Option<SocketAddr>,
     /// `sqlite://file.sqlite` (embedded default) or `postgres://…`. May
     /// hold a password: printed redacted; `SPIL_DATABASE_URL_FILE` reads it
     /// from a file (a mounted Kubernetes secret).
@@ -136,6 +139,7 @@ impl Default for HubConfig {
         Self {
             listen_addr: "127.0.0.1:50051".parse().expect("valid address"),
             admin_addr: None,
+            fhir_listen_addr: None,
             database_url: Secret::new("sqlite://spil.sqlite"),
             database_pool_size: 8,
             log_format: crate::telemetry::LogFormat::Text,
@@ -203,6 +207,7 @@ impl HubConfig {
             .cloned()
             .chain([
                 "admin_addr".into(),
+                "fhir_listen_addr".into(),
                 "page_token_secret".into(),
                 "otlp_endpoint".into(),
             ])

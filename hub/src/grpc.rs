@@ -2,7 +2,7 @@
 //! the error mapping. No SQL and no authorisation rule lives here.
 
 mod audit;
-mod auth;
+pub mod auth;
 mod capacity;
 mod consultations;
 pub mod convert;
@@ -19,13 +19,11 @@ use tonic::service::Routes;
 /// certificate → organisation interceptor, plus health and reflection.
 pub fn routes(
     app: Arc<App>,
-    trust: crate::tls::PeerTrust,
-    admission: crate::admission::Admission,
+    authenticate: auth::Authenticate,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
 ) -> anyhow::Result<Routes> {
-    let authenticate = auth::Authenticate::new(Arc::clone(&app), trust, Arc::new(admission));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(spil_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod deadline;
 pub mod demo;
 pub mod domain;
+pub mod fhir;
 pub mod grpc;
 pub mod metrics;
 pub mod pki;

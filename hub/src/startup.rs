@@ -18,6 +18,7 @@ use tonic::transport::Server;
 pub struct Hub {
     local_addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
+    fhir_addr: Option<SocketAddr>,
     app: Arc<App>,
     shutdown: CancellationToken,
     /// Cancelled when a stop is asked for (a signal): the drain begins.
@@ -137,15 +138,18 @@ impl Hub {
         }
         let admission =
             crate::admission::Admission::new(config.org_calls_per_second, config.org_call_burst);
-        let routes = grpc::routes(
+        // One identity check and one share of calls per organisation, for
+        // the gRPC and the FHIR edge alike.
+        let identity = grpc::auth::Authenticate::new(
             Arc::clone(&app),
             tls_config.peer_trust(),
-            admission,
-            health_service.clone(),
-        )?;
+            Arc::new(admission),
+        );
+        let routes = grpc::routes(Arc::clone(&app), identity.clone(), health_service.clone())?;
         let incoming = tls::incoming(
             listener,
             tls_config.clone(),
+            tls::Protocols::Grpc,
             config.max_tls_handshakes as usize,
             config.max_connections as usize,
             shutdown.clone(),
@@ -203,6 +207,39 @@ impl Hub {
             }
         };
 
+        let fhir_addr = match config.fhir_listen_addr {
+            None => None,
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("failed to listen on {addr}"))?;
+                let fhir_addr = listener.local_addr()?;
+                // The same acceptor, verifier and CRL as gRPC, with limits of its own.
+                let incoming = tls::incoming(
+                    listener,
+                    tls_config.clone(),
+                    tls::Protocols::Http,
+                    config.max_tls_handshakes as usize,
+                    config.max_connections as usize,
+                    shutdown.clone(),
+                );
+                let routes = crate::fhir::router(Arc::clone(&app), identity.clone());
+                let signal = shutdown.clone();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(error) = Server::builder()
+                        .accept_http1(true)
+                        .timeout(Duration::from_secs(30))
+                        .add_routes(routes.into())
+                        .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
+                        .await
+                    {
+                        tracing::error!(%error, "FHIR server failed");
+                    }
+                }));
+                Some(fhir_addr)
+            }
+        };
+
         tasks.push(tokio::spawn(
             tls_config.follow_files(config.tls_reload_interval(), shutdown.clone()),
         ));
@@ -232,10 +269,11 @@ impl Hub {
             shutdown.clone(),
         )));
 
-        tracing::info!(%local_addr, ?admin_addr, "hub serving");
+        tracing::info!(%local_addr, ?admin_addr, ?fhir_addr, "hub serving");
         Ok(Self {
             local_addr,
             admin_addr,
+            fhir_addr,
             app,
             shutdown,
             stop_requested,
@@ -252,6 +290,11 @@ impl Hub {
 
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// Where the FHIR endpoint listens, when it is on.
+    pub fn fhir_addr(&self) -> Option<SocketAddr> {
+        self.fhir_addr
     }
 
     pub fn app(&self) -> &Arc<App> {

@@ -252,12 +252,22 @@ impl LiveConfig {
 /// Accepts TCP connections, completes each TLS handshake on its own task
 /// (a slow client blocks nobody) and yields the verified streams. Stops
 /// accepting when `shutdown` is cancelled.
+/// What a listener speaks over TLS, as ALPN announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocols {
+    /// HTTP/2 only: gRPC.
+    Grpc,
+    /// HTTP/2 or HTTP/1.1: REST clients (FHIR) mostly speak the latter.
+    Http,
+}
+
 /// At most `max_handshakes` handshakes run at once: a burst of new
 /// connections waits for a slot instead of taking every core from the calls
 /// in flight.
 pub fn incoming(
     listener: TcpListener,
     config: LiveConfig,
+    protocols: Protocols,
     max_handshakes: usize,
     max_connections: usize,
     shutdown: CancellationToken,
@@ -293,7 +303,15 @@ pub fn incoming(
                 continue;
             };
             let _ = tcp.set_nodelay(true);
-            let acceptor = TlsAcceptor::from(config.current());
+            let server = match protocols {
+                Protocols::Grpc => config.current(),
+                Protocols::Http => {
+                    let mut server = (*config.current()).clone();
+                    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                    Arc::new(server)
+                }
+            };
+            let acceptor = TlsAcceptor::from(server);
             let tx = tx.clone();
             tokio::spawn(async move {
                 let _slot = slot;

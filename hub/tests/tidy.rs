@@ -122,7 +122,18 @@ fn wire_types_stay_at_the_edge_and_rows_in_the_store() {
         &["sea_orm", "entities::", "DatabaseTransaction"],
     );
     assert!(violations.is_empty(), "{violations:#?}");
-    // The edge reaches the store only through the use-cases.
+    // FHIR models: the FHIR edge.
+    let beyond_the_fhir_edge = outside_layer(&hub, &["hub/src/fhir/", "hub/src/fhir.rs"]);
+    let violations = naming(&beyond_the_fhir_edge, &["fhir_model"]);
+    assert!(violations.is_empty(), "{violations:#?}");
+    // Each edge reaches the store only through the use-cases, and knows no
+    // wire but its own.
+    let fhir = in_layer(&hub, &["hub/src/fhir/", "hub/src/fhir.rs"]);
+    assert!(fhir.len() >= 2, "the FHIR edge was found");
+    let violations = naming(&fhir, &["crate::store", "store::", "spil_proto", "pb::"]);
+    assert!(violations.is_empty(), "{violations:#?}");
+    let violations = naming(&fhir, &[".now()", "crate::clock"]);
+    assert!(violations.is_empty(), "{violations:#?}");
     let edge = in_layer(&hub, &["hub/src/grpc/", "hub/src/grpc.rs"]);
     let violations = naming(&edge, &["crate::store", "store::"]);
     assert!(violations.is_empty(), "{violations:#?}");

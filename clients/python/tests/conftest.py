@@ -39,6 +39,7 @@ class RunningHub:
 
     directory: Path
     port: int
+    fhir_port: int
     process: subprocess.Popen[str] | None = None
 
     @property
@@ -49,6 +50,7 @@ class RunningHub:
         # The hub refuses SPIL_ settings it does not know: it gets none of ours.
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SPIL_")}
         environment["SPIL_SHUTDOWN_DRAIN_MS"] = "0"
+        environment["SPIL_FHIR_LISTEN_ADDR"] = f"127.0.0.1:{self.fhir_port}"
         self.process = subprocess.Popen(
             [
                 str(hub_binary()),
@@ -65,7 +67,8 @@ class RunningHub:
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            if line.startswith("spil-hub listening on"):
+            # The FHIR listener is announced last.
+            if line.startswith("spil-hub FHIR on"):
                 return
         raise RuntimeError("spil-hub exited before it listened")
 
@@ -74,6 +77,19 @@ class RunningHub:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=30)
             self.process = None
+
+    @property
+    def fhir_base(self) -> str:
+        return f"https://localhost:{self.fhir_port}/fhir"
+
+    def credentials(self, organisation: str) -> tuple[Path, Path, Path]:
+        """The server CA, and an organisation's certificate and key."""
+        pki = self.directory / "pki"
+        return (
+            pki / "server-ca.pem",
+            pki / "orgs" / f"{organisation}.pem",
+            pki / "orgs" / f"{organisation}-key.pem",
+        )
 
     def connect(self, organisation: str, person: str | None = None) -> Hub:
         pki = self.directory / "pki"
@@ -88,7 +104,7 @@ class RunningHub:
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    running = RunningHub(tmp_path_factory.mktemp("hub"), free_port())
+    running = RunningHub(tmp_path_factory.mktemp("hub"), free_port(), free_port())
     running.start()
     yield running
     running.stop()

@@ -79,7 +79,7 @@ def test_a_crisis_service_searches_holds_and_confirms(as_org) -> None:
 def test_a_provider_publishes_and_its_watch_resumes_across_a_restart(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    hub = RunningHub(tmp_path_factory.mktemp("restarted"), free_port())
+    hub = RunningHub(tmp_path_factory.mktemp("restarted"), free_port(), free_port())
     hub.start()
     kenter = hub.connect("kenter")
     try:

@@ -41,6 +41,25 @@ impl PublishRequest {
     }
 }
 
+/// Bounds on when an offering was last published, each inclusive or not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublishedWithin {
+    pub after: Option<(DateTime<Utc>, bool)>,
+    pub before: Option<(DateTime<Utc>, bool)>,
+}
+
+impl PublishedWithin {
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        let after = self
+            .after
+            .is_none_or(|(bound, inclusive)| at > bound || (inclusive && at == bound));
+        let before = self
+            .before
+            .is_none_or(|(bound, inclusive)| at < bound || (inclusive && at == bound));
+        after && before
+    }
+}
+
 /// One search result: the offering and its distance from the child's home.
 #[derive(Debug, Clone)]
 pub struct SearchHit {
@@ -163,6 +182,18 @@ impl RegistryUseCases {
         Ok((locations, next))
     }
 
+    /// One location, to whoever may list it: a provider only its own.
+    pub async fn location(&self, caller: &Caller, id: &str) -> Result<Location, AppError> {
+        let scope = self.scope(caller, Action::ListLocations)?;
+        let location = self
+            .store
+            .location(id)
+            .await?
+            .filter(|l| scope.everything || l.provider_id == caller.org.id)
+            .ok_or_else(|| AppError::NotFound(format!("location {id} not found")))?;
+        Ok(location)
+    }
+
     /// Publishes a provider's numbers for its own locations, all or nothing.
     pub async fn publish(
         &self,
@@ -236,50 +267,14 @@ impl RegistryUseCases {
         page: &Page,
     ) -> Result<SearchPage, AppError> {
         self.authorise(caller, Action::SearchPlaces)?;
-        let directory = self.directory();
-        let mut violations = Vec::new();
-        for (i, region) in filter.region_ids.iter().enumerate() {
-            if !directory.regions.iter().any(|r| &r.id == region) {
-                violations.push(FieldViolation::new(
-                    format!("region_ids[{i}]"),
-                    format!("unknown region {region}"),
-                ));
-            }
-        }
-        for (i, m) in filter.municipalities.iter().enumerate() {
-            if !directory.municipalities.contains_key(m.as_str()) {
-                violations.push(FieldViolation::new(
-                    format!("municipality_codes[{i}]"),
-                    format!("unknown municipality {}", m.as_str()),
-                ));
-            }
-        }
-        let child_home = match &filter.child_municipality {
-            None => None,
-            Some(m) => match directory.municipalities.get(m.as_str()) {
-                Some(known) => known.coordinates,
-                None => {
-                    violations.push(FieldViolation::new(
-                        "child_municipality_code",
-                        format!("unknown municipality {}", m.as_str()),
-                    ));
-                    None
-                }
-            },
-        };
-        if !violations.is_empty() {
-            return Err(AppError::Invalid(violations));
-        }
-
+        let child_home = self.check_places(&filter)?;
         // A token belongs to one query: its scope is the filter's fingerprint.
         let scope = format!(
             "search:{}",
             hex::encode(Sha256::digest(format!("{filter:?}")))
         );
         let offset = self.pages.offset(page, &scope)?;
-        let now = self.clock.now();
-        let revision = self.store.current_revision().await?;
-        self.view.catch_up(&self.store, revision, now).await?;
+        let (revision, now) = self.caught_up().await?;
         let (total_size, results, unmet) = self.view.read(&filter.region_ids, |offerings| {
             let ranked = rank_page(
                 offerings,
@@ -326,6 +321,134 @@ impl RegistryUseCases {
             revision,
             at: now,
         })
+    }
+
+    /// The registry as a read-only catalogue, for the FHIR edge: the
+    /// offerings `filter` admits (stale and full ones too) whose latest
+    /// publication lies in `published`, ordered by id, one page. Whoever may
+    /// search places may read it; no unmet demand is recorded, for nobody
+    /// is looking for a place here.
+    pub async fn catalogue(
+        &self,
+        caller: &Caller,
+        filter: &SearchFilter,
+        published: &PublishedWithin,
+        page: &Page,
+    ) -> Result<SearchPage, AppError> {
+        self.authorise(caller, Action::SearchPlaces)?;
+        self.check_places(filter)?;
+        let scope = format!(
+            "catalogue:{}",
+            hex::encode(Sha256::digest(format!("{filter:?}{published:?}")))
+        );
+        let offset = self.pages.offset(page, &scope)?;
+        let (revision, now) = self.caught_up().await?;
+        let (total_size, results) = self.view.read(&filter.region_ids, |offerings| {
+            let mut admitted: Vec<&Offering> = offerings
+                .filter(|o| filter.admits(o) && published.contains(o.published_at))
+                .collect();
+            admitted.sort_by(|a, b| a.id.cmp(&b.id));
+            let results: Vec<SearchHit> = admitted
+                .iter()
+                .skip(offset)
+                .take(page.size)
+                .map(|o| SearchHit {
+                    offering: (*o).clone(),
+                    distance_km: None,
+                })
+                .collect();
+            (admitted.len(), results)
+        });
+        let next_page_token = if offset + results.len() < total_size {
+            self.pages.encode_offset(&scope, offset + results.len())
+        } else {
+            String::new()
+        };
+        Ok(SearchPage {
+            results,
+            next_page_token,
+            total_size,
+            revision,
+            at: now,
+        })
+    }
+
+    /// One offering of the catalogue, as [`Self::catalogue`] shows it.
+    pub async fn catalogue_offering(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Seen<(Offering, Revision)>, AppError> {
+        self.authorise(caller, Action::SearchPlaces)?;
+        let (revision, now) = self.caught_up().await?;
+        let offering = self
+            .view
+            .read(&[], |offerings| {
+                for offering in offerings {
+                    if offering.id == id {
+                        return Some(offering.clone());
+                    }
+                }
+                None
+            })
+            .ok_or_else(|| AppError::NotFound(format!("offering {id} not found")))?;
+        Ok(Seen {
+            value: (offering, revision),
+            at: now,
+        })
+    }
+
+    /// The registry view brought up to the newest revision: that revision
+    /// and the moment it is read at.
+    async fn caught_up(&self) -> Result<(Revision, DateTime<Utc>), AppError> {
+        let now = self.clock.now();
+        let revision = self.store.current_revision().await?;
+        self.view.catch_up(&self.store, revision, now).await?;
+        Ok((revision, now))
+    }
+
+    /// Refuses a filter naming unknown regions or municipalities; returns
+    /// where the child's municipality lies, when it has coordinates.
+    fn check_places(
+        &self,
+        filter: &SearchFilter,
+    ) -> Result<Option<crate::domain::capacity::Coordinates>, AppError> {
+        let directory = self.directory();
+        let mut violations = Vec::new();
+        for (i, region) in filter.region_ids.iter().enumerate() {
+            if !directory.regions.iter().any(|r| &r.id == region) {
+                violations.push(FieldViolation::new(
+                    format!("region_ids[{i}]"),
+                    format!("unknown region {region}"),
+                ));
+            }
+        }
+        for (i, m) in filter.municipalities.iter().enumerate() {
+            if !directory.municipalities.contains_key(m.as_str()) {
+                violations.push(FieldViolation::new(
+                    format!("municipality_codes[{i}]"),
+                    format!("unknown municipality {}", m.as_str()),
+                ));
+            }
+        }
+        let child_home = match &filter.child_municipality {
+            None => None,
+            Some(m) => match directory.municipalities.get(m.as_str()) {
+                Some(known) => known.coordinates,
+                None => {
+                    violations.push(FieldViolation::new(
+                        "child_municipality_code",
+                        format!("unknown municipality {}", m.as_str()),
+                    ));
+                    None
+                }
+            },
+        };
+        if violations.is_empty() {
+            Ok(child_home)
+        } else {
+            Err(AppError::Invalid(violations))
+        }
     }
 
     /// Drops change-log revisions older than the retention; run periodically.

@@ -59,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let incoming = tls::incoming(
         listener,
         config,
+        tls::Protocols::Grpc,
         defaults.max_tls_handshakes as usize,
         defaults.max_connections as usize,
         shutdown.clone(),

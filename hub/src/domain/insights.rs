@@ -99,6 +99,8 @@ pub struct CapacityFigures {
     pub held: u32,
     pub placed: u32,
     pub stale_offerings: u32,
+    /// The places of the stale offerings: how many of them are free is unknown.
+    pub stale_places: u32,
 }
 
 impl CapacityFigures {
@@ -166,13 +168,17 @@ pub fn capacity_at<'a>(
                 held: 0,
                 placed: 0,
                 stale_offerings: 0,
+                stale_places: 0,
             });
             figures.offerings += 1;
             figures.total_places += record.total_places;
             figures.free_places += free;
             figures.held += held;
             figures.placed += placed;
-            figures.stale_offerings += u32::from(freshness == Freshness::Stale);
+            if freshness == Freshness::Stale {
+                figures.stale_offerings += 1;
+                figures.stale_places += record.total_places;
+            }
         }
     }
     groups.into_values().collect()

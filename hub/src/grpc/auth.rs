@@ -28,18 +28,21 @@ impl Authenticate {
     }
 }
 
-impl tonic::service::Interceptor for Authenticate {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let certs = request
-            .peer_certs()
-            .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+impl Authenticate {
+    /// The organisation a connection's verified certificate chain
+    /// identifies, admitted under its share of calls; or the refusal.
+    pub fn identify(
+        &self,
+        certs: Option<&[rustls_pki_types::CertificateDer<'static>]>,
+    ) -> Result<Caller, Status> {
+        let certs = certs.ok_or_else(|| Status::unauthenticated("no client certificate"))?;
         let leaf = certs
             .first()
             .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
         // The handshake checked the certificate against the CRL of its day;
         // this checks it against today's, so a revocation reaches open
         // connections within the reload interval.
-        if !self.trust.still_trusted(&certs) {
+        if !self.trust.still_trusted(certs) {
             return Err(Status::unauthenticated(
                 "the client certificate is revoked or no longer trusted",
             ));
@@ -49,6 +52,14 @@ impl tonic::service::Interceptor for Authenticate {
         let caller = self.app.directory.identify(&uris)?;
         crate::access::note_organisation(caller.org.id.as_str());
         self.admission.admit(&caller.org.id)?;
+        Ok(caller)
+    }
+}
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let certs = request.peer_certs();
+        let caller = self.identify(certs.as_deref().map(Vec::as_slice))?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }

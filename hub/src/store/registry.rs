@@ -268,6 +268,15 @@ impl Store {
             .collect()
     }
 
+    /// One location, by id.
+    pub async fn location(&self, id: &str) -> Result<Option<Location>, StoreError> {
+        location::Entity::find_by_id(id.to_owned())
+            .one(&self.reader)
+            .await?
+            .map(location::Model::into_domain)
+            .transpose()
+    }
+
     /// Whether a municipality is known; returns it.
     pub async fn municipality(
         &self,

@@ -1,0 +1,922 @@
+//! The registry as FHIR resources: locations, offerings as services, their
+//! capacity as SANER-shaped measure reports, and the hub's own code systems,
+//! measure and capability statement.
+
+use crate::domain::capacity::{
+    CareProfile, Freshness, FreshnessPolicy, GenderPolicy, Intake, Location, Offering, PlaceType,
+    Revision, SecurityLevel,
+};
+use crate::domain::insights::CapacityFigures;
+use chrono::{DateTime, Utc};
+use fhir_model::r4b::codes::{
+    self, BundleType, CapabilityStatementKind, CodeSystemContentMode, DaysOfWeek, FHIRVersion,
+    IssueSeverity, IssueType, LocationMode, LocationStatus, MeasureReportStatus, MeasureReportType,
+    PublicationStatus, RestfulCapabilityMode, SearchEntryMode, SearchParamType,
+};
+use fhir_model::r4b::resources::{
+    Bundle, BundleEntry, BundleEntrySearch, BundleLink, CapabilityStatement,
+    CapabilityStatementImplementation, CapabilityStatementRest, CapabilityStatementRestResource,
+    CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceSearchParam,
+    CapabilityStatementSoftware, CodeSystem, CodeSystemConcept, HealthcareService,
+    HealthcareServiceAvailableTime, HealthcareServiceEligibility, Location as FhirLocation,
+    LocationPosition, Measure, MeasureGroup, MeasureGroupStratifier, MeasureReport,
+    MeasureReportGroup, MeasureReportGroupStratifier, MeasureReportGroupStratifierStratum,
+    OperationOutcome, OperationOutcomeIssue, Resource,
+};
+use fhir_model::r4b::types::{
+    Address, CodeableConcept, Coding, Extension, ExtensionValue, Identifier, Meta, Period,
+    Quantity, Reference,
+};
+use fhir_model::{BuilderError, Instant};
+
+/// Where the hub's own definitions live: one namespace, as its SPIFFE ids
+/// and error domain use.
+pub const CANONICAL: &str = "http://spil.local/fhir";
+/// The capacity measure every report refers to.
+pub const CAPACITY_MEASURE_ID: &str = "capacity";
+/// The standard extension that says why a value is absent.
+const DATA_ABSENT_REASON: &str = "http://hl7.org/fhir/StructureDefinition/data-absent-reason";
+
+/// A code system of the hub's, with its concepts (code, display, definition).
+pub struct HubCodeSystem {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub concepts: &'static [(&'static str, &'static str, &'static str)],
+}
+
+pub const PLACE_TYPES: HubCodeSystem = HubCodeSystem {
+    id: "place-type",
+    title: "Spil place types",
+    concepts: &[
+        (
+            "crisis-bed",
+            "Crisis bed",
+            "Crisisopvang: a bed for a child in crisis, tonight.",
+        ),
+        (
+            "residential-group",
+            "Residential group",
+            "Residentiële leefgroep.",
+        ),
+        ("family-home", "Family home", "Gezinshuis."),
+        ("foster-care", "Foster care", "Pleegzorg."),
+        (
+            "small-scale-housing",
+            "Small-scale housing",
+            "Kleinschalige woonvoorziening.",
+        ),
+        (
+            "secure-residential",
+            "Secure residential",
+            "JeugdzorgPlus, gesloten: by court order.",
+        ),
+        (
+            "clinical-mental-health",
+            "Clinical mental health",
+            "Klinisch JGGZ-bed.",
+        ),
+        (
+            "sheltered-independent-living",
+            "Sheltered independent living",
+            "Begeleid wonen / kamertraining, 18 to 23.",
+        ),
+    ],
+};
+
+pub const CARE_PROFILES: HubCodeSystem = HubCodeSystem {
+    id: "care-profile",
+    title: "Spil care profiles",
+    concepts: &[
+        (
+            "youth-and-parenting",
+            "Youth and parenting",
+            "Jeugd- en opvoedhulp (J&O).",
+        ),
+        (
+            "youth-mental-health",
+            "Youth mental health",
+            "Jeugd-GGZ (JGGZ).",
+        ),
+        (
+            "mild-intellectual-disability",
+            "Mild intellectual disability",
+            "Licht verstandelijke beperking (LVB).",
+        ),
+        ("forensic", "Forensic", "Forensic youth care."),
+        ("eating-disorders", "Eating disorders", "Eating disorders."),
+    ],
+};
+
+pub const GENDER_POLICIES: HubCodeSystem = HubCodeSystem {
+    id: "gender-policy",
+    title: "Spil gender policies",
+    concepts: &[
+        (
+            "any",
+            "Any gender",
+            "Takes girls, boys and children of another gender.",
+        ),
+        ("girls", "Girls", "Takes girls only."),
+        ("boys", "Boys", "Takes boys only."),
+    ],
+};
+
+pub const SECURITY_LEVELS: HubCodeSystem = HubCodeSystem {
+    id: "security-level",
+    title: "Spil security levels",
+    concepts: &[
+        ("open", "Open", "An open setting."),
+        (
+            "secure",
+            "Secure",
+            "A secure setting, for a child placed by court order.",
+        ),
+    ],
+};
+
+pub const FRESHNESS: HubCodeSystem = HubCodeSystem {
+    id: "freshness",
+    title: "Spil freshness of published capacity",
+    concepts: &[
+        (
+            "fresh",
+            "Fresh",
+            "Published within its place type's validity: its free places count.",
+        ),
+        (
+            "stale",
+            "Stale",
+            "Older than its place type's validity: its free places are unknown, never shown as free.",
+        ),
+    ],
+};
+
+pub const CAPACITY_GROUPS: HubCodeSystem = HubCodeSystem {
+    id: "capacity-group",
+    title: "Spil capacity measure groups",
+    concepts: &[
+        (
+            "total",
+            "Total places",
+            "All places of the offerings, free or not, as last published.",
+        ),
+        (
+            "occupied",
+            "Occupied places",
+            "Places of fresh offerings that are not free: taken at the provider, held or placed \
+             through the hub. With free, adds up to total less the places of stale offerings.",
+        ),
+        (
+            "free",
+            "Free places",
+            "Places of fresh offerings free now: the latest published free places less active \
+             holds and placements through the hub since, never below zero.",
+        ),
+        (
+            "held",
+            "Held places",
+            "Places held through the hub right now; part of occupied.",
+        ),
+        (
+            "placed",
+            "Placed through the hub",
+            "Placements confirmed through the hub since each offering's latest publication; part of occupied.",
+        ),
+        (
+            "stale",
+            "Places of stale offerings",
+            "Places whose offering was last published longer ago than its validity: how many are free is unknown.",
+        ),
+    ],
+};
+
+/// Every code system the hub publishes.
+pub const CODE_SYSTEMS: [&HubCodeSystem; 6] = [
+    &PLACE_TYPES,
+    &CARE_PROFILES,
+    &GENDER_POLICIES,
+    &SECURITY_LEVELS,
+    &FRESHNESS,
+    &CAPACITY_GROUPS,
+];
+
+pub fn place_type_code(place_type: PlaceType) -> &'static str {
+    PLACE_TYPES.concepts[PlaceType::ALL
+        .iter()
+        .position(|t| *t == place_type)
+        .expect("every place type is listed")]
+    .0
+}
+
+pub fn care_profile_code(profile: CareProfile) -> &'static str {
+    CARE_PROFILES.concepts[CareProfile::ALL
+        .iter()
+        .position(|p| *p == profile)
+        .expect("every care profile is listed")]
+    .0
+}
+
+fn gender_policy_code(policy: GenderPolicy) -> &'static str {
+    match policy {
+        GenderPolicy::Any => "any",
+        GenderPolicy::Girls => "girls",
+        GenderPolicy::Boys => "boys",
+    }
+}
+
+fn security_level_code(level: SecurityLevel) -> &'static str {
+    match level {
+        SecurityLevel::Open => "open",
+        SecurityLevel::Secure => "secure",
+    }
+}
+
+/// A place type from its code, as a search names it.
+pub fn place_type_of(code: &str) -> Option<PlaceType> {
+    PLACE_TYPES
+        .concepts
+        .iter()
+        .position(|(c, _, _)| *c == code)
+        .map(|i| PlaceType::ALL[i])
+}
+
+/// A care profile from its code, as a search names it.
+pub fn care_profile_of(code: &str) -> Option<CareProfile> {
+    CARE_PROFILES
+        .concepts
+        .iter()
+        .position(|(c, _, _)| *c == code)
+        .map(|i| CareProfile::ALL[i])
+}
+
+fn system_url(system: &HubCodeSystem) -> String {
+    format!("{CANONICAL}/CodeSystem/{}", system.id)
+}
+
+fn coding(system: &HubCodeSystem, code: &str) -> Result<Coding, BuilderError> {
+    let display = system
+        .concepts
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, display, _)| (*display).to_owned());
+    let mut builder = Coding::builder()
+        .system(system_url(system))
+        .code(code.to_owned());
+    if let Some(display) = display {
+        builder = builder.display(display);
+    }
+    builder.build()
+}
+
+fn concept(system: &HubCodeSystem, code: &str) -> Result<CodeableConcept, BuilderError> {
+    CodeableConcept::builder()
+        .coding(vec![Some(coding(system, code)?)])
+        .build()
+}
+
+pub fn instant(at: DateTime<Utc>) -> Instant {
+    // Microseconds are the store's precision; chrono's range lies within time's.
+    let nanos = i128::from(at.timestamp_micros()) * 1_000;
+    Instant(
+        fhir_model::time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .unwrap_or(fhir_model::time::OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+pub fn date_time(at: DateTime<Utc>) -> fhir_model::DateTime {
+    fhir_model::DateTime::DateTime(instant(at))
+}
+
+fn organisation_reference(id: &str) -> Result<Reference, BuilderError> {
+    Reference::builder()
+        .identifier(
+            Identifier::builder()
+                .system(format!("{CANONICAL}/organisation"))
+                .value(id.to_owned())
+                .build()?,
+        )
+        .display(id.to_owned())
+        .build()
+}
+
+/// A provider location; `municipality_name` as the directory knows it.
+pub fn location(
+    location: &Location,
+    municipality_name: Option<&str>,
+) -> Result<FhirLocation, BuilderError> {
+    let mut address = Address::builder()
+        .district(location.municipality.as_str().to_owned())
+        .country("NL".to_owned());
+    if let Some(name) = municipality_name {
+        address = address.city(name.to_owned());
+    }
+    let mut builder = FhirLocation::builder()
+        .id(location.id.as_str().to_owned())
+        .identifier(vec![Some(
+            Identifier::builder()
+                .system(format!("{CANONICAL}/location"))
+                .value(location.id.as_str().to_owned())
+                .build()?,
+        )])
+        .status(LocationStatus::Active)
+        .mode(LocationMode::Instance)
+        .name(location.name.clone())
+        .address(address.build()?)
+        .managing_organization(organisation_reference(location.provider_id.as_str())?);
+    if let Some(at) = location.coordinates {
+        builder = builder.position(
+            LocationPosition::builder()
+                .latitude(at.latitude)
+                .longitude(at.longitude)
+                .build()?,
+        );
+    }
+    builder.build()
+}
+
+/// Freshness and revision, so that a reader never takes stale numbers for current ones.
+fn meta(
+    revision: Revision,
+    last_updated: DateTime<Utc>,
+    freshness: Option<Freshness>,
+) -> Result<Meta, BuilderError> {
+    let mut builder = Meta::builder()
+        .version_id(revision.0.to_string())
+        .last_updated(instant(last_updated));
+    if let Some(freshness) = freshness {
+        let code = match freshness {
+            Freshness::Fresh => "fresh",
+            Freshness::Stale => "stale",
+        };
+        builder = builder.tag(vec![Some(coding(&FRESHNESS, code)?)]);
+    }
+    builder.build()
+}
+
+/// An offering as the service it is: what, for whom, when, where.
+pub fn healthcare_service(
+    offering: &Offering,
+    policy: &FreshnessPolicy,
+    at: DateTime<Utc>,
+) -> Result<HealthcareService, BuilderError> {
+    let key = &offering.key;
+    let mut characteristics = key
+        .care_profiles
+        .iter()
+        .map(|p| concept(&CARE_PROFILES, care_profile_code(p)).map(Some))
+        .collect::<Result<Vec<_>, _>>()?;
+    characteristics.push(Some(concept(
+        &GENDER_POLICIES,
+        gender_policy_code(key.gender_policy),
+    )?));
+    characteristics.push(Some(concept(
+        &SECURITY_LEVELS,
+        security_level_code(key.security_level),
+    )?));
+    let every_day = vec![
+        Some(DaysOfWeek::Mon),
+        Some(DaysOfWeek::Tue),
+        Some(DaysOfWeek::Wed),
+        Some(DaysOfWeek::Thu),
+        Some(DaysOfWeek::Fri),
+        Some(DaysOfWeek::Sat),
+        Some(DaysOfWeek::Sun),
+    ];
+    let available = match offering.intake {
+        Intake::AroundTheClock => HealthcareServiceAvailableTime::builder()
+            .days_of_week(every_day)
+            .all_day(true)
+            .build()?,
+        Intake::OfficeHours => HealthcareServiceAvailableTime::builder()
+            .days_of_week(every_day.into_iter().take(5).collect())
+            .available_start_time(fhir_model::Time(
+                fhir_model::time::Time::from_hms(9, 0, 0).expect("a valid time"),
+            ))
+            .available_end_time(fhir_model::Time(
+                fhir_model::time::Time::from_hms(17, 0, 0).expect("a valid time"),
+            ))
+            .build()?,
+    };
+    let band = key.age_band;
+    let place = PLACE_TYPES
+        .concepts
+        .iter()
+        .find(|(c, _, _)| *c == place_type_code(key.place_type))
+        .map_or("Place", |(_, display, _)| display);
+    HealthcareService::builder()
+        .id(offering.id.clone())
+        .meta(meta(
+            offering.revision,
+            offering.published_at,
+            Some(offering.freshness(policy, at)),
+        )?)
+        .active(true)
+        .provided_by(organisation_reference(
+            offering.location.provider_id.as_str(),
+        )?)
+        .r#type(vec![Some(concept(
+            &PLACE_TYPES,
+            place_type_code(key.place_type),
+        )?)])
+        .location(vec![Some(
+            Reference::builder()
+                .reference(format!("Location/{}", key.location_id.as_str()))
+                .display(offering.location.name.clone())
+                .build()?,
+        )])
+        .name(format!("{place} at {}", offering.location.name))
+        .eligibility(vec![Some(
+            HealthcareServiceEligibility::builder()
+                .code(
+                    CodeableConcept::builder()
+                        .text(format!("Aged {} to {}", band.min(), band.max()))
+                        .build()?,
+                )
+                .comment(format!(
+                    "Children aged {} to {} years inclusive.",
+                    band.min(),
+                    band.max()
+                ))
+                .build()?,
+        )])
+        .characteristic(characteristics)
+        .appointment_required(false)
+        .available_time(vec![Some(available)])
+        .build()
+}
+
+/// A count, or nothing with the reason it is absent (never a zero in its place).
+fn score(value: Option<u32>) -> Result<Quantity, BuilderError> {
+    match value {
+        Some(value) => Quantity::builder()
+            .value(f64::from(value))
+            .unit("places".to_owned())
+            .system("http://unitsofmeasure.org".to_owned())
+            .code("{places}".to_owned())
+            .build(),
+        None => Quantity::builder()
+            .extension(vec![
+                Extension::builder()
+                    .url(DATA_ABSENT_REASON.to_owned())
+                    .value(ExtensionValue::Code("temp-unknown".to_owned()))
+                    .build()?,
+            ])
+            .build(),
+    }
+}
+
+/// The groups of the capacity measure, each a count or absent.
+struct Counts {
+    total: u32,
+    occupied: Option<u32>,
+    free: Option<u32>,
+    held: u32,
+    placed: u32,
+    stale: u32,
+}
+
+impl Counts {
+    fn of_offering(offering: &Offering, policy: &FreshnessPolicy, at: DateTime<Utc>) -> Self {
+        let total = offering.counts.total();
+        let fresh = offering.freshness(policy, at) == Freshness::Fresh;
+        let free = offering.available(policy, at);
+        Self {
+            total,
+            occupied: fresh.then(|| total.saturating_sub(free)),
+            free: fresh.then_some(free),
+            held: offering.held(at),
+            placed: offering.placed,
+            stale: if fresh { 0 } else { total },
+        }
+    }
+
+    fn of_figures<'a>(figures: impl IntoIterator<Item = &'a CapacityFigures>) -> Self {
+        let mut counts = Self {
+            total: 0,
+            occupied: Some(0),
+            free: Some(0),
+            held: 0,
+            placed: 0,
+            stale: 0,
+        };
+        for f in figures {
+            counts.total += f.total_places;
+            counts.free = counts.free.map(|free| free + f.free_places);
+            counts.occupied = counts.occupied.map(|occupied| {
+                occupied + (f.total_places - f.stale_places).saturating_sub(f.free_places)
+            });
+            counts.held += f.held;
+            counts.placed += f.placed;
+            counts.stale += f.stale_places;
+        }
+        counts
+    }
+
+    fn by_group(&self) -> [(&'static str, Option<u32>); 6] {
+        [
+            ("total", Some(self.total)),
+            ("occupied", self.occupied),
+            ("free", self.free),
+            ("held", Some(self.held)),
+            ("placed", Some(self.placed)),
+            ("stale", Some(self.stale)),
+        ]
+    }
+}
+
+/// What a report's `meta` says of the data behind it.
+struct Version {
+    revision: Revision,
+    last_updated: DateTime<Utc>,
+    freshness: Option<Freshness>,
+}
+
+/// A report of `counts` at `at`, made at that moment.
+fn report(
+    id: String,
+    subject: Reference,
+    counts: &Counts,
+    strata: &[(PlaceType, Counts)],
+    version: Version,
+    at: DateTime<Utc>,
+) -> Result<MeasureReport, BuilderError> {
+    let groups = counts
+        .by_group()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (code, value))| {
+            let mut group = MeasureReportGroup::builder()
+                .code(concept(&CAPACITY_GROUPS, code)?)
+                .measure_score(score(value)?);
+            if !strata.is_empty() {
+                let stratum = strata
+                    .iter()
+                    .map(|(place_type, counts)| {
+                        MeasureReportGroupStratifierStratum::builder()
+                            .value(concept(&PLACE_TYPES, place_type_code(*place_type))?)
+                            .measure_score(score(counts.by_group()[i].1)?)
+                            .build()
+                            .map(Some)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                group = group.stratifier(vec![Some(
+                    MeasureReportGroupStratifier::builder()
+                        .code(vec![Some(
+                            CodeableConcept::builder()
+                                .text("place type".to_owned())
+                                .build()?,
+                        )])
+                        .stratum(stratum)
+                        .build()?,
+                )]);
+            }
+            group.build().map(Some)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    MeasureReport::builder()
+        .id(id)
+        .meta(meta(
+            version.revision,
+            version.last_updated,
+            version.freshness,
+        )?)
+        .status(MeasureReportStatus::Complete)
+        .r#type(MeasureReportType::Summary)
+        .measure(format!("{CANONICAL}/Measure/{CAPACITY_MEASURE_ID}"))
+        .subject(subject)
+        .date(date_time(at))
+        .reporter(organisation_reference("spil")?)
+        .period(
+            Period::builder()
+                .start(date_time(at))
+                .end(date_time(at))
+                .build()?,
+        )
+        .group(groups)
+        .build()
+}
+
+/// One offering's capacity at `at`: free and occupied absent when stale.
+pub fn offering_report(
+    offering: &Offering,
+    revision: Revision,
+    policy: &FreshnessPolicy,
+    at: DateTime<Utc>,
+) -> Result<MeasureReport, BuilderError> {
+    report(
+        format!("offering-{}", offering.id),
+        Reference::builder()
+            .reference(format!("HealthcareService/{}", offering.id))
+            .build()?,
+        &Counts::of_offering(offering, policy, at),
+        &[],
+        Version {
+            revision,
+            last_updated: offering.published_at,
+            freshness: Some(offering.freshness(policy, at)),
+        },
+        at,
+    )
+}
+
+/// A region's capacity at `at`, per place type as strata.
+pub fn region_report(
+    region_id: &str,
+    figures: &[CapacityFigures],
+    revision: Revision,
+    at: DateTime<Utc>,
+) -> Result<MeasureReport, BuilderError> {
+    let strata: Vec<(PlaceType, Counts)> = PlaceType::ALL
+        .iter()
+        .map(|t| {
+            (
+                *t,
+                Counts::of_figures(figures.iter().filter(|f| f.group.place_type == *t)),
+            )
+        })
+        .collect();
+    report(
+        format!("region-{region_id}"),
+        Reference::builder()
+            .identifier(
+                Identifier::builder()
+                    .system(format!("{CANONICAL}/region"))
+                    .value(region_id.to_owned())
+                    .build()?,
+            )
+            .display(format!("Youth-care region {region_id}"))
+            .build()?,
+        &Counts::of_figures(figures),
+        &strata,
+        Version {
+            revision,
+            last_updated: at,
+            freshness: None,
+        },
+        at,
+    )
+}
+
+/// The capacity measure: what each group of a report counts.
+pub fn capacity_measure() -> Result<Measure, BuilderError> {
+    let groups = CAPACITY_GROUPS
+        .concepts
+        .iter()
+        .map(|(code, _, definition)| {
+            MeasureGroup::builder()
+                .code(concept(&CAPACITY_GROUPS, code)?)
+                .description((*definition).to_owned())
+                .stratifier(vec![Some(
+                    MeasureGroupStratifier::builder()
+                        .code(
+                            CodeableConcept::builder()
+                                .text("place type".to_owned())
+                                .build()?,
+                        )
+                        .description(
+                            "In a region's report: the same count per place type.".to_owned(),
+                        )
+                        .build()?,
+                )])
+                .build()
+                .map(Some)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Measure::builder()
+        .id(CAPACITY_MEASURE_ID.to_owned())
+        .url(format!("{CANONICAL}/Measure/{CAPACITY_MEASURE_ID}"))
+        .name("SpilCapacity".to_owned())
+        .title("Youth-care places: total, occupied, free, held, placed and stale".to_owned())
+        .status(PublicationStatus::Active)
+        .description(
+            "Shaped after the HL7 SANER bed-capacity measures: per offering or per region, \
+             the places in each group as a count. Free and occupied add up to total less the \
+             places of stale offerings; a stale offering's free and occupied places are absent \
+             with a data-absent-reason, never reported as 0."
+                .to_owned(),
+        )
+        .scoring(
+            CodeableConcept::builder()
+                .coding(vec![Some(
+                    Coding::builder()
+                        .system("http://terminology.hl7.org/CodeSystem/measure-scoring".to_owned())
+                        .code("continuous-variable".to_owned())
+                        .build()?,
+                )])
+                .build()?,
+        )
+        .group(groups)
+        .build()
+}
+
+pub fn code_system(system: &HubCodeSystem) -> Result<CodeSystem, BuilderError> {
+    let concepts = system
+        .concepts
+        .iter()
+        .map(|(code, display, definition)| {
+            CodeSystemConcept::builder()
+                .code((*code).to_owned())
+                .display((*display).to_owned())
+                .definition((*definition).to_owned())
+                .build()
+                .map(Some)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    CodeSystem::builder()
+        .id(system.id.to_owned())
+        .url(system_url(system))
+        .name(system.title.replace(' ', ""))
+        .title(system.title.to_owned())
+        .status(PublicationStatus::Active)
+        .case_sensitive(true)
+        .content(CodeSystemContentMode::Complete)
+        .count(system.concepts.len() as u32)
+        .concept(concepts)
+        .build()
+}
+
+/// What a search parameter of a resource is, for the capability statement.
+#[derive(Clone, Copy)]
+pub struct SearchParameter {
+    pub name: &'static str,
+    pub kind: SearchParamType,
+    pub documentation: &'static str,
+}
+
+/// When the capability statement last changed.
+const STATEMENT_DATE: &str = "2026-12-01";
+
+/// A resource type the endpoint serves: its search parameters and includes.
+pub struct Served {
+    pub kind: codes::ResourceType,
+    pub search: &'static [SearchParameter],
+    pub includes: &'static [&'static str],
+    pub documentation: &'static str,
+}
+
+/// Exactly what the endpoint supports.
+pub fn capability_statement(
+    served: &[Served],
+    base: &str,
+) -> Result<CapabilityStatement, BuilderError> {
+    let resources = served
+        .iter()
+        .map(|s| {
+            let mut interactions = vec![Some(
+                CapabilityStatementRestResourceInteraction::builder()
+                    .code("read".to_owned())
+                    .build()?,
+            )];
+            if !s.search.is_empty() {
+                interactions.push(Some(
+                    CapabilityStatementRestResourceInteraction::builder()
+                        .code("search-type".to_owned())
+                        .build()?,
+                ));
+            }
+            let params = s
+                .search
+                .iter()
+                .map(|p| {
+                    CapabilityStatementRestResourceSearchParam::builder()
+                        .name(p.name.to_owned())
+                        .r#type(p.kind)
+                        .documentation(p.documentation.to_owned())
+                        .build()
+                        .map(Some)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            CapabilityStatementRestResource::builder()
+                .r#type(s.kind.clone())
+                .documentation(s.documentation.to_owned())
+                .interaction(interactions)
+                .search_include(s.includes.iter().map(|i| Some((*i).to_owned())).collect())
+                .search_param(params)
+                .build()
+                .map(Some)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    CapabilityStatement::builder()
+        .id("spil".to_owned())
+        .name("SpilCapacity".to_owned())
+        .title("Spil: youth-care capacity, read-only".to_owned())
+        .status(PublicationStatus::Active)
+        .date(fhir_model::DateTime::Date(
+            // When this statement last changed: change it with the endpoint.
+            STATEMENT_DATE.parse().expect("a valid date"),
+        ))
+        .publisher("Spil".to_owned())
+        .description(
+            "The shared capacity registry of Dutch youth care, read-only, over mutually \
+             authenticated TLS with an organisation's client certificate: whoever may search \
+             places reads locations, services and their capacity; a region its own figures."
+                .to_owned(),
+        )
+        .kind(CapabilityStatementKind::Instance)
+        .software(
+            CapabilityStatementSoftware::builder()
+                .name("spil-hub".to_owned())
+                .version(env!("CARGO_PKG_VERSION").to_owned())
+                .build()?,
+        )
+        .implementation(
+            CapabilityStatementImplementation::builder()
+                .description("This Spil hub's FHIR endpoint".to_owned())
+                .url(base.to_owned())
+                .build()?,
+        )
+        .fhir_version(FHIRVersion::N401)
+        .format(vec![Some("json".to_owned())])
+        .rest(vec![Some(
+            CapabilityStatementRest::builder()
+                .mode(RestfulCapabilityMode::Server)
+                .documentation(
+                    "Paged with Bundle.link next; _count up to 200 (default 50).".to_owned(),
+                )
+                .resource(resources)
+                .build()?,
+        )])
+        .build()
+}
+
+/// A page of search results as a searchset, with the next page's link.
+pub fn searchset(
+    self_url: String,
+    next_url: Option<String>,
+    total: usize,
+    matches: Vec<Resource>,
+    included: Vec<Resource>,
+    base: &str,
+    at: Option<DateTime<Utc>>,
+) -> Result<Bundle, BuilderError> {
+    let mut links = vec![Some(
+        BundleLink::builder()
+            .relation("self".to_owned())
+            .url(self_url)
+            .build()?,
+    )];
+    if let Some(next) = next_url {
+        links.push(Some(
+            BundleLink::builder()
+                .relation("next".to_owned())
+                .url(next)
+                .build()?,
+        ));
+    }
+    let entry = |resource: Resource, mode: SearchEntryMode| -> Result<_, BuilderError> {
+        let full_url = resource_url(base, &resource);
+        let mut builder = BundleEntry::builder()
+            .resource(resource)
+            .search(BundleEntrySearch::builder().mode(mode).build()?);
+        if let Some(url) = full_url {
+            builder = builder.full_url(url);
+        }
+        builder.build().map(Some)
+    };
+    let mut entries = Vec::with_capacity(matches.len() + included.len());
+    for resource in matches {
+        entries.push(entry(resource, SearchEntryMode::Match)?);
+    }
+    for resource in included {
+        entries.push(entry(resource, SearchEntryMode::Include)?);
+    }
+    let mut bundle = Bundle::builder()
+        .r#type(BundleType::Searchset)
+        .total(total as u32)
+        .link(links)
+        .entry(entries);
+    if let Some(at) = at {
+        bundle = bundle.timestamp(instant(at));
+    }
+    bundle.build()
+}
+
+fn resource_url(base: &str, resource: &Resource) -> Option<String> {
+    let (kind, id) = match resource {
+        Resource::Location(r) => ("Location", r.id.clone()),
+        Resource::HealthcareService(r) => ("HealthcareService", r.id.clone()),
+        Resource::MeasureReport(r) => ("MeasureReport", r.id.clone()),
+        Resource::Measure(r) => ("Measure", r.id.clone()),
+        Resource::CodeSystem(r) => ("CodeSystem", r.id.clone()),
+        _ => return None,
+    };
+    id.map(|id| format!("{base}/{kind}/{id}"))
+}
+
+/// An error as FHIR says it: one issue, what was wrong, and where.
+pub fn operation_outcome(
+    code: IssueType,
+    diagnostics: String,
+    expressions: Vec<String>,
+) -> Result<OperationOutcome, BuilderError> {
+    OperationOutcome::builder()
+        .issue(vec![Some(
+            OperationOutcomeIssue::builder()
+                .severity(IssueSeverity::Error)
+                .code(code)
+                .diagnostics(diagnostics)
+                .expression(expressions.into_iter().map(Some).collect())
+                .build()?,
+        )])
+        .build()
+}
