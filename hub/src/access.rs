@@ -112,6 +112,45 @@ impl Drop for InFlight {
     }
 }
 
+/// The method a call is counted under: its gRPC path, or for the FHIR
+/// endpoint the resource type and whether one resource was read, so that
+/// ids never become label values.
+fn method_label(path: &str) -> String {
+    let Some(rest) = path.strip_prefix("/fhir/") else {
+        return path.to_owned();
+    };
+    const TYPES: [&str; 6] = [
+        "metadata",
+        "Location",
+        "HealthcareService",
+        "MeasureReport",
+        "Measure",
+        "CodeSystem",
+    ];
+    let mut segments = rest.splitn(2, '/');
+    match (segments.next(), segments.next()) {
+        (Some(kind), None) if TYPES.contains(&kind) => format!("/fhir/{kind}"),
+        (Some(kind), Some(_)) if TYPES.contains(&kind) => format!("/fhir/{kind}/{{id}}"),
+        _ => "/fhir/other".to_owned(),
+    }
+}
+
+/// The gRPC code an HTTP answer of the FHIR endpoint corresponds to.
+fn code_of_http(status: tonic::codegen::http::StatusCode) -> Code {
+    match status.as_u16() {
+        200..=299 => Code::Ok,
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        405 => Code::Unimplemented,
+        429 => Code::ResourceExhausted,
+        503 => Code::Unavailable,
+        504 => Code::DeadlineExceeded,
+        _ => Code::Internal,
+    }
+}
+
 /// The tower layer; outermost, so even calls refused for load are seen.
 #[derive(Clone, Copy, Default)]
 pub struct AccessLayer;
@@ -148,7 +187,8 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let request_id = request_id_of(&request);
-        let method = request.uri().path().to_owned();
+        let method = method_label(request.uri().path());
+        let grpc = !method.starts_with("/fhir");
         let started = std::time::Instant::now();
         let in_flight = InFlight::enter();
         let notes = Arc::new(CallNotes::default());
@@ -162,7 +202,7 @@ where
             "rpc",
             otel.name = %method.trim_start_matches('/'),
             otel.kind = "server",
-            rpc.system = "grpc",
+            rpc.system = if grpc { "grpc" } else { "http" },
             rpc.service = service,
             rpc.method = rpc,
             rpc.grpc.status_code = tracing::field::Empty,
@@ -184,13 +224,17 @@ where
                 .await?;
             drop(in_flight);
             let elapsed = started.elapsed();
-            let code = response
+            let grpc_status = response
                 .headers()
                 .get("grpc-status")
                 .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.parse::<i32>().ok())
-                .map_or(Code::Ok, Code::from_i32);
-            let reason = if code == Code::Ok {
+                .and_then(|value| value.parse::<i32>().ok());
+            let code = match grpc_status {
+                Some(status) => Code::from_i32(status),
+                None if grpc => Code::Ok,
+                None => code_of_http(response.status()),
+            };
+            let reason = if code == Code::Ok || grpc_status.is_none() {
                 None
             } else {
                 stamp_error(&mut response, &request_id)
@@ -216,7 +260,9 @@ where
                 instruments
                     .refusals
                     .get_or_create(&ReasonLabels {
-                        reason: reason.clone().unwrap_or_default(),
+                        reason: reason
+                            .clone()
+                            .unwrap_or_else(|| reason_of_code(code).to_owned()),
                     })
                     .inc();
             }
@@ -254,6 +300,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fhir_request_is_counted_under_its_resource_type_never_its_id() {
+        for (path, label) in [
+            (
+                "/spil.v1.CapacityRegistry/HoldPlace",
+                "/spil.v1.CapacityRegistry/HoldPlace",
+            ),
+            ("/fhir/metadata", "/fhir/metadata"),
+            ("/fhir/HealthcareService", "/fhir/HealthcareService"),
+            (
+                "/fhir/HealthcareService/01a22f26",
+                "/fhir/HealthcareService/{id}",
+            ),
+            (
+                "/fhir/MeasureReport/region-haaglanden",
+                "/fhir/MeasureReport/{id}",
+            ),
+            ("/fhir/Patient/123", "/fhir/other"),
+            ("/fhir/anything-at-all", "/fhir/other"),
+        ] {
+            assert_eq!(method_label(path), label, "{path}");
+        }
+    }
 
     #[test]
     fn every_code_has_its_canonical_name() {

@@ -229,6 +229,8 @@ impl Hub {
                     if let Err(error) = Server::builder()
                         .accept_http1(true)
                         .timeout(Duration::from_secs(30))
+                        // An access line, counts and a span per request, as for gRPC.
+                        .layer(crate::access::AccessLayer)
                         .add_routes(routes.into())
                         .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
                         .await
