@@ -2,7 +2,10 @@
 //! a bare mTLS unary echo (the limit) and etcd (the peer a team might build
 //! this on), driven through its gRPC API with client-certificate TLS.
 
-use super::{Arrivals, Bench, Report, open_loop_publications, watch_report};
+use super::{
+    Arrivals, Bench, Report, SearchSizes, open_loop_publications, publication, watch_report,
+};
+use prost::Message as _;
 use spil_client::SpilClient;
 use spil_proto::bench::echo::EchoRequest;
 use spil_proto::bench::echo::echo_client::EchoClient;
@@ -27,25 +30,56 @@ impl Bench {
         Ok(channels)
     }
 
-    /// The limit: unary echo calls at the search scenario's concurrency,
-    /// with a payload the size of a search page.
-    pub async fn echo(&self, address: &str) -> anyhow::Result<Report> {
+    /// The limit for a search: unary echo calls at the search scenario's
+    /// connections and in-flight, the request as large as an encoded search
+    /// and the answer as large as the scenario's mean result page.
+    pub async fn echo_sized(&self, address: &str, sizes: SearchSizes) -> anyhow::Result<Report> {
         let channels = self
             .baseline_channels(address, self.args.connections)
             .await?;
-        let payload = Arc::new(vec![7u8; 16 * 1024]);
+        let payload = Arc::new(vec![7u8; sizes.request]);
+        let response_size = sizes.response as u32;
         Ok(self
-            .timed("echo (mTLS, 16 KiB)", channels, move |channel, _| {
-                let payload = Arc::clone(&payload);
-                async move {
+            .timed(
+                &format!("echo (sized: {} B → {} B)", sizes.request, sizes.response),
+                channels,
+                move |channel, _| {
+                    let payload = Arc::clone(&payload);
+                    async move {
+                        EchoClient::new(channel)
+                            .echo(EchoRequest {
+                                payload: payload.to_vec(),
+                                response_size,
+                            })
+                            .await
+                            .is_ok()
+                    }
+                },
+            )
+            .await)
+    }
+
+    /// The limit the first targets were set against: 100 bytes each way,
+    /// 4 connections with 50 calls in flight on each.
+    pub async fn echo_small(&self, address: &str) -> anyhow::Result<Report> {
+        const CONNECTIONS: usize = 4;
+        const IN_FLIGHT_EACH: usize = 50;
+        let channels = self.baseline_channels(address, CONNECTIONS).await?;
+        Ok(self
+            .timed_with(
+                "echo (100 B, 4 × 50 in flight)",
+                channels,
+                CONNECTIONS * IN_FLIGHT_EACH,
+                |channel, _| async move {
                     EchoClient::new(channel)
                         .echo(EchoRequest {
-                            payload: payload.to_vec(),
+                            payload: vec![7u8; 100],
+                            response_size: 0,
                         })
                         .await
                         .is_ok()
-                }
-            })
+                },
+            )
             .await)
     }
 
@@ -54,18 +88,25 @@ impl Bench {
         let channels = self
             .baseline_channels(address, self.args.connections)
             .await?;
-        Ok(self
+        let mut report = self
             .timed("etcd put", channels, |channel, n| async move {
                 KvClient::new(channel)
                     .put(PutRequest {
                         key: format!("bench/put/{}", n % 50).into_bytes(),
-                        value: format!("{{\"free\":{}}}", n % 5).into_bytes(),
+                        // The hub's publication, encoded: the same bytes to make durable.
+                        value: publication(n).encode_to_vec(),
                         ..Default::default()
                     })
                     .await
                     .is_ok()
             })
-            .await)
+            .await;
+        report.note = format!(
+            "{}; values of {} B, as a publication",
+            report.note,
+            publication(0).encoded_len()
+        );
+        Ok(report)
     }
 
     /// Put → watch at the same rate and by the same definition as the hub's
@@ -109,6 +150,7 @@ impl Bench {
         let kv = KvClient::new(put_channel);
         let sent = open_loop_publications(
             self.args.publish_rate,
+            self.warm_up(),
             Duration::from_secs_f64(self.args.seconds),
             move |n| {
                 let mut kv = kv.clone();

@@ -29,9 +29,14 @@ struct EchoService;
 #[tonic::async_trait]
 impl Echo for EchoService {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        Ok(Response::new(EchoResponse {
-            payload: request.into_inner().payload,
-        }))
+        let request = request.into_inner();
+        // An answer as large as asked, so a baseline can be sized like the
+        // call it is compared with (a small search, a large result page).
+        let payload = match request.response_size {
+            0 => request.payload,
+            size => vec![7u8; size as usize],
+        };
+        Ok(Response::new(EchoResponse { payload }))
     }
 }
 
