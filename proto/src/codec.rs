@@ -26,15 +26,43 @@ where
 {
     type Encode = T;
     type Decode = U;
-    type Encoder = ProstEncoder<T>;
+    type Encoder = ResponseEncoder<T>;
     type Decoder = RequestDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        self.0.encoder()
+        ResponseEncoder(self.0.encoder())
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         RequestDecoder(self.0.decoder())
+    }
+}
+
+/// Encodes like prost; a watch stream starts with a small buffer.
+#[derive(Debug)]
+pub struct ResponseEncoder<T>(ProstEncoder<T>);
+
+/// The first buffer of a watch stream's encoder. A stream is open for hours
+/// and most of its messages are one offering or one event (a few hundred
+/// bytes): prost's 8 KiB per open stream was half of a stream's memory. A
+/// larger message grows the buffer as it needs.
+const WATCH_BUFFER_BYTES: usize = 256;
+
+impl<T: prost::Message> tonic::codec::Encoder for ResponseEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, item: T, buf: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), Status> {
+        self.0.encode(item, buf)
+    }
+
+    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+        let name = std::any::type_name::<T>();
+        if name.ends_with("WatchCapacityResponse") || name.ends_with("WatchConsultationsResponse") {
+            tonic::codec::BufferSettings::new(WATCH_BUFFER_BYTES, 32 * 1024)
+        } else {
+            self.0.buffer_settings()
+        }
     }
 }
 
