@@ -413,11 +413,13 @@ impl Bench {
             latency_us: histogram(),
             note: String::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
+        let mut deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
         let mut rounds = 0;
         let mut exact = true;
         let mut refused = 0u64;
-        while Instant::now() < deadline {
+        // The first round warms up (connections, caches) and is not counted.
+        let mut warming = true;
+        while warming || Instant::now() < deadline {
             let offering = provider
                 .capacity()
                 .publish_capacity(pb::PublishCapacityRequest {
@@ -462,29 +464,42 @@ impl Bench {
                 })
             });
             let results = futures::future::join_all(attempts).await;
-            report.elapsed += started.elapsed();
+            let took_round = started.elapsed();
             let mut granted = Vec::new();
+            let (mut round_refused, mut round_errors) = (0u64, 0u64);
+            let mut latencies = Vec::new();
             for result in results {
                 let (result, took) = result?;
-                let _ = report.latency_us.record(took.as_micros() as u64);
+                latencies.push(took.as_micros() as u64);
                 match result {
                     Ok(id) => granted.push(id),
                     // No place left: a decision, not an error.
                     Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                        refused += 1;
+                        round_refused += 1;
                     }
-                    Err(_) => report.errors += 1,
+                    Err(_) => round_errors += 1,
                 }
             }
             exact &= granted.len() == PLACES as usize;
-            report.ok += granted.len() as u64;
+            if warming {
+                warming = false;
+                deadline = Instant::now() + Duration::from_secs_f64(self.args.seconds);
+            } else {
+                report.elapsed += took_round;
+                report.ok += granted.len() as u64;
+                refused += round_refused;
+                report.errors += round_errors;
+                for micros in latencies {
+                    let _ = report.latency_us.record(micros);
+                }
+                rounds += 1;
+            }
             for id in granted {
                 crisis[0]
                     .capacity()
                     .release_hold(pb::ReleaseHoldRequest { hold_id: id })
                     .await?;
             }
-            rounds += 1;
         }
         report.note = format!(
             "{rounds} rounds, {}; {:.0} decisions/s (granted + refused); ok/s counts granted holds",

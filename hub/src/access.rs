@@ -86,6 +86,15 @@ fn stamp_error<B>(response: &mut Response<B>, request_id: &str) -> Option<String
     };
     metadata.insert("request_id".to_owned(), request_id.to_owned());
     details.set_error_info(reason.clone(), domain, metadata);
+    // A refusal for load or availability says when to come back, also when
+    // the transport made it (load shedding): all but a message too large,
+    // which no retry can cure.
+    if matches!(status.code(), Code::Unavailable | Code::ResourceExhausted)
+        && details.retry_info().is_none()
+        && reason != "MESSAGE_TOO_LARGE"
+    {
+        details.set_retry_info(Some(std::time::Duration::from_millis(100)));
+    }
     let stamped = tonic::Status::with_error_details(status.code(), status.message(), details);
     let stamped = stamped.into_http::<()>();
     for (name, value) in stamped.headers() {
