@@ -101,13 +101,22 @@ enum PkiCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
-        crate::telemetry::init(crate::telemetry::LogFormat::Text, None)?.shutdown();
+        crate::telemetry::init(
+            crate::telemetry::LogFormat::Text,
+            None,
+            crate::telemetry::METRICS_PUSH_INTERVAL,
+        )?
+        .shutdown()
+        .await;
     }
     match cli.command {
         Command::Serve { config } => {
             let config = HubConfig::load(config.as_deref())?;
-            let telemetry =
-                crate::telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
+            let telemetry = crate::telemetry::init(
+                config.log_format,
+                config.otlp_endpoint.as_deref(),
+                config.otlp_metrics_interval(),
+            )?;
             config.validate_for_replicas()?;
             serve(Hub::build(config, Arc::new(SystemClock)).await?, telemetry).await
         }
@@ -215,7 +224,11 @@ async fn demo(
         ..settings
     }
     .with_paths_under(&dir);
-    let telemetry = crate::telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
+    let telemetry = crate::telemetry::init(
+        config.log_format,
+        config.otlp_endpoint.as_deref(),
+        config.otlp_metrics_interval(),
+    )?;
     // The demo replays weeks of history on a shifted clock before it runs
     // at the present.
     let clock = ShiftedClock::default();
@@ -285,6 +298,6 @@ async fn serve(hub: Hub, telemetry: crate::telemetry::Telemetry) -> anyhow::Resu
         token.cancel();
     });
     let stopped = hub.run_until_stopped().await;
-    telemetry.shutdown();
+    telemetry.shutdown().await;
     stopped
 }

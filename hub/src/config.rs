@@ -70,6 +70,8 @@ pub struct HubConfig {
     /// unset, the standard `OTEL_EXPORTER_OTLP_ENDPOINT` applies, and
     /// without either no traces are exported.
     pub otlp_endpoint: Option<String>,
+    /// How often metrics are pushed to `otlp_endpoint`, in milliseconds.
+    pub otlp_metrics_interval_ms: u64,
     /// PostgreSQL: the longest any statement may run; a write for a call
     /// with a deadline (`grpc-timeout`) gets the call's remaining time
     /// when that is shorter.
@@ -144,6 +146,7 @@ impl Default for HubConfig {
             database_pool_size: 8,
             log_format: crate::telemetry::LogFormat::Text,
             otlp_endpoint: None,
+            otlp_metrics_interval_ms: 15_000,
             database_statement_timeout_ms: 10_000,
             tls: TlsFiles {
                 server_cert: "pki/server.pem".into(),
@@ -364,6 +367,10 @@ impl HubConfig {
 
     pub fn tls_reload_interval(&self) -> Duration {
         Duration::from_millis(self.tls_reload_interval_ms.max(10))
+    }
+
+    pub fn otlp_metrics_interval(&self) -> Duration {
+        Duration::from_millis(self.otlp_metrics_interval_ms.max(100))
     }
 
     /// How the store connects: the database, its pool and its statement timeout.

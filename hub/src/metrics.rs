@@ -4,6 +4,8 @@
 //! municipalities.
 
 use prometheus_client::encoding::EncodeLabelSet;
+pub mod otlp;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;

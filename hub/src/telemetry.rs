@@ -2,7 +2,7 @@
 //! one JSON object a line, filtered by `RUST_LOG` (default: info for the
 //! hub, warnings for its dependencies); and, when an OTLP endpoint is
 //! configured, the same spans exported as OpenTelemetry traces that
-//! continue the caller's W3C `traceparent`.
+//! continue the caller's W3C `traceparent`, and the metrics pushed there too.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
@@ -23,14 +23,26 @@ pub enum LogFormat {
     Json,
 }
 
-/// Telemetry in force; [`Telemetry::shutdown`] flushes the spans not yet exported.
+/// How often the metrics are pushed over OTLP.
+pub const METRICS_PUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Telemetry in force; [`Telemetry::shutdown`] flushes the spans not yet
+/// exported and pushes the metrics a last time.
 #[must_use = "shut telemetry down on stop, or the last spans are lost"]
 pub struct Telemetry {
     traces: Option<SdkTracerProvider>,
+    metrics: Option<(
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Telemetry {
-    pub fn shutdown(self) {
+    pub async fn shutdown(self) {
+        if let Some((stop, pushing)) = self.metrics {
+            stop.cancel();
+            let _ = pushing.await;
+        }
         if let Some(traces) = self.traces
             && let Err(error) = traces.shutdown()
         {
@@ -39,10 +51,15 @@ impl Telemetry {
     }
 }
 
-/// Sets up logging, and trace export to `otlp_endpoint` (OTLP over gRPC)
-/// when there is one, once, after the configuration is read. Later calls
-/// (tests starting several hubs) keep the first subscriber.
-pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
+/// Sets up logging, and trace and metric export to `otlp_endpoint` (OTLP
+/// over gRPC; metrics every `metrics_interval`) when there is one, once,
+/// after the configuration is read. Later calls (tests starting several
+/// hubs) keep the first subscriber.
+pub fn init(
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+    metrics_interval: std::time::Duration,
+) -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,spil_hub=info"));
     let log = match format {
@@ -89,7 +106,16 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Te
         .with(log)
         .with(export)
         .try_init();
-    Ok(Telemetry { traces })
+    let metrics = otlp_endpoint.map(|endpoint| {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let pushing = tokio::spawn(crate::metrics::otlp::push(
+            endpoint.to_owned(),
+            metrics_interval,
+            stop.clone(),
+        ));
+        (stop, pushing)
+    });
+    Ok(Telemetry { traces, metrics })
 }
 
 /// Reads W3C trace context from request headers.

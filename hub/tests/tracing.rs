@@ -1,11 +1,18 @@
-//! Traces as an OpenTelemetry collector receives them: the real binary
-//! exports over OTLP to a receiver in this test (the OTLP protocol's own
-//! generated service), continues the caller's W3C `traceparent`, names the
-//! method, code and organisation on the call's span, nests the store
-//! operation under it, and flushes what it has when it stops.
+//! Traces and metrics as an OpenTelemetry collector receives them: the real
+//! binary exports over OTLP to a receiver in this test (the OTLP protocol's
+//! own generated services), continues the caller's W3C `traceparent`, names
+//! the method, code and organisation on the call's span, nests the store
+//! operation under it, pushes the same instruments `/metrics` serves, and
+//! flushes what it has when it stops.
 
 mod common;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -13,6 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -39,6 +47,27 @@ impl TraceService for Receiver {
     }
 }
 
+/// Keeps every metric it is pushed.
+#[derive(Clone, Default)]
+struct MetricsReceiver(Arc<Mutex<Vec<Metric>>>);
+
+#[tonic::async_trait]
+impl MetricsService for MetricsReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let metrics = request
+            .into_inner()
+            .resource_metrics
+            .into_iter()
+            .flat_map(|r| r.scope_metrics)
+            .flat_map(|s| s.metrics);
+        self.0.lock().unwrap().extend(metrics);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
 fn attribute(span: &Span, key: &str) -> Option<Value> {
     span.attributes
         .iter()
@@ -54,8 +83,10 @@ async fn a_call_continues_the_callers_trace_down_to_the_store() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver_addr = listener.local_addr().unwrap();
     let received = Receiver::default();
+    let pushed = MetricsReceiver::default();
     let server = tonic::transport::Server::builder()
         .add_service(TraceServiceServer::new(received.clone()))
+        .add_service(MetricsServiceServer::new(pushed.clone()))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);
 
@@ -135,6 +166,38 @@ async fn a_call_continues_the_callers_trace_down_to_the_store() {
     // The span says who called what, never the request's content.
     let everything = format!("{ours:?}");
     assert!(!everything.contains("GM0392") && !everything.contains("Kenter, traced"));
+
+    // The metrics, pushed at the latest on stop: the call was counted and timed.
+    let metrics = pushed.0.lock().unwrap().clone();
+    let method = Value::StringValue("/spil.v1.CapacityRegistry/UpsertLocation".into());
+    let calls = metrics
+        .iter()
+        .rev()
+        .find(|m| m.name == "spil_calls")
+        .unwrap_or_else(|| panic!("no spil_calls among {} metrics", metrics.len()));
+    let Some(metric::Data::Sum(calls)) = &calls.data else {
+        panic!("spil_calls is a sum: {calls:?}");
+    };
+    assert!(calls.is_monotonic);
+    assert!(calls.data_points.iter().any(|p| {
+        p.attributes.iter().any(|kv| {
+            kv.key == "method" && kv.value.clone().and_then(|v| v.value) == Some(method.clone())
+        })
+    }));
+    let latency = metrics
+        .iter()
+        .rev()
+        .find(|m| m.name == "spil_call_seconds")
+        .expect("the latency histogram is pushed");
+    let Some(metric::Data::Histogram(latency)) = &latency.data else {
+        panic!("spil_call_seconds is a histogram: {latency:?}");
+    };
+    assert!(
+        latency
+            .data_points
+            .iter()
+            .any(|p| p.count >= 1 && !p.bucket_counts.is_empty())
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
