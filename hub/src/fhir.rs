@@ -686,16 +686,7 @@ async fn search_reports(
             ));
         }
     };
-    let base = base_url(&parts);
-    ok(Resource::Bundle(resources::searchset(
-        link(&parts, &base, None),
-        None,
-        1,
-        vec![report],
-        Vec::new(),
-        &base,
-        Some(at),
-    )?))
+    unpaged(&parts, vec![report], Some(at))
 }
 
 async fn read_report(
@@ -714,19 +705,24 @@ async fn read_report(
     }
 }
 
-/// A one-resource searchset for the definitional resources.
-fn definitions(parts: &Parts, resource: Resource) -> Answer {
-    Query::of(parts).finish()?;
+/// A searchset of everything found at once, on one page.
+fn unpaged(parts: &Parts, found: Vec<Resource>, at: Option<DateTime<Utc>>) -> Answer {
     let base = base_url(parts);
     ok(Resource::Bundle(resources::searchset(
         link(parts, &base, None),
         None,
-        1,
-        vec![resource],
+        found.len(),
+        found,
         Vec::new(),
         &base,
-        None,
+        at,
     )?))
+}
+
+/// A one-resource searchset for the definitional resources.
+fn definitions(parts: &Parts, resource: Resource) -> Answer {
+    Query::of(parts).finish()?;
+    unpaged(parts, vec![resource], None)
 }
 
 async fn search_measures(Identified(_): Identified, parts: Parts) -> Answer {
@@ -743,20 +739,11 @@ async fn read_measure(Identified(_): Identified, Path(id): Path<String>) -> Answ
 
 async fn search_code_systems(Identified(_): Identified, parts: Parts) -> Answer {
     Query::of(&parts).finish()?;
-    let base = base_url(&parts);
     let systems = resources::CODE_SYSTEMS
         .iter()
         .map(|s| resources::code_system(s).map(Resource::CodeSystem))
         .collect::<Result<Vec<_>, _>>()?;
-    ok(Resource::Bundle(resources::searchset(
-        link(&parts, &base, None),
-        None,
-        systems.len(),
-        systems,
-        Vec::new(),
-        &base,
-        None,
-    )?))
+    unpaged(&parts, systems, None)
 }
 
 async fn read_code_system(Identified(_): Identified, Path(id): Path<String>) -> Answer {

@@ -309,18 +309,7 @@ impl RegistryUseCases {
                 Err(error) => tracing::warn!(error = %error, "failed to record unmet demand"),
             }
         }
-        let next_page_token = if offset + results.len() < total_size {
-            self.pages.encode_offset(&scope, offset + results.len())
-        } else {
-            String::new()
-        };
-        Ok(SearchPage {
-            results,
-            next_page_token,
-            total_size,
-            revision,
-            at: now,
-        })
+        Ok(self.page_at(&scope, offset, results, total_size, revision, now))
     }
 
     /// The registry as a read-only catalogue, for the FHIR edge: the
@@ -359,18 +348,32 @@ impl RegistryUseCases {
                 .collect();
             (admitted.len(), results)
         });
+        Ok(self.page_at(&scope, offset, results, total_size, revision, now))
+    }
+
+    /// A page of `results` found at `offset` among `total_size`, with the
+    /// token of the next page when there is one.
+    fn page_at(
+        &self,
+        scope: &str,
+        offset: usize,
+        results: Vec<SearchHit>,
+        total_size: usize,
+        revision: Revision,
+        at: DateTime<Utc>,
+    ) -> SearchPage {
         let next_page_token = if offset + results.len() < total_size {
-            self.pages.encode_offset(&scope, offset + results.len())
+            self.pages.encode_offset(scope, offset + results.len())
         } else {
             String::new()
         };
-        Ok(SearchPage {
+        SearchPage {
             results,
             next_page_token,
             total_size,
             revision,
-            at: now,
-        })
+            at,
+        }
     }
 
     /// One offering of the catalogue, as [`Self::catalogue`] shows it.
