@@ -423,11 +423,11 @@ async fn metadata(Identified(_): Identified, parts: Parts) -> Answer {
     ))
 }
 
+/// A location, its municipality named from `directory` (read once per request).
 fn location_resource(
-    edge: &Edge,
+    directory: &crate::app::DirectorySnapshot,
     location: &crate::domain::capacity::Location,
 ) -> Result<Resource, FhirError> {
-    let directory = edge.app.directory.directory();
     let municipality = directory
         .municipalities
         .get(location.municipality.as_str())
@@ -459,9 +459,10 @@ async fn search_locations(
         .list_locations(&caller, provider, &page)
         .await?;
     let base = base_url(&parts);
+    let directory = edge.app.directory.directory();
     let matches = locations
         .iter()
-        .map(|l| location_resource(&edge, l))
+        .map(|l| location_resource(&directory, l))
         .collect::<Result<Vec<_>, _>>()?;
     let total = matches.len();
     let next = (!next.is_empty()).then(|| link(&parts, &base, Some(&next)));
@@ -483,7 +484,10 @@ async fn read_location(
     Path(id): Path<String>,
 ) -> Answer {
     let location = edge.app.registry.location(&caller, &id).await?;
-    ok(location_resource(&edge, &location)?)
+    ok(location_resource(
+        &edge.app.directory.directory(),
+        &location,
+    )?)
 }
 
 /// The `_lastUpdated` bounds: `ge`, `gt`, `le` or `lt` and an instant.
@@ -582,15 +586,10 @@ async fn search_services(
     let found = edge
         .app
         .registry
-        .catalogue(&caller, &filter, &published, &page)
+        .catalogue(&caller, &filter, &published, &ids, &page)
         .await?;
     let policy = edge.app.registry.freshness();
-    let offerings: Vec<&Offering> = found
-        .results
-        .iter()
-        .map(|hit| &hit.offering)
-        .filter(|o| ids.is_empty() || ids.contains(&o.id))
-        .collect();
+    let offerings: Vec<&Offering> = found.results.iter().map(|hit| &hit.offering).collect();
     let matches = offerings
         .iter()
         .map(|o| {
@@ -599,23 +598,20 @@ async fn search_services(
         .collect::<Result<Vec<_>, _>>()?;
     let mut included = Vec::new();
     if include_locations {
+        let directory = edge.app.directory.directory();
         let mut seen: Vec<&str> = Vec::new();
         for offering in &offerings {
             let id = offering.location.id.as_str();
             if !seen.contains(&id) {
                 seen.push(id);
-                included.push(location_resource(&edge, &offering.location)?);
+                included.push(location_resource(&directory, &offering.location)?);
             }
         }
     }
     let base = base_url(&parts);
     let next = (!found.next_page_token.is_empty())
         .then(|| link(&parts, &base, Some(&found.next_page_token)));
-    let total = if ids.is_empty() {
-        found.total_size
-    } else {
-        matches.len()
-    };
+    let total = found.total_size;
     ok(Resource::Bundle(resources::searchset(
         link(&parts, &base, None),
         next,

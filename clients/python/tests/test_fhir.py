@@ -164,6 +164,10 @@ def test_every_resource_the_endpoint_returns_is_valid_fhir(hub: RunningHub) -> N
     assert services["type"] == "searchset" and services["entry"]
     first = services["entry"][0]["resource"]["id"]
     crisis.get(f"HealthcareService/{first}")
+    # _id narrows the search itself: its total and pages count only those.
+    only = crisis.get("HealthcareService", _id=first, _count=1)
+    assert only["total"] == 1 and len(only["entry"]) == 1
+    assert not any(link["relation"] == "next" for link in only["link"])
     crisis.get(f"MeasureReport/offering-{first}")
     crisis.get("MeasureReport", subject=f"HealthcareService/{first}")
     crisis.get("Location", _count=3)

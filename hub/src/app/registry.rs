@@ -314,7 +314,8 @@ impl RegistryUseCases {
 
     /// The registry as a read-only catalogue, for the FHIR edge: the
     /// offerings `filter` admits (stale and full ones too) whose latest
-    /// publication lies in `published`, ordered by id, one page. Whoever may
+    /// publication lies in `published`, of `ids` when any are named,
+    /// ordered by id, one page. Whoever may
     /// search places may read it; no unmet demand is recorded, for nobody
     /// is looking for a place here.
     pub async fn catalogue(
@@ -322,19 +323,24 @@ impl RegistryUseCases {
         caller: &Caller,
         filter: &SearchFilter,
         published: &PublishedWithin,
+        ids: &[String],
         page: &Page,
     ) -> Result<SearchPage, AppError> {
         self.authorise(caller, Action::SearchPlaces)?;
         self.check_places(filter)?;
         let scope = format!(
             "catalogue:{}",
-            hex::encode(Sha256::digest(format!("{filter:?}{published:?}")))
+            hex::encode(Sha256::digest(format!("{filter:?}{published:?}{ids:?}")))
         );
         let offset = self.pages.offset(page, &scope)?;
         let (revision, now) = self.caught_up().await?;
         let (total_size, results) = self.view.read(&filter.region_ids, |offerings| {
             let mut admitted: Vec<&Offering> = offerings
-                .filter(|o| filter.admits(o) && published.contains(o.published_at))
+                .filter(|o| {
+                    filter.admits(o)
+                        && published.contains(o.published_at)
+                        && (ids.is_empty() || ids.contains(&o.id))
+                })
                 .collect();
             admitted.sort_by(|a, b| a.id.cmp(&b.id));
             let results: Vec<SearchHit> = admitted

@@ -920,3 +920,33 @@ pub fn operation_outcome(
         )])
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code tables are indexed by the enums' order: a place type or
+    /// care profile added or moved in one and not the other fails here.
+    #[test]
+    fn every_code_names_its_own_value_and_back() {
+        assert_eq!(PLACE_TYPES.concepts.len(), PlaceType::ALL.len());
+        for place_type in PlaceType::ALL {
+            assert_eq!(place_type_of(place_type_code(place_type)), Some(place_type));
+        }
+        assert_eq!(CARE_PROFILES.concepts.len(), CareProfile::ALL.len());
+        for profile in CareProfile::ALL {
+            assert_eq!(care_profile_of(care_profile_code(profile)), Some(profile));
+        }
+        for system in CODE_SYSTEMS {
+            let mut codes: Vec<&str> = system.concepts.iter().map(|(c, _, _)| *c).collect();
+            codes.sort_unstable();
+            codes.dedup();
+            assert_eq!(
+                codes.len(),
+                system.concepts.len(),
+                "{} repeats a code",
+                system.id
+            );
+        }
+    }
+}
