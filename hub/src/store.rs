@@ -39,8 +39,9 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Why a store operation failed. Expected outcomes a caller branches on are
@@ -88,8 +89,8 @@ impl From<crate::domain::hold::HoldConflict> for WriteError {
     }
 }
 
-/// A registry write in progress (see [`Store::write`]): its transaction,
-/// which holds the registry lock from its first statement, and the latest
+/// A registry write in progress (see [`Store::write`]): its savepoint in
+/// the group's transaction, which holds the registry lock, and the latest
 /// revision it took.
 pub struct RegistryWrite<'s> {
     store: &'s Store,
@@ -109,10 +110,73 @@ impl RegistryWrite<'_> {
         self.latest = Some(revision);
         Ok(revision)
     }
+}
 
-    /// A revision taken in a savepoint that committed.
-    fn took(&mut self, revision: Revision) {
-        self.latest = self.latest.max(Some(revision));
+/// Registry writes that commit together: one transaction, one disk sync.
+#[derive(Default)]
+struct GroupCommit {
+    /// The transaction of the group forming now, if one is.
+    forming: tokio::sync::Mutex<Option<Group>>,
+    /// Writers waiting for `forming`: while any wait, the group waits for them.
+    waiting: AtomicUsize,
+    groups: AtomicU64,
+}
+
+/// A group of registry writes in one open transaction.
+struct Group {
+    id: u64,
+    txn: DatabaseTransaction,
+    /// One per write whose savepoint is in the transaction; told how the commit went.
+    members: Vec<oneshot::Sender<Result<(), CommitFailed>>>,
+    latest: Option<Revision>,
+    /// PostgreSQL: a member set a statement timeout of its own.
+    timeout_set: bool,
+}
+
+/// Why a group's commit failed, as each member reports it.
+#[derive(Debug, Clone)]
+enum CommitFailed {
+    Conflict,
+    Unavailable(String),
+    Failed(String),
+}
+
+impl From<CommitFailed> for StoreError {
+    fn from(failed: CommitFailed) -> Self {
+        match failed {
+            CommitFailed::Conflict => StoreError::Conflict,
+            CommitFailed::Unavailable(why) => StoreError::Unavailable(why),
+            CommitFailed::Failed(why) => {
+                StoreError::Database(DbErr::Custom(format!("the group commit failed: {why}")))
+            }
+        }
+    }
+}
+
+impl From<&StoreError> for CommitFailed {
+    fn from(error: &StoreError) -> Self {
+        match error {
+            StoreError::Conflict => CommitFailed::Conflict,
+            StoreError::Unavailable(why) => CommitFailed::Unavailable(why.clone()),
+            other => CommitFailed::Failed(other.redacted()),
+        }
+    }
+}
+
+/// Counts a writer as waiting for the forming group until it is dropped,
+/// so a writer that gives up is not waited for.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn join(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -237,10 +301,8 @@ pub struct Store {
     consultations_committed: watch::Sender<Revision>,
     /// PostgreSQL only: the pool a LISTEN connection is taken from.
     pg_pool: Option<PgPool>,
-    /// Publications waiting for the next group commit.
-    publish_queue: Arc<std::sync::Mutex<registry::PublishQueue>>,
-    /// Held by the task committing a batch of publications.
-    publish_committer: Arc<tokio::sync::Mutex<()>>,
+    /// Registry writes committing together.
+    group: Arc<GroupCommit>,
     statement_timeout: Duration,
 }
 
@@ -310,8 +372,7 @@ impl Store {
             backend,
             committed: watch::channel(Revision(0)).0,
             consultations_committed: watch::channel(Revision(0)).0,
-            publish_queue: Arc::default(),
-            publish_committer: Arc::default(),
+            group: Arc::default(),
             pg_pool,
             statement_timeout: config.statement_timeout,
         };
@@ -363,11 +424,19 @@ impl Store {
         raise(&self.consultations_committed, revision);
     }
 
-    /// The one way to change the registry: begins a transaction on the
-    /// writer, takes the registry lock before anything is read, runs `work`,
-    /// commits, tells this process's watchers the latest revision it took,
-    /// and measures it all under `operation`. When `work` fails the
-    /// transaction is rolled back and nothing is announced.
+    /// The one way to change the registry: runs `work` in a savepoint of
+    /// the transaction of the group forming now (beginning one, which takes
+    /// the registry lock before anything is read), and returns once that
+    /// group committed; then this process's watchers hear the latest
+    /// revision it took. It is all measured under `operation`. When `work`
+    /// fails its savepoint is rolled back, the group goes on without it and
+    /// the error returns at once.
+    ///
+    /// Group commit: writers that arrive while a group is forming or
+    /// committing join the next group, so one disk sync serves them all.
+    /// A group commits when its last waiting writer is in, or, if every
+    /// writer waiting leaves, by a task started with the group, so a caller
+    /// that goes away never leaves the lock held.
     pub async fn write<T, E>(
         &self,
         operation: &'static str,
@@ -380,28 +449,152 @@ impl Store {
         let _timed = Timed::start(operation);
         let span = tracing::info_span!("store", otel.name = operation, operation);
         async {
-            let txn = self.begin_write().await.map_err(StoreError::from)?;
-            self.lock_registry(&txn).await.map_err(StoreError::from)?;
+            let mut forming = {
+                let _waiting = Waiting::join(&self.group.waiting);
+                self.group.forming.lock().await
+            };
+            let group = match &mut *forming {
+                Some(group) => group,
+                empty => empty.insert(self.begin_group().await?),
+            };
+            let savepoint = match self.begin_member(group).await {
+                Ok(savepoint) => savepoint,
+                Err(error) => {
+                    let error = StoreError::from(error);
+                    self.abandon_group(&mut forming, &error).await;
+                    return Err(error.into());
+                }
+            };
             let mut write = RegistryWrite {
                 store: self,
-                txn,
+                txn: savepoint,
                 latest: None,
             };
-            let value = work(&mut write).await?;
-            let RegistryWrite { txn, latest, .. } = write;
-            txn.commit().await.map_err(StoreError::from)?;
-            if let Some(revision) = latest {
-                self.announce(revision);
+            let outcome = work(&mut write).await;
+            let RegistryWrite {
+                txn: savepoint,
+                latest,
+                ..
+            } = write;
+            let ended = match &outcome {
+                Ok(_) => savepoint.commit().await,
+                Err(_) => savepoint.rollback().await,
+            };
+            if let Err(error) = ended {
+                // The transaction itself is in doubt: no member may commit.
+                let error = StoreError::from(error);
+                self.abandon_group(&mut forming, &error).await;
+                return Err(error.into());
             }
+            let value = outcome?;
+            let (told, committed) = oneshot::channel();
+            let group = forming.as_mut().expect("the group is open");
+            group.latest = group.latest.max(latest);
+            group.members.push(told);
+            if self.group.waiting.load(Ordering::SeqCst) == 0 {
+                self.commit_group(&mut forming).await;
+            }
+            drop(forming);
+            committed
+                .await
+                .map_err(|_| StoreError::Unavailable("the group commit was cut off".into()))?
+                .map_err(StoreError::from)?;
             Ok(value)
         }
         .instrument(span)
         .await
     }
 
+    /// Opens a group's transaction with the registry lock, and starts the
+    /// task that commits it if no member does.
+    async fn begin_group(&self) -> Result<Group, StoreError> {
+        let txn = self.begin_write().await?;
+        self.lock_registry(&txn).await?;
+        let id = self.group.groups.fetch_add(1, Ordering::SeqCst);
+        let store = self.clone();
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let mut forming = store.group.forming.lock().await;
+                if forming.as_ref().is_some_and(|group| group.id == id) {
+                    store.commit_group(&mut forming).await;
+                }
+            },
+            tracing::info_span!("group_commit"),
+        ));
+        Ok(Group {
+            id,
+            txn,
+            members: Vec::new(),
+            latest: None,
+            // begin_write set the opener's deadline on the transaction.
+            timeout_set: self.backend == DbBackend::Postgres
+                && crate::deadline::remaining().is_some(),
+        })
+    }
+
+    /// A member's savepoint. On PostgreSQL its statements stop at the
+    /// caller's deadline (57014, answered UNAVAILABLE) instead of holding
+    /// the lock for an answer nobody reads.
+    async fn begin_member(&self, group: &mut Group) -> Result<DatabaseTransaction, DbErr> {
+        let savepoint = group.txn.begin().await?;
+        if self.backend == DbBackend::Postgres {
+            let deadline = crate::deadline::remaining();
+            if deadline.is_some() || group.timeout_set {
+                let limit = deadline.map_or(self.statement_timeout, |left| {
+                    left.min(self.statement_timeout)
+                });
+                savepoint
+                    .execute_unprepared(&format!(
+                        "SET LOCAL statement_timeout = {}",
+                        limit.as_millis().max(1)
+                    ))
+                    .await?;
+                group.timeout_set = deadline.is_some();
+            }
+        }
+        Ok(savepoint)
+    }
+
+    /// Commits the forming group and tells each member how it went.
+    async fn commit_group(&self, forming: &mut Option<Group>) {
+        let Some(group) = forming.take() else {
+            return;
+        };
+        crate::metrics::metrics()
+            .group_commit_batch
+            .observe(group.members.len() as f64);
+        let outcome = group
+            .txn
+            .commit()
+            .await
+            .map_err(|error| CommitFailed::from(&StoreError::from(error)));
+        if outcome.is_ok()
+            && let Some(revision) = group.latest
+        {
+            self.announce(revision);
+        }
+        for member in group.members {
+            let _ = member.send(outcome.clone());
+        }
+    }
+
+    /// Rolls the forming group back and fails its members: its transaction
+    /// can no longer be trusted.
+    async fn abandon_group(&self, forming: &mut Option<Group>, error: &StoreError) {
+        let Some(group) = forming.take() else {
+            return;
+        };
+        if let Err(rollback) = group.txn.rollback().await {
+            tracing::warn!(error = %rollback, "failed to roll back a group commit");
+        }
+        for member in group.members {
+            let _ = member.send(Err(CommitFailed::from(error)));
+        }
+    }
+
     /// Starts a write transaction on the writer (SQLite: `BEGIN IMMEDIATE`,
-    /// the write lock at once). Only [`Store::write`] and the audited
-    /// consultation transaction call it.
+    /// the write lock at once). Only a registry write's group and the
+    /// audited consultation transaction call it.
     async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         let options = TransactionOptions {
             sqlite_transaction_mode: (self.backend == DbBackend::Sqlite)

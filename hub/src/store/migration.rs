@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(M20261125PublicationHistory),
             Box::new(M20261126UnmetDemandRegion),
             Box::new(M20261127InsightsScope),
+            Box::new(M20261201HoldsByOffering),
         ]
     }
 }
@@ -593,6 +594,39 @@ impl MigrationTrait for M20261127InsightsScope {
             "ix_consultations_municipality",
             &["municipality_code", "filed_at_ms"],
         ))
+        .await?;
+        Ok(())
+    }
+}
+
+/// An offering's running holds as one range of an index: with only
+/// `(offering_id, state)` beside `(state, expires_at_ms)`, SQLite's planner
+/// read every active hold of every offering to count one offering's, so
+/// each hold decision slowed as holds accumulated.
+struct M20261201HoldsByOffering;
+
+impl MigrationName for M20261201HoldsByOffering {
+    fn name(&self) -> &str {
+        "m20261201_holds_by_offering"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261201HoldsByOffering {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_index(index(
+            "holds",
+            "ix_holds_offering_running",
+            &["offering_id", "state", "expires_at_ms"],
+        ))
+        .await?;
+        // Its first two columns served nothing else.
+        m.drop_index(
+            Index::drop()
+                .name("ix_holds_offering")
+                .table("holds")
+                .to_owned(),
+        )
         .await?;
         Ok(())
     }

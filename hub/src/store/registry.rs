@@ -7,7 +7,7 @@ use super::entities::{
     unmet_demand,
 };
 use super::events::CapacityEvent;
-use super::{Store, StoreError, Timed, WriteError};
+use super::{Store, StoreError, WriteError};
 use crate::domain::authz::Scope;
 use crate::domain::capacity::{
     FreshnessPolicy, GenderPolicy, Intake, Location, LocationSpec, Offering, OfferingUpdate,
@@ -17,49 +17,19 @@ use crate::domain::hold::{self as rules, Hold, HoldRequest, HoldState, Refusal, 
 use crate::domain::identity::OrgId;
 use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use std::collections::{BTreeSet, HashMap};
-use tokio::sync::oneshot;
 
 /// What a publication returned: its revision and the offerings as now stored.
 #[derive(Debug, Clone)]
 pub struct PublishOutcome {
     pub revision: Revision,
     pub offerings: Vec<Offering>,
-}
-
-/// Publications waiting for the next group commit.
-#[derive(Default)]
-pub(super) struct PublishQueue {
-    waiting: Vec<PendingPublish>,
-    next_ticket: u64,
-}
-
-/// A publication waiting for the next group commit.
-struct PendingPublish {
-    ticket: u64,
-    provider: OrgId,
-    request_id: String,
-    fingerprint: String,
-    updates: Vec<OfferingUpdate>,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<Result<PublishOutcome, WriteError>>,
-}
-
-/// What a publication did inside its savepoint.
-enum Staged {
-    New(PublishOutcome),
-    /// A retry of an earlier publication: nothing to keep.
-    Replayed(PublishOutcome),
-}
-
-/// The error each publication of a batch gets when the batch itself fails.
-fn batch_failed(error: &DbErr) -> StoreError {
-    StoreError::Database(DbErr::Custom(format!("publication batch failed: {error}")))
 }
 
 /// A hold and whether it was made now or found as the answer to a retry.
@@ -79,11 +49,13 @@ pub struct RevisionBatch {
 /// When the active, unexpired holds run out, per offering.
 type HoldsUntil = HashMap<String, Vec<i64>>;
 
-async fn active_holds(
-    db: &impl ConnectionTrait,
+/// The offering and expiry of active, unexpired holds, of the given
+/// offerings or of all; one index range per offering
+/// (`ix_holds_offering_running`).
+fn active_holds_query(
     offering_ids: Option<&[&str]>,
     now: DateTime<Utc>,
-) -> Result<HoldsUntil, StoreError> {
+) -> sea_orm::Select<hold::Entity> {
     let mut query = hold::Entity::find()
         .select_only()
         .column(hold::Column::OfferingId)
@@ -93,7 +65,18 @@ async fn active_holds(
     if let Some(ids) = offering_ids {
         query = query.filter(hold::Column::OfferingId.is_in(ids.iter().copied()));
     }
-    let rows: Vec<(String, i64)> = query.into_tuple().all(db).await?;
+    query
+}
+
+async fn active_holds(
+    db: &impl ConnectionTrait,
+    offering_ids: Option<&[&str]>,
+    now: DateTime<Utc>,
+) -> Result<HoldsUntil, StoreError> {
+    let rows: Vec<(String, i64)> = active_holds_query(offering_ids, now)
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut by_offering = HoldsUntil::new();
     for (id, until) in rows {
         by_offering.entry(id).or_default().push(until);
@@ -121,20 +104,35 @@ fn assemble(
         .collect()
 }
 
-async fn load_offering(
+/// An offering's row, its location's and its running holds' expiries.
+async fn load_offering_rows(
     db: &impl ConnectionTrait,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Offering>, StoreError> {
-    let Some(row) = offering::Entity::find_by_id(id)
+) -> Result<Option<(offering::Model, location::Model, Vec<i64>)>, StoreError> {
+    let Some((row, loc)) = offering::Entity::find_by_id(id)
         .find_also_related(location::Entity)
         .one(db)
         .await?
     else {
         return Ok(None);
     };
-    let held = active_holds(db, Some(&[id]), now).await?;
-    Ok(assemble(vec![row], &held)?.pop())
+    let loc =
+        loc.ok_or_else(|| StoreError::Corrupt(format!("offering {} has no location", row.id)))?;
+    let mut held = active_holds(db, Some(&[id]), now).await?;
+    let until = held.remove(id).unwrap_or_default();
+    Ok(Some((row, loc, until)))
+}
+
+async fn load_offering(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Offering>, StoreError> {
+    load_offering_rows(db, id, now)
+        .await?
+        .map(|(row, loc, until)| row.into_domain(loc.into_domain()?, &until))
+        .transpose()
 }
 
 /// Appends an offering's new state to the change log under `revision`.
@@ -157,7 +155,7 @@ async fn append_event(
     Ok(())
 }
 
-/// Moves an offering to `revision` after a hold changed, adds `placed`
+/// Moves an offering to `revision` after a hold ended, adds `placed`
 /// placements, and logs its new state.
 async fn touch_offering(
     txn: &DatabaseTransaction,
@@ -166,14 +164,17 @@ async fn touch_offering(
     placed: i32,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let row = offering::Entity::find_by_id(offering_id)
-        .one(txn)
+    let saved = offering::Entity::update_many()
+        .col_expr(offering::Column::Revision, Expr::value(revision.0 as i64))
+        .col_expr(
+            offering::Column::PlacedSincePublication,
+            Expr::col(offering::Column::PlacedSincePublication).add(placed),
+        )
+        .filter(offering::Column::Id.eq(offering_id))
+        .exec_with_returning(txn)
         .await?
+        .pop()
         .ok_or_else(|| StoreError::Corrupt(format!("hold on missing offering {offering_id}")))?;
-    let mut active = row.clone().into_active_model();
-    active.revision = Set(revision.0 as i64);
-    active.placed_since_publication = Set(row.placed_since_publication + placed);
-    let saved = active.update(txn).await?;
     let holds = active_holds(txn, Some(&[offering_id]), now).await?;
     append_event(txn, revision, &saved, holds_of(&holds, offering_id), now).await
 }
@@ -291,13 +292,7 @@ impl Store {
 
     /// Applies one provider's publication atomically under a new revision.
     /// A retry with the same request id and fingerprint returns the original
-    /// revision and the offerings as they are now.
-    ///
-    /// Group commit: publications that arrive while another batch commits
-    /// wait, and then commit together in one transaction, each in its own
-    /// savepoint under its own revision. One disk sync then serves them all,
-    /// and a publication that fails leaves the others untouched. The batch
-    /// runs in its own task, so a caller that goes away cannot cut it off.
+    /// revision and the offerings as they are now, and changes nothing.
     pub async fn publish(
         &self,
         provider: &OrgId,
@@ -306,190 +301,85 @@ impl Store {
         updates: &[OfferingUpdate],
         now: DateTime<Utc>,
     ) -> Result<PublishOutcome, WriteError> {
-        let _timed = Timed::start("publish");
-        let (reply, answer) = oneshot::channel();
-        let ticket = {
-            let mut queue = self.publish_queue.lock().expect("publish queue poisoned");
-            queue.next_ticket += 1;
-            let ticket = queue.next_ticket;
-            queue.waiting.push(PendingPublish {
-                ticket,
-                provider: provider.clone(),
-                request_id: request_id.to_owned(),
-                fingerprint: fingerprint.to_owned(),
-                updates: updates.to_vec(),
-                now,
-                reply,
-            });
-            ticket
-        };
-        let store = self.clone();
-        // The batch keeps the trace of the call that started it.
-        let batch_span = tracing::info_span!("group_commit");
-        let batch = tokio::spawn(tracing::Instrument::instrument(
-            async move {
-                let _committer = store.publish_committer.lock().await;
-                // An earlier batch may have taken this publication already; if
-                // not, this one takes everything that queued up meanwhile.
-                let queued = {
-                    let mut queue = store.publish_queue.lock().expect("publish queue poisoned");
-                    if !queue.waiting.iter().any(|p| p.ticket == ticket) {
-                        return;
-                    }
-                    std::mem::take(&mut queue.waiting)
-                };
-                store.commit_publications(queued).await;
-            },
-            batch_span,
-        ));
-        batch
-            .await
-            .map_err(|e| DbErr::Custom(format!("publication batch failed: {e}")))?;
-        answer
-            .await
-            .map_err(|_| DbErr::Custom("publication batch ended without an answer".into()))?
-    }
-
-    /// Commits queued publications in one registry write and answers each.
-    async fn commit_publications(&self, queued: Vec<PendingPublish>) {
-        tracing::debug!(publications = queued.len(), "group commit");
-        crate::metrics::metrics()
-            .group_commit_batch
-            .observe(queued.len() as f64);
-        let mut staged = Vec::with_capacity(queued.len());
-        let committed = self
-            .write("publish_batch", async |write| {
-                for publication in queued {
-                    let savepoint = match write.txn().begin().await {
-                        Ok(savepoint) => savepoint,
-                        Err(error) => {
-                            let _ = publication.reply.send(Err(batch_failed(&error).into()));
-                            continue;
-                        }
-                    };
-                    let kept = match self.publish_in(&savepoint, &publication).await {
-                        Ok(Staged::New(outcome)) => savepoint.commit().await.map(|()| {
-                            write.took(outcome.revision);
-                            outcome
-                        }),
-                        // A replay changes nothing, not even the revision.
-                        Ok(Staged::Replayed(outcome)) => {
-                            savepoint.rollback().await.map(|()| outcome)
-                        }
-                        Err(error) => {
-                            if let Err(rollback) = savepoint.rollback().await {
-                                tracing::warn!(error = %rollback, "failed to roll back a publication");
-                            }
-                            let _ = publication.reply.send(Err(error));
-                            continue;
-                        }
-                    };
-                    match kept {
-                        Ok(outcome) => staged.push((publication.reply, outcome)),
-                        Err(error) => {
-                            let _ = publication.reply.send(Err(batch_failed(&error).into()));
-                        }
-                    }
-                }
-                Ok::<(), StoreError>(())
-            })
-            .await;
-        for (reply, outcome) in staged {
-            let answer = match &committed {
-                Ok(()) => Ok(outcome),
-                Err(error) => Err(WriteError::Store(StoreError::Database(DbErr::Custom(
-                    format!("publication batch failed: {error}"),
-                )))),
-            };
-            let _ = reply.send(answer);
-        }
-    }
-
-    /// One publication inside its savepoint.
-    async fn publish_in(
-        &self,
-        txn: &DatabaseTransaction,
-        publication: &PendingPublish,
-    ) -> Result<Staged, WriteError> {
-        let PendingPublish {
-            provider,
-            request_id,
-            fingerprint,
-            updates,
-            now,
-            ..
-        } = publication;
-        let now = *now;
-        let revision = self.next_revision(txn).await?;
-
-        if let Some(earlier) =
-            publish_request::Entity::find_by_id((provider.as_str().to_owned(), request_id.clone()))
-                .one(txn)
-                .await?
-        {
-            if &earlier.fingerprint != fingerprint {
-                return Err(Refusal::RequestIdReused.into());
-            }
-            let ids: Vec<String> = serde_json::from_str(&earlier.offering_ids)
-                .map_err(|e| StoreError::Corrupt(format!("offering ids: {e}")))?;
-            let mut offerings = Vec::with_capacity(ids.len());
-            for id in &ids {
-                offerings.extend(load_offering(txn, id, now).await?);
-            }
-            return Ok(Staged::Replayed(PublishOutcome {
-                revision: Revision(earlier.revision as u64),
-                offerings,
-            }));
-        }
-
-        let location_ids: BTreeSet<&str> =
-            updates.iter().map(|u| u.key.location_id.as_str()).collect();
-        let locations: HashMap<String, location::Model> = location::Entity::find()
-            .filter(location::Column::Id.is_in(location_ids.iter().copied()))
-            .all(txn)
+        self.write("publish", async |write| {
+            let txn = write.txn();
+            if let Some(earlier) = publish_request::Entity::find_by_id((
+                provider.as_str().to_owned(),
+                request_id.to_owned(),
+            ))
+            .one(txn)
             .await?
-            .into_iter()
-            .map(|l| (l.id.clone(), l))
-            .collect();
-
-        let mut published = Vec::with_capacity(updates.len());
-        for update in updates {
-            let location_id = update.key.location_id.as_str();
-            let location = locations
-                .get(location_id)
-                .ok_or_else(|| StoreError::NotFound(format!("location {location_id}")))?;
-            if location.provider_id != provider.as_str() {
-                return Err(Refusal::NotOwner(location_id.to_owned()).into());
+            {
+                if earlier.fingerprint != fingerprint {
+                    return Err(Refusal::RequestIdReused.into());
+                }
+                let ids: Vec<String> = serde_json::from_str(&earlier.offering_ids)
+                    .map_err(|e| StoreError::Corrupt(format!("offering ids: {e}")))?;
+                let mut offerings = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    offerings.extend(load_offering(txn, id, now).await?);
+                }
+                return Ok(PublishOutcome {
+                    revision: Revision(earlier.revision as u64),
+                    offerings,
+                });
             }
-            let row = self
-                .publish_one(txn, location, update, revision, now)
-                .await?;
-            published.push(row);
-        }
 
-        let ids: Vec<&str> = published.iter().map(|(row, _)| row.id.as_str()).collect();
-        publish_request::ActiveModel {
-            provider_id: Set(provider.as_str().to_owned()),
-            request_id: Set(request_id.to_owned()),
-            fingerprint: Set(fingerprint.to_owned()),
-            revision: Set(revision.0 as i64),
-            offering_ids: Set(serde_json::to_string(&ids).expect("strings serialize")),
-            created_at_ms: Set(millis(now)),
-        }
-        .insert(txn)
-        .await?;
+            let location_ids: BTreeSet<&str> =
+                updates.iter().map(|u| u.key.location_id.as_str()).collect();
+            let locations: HashMap<String, location::Model> = location::Entity::find()
+                .filter(location::Column::Id.is_in(location_ids.iter().copied()))
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|l| (l.id.clone(), l))
+                .collect();
+            for update in updates {
+                let location_id = update.key.location_id.as_str();
+                let location = locations
+                    .get(location_id)
+                    .ok_or_else(|| StoreError::NotFound(format!("location {location_id}")))?;
+                if location.provider_id != provider.as_str() {
+                    return Err(Refusal::NotOwner(location_id.to_owned()).into());
+                }
+            }
 
-        let holds = active_holds(txn, Some(&ids), now).await?;
-        let mut offerings = Vec::with_capacity(published.len());
-        for (row, location) in published {
-            let until = holds_of(&holds, &row.id);
-            append_event(txn, revision, &row, until, now).await?;
-            offerings.push(row.into_domain(location.into_domain()?, until)?);
-        }
-        Ok(Staged::New(PublishOutcome {
-            revision,
-            offerings,
-        }))
+            let revision = write.next_revision().await?;
+            let txn = write.txn();
+            let mut published = Vec::with_capacity(updates.len());
+            for update in updates {
+                let location = &locations[update.key.location_id.as_str()];
+                published.push(
+                    self.publish_one(txn, location, update, revision, now)
+                        .await?,
+                );
+            }
+
+            let ids: Vec<&str> = published.iter().map(|(row, _)| row.id.as_str()).collect();
+            publish_request::ActiveModel {
+                provider_id: Set(provider.as_str().to_owned()),
+                request_id: Set(request_id.to_owned()),
+                fingerprint: Set(fingerprint.to_owned()),
+                revision: Set(revision.0 as i64),
+                offering_ids: Set(serde_json::to_string(&ids).expect("strings serialize")),
+                created_at_ms: Set(millis(now)),
+            }
+            .insert(txn)
+            .await?;
+
+            let holds = active_holds(txn, Some(&ids), now).await?;
+            let mut offerings = Vec::with_capacity(published.len());
+            for (row, location) in published {
+                let until = holds_of(&holds, &row.id);
+                append_event(txn, revision, &row, until, now).await?;
+                offerings.push(row.into_domain(location.into_domain()?, until)?);
+            }
+            Ok(PublishOutcome {
+                revision,
+                offerings,
+            })
+        })
+        .await
     }
 
     async fn publish_one(
@@ -629,14 +519,21 @@ impl Store {
                     replayed: true,
                 });
             }
-            let offering = load_offering(txn, &request.offering_id, now)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("offering {}", request.offering_id)))?;
+            let (row, location, mut holds_until) =
+                load_offering_rows(txn, &request.offering_id, now)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::NotFound(format!("offering {}", request.offering_id))
+                    })?;
+            let offering = row
+                .clone()
+                .into_domain(location.into_domain()?, &holds_until)?;
             rules::may_grant(&offering, policy, now)?;
 
             let revision = write.next_revision().await?;
             let txn = write.txn();
-            let row = hold::ActiveModel {
+            let expires_at_ms = millis(now + request.duration.get());
+            let hold = hold::ActiveModel {
                 id: Set(uuid::Uuid::now_v7().to_string()),
                 offering_id: Set(offering.id.clone()),
                 provider_id: Set(offering.location.provider_id.as_str().to_owned()),
@@ -646,14 +543,26 @@ impl Store {
                 duration_secs: Set(request.duration.get().num_seconds()),
                 state: Set(hold_state(HoldState::Active)),
                 created_at_ms: Set(millis(now)),
-                expires_at_ms: Set(millis(now + request.duration.get())),
+                expires_at_ms: Set(expires_at_ms),
                 ended_at_ms: Set(None),
             }
             .insert(txn)
             .await?;
-            touch_offering(txn, &offering.id, revision, 0, now).await?;
+            // Under the registry lock the row read above is the row stored:
+            // the offering moves to this revision with one more hold.
+            offering::Entity::update_many()
+                .col_expr(offering::Column::Revision, Expr::value(revision.0 as i64))
+                .filter(offering::Column::Id.eq(row.id.as_str()))
+                .exec(txn)
+                .await?;
+            let row = offering::Model {
+                revision: revision.0 as i64,
+                ..row
+            };
+            holds_until.push(expires_at_ms);
+            append_event(txn, revision, &row, &holds_until, now).await?;
             Ok(HoldOutcome {
-                hold: row.into_domain()?,
+                hold: hold.into_domain()?,
                 replayed: false,
             })
         })
@@ -913,5 +822,109 @@ impl Store {
         let held = active_holds(&txn, None, now).await?;
         txn.commit().await?;
         Ok((revision, assemble(rows, &held)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use sea_orm::{DbBackend, QueryTrait, Statement};
+
+    /// How SQLite's planner runs each lookup a hold or a publication makes
+    /// under the registry lock. Each must be a range of an index led by the
+    /// key it looks up: a plan that reads every active hold, or a whole
+    /// table, makes each write slower as the registry's history grows.
+    #[tokio::test]
+    async fn every_locked_lookup_is_an_index_range_on_its_key() {
+        let path = std::env::temp_dir().join(format!(
+            "spil-plans-{}-{}.sqlite",
+            std::process::id(),
+            uuid::Uuid::now_v7()
+        ));
+        let store = Store::connect(&StoreConfig {
+            database_url: format!("sqlite://{}", path.display()),
+            pool_size: 1,
+            statement_timeout: std::time::Duration::from_secs(5),
+        })
+        .await
+        .expect("connect");
+        store.migrate().await.expect("migrate");
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time");
+        let running = QueryTrait::build(
+            &active_holds_query(Some(&["offering-a", "offering-b"]), now),
+            DbBackend::Sqlite,
+        );
+        let lookups: [(&str, Statement, &str); 5] = [
+            (
+                "running holds of offerings",
+                running,
+                "ix_holds_offering_running (offering_id=? AND state=? AND expires_at_ms>?)",
+            ),
+            (
+                "a hold by its request id",
+                QueryTrait::build(
+                    &hold::Entity::find()
+                        .filter(hold::Column::HolderId.eq("org"))
+                        .filter(hold::Column::RequestId.eq("request")),
+                    DbBackend::Sqlite,
+                ),
+                "ux_holds_request (holder_id=? AND request_id=?)",
+            ),
+            (
+                "an offering with its location",
+                QueryTrait::build(
+                    &offering::Entity::find_by_id("offering-a").find_also_related(location::Entity),
+                    DbBackend::Sqlite,
+                ),
+                "(id=?)",
+            ),
+            (
+                "an earlier publication by request id",
+                QueryTrait::build(
+                    &publish_request::Entity::find_by_id(("org".to_owned(), "r".to_owned())),
+                    DbBackend::Sqlite,
+                ),
+                "(provider_id=? AND request_id=?)",
+            ),
+            (
+                "the change log after a revision",
+                QueryTrait::build(
+                    &capacity_event::Entity::find()
+                        .filter(capacity_event::Column::Revision.gt(7))
+                        .order_by_asc(capacity_event::Column::Revision)
+                        .order_by_asc(capacity_event::Column::OfferingId),
+                    DbBackend::Sqlite,
+                ),
+                "(revision>?)",
+            ),
+        ];
+        for (what, statement, expected) in lookups {
+            let explain = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                statement.values.map(|v| v.0).unwrap_or_default(),
+            );
+            let plan: Vec<String> = store
+                .reader
+                .query_all_raw(explain)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|row| row.try_get_by_index::<String>(3).expect("detail"))
+                .collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{what}: reads a whole table: {plan:?}"
+            );
+            assert!(
+                plan.iter().any(|step| step.contains(expected)),
+                "{what}: expected a range of {expected}, planned {plan:?}"
+            );
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
