@@ -251,6 +251,11 @@ impl Hub {
         tasks.push(tokio::spawn(async move {
             store.follow_other_replicas(signal).await
         }));
+        let store = app.store().clone();
+        let signal = shutdown.clone();
+        tasks.push(tokio::spawn(
+            async move { store.checkpoint_wal(signal).await },
+        ));
 
         let stop_requested = CancellationToken::new();
         let (clock_agrees, clock_agreement) = tokio::sync::watch::channel(true);

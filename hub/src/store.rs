@@ -30,7 +30,7 @@ pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 use crate::domain::capacity::Revision;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -94,19 +94,19 @@ impl From<crate::domain::hold::HoldConflict> for WriteError {
 /// revision it took.
 pub struct RegistryWrite<'s> {
     store: &'s Store,
-    txn: DatabaseTransaction,
+    txn: &'s DatabaseTransaction,
     latest: Option<Revision>,
 }
 
 impl RegistryWrite<'_> {
     pub fn txn(&self) -> &DatabaseTransaction {
-        &self.txn
+        self.txn
     }
 
     /// The next revision, for a change the change log records. A write that
     /// changes nothing takes none, so no revision is ever empty.
     pub async fn next_revision(&mut self) -> Result<Revision, StoreError> {
-        let revision = self.store.next_revision(&self.txn).await?;
+        let revision = self.store.next_revision(self.txn).await?;
         self.latest = Some(revision);
         Ok(revision)
     }
@@ -159,6 +159,25 @@ impl From<&StoreError> for CommitFailed {
             StoreError::Conflict => CommitFailed::Conflict,
             StoreError::Unavailable(why) => CommitFailed::Unavailable(why.clone()),
             other => CommitFailed::Failed(other.redacted()),
+        }
+    }
+}
+
+/// A writer's place in the forming group, holding it while the writer's
+/// work runs. A first member works in the group's transaction itself
+/// (`bare`): if it is dropped there, cut off mid-work, the group is
+/// dropped with it and its transaction rolled back, so nothing half-done
+/// is ever committed by a later member.
+struct Member<'a> {
+    forming: tokio::sync::MutexGuard<'a, Option<Group>>,
+    bare: bool,
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        if self.bare {
+            // Dropping the transaction queues its rollback.
+            self.forming.take();
         }
     }
 }
@@ -301,6 +320,8 @@ pub struct Store {
     consultations_committed: watch::Sender<Revision>,
     /// PostgreSQL only: the pool a LISTEN connection is taken from.
     pg_pool: Option<PgPool>,
+    /// SQLite only: the connection that checkpoints the WAL.
+    sqlite_checkpointer: Option<SqlitePool>,
     /// Registry writes committing together.
     group: Arc<GroupCommit>,
     statement_timeout: Duration,
@@ -309,6 +330,9 @@ pub struct Store {
 /// How often the hub reads the latest revisions, under every other way it
 /// hears of a commit.
 const COMMIT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the SQLite WAL is checkpointed (see [`Store::checkpoint_wal`]).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The channel on which PostgreSQL replicas announce committed revisions.
 const REVISION_CHANNEL: &str = "spil_registry_revision";
@@ -319,6 +343,7 @@ impl Store {
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
         let url = config.database_url.as_str();
         let mut pg_pool = None;
+        let mut sqlite_checkpointer = None;
         let (writer, reader, backend) = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| DbErr::Custom(format!("invalid SQLite URL: {e}")))?
@@ -327,7 +352,11 @@ impl Store {
                 // Acknowledged means on disk: FULL syncs the WAL at every commit.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // A commit never checkpoints: that copies the WAL into the
+                // database file and syncs it, a stall in the commit path.
+                // `checkpoint_wal` does it beside the writer.
+                .pragma("wal_autocheckpoint", "0");
             // One writer connection: SQLite admits one writer at a time anyway,
             // and queueing in the pool is cheaper than spinning on SQLITE_BUSY.
             let writer_pool = SqlitePoolOptions::new()
@@ -335,6 +364,12 @@ impl Store {
                 .connect_with(options.clone())
                 .await
                 .map_err(sqlx_err)?;
+            let checkpointer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(sqlx_err)?;
+            sqlite_checkpointer = Some(checkpointer);
             let reader_pool = SqlitePoolOptions::new()
                 .max_connections(config.pool_size.max(1))
                 .connect_with(options.read_only(true))
@@ -374,6 +409,7 @@ impl Store {
             consultations_committed: watch::channel(Revision(0)).0,
             group: Arc::default(),
             pg_pool,
+            sqlite_checkpointer,
             statement_timeout: config.statement_timeout,
         };
         Ok(store)
@@ -449,52 +485,75 @@ impl Store {
         let _timed = Timed::start(operation);
         let span = tracing::info_span!("store", otel.name = operation, operation);
         async {
-            let mut forming = {
-                let _waiting = Waiting::join(&self.group.waiting);
-                self.group.forming.lock().await
+            let mut member = Member {
+                forming: {
+                    let _waiting = Waiting::join(&self.group.waiting);
+                    self.group.forming.lock().await
+                },
+                bare: false,
             };
-            let group = match &mut *forming {
+            let group = match &mut *member.forming {
                 Some(group) => group,
                 empty => empty.insert(self.begin_group().await?),
             };
-            let savepoint = match self.begin_member(group).await {
-                Ok(savepoint) => savepoint,
-                Err(error) => {
-                    let error = StoreError::from(error);
-                    self.abandon_group(&mut forming, &error).await;
-                    return Err(error.into());
+            // The group's first member needs no savepoint: if it fails, the
+            // group has nothing else to keep and is rolled back whole.
+            let savepoint = if group.members.is_empty() {
+                member.bare = true;
+                None
+            } else {
+                match self.begin_member(group).await {
+                    Ok(savepoint) => Some(savepoint),
+                    Err(error) => {
+                        let error = StoreError::from(error);
+                        self.abandon_group(&mut member.forming, &error).await;
+                        return Err(error.into());
+                    }
                 }
             };
-            let mut write = RegistryWrite {
-                store: self,
-                txn: savepoint,
-                latest: None,
+            let (outcome, latest) = {
+                let txn = match &savepoint {
+                    Some(savepoint) => savepoint,
+                    None => &member.forming.as_ref().expect("the group is open").txn,
+                };
+                let mut write = RegistryWrite {
+                    store: self,
+                    txn,
+                    latest: None,
+                };
+                let outcome = work(&mut write).await;
+                (outcome, write.latest)
             };
-            let outcome = work(&mut write).await;
-            let RegistryWrite {
-                txn: savepoint,
-                latest,
-                ..
-            } = write;
-            let ended = match &outcome {
-                Ok(_) => savepoint.commit().await,
-                Err(_) => savepoint.rollback().await,
+            member.bare = false;
+            let ended = match (savepoint, &outcome) {
+                (Some(savepoint), Ok(_)) => savepoint.commit().await,
+                (Some(savepoint), Err(_)) => savepoint.rollback().await,
+                (None, Ok(_)) => Ok(()),
+                (None, Err(_)) => {
+                    // Nothing else is in the group: it ends here.
+                    if let Some(group) = member.forming.take()
+                        && let Err(error) = group.txn.rollback().await
+                    {
+                        tracing::warn!(%error, "failed to roll back a registry write");
+                    }
+                    Ok(())
+                }
             };
             if let Err(error) = ended {
                 // The transaction itself is in doubt: no member may commit.
                 let error = StoreError::from(error);
-                self.abandon_group(&mut forming, &error).await;
+                self.abandon_group(&mut member.forming, &error).await;
                 return Err(error.into());
             }
             let value = outcome?;
             let (told, committed) = oneshot::channel();
-            let group = forming.as_mut().expect("the group is open");
+            let group = member.forming.as_mut().expect("the group is open");
             group.latest = group.latest.max(latest);
             group.members.push(told);
             if self.group.waiting.load(Ordering::SeqCst) == 0 {
-                self.commit_group(&mut forming).await;
+                self.commit_group(&mut member.forming).await;
             }
-            drop(forming);
+            drop(member);
             committed
                 .await
                 .map_err(|_| StoreError::Unavailable("the group commit was cut off".into()))?
@@ -731,6 +790,35 @@ impl Store {
         }
     }
 
+    /// SQLite: copies committed WAL frames into the database file every
+    /// [`CHECKPOINT_INTERVAL`], beside the writer instead of inside one of
+    /// its commits, so the WAL stays short without a commit ever waiting
+    /// for the copy. PASSIVE: it never blocks a writer or a reader, and
+    /// leaves what a reader still needs for the next round. Returns at
+    /// shutdown, after a last checkpoint; at once on PostgreSQL.
+    pub async fn checkpoint_wal(&self, shutdown: CancellationToken) {
+        let Some(pool) = &self.sqlite_checkpointer else {
+            return;
+        };
+        let mut every = tokio::time::interval(CHECKPOINT_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let stopping = tokio::select! {
+                _ = shutdown.cancelled() => true,
+                _ = every.tick() => false,
+            };
+            if let Err(error) = sea_orm::sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await
+            {
+                tracing::warn!(%error, "WAL checkpoint failed");
+            }
+            if stopping {
+                return;
+            }
+        }
+    }
+
     /// Announces the latest committed revisions, whoever committed them.
     async fn announce_latest(&self) {
         if let Ok(current) = self.current_revision().await {
@@ -877,5 +965,105 @@ mod tests {
         assert!(logged.contains("database error"), "{logged}");
         let ours = StoreError::NotFound("offering 42".into()).redacted();
         assert_eq!(ours, "offering 42 not found");
+    }
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
+
+    async fn scratch_store() -> (Store, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "spil-group-{}-{}.sqlite",
+            std::process::id(),
+            uuid::Uuid::now_v7()
+        ));
+        let store = Store::connect(&StoreConfig {
+            database_url: format!("sqlite://{}", path.display()),
+            pool_size: 2,
+            statement_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("connect");
+        store.migrate().await.expect("migrate");
+        (store, path)
+    }
+
+    async fn mark(txn: &DatabaseTransaction, key: &str) -> Result<(), StoreError> {
+        txn.execute_unprepared(&format!(
+            "INSERT INTO registry_meta (key, value) VALUES ('{key}', 1)"
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn marked(store: &Store, key: &str) -> bool {
+        meta_value(&store.reader, key).await.is_ok()
+    }
+
+    /// Writers that fail, or whose callers go away mid-work, leave nothing
+    /// behind, whether they were a group's first member (working in its
+    /// transaction itself) or a later one (in a savepoint); every writer
+    /// that returned success is committed.
+    #[tokio::test]
+    async fn only_what_succeeded_is_committed() {
+        let (store, path) = scratch_store().await;
+
+        // A first member cut off after writing: the group goes with it.
+        let cut_off = tokio::time::timeout(
+            Duration::from_millis(100),
+            store.write("test", async |write| {
+                mark(write.txn(), "cut-off-first").await?;
+                std::future::pending::<Result<(), StoreError>>().await
+            }),
+        )
+        .await;
+        assert!(cut_off.is_err(), "the write was cut off");
+        store
+            .write("test", async |write| {
+                mark(write.txn(), "after-cut-off").await
+            })
+            .await
+            .expect("the next write commits");
+        assert!(marked(&store, "after-cut-off").await);
+        assert!(!marked(&store, "cut-off-first").await);
+
+        // Many writers at once form groups: some fail after writing, some are
+        // cut off, the rest succeed.
+        let outcomes = futures::future::join_all((0..60).map(|i| {
+            let store = store.clone();
+            async move {
+                let key = format!("w{i}");
+                let write = store.write("test", async |write| {
+                    mark(write.txn(), &key).await?;
+                    match i % 3 {
+                        0 => Ok(()),
+                        1 => Err(StoreError::Conflict),
+                        _ => {
+                            tokio::task::yield_now().await;
+                            std::future::pending().await
+                        }
+                    }
+                });
+                // A hung writer holds up the writers behind it until its
+                // caller gives up: the cut-off ones give up soon.
+                let patience = if i % 3 == 2 { 20 } else { 10_000 };
+                let outcome = tokio::time::timeout(Duration::from_millis(patience), write).await;
+                (key, i % 3, outcome)
+            }
+        }))
+        .await;
+        for (key, kind, outcome) in outcomes {
+            match kind {
+                0 => assert!(matches!(outcome, Ok(Ok(()))), "{key}: {outcome:?}"),
+                1 => assert!(matches!(outcome, Ok(Err(StoreError::Conflict))), "{key}"),
+                _ => assert!(outcome.is_err(), "{key} was cut off"),
+            }
+            assert_eq!(marked(&store, &key).await, kind == 0, "{key}");
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::hold::{self as rules, Hold, HoldRequest, HoldState, Refusal, 
 use crate::domain::identity::OrgId;
 use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
@@ -391,22 +391,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(offering::Model, location::Model), StoreError> {
         let key = &update.key;
-        let existing = offering::Entity::find()
-            .filter(offering::Column::LocationId.eq(key.location_id.as_str()))
-            .filter(offering::Column::PlaceType.eq(place_type(key.place_type)))
-            .filter(offering::Column::CareProfiles.eq(codes::care_profile_bits(key.care_profiles)))
-            .filter(offering::Column::AgeMin.eq(i32::from(key.age_band.min())))
-            .filter(offering::Column::AgeMax.eq(i32::from(key.age_band.max())))
-            .filter(offering::Column::GenderPolicy.eq(code(&GenderPolicy::ALL, key.gender_policy)))
-            .filter(
-                offering::Column::SecurityLevel.eq(code(&SecurityLevel::ALL, key.security_level)),
-            )
-            .one(txn)
-            .await?;
         let row = offering::ActiveModel {
-            id: Set(existing
-                .as_ref()
-                .map_or_else(|| uuid::Uuid::now_v7().to_string(), |o| o.id.clone())),
+            // Kept only when the key is new: an offering keeps its id.
+            id: Set(uuid::Uuid::now_v7().to_string()),
             location_id: Set(key.location_id.as_str().to_owned()),
             provider_id: Set(location.provider_id.clone()),
             region_id: Set(location.region_id.clone()),
@@ -429,11 +416,37 @@ impl Store {
             // through the hub before it are in that count already.
             placed_since_publication: Set(0),
         };
-        let saved = if existing.is_some() {
-            row.update(txn).await?
-        } else {
-            row.insert(txn).await?
-        };
+        // One statement inserts a new offering or updates the one with
+        // this key (`ux_offerings_key`).
+        let saved = offering::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    offering::Column::LocationId,
+                    offering::Column::PlaceType,
+                    offering::Column::CareProfiles,
+                    offering::Column::AgeMin,
+                    offering::Column::AgeMax,
+                    offering::Column::GenderPolicy,
+                    offering::Column::SecurityLevel,
+                ])
+                .update_columns([
+                    offering::Column::ProviderId,
+                    offering::Column::RegionId,
+                    offering::Column::Intake,
+                    offering::Column::LeadTimeDays,
+                    offering::Column::TotalPlaces,
+                    offering::Column::FreePlaces,
+                    offering::Column::WaitingDays,
+                    offering::Column::ObservedAtMs,
+                    offering::Column::PublishedAtMs,
+                    offering::Column::PublishedRevision,
+                    offering::Column::Revision,
+                    offering::Column::PlacedSincePublication,
+                ])
+                .to_owned(),
+            )
+            .exec_with_returning(txn)
+            .await?;
         offering_publication::ActiveModel {
             offering_id: Set(saved.id.clone()),
             revision: Set(saved.published_revision),
