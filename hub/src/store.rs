@@ -94,21 +94,55 @@ impl From<crate::domain::hold::HoldConflict> for WriteError {
 /// revision it took.
 pub struct RegistryWrite<'s> {
     store: &'s Store,
-    txn: &'s DatabaseTransaction,
+    /// The group's transaction.
+    group: &'s DatabaseTransaction,
+    /// This write's savepoint in it, once it has one.
+    savepoint: Option<DatabaseTransaction>,
+    /// A deciding write's savepoint begins with its first revision.
+    savepoint_at_revision: bool,
     latest: Option<Revision>,
 }
 
 impl RegistryWrite<'_> {
     pub fn txn(&self) -> &DatabaseTransaction {
-        self.txn
+        self.savepoint.as_ref().unwrap_or(self.group)
     }
 
     /// The next revision, for a change the change log records. A write that
     /// changes nothing takes none, so no revision is ever empty.
     pub async fn next_revision(&mut self) -> Result<Revision, StoreError> {
-        let revision = self.store.next_revision(self.txn).await?;
+        if self.savepoint_at_revision && self.savepoint.is_none() {
+            self.savepoint = Some(self.group.begin().await?);
+        }
+        let revision = self.store.next_revision(self.txn()).await?;
         self.latest = Some(revision);
         Ok(revision)
+    }
+}
+
+/// Where a registry write's savepoint begins (see [`Store::write_deciding`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    First,
+    AtFirstRevision,
+}
+
+/// Rows changed on the writer connection so far (SQLite), to check that a
+/// deciding write changed nothing before its first revision.
+#[cfg(debug_assertions)]
+async fn changes_made(txn: &DatabaseTransaction) -> i64 {
+    match txn.get_database_backend() {
+        DbBackend::Sqlite => txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT total_changes()",
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+            .unwrap_or_default(),
+        _ => 0,
     }
 }
 
@@ -481,6 +515,39 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.write_as(operation, Savepoint::First, work).await
+    }
+
+    /// A registry write that first decides, reading only, whether to change
+    /// anything, and changes nothing before it takes its first revision:
+    /// on SQLite its savepoint begins there, so a refusal costs no savepoint.
+    /// `work` must not write before [`RegistryWrite::next_revision`]; debug
+    /// builds check it.
+    pub async fn write_deciding<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl AsyncFnOnce(&mut RegistryWrite<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let when = match self.backend {
+            DbBackend::Sqlite => Savepoint::AtFirstRevision,
+            // PostgreSQL sets each member's statement timeout with its savepoint.
+            _ => Savepoint::First,
+        };
+        self.write_as(operation, when, work).await
+    }
+
+    async fn write_as<T, E>(
+        &self,
+        operation: &'static str,
+        when: Savepoint,
+        work: impl AsyncFnOnce(&mut RegistryWrite<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         use tracing::Instrument as _;
         let _timed = Timed::start(operation);
         let span = tracing::info_span!("store", otel.name = operation, operation);
@@ -498,8 +565,9 @@ impl Store {
             };
             // The group's first member needs no savepoint: if it fails, the
             // group has nothing else to keep and is rolled back whole.
-            let savepoint = if group.members.is_empty() {
-                member.bare = true;
+            member.bare = group.members.is_empty();
+            let deciding = !member.bare && when == Savepoint::AtFirstRevision;
+            let savepoint = if member.bare || deciding {
                 None
             } else {
                 match self.begin_member(group).await {
@@ -511,25 +579,38 @@ impl Store {
                     }
                 }
             };
-            let (outcome, latest) = {
-                let txn = match &savepoint {
-                    Some(savepoint) => savepoint,
-                    None => &member.forming.as_ref().expect("the group is open").txn,
+            let (outcome, latest, savepoint) = {
+                let group = &member.forming.as_ref().expect("the group is open").txn;
+                #[cfg(debug_assertions)]
+                let changes_before = if deciding {
+                    changes_made(group).await
+                } else {
+                    0
                 };
                 let mut write = RegistryWrite {
                     store: self,
-                    txn,
+                    group,
+                    savepoint,
+                    savepoint_at_revision: deciding,
                     latest: None,
                 };
                 let outcome = work(&mut write).await;
-                (outcome, write.latest)
+                #[cfg(debug_assertions)]
+                if deciding && write.savepoint.is_none() {
+                    assert_eq!(
+                        changes_before,
+                        changes_made(group).await,
+                        "{operation}: a deciding write changed rows before its first revision"
+                    );
+                }
+                (outcome, write.latest, write.savepoint)
             };
-            member.bare = false;
+            let bare = std::mem::replace(&mut member.bare, false);
             let ended = match (savepoint, &outcome) {
                 (Some(savepoint), Ok(_)) => savepoint.commit().await,
                 (Some(savepoint), Err(_)) => savepoint.rollback().await,
                 (None, Ok(_)) => Ok(()),
-                (None, Err(_)) => {
+                (None, Err(_)) if bare => {
                     // Nothing else is in the group: it ends here.
                     if let Some(group) = member.forming.take()
                         && let Err(error) = group.txn.rollback().await
@@ -538,6 +619,8 @@ impl Store {
                     }
                     Ok(())
                 }
+                // A deciding write that refused before changing anything.
+                (None, Err(_)) => Ok(()),
             };
             if let Err(error) = ended {
                 // The transaction itself is in doubt: no member may commit.

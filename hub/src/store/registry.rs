@@ -517,7 +517,7 @@ impl Store {
         policy: &FreshnessPolicy,
         now: DateTime<Utc>,
     ) -> Result<HoldOutcome, WriteError> {
-        self.write("hold", async |write| {
+        self.write_deciding("hold", async |write| {
             let txn = write.txn();
             if let Some(earlier) = hold::Entity::find()
                 .filter(hold::Column::HolderId.eq(holder.as_str()))
