@@ -17,11 +17,11 @@ use crate::domain::hold::{self as rules, Hold, HoldRequest, HoldState, Refusal, 
 use crate::domain::identity::OrgId;
 use crate::domain::search::SearchFilter;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    DatabaseTransaction, EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -133,6 +133,73 @@ async fn load_offering(
         .await?
         .map(|(row, loc, until)| row.into_domain(loc.into_domain()?, &until))
         .transpose()
+}
+
+/// What a hold decides on, in one statement: the offering's row, its
+/// location's, and whether `holder` made this request before (the id of
+/// that hold); then its running holds' expiries. `None` without the offering.
+async fn load_for_hold(
+    db: &impl ConnectionTrait,
+    holder: &OrgId,
+    request: &HoldRequest,
+    now: DateTime<Utc>,
+) -> Result<Option<(offering::Model, location::Model, Vec<i64>, Option<String>)>, StoreError> {
+    let statement = hold_decision_query(holder, request, db.get_database_backend());
+    let Some(found) = db.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let row = offering::Model::from_query_result(&found, "A_")?;
+    let location = location::Model::from_query_result_optional(&found, "B_")?
+        .ok_or_else(|| StoreError::Corrupt(format!("offering {} has no location", row.id)))?;
+    let earlier: Option<String> = found.try_get("", "earlier_hold_id")?;
+    let mut held = active_holds(db, Some(&[row.id.as_str()]), now).await?;
+    let until = held.remove(&row.id).unwrap_or_default();
+    Ok(Some((row, location, until, earlier)))
+}
+
+/// The offering and location of a hold request, and the id of `holder`'s
+/// earlier hold with the same request id, as one statement.
+fn hold_decision_query(
+    holder: &OrgId,
+    request: &HoldRequest,
+    backend: sea_orm::DbBackend,
+) -> sea_orm::Statement {
+    let earlier = Query::select()
+        .column(hold::Column::Id)
+        .from(hold::Entity)
+        .and_where(hold::Column::HolderId.eq(holder.as_str()))
+        .and_where(hold::Column::RequestId.eq(request.request_id.as_str()))
+        .to_owned();
+    offering::Entity::find_by_id(request.offering_id.as_str())
+        .find_also_related(location::Entity)
+        .expr_as(
+            Expr::from(earlier.into_sub_query_statement()),
+            "earlier_hold_id",
+        )
+        .build(backend)
+}
+
+/// `holder`'s earlier hold made with this request id.
+async fn earlier_hold(
+    db: &impl ConnectionTrait,
+    holder: &OrgId,
+    request: &HoldRequest,
+) -> Result<Option<hold::Model>, StoreError> {
+    Ok(hold::Entity::find()
+        .filter(hold::Column::HolderId.eq(holder.as_str()))
+        .filter(hold::Column::RequestId.eq(request.request_id.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// The answer to a retry: the earlier hold, if the retry asks for the same.
+fn replayed(request: &HoldRequest, earlier: hold::Model) -> Result<HoldOutcome, WriteError> {
+    let earlier = earlier.into_domain()?;
+    rules::replay(request, &earlier)?;
+    Ok(HoldOutcome {
+        hold: earlier,
+        replayed: true,
+    })
 }
 
 /// Appends an offering's new state to the change log under `revision`.
@@ -519,25 +586,22 @@ impl Store {
     ) -> Result<HoldOutcome, WriteError> {
         self.write_deciding("hold", async |write| {
             let txn = write.txn();
-            if let Some(earlier) = hold::Entity::find()
-                .filter(hold::Column::HolderId.eq(holder.as_str()))
-                .filter(hold::Column::RequestId.eq(request.request_id.as_str()))
-                .one(txn)
-                .await?
+            let Some((row, location, mut holds_until, earlier)) =
+                load_for_hold(txn, holder, request, now).await?
+            else {
+                // No such offering; a retry names the one it held.
+                return match earlier_hold(txn, holder, request).await? {
+                    Some(earlier) => replayed(request, earlier),
+                    None => Err(
+                        StoreError::NotFound(format!("offering {}", request.offering_id)).into(),
+                    ),
+                };
+            };
+            if earlier.is_some()
+                && let Some(earlier) = earlier_hold(txn, holder, request).await?
             {
-                let earlier = earlier.into_domain()?;
-                rules::replay(request, &earlier)?;
-                return Ok(HoldOutcome {
-                    hold: earlier,
-                    replayed: true,
-                });
+                return replayed(request, earlier);
             }
-            let (row, location, mut holds_until) =
-                load_offering_rows(txn, &request.offering_id, now)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::NotFound(format!("offering {}", request.offering_id))
-                    })?;
             let offering = row
                 .clone()
                 .into_domain(location.into_domain()?, &holds_until)?;

@@ -148,6 +148,21 @@ async fn a_retried_hold_returns_the_same_hold_and_a_reused_request_id_is_refused
         crisis.capacity().hold_place(different).await,
         Code::AlreadyExists,
     );
+    // A retry is answered with its hold even when no place is left now,
+    // and a request id reused for an offering that does not exist is
+    // refused as reused, not as not found.
+    hold_granted(&crisis, "h2", &offering).await;
+    hold_granted(&crisis, "h3", &offering).await;
+    assert_eq!(available(&hub).await, 0);
+    let once_more = hold_granted(&crisis, "h1", &offering).await;
+    assert_eq!(first.id, once_more.id);
+    assert_code(
+        crisis
+            .capacity()
+            .hold_place(hold("h1", "no-such-offering"))
+            .await,
+        Code::AlreadyExists,
+    );
 }
 
 async fn race(backend: Backend) {
