@@ -87,7 +87,7 @@ pub struct Metrics {
     /// Calls per organisation, refused ones included: who is calling how much.
     pub organisation_calls: Family<OrganisationLabels, Counter>,
     pub store_seconds: HistogramFamily<OperationLabels>,
-    /// Publications committed together by one group commit.
+    /// Registry writes committed together by one group commit.
     pub group_commit_batch: Histogram,
     pub watch_streams: Family<KindLabels, Gauge>,
     /// Messages sent on watch streams, by kind.
@@ -199,7 +199,7 @@ impl Metrics {
             &mut registry,
             &mut names,
             "group_commit_batch",
-            "Publications committed by one group commit",
+            "Registry writes committed by one group commit",
             metrics.group_commit_batch.clone(),
         );
         register(
