@@ -1051,13 +1051,18 @@ mod tests {
     }
 }
 
+/// A store on an SQLite file of its own, removed when dropped; for tests.
 #[cfg(test)]
-mod group_commit_tests {
-    use super::*;
+pub(crate) struct ScratchStore {
+    pub store: Store,
+    path: std::path::PathBuf,
+}
 
-    async fn scratch_store() -> (Store, std::path::PathBuf) {
+#[cfg(test)]
+impl ScratchStore {
+    pub async fn new() -> Self {
         let path = std::env::temp_dir().join(format!(
-            "spil-group-{}-{}.sqlite",
+            "spil-store-{}-{}.sqlite",
             std::process::id(),
             uuid::Uuid::now_v7()
         ));
@@ -1069,8 +1074,22 @@ mod group_commit_tests {
         .await
         .expect("connect");
         store.migrate().await.expect("migrate");
-        (store, path)
+        Self { store, path }
     }
+}
+
+#[cfg(test)]
+impl Drop for ScratchStore {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
 
     async fn mark(txn: &DatabaseTransaction, key: &str) -> Result<(), StoreError> {
         txn.execute_unprepared(&format!(
@@ -1090,7 +1109,8 @@ mod group_commit_tests {
     /// that returned success is committed.
     #[tokio::test]
     async fn only_what_succeeded_is_committed() {
-        let (store, path) = scratch_store().await;
+        let scratch = ScratchStore::new().await;
+        let store = &scratch.store;
 
         // A first member cut off after writing: the group goes with it.
         let cut_off = tokio::time::timeout(
@@ -1108,8 +1128,8 @@ mod group_commit_tests {
             })
             .await
             .expect("the next write commits");
-        assert!(marked(&store, "after-cut-off").await);
-        assert!(!marked(&store, "cut-off-first").await);
+        assert!(marked(store, "after-cut-off").await);
+        assert!(!marked(store, "cut-off-first").await);
 
         // Many writers at once form groups: some fail after writing, some are
         // cut off, the rest succeed.
@@ -1142,11 +1162,7 @@ mod group_commit_tests {
                 1 => assert!(matches!(outcome, Ok(Err(StoreError::Conflict))), "{key}"),
                 _ => assert!(outcome.is_err(), "{key} was cut off"),
             }
-            assert_eq!(marked(&store, &key).await, kind == 0, "{key}");
-        }
-        drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            assert_eq!(marked(store, &key).await, kind == 0, "{key}");
         }
     }
 }

@@ -905,7 +905,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreConfig;
     use sea_orm::{DbBackend, QueryTrait, Statement};
 
     /// How SQLite's planner runs each lookup a hold or a publication makes
@@ -914,19 +913,8 @@ mod tests {
     /// table, makes each write slower as the registry's history grows.
     #[tokio::test]
     async fn every_locked_lookup_is_an_index_range_on_its_key() {
-        let path = std::env::temp_dir().join(format!(
-            "spil-plans-{}-{}.sqlite",
-            std::process::id(),
-            uuid::Uuid::now_v7()
-        ));
-        let store = Store::connect(&StoreConfig {
-            database_url: format!("sqlite://{}", path.display()),
-            pool_size: 1,
-            statement_timeout: std::time::Duration::from_secs(5),
-        })
-        .await
-        .expect("connect");
-        store.migrate().await.expect("migrate");
+        let scratch = crate::store::ScratchStore::new().await;
+        let store = &scratch.store;
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time");
         let running = QueryTrait::build(
             &active_holds_query(Some(&["offering-a", "offering-b"]), now),
@@ -998,10 +986,6 @@ mod tests {
                 plan.iter().any(|step| step.contains(expected)),
                 "{what}: expected a range of {expected}, planned {plan:?}"
             );
-        }
-        drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 }
