@@ -84,6 +84,18 @@ async fn active_holds(
     Ok(by_offering)
 }
 
+/// When one offering's running holds run out.
+async fn running_holds_of(
+    db: &impl ConnectionTrait,
+    offering_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(active_holds(db, Some(&[offering_id]), now)
+        .await?
+        .remove(offering_id)
+        .unwrap_or_default())
+}
+
 fn holds_of<'a>(holds: &'a HoldsUntil, offering_id: &str) -> &'a [i64] {
     holds.get(offering_id).map_or(&[], Vec::as_slice)
 }
@@ -119,8 +131,7 @@ async fn load_offering_rows(
     };
     let loc =
         loc.ok_or_else(|| StoreError::Corrupt(format!("offering {} has no location", row.id)))?;
-    let mut held = active_holds(db, Some(&[id]), now).await?;
-    let until = held.remove(id).unwrap_or_default();
+    let until = running_holds_of(db, id, now).await?;
     Ok(Some((row, loc, until)))
 }
 
@@ -152,8 +163,7 @@ async fn load_for_hold(
     let location = location::Model::from_query_result_optional(&found, "B_")?
         .ok_or_else(|| StoreError::Corrupt(format!("offering {} has no location", row.id)))?;
     let earlier: Option<String> = found.try_get("", "earlier_hold_id")?;
-    let mut held = active_holds(db, Some(&[row.id.as_str()]), now).await?;
-    let until = held.remove(&row.id).unwrap_or_default();
+    let until = running_holds_of(db, &row.id, now).await?;
     Ok(Some((row, location, until, earlier)))
 }
 
@@ -242,8 +252,8 @@ async fn touch_offering(
         .await?
         .pop()
         .ok_or_else(|| StoreError::Corrupt(format!("hold on missing offering {offering_id}")))?;
-    let holds = active_holds(txn, Some(&[offering_id]), now).await?;
-    append_event(txn, revision, &saved, holds_of(&holds, offering_id), now).await
+    let until = running_holds_of(txn, offering_id, now).await?;
+    append_event(txn, revision, &saved, &until, now).await
 }
 
 impl Store {
