@@ -79,13 +79,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port.
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# The hub and the echo listen on port 0 and announce the port they got. etcd
+# cannot, so it gets a free port below the kernel's ephemeral range: a port
+# probed free inside that range can be taken by any outgoing connection (the
+# load tool opens thousands) before the server binds it.
+etcd_port() {
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    candidate = random.randrange(10000, low)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+    print(candidate)
+    break
+else:
+    raise SystemExit("no free port below the ephemeral range")
+PY
+}
 
 # Waits until a log file contains a line.
 wait_for() {
   for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
+}
+
+# The port a server announced in its log as "<announcement> 127.0.0.1:<port>".
+announced_port() { # log, announcement
+  wait_for "$1" "$2"
+  local found; found=$(sed -n "s/^$2 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$1" | head -n1)
+  [[ -n "$found" ]] || { echo "no port announced in $1" >&2; cat "$1" >&2; exit 1; }
+  echo "$found"
 }
 
 # Starts a demo hub; the hubs share one folder, so one PKI serves every server.
@@ -95,14 +122,13 @@ wait_for() {
 # SHARES=default keeps the defaults, for the flood scenario.
 start_hub() { # log name, extra demo args…
   local name=$1; shift
-  local hub_port; hub_port=$(port)
   local shares=(SPIL_ORG_CALLS_PER_SECOND=1000000 SPIL_ORG_CALL_BURST=1000000 SPIL_ORG_MAX_WATCHES=1000000)
   [[ "${SHARES:-wide}" == default ]] && shares=()
   env "${shares[@]}" \
-    "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen "127.0.0.1:$hub_port" --national-scale "$@" \
+    "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen 127.0.0.1:0 --national-scale "$@" \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!); HUB_PID=$!
-  wait_for "$WORK/$name.log" "spil-hub listening"
+  local hub_port; hub_port=$(announced_port "$WORK/$name.log" "spil-hub listening on")
   HUB="https://localhost:$hub_port"
 }
 
@@ -110,12 +136,13 @@ echo "== starting the hub (SQLite), the echo baseline and etcd"
 start_hub sqlite
 PKI="$WORK/demo/pki"
 
-ECHO_PORT=$(port)
-"${SERVER_CPU[@]}" "$BIN/spil-echo" --listen "127.0.0.1:$ECHO_PORT" --pki "$PKI" >"$WORK/echo.log" 2>&1 &
+"${SERVER_CPU[@]}" "$BIN/spil-echo" --listen 127.0.0.1:0 --pki "$PKI" >"$WORK/echo.log" 2>&1 &
 PIDS+=($!)
-wait_for "$WORK/echo.log" "listening"
+ECHO_PORT=$(announced_port "$WORK/echo.log" "spil-echo listening on")
 
-ETCD_PORT=$(port); ETCD_PEER=$(port)
+ETCD_PORT=$(etcd_port)
+ETCD_PEER=$(etcd_port)
+[[ "$ETCD_PORT" != "$ETCD_PEER" ]] || ETCD_PEER=$(etcd_port)
 "${SERVER_CPU[@]}" etcd --name bench --data-dir "$WORK/etcd" \
   --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \

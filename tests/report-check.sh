@@ -24,15 +24,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Port 0, and the port the hub announces: a port probed free beforehand can
+# be taken by any outgoing connection before the hub binds it.
 cd "$WORK"
-"$BIN/spil-hub" demo --dir spil-demo --listen "127.0.0.1:$PORT" >"$OUT/hub.log" 2>&1 &
+"$BIN/spil-hub" demo --dir spil-demo --listen 127.0.0.1:0 >"$OUT/hub.log" 2>&1 &
 HUB_PID=$!
+PORT=
 for _ in $(seq 1 120); do
-  grep -q "spil-hub listening" "$OUT/hub.log" && break
+  PORT=$(sed -n 's/^spil-hub listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$OUT/hub.log")
+  [[ -n "$PORT" ]] && break
   kill -0 "$HUB_PID" || { cat "$OUT/hub.log"; exit 1; }
   sleep 1
 done
+[[ -n "$PORT" ]] || { echo "report check: the hub never listened" >&2; cat "$OUT/hub.log"; exit 1; }
 
 FROM=$(date -u -d '-6 weeks' +%F)
 "$BIN/spil" --hub "https://localhost:$PORT" --as regio-zuid-kennemerland \

@@ -166,3 +166,58 @@ fn every_module_opens_with_a_line_on_what_it_is_for() {
     }
     assert!(missing.is_empty(), "no opening //! line: {missing:#?}");
 }
+
+/// Every script and test of the workspace: shell, Python and Rust.
+fn scripts_and_tests() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut pending = vec![root()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a folder") {
+            let path = entry.expect("a directory entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if path.is_dir() {
+                if !matches!(
+                    name.as_ref(),
+                    "target" | "node_modules" | ".git" | ".venv" | "__pycache__"
+                ) {
+                    pending.push(path);
+                }
+                continue;
+            }
+            let script = path
+                .extension()
+                .is_some_and(|e| e == "sh" || e == "py" || e == "rs")
+                || path.ends_with(".ci/run");
+            if script && let Ok(text) = std::fs::read_to_string(&path) {
+                let relative = path.strip_prefix(root()).expect("under the root");
+                found.push((relative.to_string_lossy().into_owned(), text));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn no_script_or_test_probes_a_free_port_and_hands_it_on() {
+    // A port found free by binding port 0 and closing the socket can be taken
+    // by any outgoing connection before the server binds it (CI once lost a
+    // benchmark run so). A server listens on port 0 itself and announces the
+    // port it got; etcd, which cannot, takes one below the ephemeral range.
+    let mut probes = Vec::new();
+    for (path, text) in scripts_and_tests() {
+        if path == "hub/tests/tidy.rs" {
+            continue;
+        }
+        for (number, line) in text.lines().enumerate() {
+            let reads_back_a_probe = line.contains("getsockname")
+                || (line.contains("TcpListener::bind(")
+                    && line.contains("local_addr()")
+                    && line.contains(".port()"));
+            if reads_back_a_probe {
+                probes.push(format!("{path}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(probes.is_empty(), "a probed port handed on: {probes:#?}");
+}

@@ -1,11 +1,10 @@
-"""A real `spil-hub demo` for the tests: started on a free port with its
-own freshly made certificates and database, stopped at the end."""
+"""A real `spil-hub demo` for the tests: started on ports of its own choosing
+with its own freshly made certificates and database, stopped at the end."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,19 +26,24 @@ def hub_binary() -> Path:
     return binary
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def announced_port(line: str) -> int:
+    """The port in "spil-hub … on 127.0.0.1:<port>" or "… on https://127.0.0.1:<port>/fhir"."""
+    address = line.split(" on ", 1)[1].strip().removeprefix("https://").split("/", 1)[0]
+    return int(address.rsplit(":", 1)[1])
 
 
 @dataclass
 class RunningHub:
-    """One `spil-hub demo` process, restartable on the same port and data."""
+    """One `spil-hub demo` process, restartable on the same ports and data.
+
+    The first start listens on port 0 and keeps the ports the hub announces; a
+    port probed free beforehand can be taken by any outgoing connection
+    before the hub binds it. A restart takes the same ports back, so a client
+    resumes where it was."""
 
     directory: Path
-    port: int
-    fhir_port: int
+    port: int = 0
+    fhir_port: int = 0
     process: subprocess.Popen[str] | None = None
 
     @property
@@ -67,8 +71,11 @@ class RunningHub:
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            if line.startswith("spil-hub listening on "):
+                self.port = announced_port(line)
             # The FHIR listener is announced last.
-            if line.startswith("spil-hub FHIR on"):
+            elif line.startswith("spil-hub FHIR on "):
+                self.fhir_port = announced_port(line)
                 return
         raise RuntimeError("spil-hub exited before it listened")
 
@@ -104,7 +111,7 @@ class RunningHub:
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    running = RunningHub(tmp_path_factory.mktemp("hub"), free_port(), free_port())
+    running = RunningHub(tmp_path_factory.mktemp("hub"))
     running.start()
     yield running
     running.stop()

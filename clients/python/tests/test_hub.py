@@ -13,7 +13,7 @@ import pytest
 from spil import Hub, SpilError
 from spil.v1 import capacity_pb2, common_pb2, consultations_pb2, insights_pb2
 
-from conftest import RunningHub, free_port
+from conftest import RunningHub
 
 
 def location(location_id: str) -> capacity_pb2.UpsertLocationRequest:
@@ -79,7 +79,7 @@ def test_a_crisis_service_searches_holds_and_confirms(as_org) -> None:
 def test_a_provider_publishes_and_its_watch_resumes_across_a_restart(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    hub = RunningHub(tmp_path_factory.mktemp("restarted"), free_port(), free_port())
+    hub = RunningHub(tmp_path_factory.mktemp("restarted"))
     hub.start()
     kenter = hub.connect("kenter")
     try:
