@@ -23,6 +23,7 @@ mod events;
 mod insights;
 pub mod migration;
 mod registry;
+mod shared_read;
 
 pub use consultations::{AuditedTxn, ConsultationEvent, NewAuditRecord};
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
@@ -359,6 +360,8 @@ pub struct Store {
     /// Registry writes committing together.
     group: Arc<GroupCommit>,
     statement_timeout: Duration,
+    /// Reads of the latest revision, shared by callers arriving together.
+    revision_reads: Arc<shared_read::SharedRead>,
 }
 
 /// How often the hub reads the latest revisions, under every other way it
@@ -445,6 +448,7 @@ impl Store {
             pg_pool,
             sqlite_checkpointer,
             statement_timeout: config.statement_timeout,
+            revision_reads: Arc::default(),
         };
         Ok(store)
     }
@@ -925,8 +929,13 @@ impl Store {
         }
     }
 
+    /// The latest committed revision: every commit acknowledged before this
+    /// call is at or below it. Callers arriving together share one query.
     pub async fn current_revision(&self) -> Result<Revision, StoreError> {
-        meta_value(&self.reader, "revision").await.map(Revision)
+        self.revision_reads
+            .read(|| meta_value(&self.reader, "revision"))
+            .await
+            .map(Revision)
     }
 
     /// Every revision at or before this one has left the change log.
