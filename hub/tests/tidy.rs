@@ -12,16 +12,23 @@ fn root() -> PathBuf {
         .to_owned()
 }
 
-/// Every `.rs` file under `dir`, with its path relative to the root.
-fn sources(dir: &Path) -> Vec<(String, String)> {
+/// Every file under `dir` that `wanted` keeps, with its path relative to
+/// the root; build output, installed packages and git's own files left out.
+fn files(dir: &Path, wanted: impl Fn(&Path) -> bool) -> Vec<(String, String)> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).expect("a source folder") {
             let path = entry.expect("a directory entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
             if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
+                if !matches!(
+                    name.as_ref(),
+                    "target" | "node_modules" | ".git" | ".venv" | "__pycache__"
+                ) {
+                    pending.push(path);
+                }
+            } else if wanted(&path) {
                 let text = std::fs::read_to_string(&path).expect("a source file");
                 let relative = path
                     .strip_prefix(root())
@@ -34,6 +41,11 @@ fn sources(dir: &Path) -> Vec<(String, String)> {
     }
     found.sort();
     found
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path) -> Vec<(String, String)> {
+    files(dir, |path| path.extension().is_some_and(|e| e == "rs"))
 }
 
 /// The code of a file without its comments, so that prose may name what
@@ -169,33 +181,11 @@ fn every_module_opens_with_a_line_on_what_it_is_for() {
 
 /// Every script and test of the workspace: shell, Python and Rust.
 fn scripts_and_tests() -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let mut pending = vec![root()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a folder") {
-            let path = entry.expect("a directory entry").path();
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if path.is_dir() {
-                if !matches!(
-                    name.as_ref(),
-                    "target" | "node_modules" | ".git" | ".venv" | "__pycache__"
-                ) {
-                    pending.push(path);
-                }
-                continue;
-            }
-            let script = path
-                .extension()
-                .is_some_and(|e| e == "sh" || e == "py" || e == "rs")
-                || path.ends_with(".ci/run");
-            if script && let Ok(text) = std::fs::read_to_string(&path) {
-                let relative = path.strip_prefix(root()).expect("under the root");
-                found.push((relative.to_string_lossy().into_owned(), text));
-            }
-        }
-    }
-    found.sort();
-    found
+    files(&root(), |path| {
+        path.extension()
+            .is_some_and(|e| e == "sh" || e == "py" || e == "rs")
+            || path.ends_with(".ci/run")
+    })
 }
 
 #[test]
