@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
+use tonic::codec::CompressionEncoding;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -332,6 +333,16 @@ impl Bench {
     }
 
     async fn search(&self) -> anyhow::Result<(Report, SearchSizes)> {
+        self.search_accepting(None).await
+    }
+
+    /// The same searches, with the client accepting `compression`: the hub
+    /// then compresses every answer. The note gives the wire size of the
+    /// mean answer compressed and plain.
+    async fn search_accepting(
+        &self,
+        compression: Option<CompressionEncoding>,
+    ) -> anyhow::Result<(Report, SearchSizes)> {
         let clients = self
             .clients("crisisdienst-zkh", self.args.connections)
             .await?;
@@ -347,25 +358,35 @@ impl Bench {
         let regions = Arc::new(regions);
         // The sizes a sized echo must match: the request as encoded, and the
         // mean answer over one search of every region.
-        let mut answers = 0usize;
+        let (mut answers, mut gzipped) = (0usize, 0usize);
         for n in 0..regions.len() {
-            answers += clients[0]
+            let answer = clients[0]
                 .capacity()
                 .search_places(search_request(&regions, n as u64))
                 .await?
                 .into_inner()
-                .encoded_len();
+                .encode_to_vec();
+            answers += answer.len();
+            gzipped += gzipped_len(&answer)?;
         }
         let sizes = SearchSizes {
             request: search_request(&regions, 0).encoded_len(),
             response: answers / regions.len().max(1),
         };
+        let name = match compression {
+            None => "search (region, page 50)".to_owned(),
+            Some(encoding) => format!("search (region, page 50), answers in {encoding}"),
+        };
+        let searches = regions.len().max(1);
         let mut report = self
-            .timed("search (region, page 50)", clients, move |client, n| {
+            .timed(&name, clients, move |client, n| {
                 let regions = Arc::clone(&regions);
                 async move {
-                    client
-                        .capacity()
+                    let mut capacity = client.capacity();
+                    if let Some(encoding) = compression {
+                        capacity = capacity.accept_compressed(encoding);
+                    }
+                    capacity
                         .search_places(search_request(&regions, n))
                         .await
                         .is_ok()
@@ -373,8 +394,11 @@ impl Bench {
             })
             .await;
         report.note = format!(
-            "{}; request {} B, mean answer {} B",
-            report.note, sizes.request, sizes.response
+            "{}; request {} B, mean answer {} B ({} B gzipped)",
+            report.note,
+            sizes.request,
+            sizes.response,
+            gzipped / searches
         );
         Ok((report, sizes))
     }
@@ -1160,6 +1184,15 @@ fn publication(n: u64) -> pb::PublishCapacityRequest {
     }
 }
 
+/// The length of `bytes` gzipped at the default level, as tonic's gzip
+/// encoder writes them.
+fn gzipped_len(bytes: &[u8]) -> anyhow::Result<usize> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?.len())
+}
+
 /// The encoded sizes of the search scenario's calls, for the sized echo.
 #[derive(Clone, Copy)]
 struct SearchSizes {
@@ -1387,6 +1420,10 @@ async fn main() -> anyhow::Result<()> {
                 Scenario::Search => {
                     let (search, sizes) = bench.search().await?;
                     measured.push(("search", search));
+                    let (gzip, _) = bench
+                        .search_accepting(Some(CompressionEncoding::Gzip))
+                        .await?;
+                    measured.push(("search-gzip", gzip));
                     if let Some(echo) = &bench.args.echo {
                         measured.push(("echo-sized", bench.echo_sized(echo, sizes).await?));
                         measured.push(("echo-100", bench.echo_small(echo).await?));
@@ -1508,6 +1545,15 @@ impl Bench {
                 search.p99 / echo.p99,
                 "≤ 3; 2",
                 "echo-sized",
+            );
+        }
+        if let (Some(search), Some(gzip)) = (m("search"), m("search-gzip")) {
+            // What compression costs the hub's CPU (it saves the wire, see the note).
+            ratio(
+                "search with gzip answers / plain (throughput)",
+                gzip.per_second / search.per_second,
+                "(cost)",
+                "search",
             );
         }
         if let (Some(search), Some(echo)) = (m("search"), m("echo-100")) {

@@ -217,14 +217,18 @@ struct HoldArgs {
     request_id: Option<String>,
 }
 
-/// A readable error: the status message plus any field violations.
+/// A readable error: the status message plus any field violation the
+/// message does not already say.
 pub fn describe(error: &anyhow::Error) -> String {
     for cause in error.chain() {
         if let Some(status) = cause.downcast_ref::<tonic::Status>() {
             let mut text = format!("{:?}: {}", status.code(), status.message());
             if let Some(bad) = status.get_details_bad_request() {
                 for v in bad.field_violations {
-                    text.push_str(&format!("\n  {}: {}", v.field, v.description));
+                    let violation = format!("{}: {}", v.field, v.description);
+                    if !status.message().contains(&violation) {
+                        text.push_str(&format!("\n  {violation}"));
+                    }
                 }
             }
             return text;
@@ -814,4 +818,27 @@ fn offering_json(o: &pb::Offering) -> serde_json::Value {
         "freshness": o.freshness().as_str_name(),
         "revision": o.revision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    #[test]
+    fn a_field_violation_the_message_already_says_is_said_once() {
+        let status = tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "child_age: must be between 0 and 23",
+            ErrorDetails::with_bad_request(vec![
+                tonic_types::FieldViolation::new("child_age", "must be between 0 and 23"),
+                tonic_types::FieldViolation::new("place_types", "unknown value 9"),
+            ]),
+        );
+        let text = describe(&anyhow::Error::new(status));
+        assert_eq!(
+            text,
+            "InvalidArgument: child_age: must be between 0 and 23\n  place_types: unknown value 9"
+        );
+    }
 }

@@ -25,6 +25,10 @@ const CLIENT_VARIABLES: &[&str] = &[
 /// `config check` prints them redacted.
 const SECRET_FIELDS: &[&str] = &["database_url", "page_token_secret"];
 
+/// The FHIR canonical base unless configured: the project's own namespace,
+/// stable across releases (the README's versioning promise covers it).
+pub const DEFAULT_FHIR_CANONICAL_BASE: &str = "https://spil-hub.nl/fhir";
+
 /// The shortest page-token secret replicas may share.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -59,6 +63,15 @@ pub struct HubConfig {
     /// The read-only FHIR endpoint (`/fhir`), behind the same mTLS as
     /// gRPC. Off when unset.
     pub fhir_listen_addr: Option<SocketAddr>,
+    /// The canonical base under which the FHIR endpoint names the hub's
+    /// code systems, measure and identifier systems. Integrators copy these
+    /// URLs into their own profiles and mappings: choose it once (a domain
+    /// the operator controls) and never change it.
+    pub fhir_canonical_base: String,
+    /// The public address of the FHIR endpoint (for example
+    /// `https://fhir.example.nl/spil/fhir` behind an ingress), used in
+    /// bundle links and `fullUrl`s. Unset, the request's `Host` is used.
+    pub fhir_base_url: Option<String>,
     /// `sqlite://file.sqlite` (embedded default) or `postgres://…`. May
     /// hold a password: printed redacted; `SPIL_DATABASE_URL_FILE` reads it
     /// from a file (a mounted Kubernetes secret).
@@ -134,6 +147,10 @@ pub struct HubConfig {
     pub consultation_routine_deadline_days: u32,
     /// How long an ended consultation keeps its content before it is erased.
     pub consultation_retention_days: u32,
+    /// `SPIL_…` variables the platform injected (Kubernetes service links
+    /// of a Service named `spil…`), tolerated and named in the debug log.
+    #[serde(skip)]
+    pub platform_variables: Vec<String>,
 }
 
 impl Default for HubConfig {
@@ -142,6 +159,8 @@ impl Default for HubConfig {
             listen_addr: "127.0.0.1:50051".parse().expect("valid address"),
             admin_addr: None,
             fhir_listen_addr: None,
+            fhir_canonical_base: DEFAULT_FHIR_CANONICAL_BASE.to_owned(),
+            fhir_base_url: None,
             database_url: Secret::new("sqlite://spil.sqlite"),
             database_pool_size: 8,
             log_format: crate::telemetry::LogFormat::Text,
@@ -176,6 +195,7 @@ impl Default for HubConfig {
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
             consultation_retention_days: 365,
+            platform_variables: Vec::new(),
         }
     }
 }
@@ -199,6 +219,7 @@ impl HubConfig {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Self> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut platform_variables = Vec::new();
         let standard_otlp_endpoint = vars
             .iter()
             .find(|(name, value)| name == "OTEL_EXPORTER_OTLP_ENDPOINT" && !value.is_empty())
@@ -211,6 +232,7 @@ impl HubConfig {
             .chain([
                 "admin_addr".into(),
                 "fhir_listen_addr".into(),
+                "fhir_base_url".into(),
                 "page_token_secret".into(),
                 "otlp_endpoint".into(),
             ])
@@ -245,6 +267,10 @@ impl HubConfig {
                 }
                 _ => (path, value),
             };
+            if !fields.contains(&path[0]) && is_service_link(&name, &value) {
+                platform_variables.push(name);
+                continue;
+            }
             anyhow::ensure!(
                 fields.contains(&path[0]),
                 "{name} names no configuration field (see `spil-hub config check`)"
@@ -255,6 +281,8 @@ impl HubConfig {
         if config.otlp_endpoint.is_none() {
             config.otlp_endpoint = standard_otlp_endpoint;
         }
+        platform_variables.sort();
+        config.platform_variables = platform_variables;
         config.validate()?;
         Ok(config)
     }
@@ -295,6 +323,22 @@ impl HubConfig {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, url) in [
+            ("fhir_canonical_base", Some(&self.fhir_canonical_base)),
+            ("fhir_base_url", self.fhir_base_url.as_ref()),
+        ] {
+            if let Some(url) = url {
+                let host = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .and_then(|rest| rest.split(['/', ':']).next())
+                    .filter(|host| !host.is_empty());
+                anyhow::ensure!(
+                    host.is_some(),
+                    "{name} must be an absolute http(s) URL, not {url:?}"
+                );
+            }
+        }
         anyhow::ensure!(
             self.database_pool_size >= 1,
             "database_pool_size must be at least 1"
@@ -432,6 +476,74 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// Whether `name=value` is a variable Kubernetes injects for a Service
+/// (unless the pod says `enableServiceLinks: false`): for a Service `my-svc`,
+/// `MY_SVC_SERVICE_HOST=10.0.0.11`, `MY_SVC_SERVICE_PORT[_<PORT NAME>]=50051`,
+/// `MY_SVC_PORT=tcp://10.0.0.11:50051` and
+/// `MY_SVC_PORT_50051_TCP[_PROTO|_PORT|_ADDR]`. Name and value must both
+/// have the shape, so a typo of a setting is still refused.
+fn is_service_link(name: &str, value: &str) -> bool {
+    let is_ip = |v: &str| v.parse::<std::net::IpAddr>().is_ok();
+    let is_port = |v: &str| v.parse::<u16>().is_ok_and(|p| p > 0);
+    let is_url = |v: &str| {
+        ["tcp://", "udp://", "sctp://"].iter().any(|scheme| {
+            v.strip_prefix(scheme)
+                .and_then(|rest| rest.parse::<SocketAddr>().ok())
+                .is_some()
+        })
+    };
+    let service_name = |prefix: &str| {
+        !prefix.is_empty()
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if let Some(service) = name.strip_suffix("_SERVICE_HOST")
+        && service_name(service)
+        && is_ip(value)
+    {
+        return true;
+    }
+    if let Some((service, rest)) = name.split_once("_SERVICE_PORT")
+        && service_name(service)
+        && (rest.is_empty() || rest.strip_prefix('_').is_some_and(service_name))
+        && is_port(value)
+    {
+        return true;
+    }
+    if let Some(service) = name.strip_suffix("_PORT")
+        && service_name(service)
+        && is_url(value)
+    {
+        return true;
+    }
+    // `<NAME>_PORT_<N>_<PROTO>` and its `_PROTO`, `_PORT` and `_ADDR`.
+    let mut tokens: Vec<&str> = name.split('_').collect();
+    let field = match tokens.last() {
+        Some(&last @ ("PROTO" | "PORT" | "ADDR")) => {
+            tokens.pop();
+            Some(last)
+        }
+        _ => None,
+    };
+    let [
+        service @ ..,
+        "PORT",
+        number,
+        proto @ ("TCP" | "UDP" | "SCTP"),
+    ] = tokens.as_slice()
+    else {
+        return false;
+    };
+    let value_fits = match field {
+        None => is_url(value),
+        Some("PROTO") => value.eq_ignore_ascii_case(proto),
+        Some("PORT") => is_port(value) && value == *number,
+        Some(_) => is_ip(value),
+    };
+    service_name(&service.join("_")) && is_port(number) && value_fits
+}
+
 fn merge(base: &mut toml::Table, overlay: toml::Table) {
     for (key, value) in overlay {
         match (base.get_mut(&key), value) {
@@ -514,6 +626,52 @@ mod tests {
         assert_eq!(config.watch_buffer, 8);
         let bad = [("SPIL_WATCH_BUFFER".to_owned(), "many".to_owned())];
         assert!(HubConfig::load_from(None, bad).is_err());
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_tolerated_and_typos_are_not() {
+        // What a Service named `spil-hub` with ports grpc 50051 and fhir 8443 injects.
+        let links = [
+            ("SPIL_HUB_SERVICE_HOST", "10.96.0.12"),
+            ("SPIL_HUB_SERVICE_PORT", "50051"),
+            ("SPIL_HUB_SERVICE_PORT_GRPC", "50051"),
+            ("SPIL_HUB_SERVICE_PORT_FHIR", "8443"),
+            ("SPIL_HUB_PORT", "tcp://10.96.0.12:50051"),
+            ("SPIL_HUB_PORT_50051_TCP", "tcp://10.96.0.12:50051"),
+            ("SPIL_HUB_PORT_50051_TCP_PROTO", "tcp"),
+            ("SPIL_HUB_PORT_50051_TCP_PORT", "50051"),
+            ("SPIL_HUB_PORT_50051_TCP_ADDR", "10.96.0.12"),
+            ("SPIL_HUB_PORT_8443_TCP_ADDR", "fd00::12"),
+            // A Service named `spil` itself.
+            ("SPIL_SERVICE_HOST", "10.96.0.13"),
+            ("SPIL_PORT", "tcp://10.96.0.13:50051"),
+        ];
+        let vars = links.map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let config = HubConfig::load_from(None, vars).unwrap();
+        assert_eq!(config.platform_variables.len(), links.len());
+
+        // Typos and wrong shapes are refused, whatever their name ends with.
+        for (name, value) in [
+            ("SPIL_WATCH_BUFER", "8"),
+            ("SPIL_HUB_SERVICE_HOST", "spil-hub.default.svc"),
+            ("SPIL_HUB_SERVICE_PORT", "grpc"),
+            ("SPIL_HUB_PORT", "50051"),
+            ("SPIL_ADMIN_PORT", "8081"),
+            ("SPIL_HUB_PORT_50051_TCP_PORT", "50052"),
+            ("SPIL_HUB_PORT_50051_TCP_ADDR", "localhost"),
+            ("SPIL_HUB_PORT_50051_HTTP", "tcp://10.96.0.12:50051"),
+            ("SPIL_HUB_PORT_GRPC_TCP_ADDR", "10.96.0.12"),
+            ("SPIL_hub_SERVICE_HOST", "10.96.0.12"),
+        ] {
+            let vars = [(name.to_owned(), value.to_owned())];
+            let error = HubConfig::load_from(None, vars)
+                .err()
+                .unwrap_or_else(|| panic!("{name}={value} was accepted"));
+            assert!(format!("{error:#}").contains(name), "{error:#}");
+        }
+        // A real setting is still a setting, not a link.
+        let vars = [("SPIL_WATCH_BUFFER".to_owned(), "8".to_owned())];
+        assert_eq!(HubConfig::load_from(None, vars).unwrap().watch_buffer, 8);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use fhir_model::r4b::codes::{IssueType, ResourceType, SearchParamType};
 use fhir_model::r4b::resources::Resource;
+pub use resources::Canonical;
 use resources::{SearchParameter, Served};
 use std::sync::Arc;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
@@ -143,10 +144,38 @@ const SERVED: [Served; 5] = [
 struct Edge {
     app: Arc<App>,
     identity: Authenticate,
+    canonical: Arc<resources::Canonical>,
+    /// The address integrators reach this endpoint at (`fhir_base_url`),
+    /// when the pod's own view of it (the `Host` header) is not it.
+    public_base: Option<Arc<str>>,
+}
+
+impl Edge {
+    /// The address this endpoint is reached at: the configured public one,
+    /// or else the one the request itself names.
+    fn base_url(&self, parts: &Parts) -> String {
+        match &self.public_base {
+            Some(base) => base.to_string(),
+            None => request_base_url(parts),
+        }
+    }
+
+    /// An organisation's name as the directory knows it (its id if unknown).
+    fn organisation_name(directory: &crate::app::DirectorySnapshot, id: &OrgId) -> String {
+        directory
+            .organisations
+            .get(id)
+            .map_or_else(|| id.as_str().to_owned(), |o| o.name.clone())
+    }
 }
 
 /// The FHIR routes, under `/fhir`.
-pub fn router(app: Arc<App>, identity: Authenticate) -> axum::Router {
+pub fn router(
+    app: Arc<App>,
+    identity: Authenticate,
+    canonical: resources::Canonical,
+    public_base: Option<&str>,
+) -> axum::Router {
     axum::Router::new()
         .route("/fhir/metadata", get(metadata))
         .route("/fhir/Location", get(search_locations))
@@ -160,7 +189,12 @@ pub fn router(app: Arc<App>, identity: Authenticate) -> axum::Router {
         .route("/fhir/CodeSystem", get(search_code_systems))
         .route("/fhir/CodeSystem/{id}", get(read_code_system))
         .fallback(unknown)
-        .with_state(Edge { app, identity })
+        .with_state(Edge {
+            app,
+            identity,
+            canonical: Arc::new(canonical),
+            public_base: public_base.map(|b| Arc::from(b.trim_end_matches('/'))),
+        })
 }
 
 /// A refusal as an `OperationOutcome` with its HTTP status.
@@ -380,7 +414,7 @@ impl Query {
 }
 
 /// The address this endpoint is reached at, from the request itself.
-fn base_url(parts: &Parts) -> String {
+fn request_base_url(parts: &Parts) -> String {
     let host = parts
         .uri
         .authority()
@@ -416,15 +450,17 @@ fn link(parts: &Parts, base: &str, page_token: Option<&str>) -> String {
     }
 }
 
-async fn metadata(Identified(_): Identified, parts: Parts) -> Answer {
+async fn metadata(State(edge): State<Edge>, Identified(_): Identified, parts: Parts) -> Answer {
     Query::of(&parts).finish()?;
     ok(Resource::CapabilityStatement(
-        resources::capability_statement(&SERVED, &base_url(&parts))?,
+        resources::capability_statement(&SERVED, &edge.base_url(&parts))?,
     ))
 }
 
-/// A location, its municipality named from `directory` (read once per request).
+/// A location, its municipality and provider named from `directory` (read
+/// once per request).
 fn location_resource(
+    edge: &Edge,
     directory: &crate::app::DirectorySnapshot,
     location: &crate::domain::capacity::Location,
 ) -> Result<Resource, FhirError> {
@@ -433,8 +469,10 @@ fn location_resource(
         .get(location.municipality.as_str())
         .map(|m| m.name.as_str());
     Ok(Resource::Location(resources::location(
+        &edge.canonical,
         location,
         municipality,
+        &Edge::organisation_name(directory, &location.provider_id),
     )?))
 }
 
@@ -458,11 +496,11 @@ async fn search_locations(
         .registry
         .list_locations(&caller, provider, &page)
         .await?;
-    let base = base_url(&parts);
+    let base = edge.base_url(&parts);
     let directory = edge.app.directory.directory();
     let matches = locations
         .iter()
-        .map(|l| location_resource(&directory, l))
+        .map(|l| location_resource(&edge, &directory, l))
         .collect::<Result<Vec<_>, _>>()?;
     let total = matches.len();
     let next = (!next.is_empty()).then(|| link(&parts, &base, Some(&next)));
@@ -485,6 +523,7 @@ async fn read_location(
 ) -> Answer {
     let location = edge.app.registry.location(&caller, &id).await?;
     ok(location_resource(
+        &edge,
         &edge.app.directory.directory(),
         &location,
     )?)
@@ -589,26 +628,28 @@ async fn search_services(
         .catalogue(&caller, &filter, &published, &ids, &page)
         .await?;
     let policy = edge.app.registry.freshness();
+    let directory = edge.app.directory.directory();
     let offerings: Vec<&Offering> = found.results.iter().map(|hit| &hit.offering).collect();
     let matches = offerings
         .iter()
         .map(|o| {
-            resources::healthcare_service(o, policy, found.at).map(Resource::HealthcareService)
+            let provider = Edge::organisation_name(&directory, &o.location.provider_id);
+            resources::healthcare_service(&edge.canonical, o, &provider, policy, found.at)
+                .map(Resource::HealthcareService)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut included = Vec::new();
     if include_locations {
-        let directory = edge.app.directory.directory();
         let mut seen: Vec<&str> = Vec::new();
         for offering in &offerings {
             let id = offering.location.id.as_str();
             if !seen.contains(&id) {
                 seen.push(id);
-                included.push(location_resource(&directory, &offering.location)?);
+                included.push(location_resource(&edge, &directory, &offering.location)?);
             }
         }
     }
-    let base = base_url(&parts);
+    let base = edge.base_url(&parts);
     let next = (!found.next_page_token.is_empty())
         .then(|| link(&parts, &base, Some(&found.next_page_token)));
     let total = found.total_size;
@@ -630,8 +671,14 @@ async fn read_service(
 ) -> Answer {
     let seen = edge.app.registry.catalogue_offering(&caller, &id).await?;
     let (offering, _) = &seen.value;
+    let provider = Edge::organisation_name(
+        &edge.app.directory.directory(),
+        &offering.location.provider_id,
+    );
     ok(Resource::HealthcareService(resources::healthcare_service(
+        &edge.canonical,
         offering,
+        &provider,
         edge.app.registry.freshness(),
         seen.at,
     )?))
@@ -643,8 +690,13 @@ type Report = (Resource, DateTime<Utc>);
 async fn offering_report(edge: &Edge, caller: &Caller, id: &str) -> Result<Report, FhirError> {
     let seen = edge.app.registry.catalogue_offering(caller, id).await?;
     let (offering, revision) = &seen.value;
-    let report =
-        resources::offering_report(offering, *revision, edge.app.registry.freshness(), seen.at)?;
+    let report = resources::offering_report(
+        &edge.canonical,
+        offering,
+        *revision,
+        edge.app.registry.freshness(),
+        seen.at,
+    )?;
     Ok((Resource::MeasureReport(report), seen.at))
 }
 
@@ -654,7 +706,13 @@ async fn region_report(edge: &Edge, caller: &Caller, region: &str) -> Result<Rep
         .insights
         .capacity_overview(caller, region, None, Grouping::default())
         .await?;
-    let report = resources::region_report(region, &snapshot.figures, revision, snapshot.at)?;
+    let report = resources::region_report(
+        &edge.canonical,
+        region,
+        &snapshot.figures,
+        revision,
+        snapshot.at,
+    )?;
     Ok((Resource::MeasureReport(report), snapshot.at))
 }
 
@@ -682,7 +740,7 @@ async fn search_reports(
             ));
         }
     };
-    unpaged(&parts, vec![report], Some(at))
+    unpaged(&edge, &parts, vec![report], Some(at))
 }
 
 async fn read_report(
@@ -702,8 +760,8 @@ async fn read_report(
 }
 
 /// A searchset of everything found at once, on one page.
-fn unpaged(parts: &Parts, found: Vec<Resource>, at: Option<DateTime<Utc>>) -> Answer {
-    let base = base_url(parts);
+fn unpaged(edge: &Edge, parts: &Parts, found: Vec<Resource>, at: Option<DateTime<Utc>>) -> Answer {
+    let base = edge.base_url(parts);
     ok(Resource::Bundle(resources::searchset(
         link(parts, &base, None),
         None,
@@ -716,38 +774,60 @@ fn unpaged(parts: &Parts, found: Vec<Resource>, at: Option<DateTime<Utc>>) -> An
 }
 
 /// A one-resource searchset for the definitional resources.
-fn definitions(parts: &Parts, resource: Resource) -> Answer {
+fn definitions(edge: &Edge, parts: &Parts, resource: Resource) -> Answer {
     Query::of(parts).finish()?;
-    unpaged(parts, vec![resource], None)
+    unpaged(edge, parts, vec![resource], None)
 }
 
-async fn search_measures(Identified(_): Identified, parts: Parts) -> Answer {
-    definitions(&parts, Resource::Measure(resources::capacity_measure()?))
+async fn search_measures(
+    State(edge): State<Edge>,
+    Identified(_): Identified,
+    parts: Parts,
+) -> Answer {
+    let measure = resources::capacity_measure(&edge.canonical)?;
+    definitions(&edge, &parts, Resource::Measure(measure))
 }
 
-async fn read_measure(Identified(_): Identified, Path(id): Path<String>) -> Answer {
+async fn read_measure(
+    State(edge): State<Edge>,
+    Identified(_): Identified,
+    Path(id): Path<String>,
+) -> Answer {
     if id == resources::CAPACITY_MEASURE_ID {
-        ok(Resource::Measure(resources::capacity_measure()?))
+        ok(Resource::Measure(resources::capacity_measure(
+            &edge.canonical,
+        )?))
     } else {
         Err(FhirError::not_found(format!("Measure/{id} not found")))
     }
 }
 
-async fn search_code_systems(Identified(_): Identified, parts: Parts) -> Answer {
+async fn search_code_systems(
+    State(edge): State<Edge>,
+    Identified(_): Identified,
+    parts: Parts,
+) -> Answer {
     Query::of(&parts).finish()?;
     let systems = resources::CODE_SYSTEMS
         .iter()
-        .map(|s| resources::code_system(s).map(Resource::CodeSystem))
+        .map(|s| resources::code_system(&edge.canonical, s).map(Resource::CodeSystem))
         .collect::<Result<Vec<_>, _>>()?;
-    unpaged(&parts, systems, None)
+    unpaged(&edge, &parts, systems, None)
 }
 
-async fn read_code_system(Identified(_): Identified, Path(id): Path<String>) -> Answer {
+async fn read_code_system(
+    State(edge): State<Edge>,
+    Identified(_): Identified,
+    Path(id): Path<String>,
+) -> Answer {
     let system = resources::CODE_SYSTEMS
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| FhirError::not_found(format!("CodeSystem/{id} not found")))?;
-    ok(Resource::CodeSystem(resources::code_system(system)?))
+    ok(Resource::CodeSystem(resources::code_system(
+        &edge.canonical,
+        system,
+    )?))
 }
 
 async fn unknown(parts: Parts) -> FhirError {

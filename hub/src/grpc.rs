@@ -13,7 +13,25 @@ pub mod status;
 use crate::app::App;
 use spil_proto::v1 as pb;
 use std::sync::Arc;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+
+/// Every encoding a client may compress its requests with (grpcio, grpc-java
+/// and grpc-go offer gzip and deflate; zstd is the newer one), and that the
+/// hub answers in when the caller lists it in `grpc-accept-encoding`.
+/// Generated servers share no trait for this, hence a macro.
+macro_rules! compressed {
+    ($server:expr) => {
+        $server
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Deflate)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Deflate)
+            .send_compressed(CompressionEncoding::Zstd)
+    };
+}
 
 /// Every service on the mTLS port: the Spil services behind the
 /// certificate → organisation interceptor, plus health and reflection.
@@ -29,38 +47,46 @@ pub fn routes(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let reflection_v1 = compressed!(reflection_v1);
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(spil_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
+    let reflection_v1alpha = compressed!(reflection_v1alpha);
     let mut routes = Routes::builder();
     routes
-        .add_service(pb::directory_server::DirectoryServer::with_interceptor(
-            directory::DirectoryService::new(Arc::clone(&app)),
+        .add_service(InterceptedService::new(
+            compressed!(pb::directory_server::DirectoryServer::new(
+                directory::DirectoryService::new(Arc::clone(&app)),
+            )),
             authenticate.clone(),
         ))
-        .add_service(
-            pb::capacity_registry_server::CapacityRegistryServer::with_interceptor(
+        .add_service(InterceptedService::new(
+            compressed!(pb::capacity_registry_server::CapacityRegistryServer::new(
                 capacity::CapacityService::new(Arc::clone(&app)),
-                authenticate.clone(),
-            ),
-        )
-        .add_service(
-            pb::consultations_server::ConsultationsServer::with_interceptor(
-                consultations::ConsultationsService::new(Arc::clone(&app)),
-                authenticate.clone(),
-            ),
-        )
-        .add_service(pb::insights_server::InsightsServer::with_interceptor(
-            insights::InsightsService::new(Arc::clone(&app)),
+            )),
             authenticate.clone(),
         ))
-        .add_service(pb::audit_server::AuditServer::with_interceptor(
-            audit::AuditService::new(app),
+        .add_service(InterceptedService::new(
+            compressed!(pb::consultations_server::ConsultationsServer::new(
+                consultations::ConsultationsService::new(Arc::clone(&app)),
+            )),
+            authenticate.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            compressed!(pb::insights_server::InsightsServer::new(
+                insights::InsightsService::new(Arc::clone(&app)),
+            )),
+            authenticate.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            compressed!(pb::audit_server::AuditServer::new(
+                audit::AuditService::new(app)
+            )),
             authenticate,
         ))
-        .add_service(health)
+        .add_service(compressed!(health))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     Ok(routes.routes())

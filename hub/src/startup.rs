@@ -87,6 +87,9 @@ impl Hub {
         // sea-orm's rustls and ours must agree on one crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         config.validate()?;
+        for variable in &config.platform_variables {
+            tracing::debug!(%variable, "ignoring a service link the platform injected");
+        }
         let tls_config = tls::LiveConfig::load(&config.tls)?;
         let store = Store::connect(&config.store_config())
             .await
@@ -223,7 +226,12 @@ impl Hub {
                     config.max_connections as usize,
                     shutdown.clone(),
                 );
-                let routes = crate::fhir::router(Arc::clone(&app), identity.clone());
+                let routes = crate::fhir::router(
+                    Arc::clone(&app),
+                    identity.clone(),
+                    crate::fhir::Canonical::new(&config.fhir_canonical_base),
+                    config.fhir_base_url.as_deref(),
+                );
                 let signal = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     if let Err(error) = Server::builder()

@@ -4,6 +4,7 @@ mod hub {
     mod audit;
     mod availability;
     mod bad_input;
+    mod compression;
     mod consultations;
     mod fuzz;
     mod holds;

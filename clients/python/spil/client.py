@@ -107,11 +107,14 @@ class Hub:
         key_pem: bytes,
         person: str | None = None,
         timeout: float = 10.0,
+        compression: grpc.Compression | None = None,
     ) -> None:
         credentials = grpc.ssl_channel_credentials(
             root_certificates=ca_pem, private_key=key_pem, certificate_chain=cert_pem
         )
-        self.channel = grpc.secure_channel(target, credentials)
+        # The hub accepts gzip and deflate requests and compresses its
+        # answers to any client that accepts them (grpcio always does).
+        self.channel = grpc.secure_channel(target, credentials, compression=compression)
         self.person = person
         self.timeout = timeout
         self.capacity = capacity_pb2_grpc.CapacityRegistryStub(self.channel)
@@ -130,6 +133,7 @@ class Hub:
         key: str | Path,
         person: str | None = None,
         timeout: float = 10.0,
+        compression: grpc.Compression | None = None,
     ) -> Hub:
         """Reads the hub's CA and the organisation's certificate and key (PEM)."""
         return cls(
@@ -139,6 +143,7 @@ class Hub:
             key_pem=Path(key).read_bytes(),
             person=person,
             timeout=timeout,
+            compression=compression,
         )
 
     def acting_as(self, person: str) -> Hub:

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,7 @@ class RunningHub:
     port: int = 0
     fhir_port: int = 0
     process: subprocess.Popen[str] | None = None
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def target(self) -> str:
@@ -55,6 +56,7 @@ class RunningHub:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SPIL_")}
         environment["SPIL_SHUTDOWN_DRAIN_MS"] = "0"
         environment["SPIL_FHIR_LISTEN_ADDR"] = f"127.0.0.1:{self.fhir_port}"
+        environment.update(self.settings)
         self.process = subprocess.Popen(
             [
                 str(hub_binary()),

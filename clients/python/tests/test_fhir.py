@@ -25,7 +25,9 @@ from conftest import RunningHub
 from test_hub import crisis_bed, location
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-FRESHNESS = "http://spil.local/fhir/CodeSystem/freshness"
+# The hub's canonical base unless configured (`fhir_canonical_base`).
+CANONICAL = "https://spil-hub.nl/fhir"
+FRESHNESS = f"{CANONICAL}/CodeSystem/freshness"
 
 # The constraints of the FHIR R4 specification on the resources the endpoint
 # returns, each evaluated on the resource (context narrowed with .all()).
@@ -210,7 +212,7 @@ def test_a_fhir_client_reads_services_with_their_locations_and_a_capacity_report
         subject=f"HealthcareService/{services[0]['id']}"
     ).fetch()
     assert len(reports) == 1
-    assert reports[0]["measure"] == "http://spil.local/fhir/Measure/capacity"
+    assert reports[0]["measure"] == f"{CANONICAL}/Measure/capacity"
 
 
 def test_stale_capacity_is_absent_never_free(hub: RunningHub, as_org) -> None:
@@ -268,3 +270,41 @@ def test_no_client_certificate_no_answer(hub: RunningHub) -> None:
     ca, _, _ = hub.credentials("crisisdienst-zkh")
     with pytest.raises(requests.exceptions.RequestException):
         requests.get(f"{hub.fhir_base}/metadata", verify=str(ca), timeout=30)
+
+
+def test_canonical_base_and_public_address_are_settings_and_organisations_go_by_name(
+    tmp_path,
+) -> None:
+    canonical = "https://terminologie.example.nl/jeugdzorg"
+    public = "https://fhir.example.nl/spil/fhir"
+    configured = RunningHub(
+        tmp_path,
+        settings={"SPIL_FHIR_CANONICAL_BASE": canonical, "SPIL_FHIR_BASE_URL": public},
+    )
+    configured.start()
+    try:
+        crisis = Fhir(configured, "crisisdienst-zkh")
+        systems = crisis.get("CodeSystem")
+        urls = {e["resource"]["url"] for e in systems["entry"]}
+        assert urls and all(url.startswith(f"{canonical}/CodeSystem/") for url in urls), urls
+        assert crisis.get("Measure/capacity")["url"] == f"{canonical}/Measure/capacity"
+        services = crisis.get(
+            "HealthcareService", **{"_include": "HealthcareService:location", "_count": 2}
+        )
+        # Links and full URLs are the public address, not what the pod saw.
+        assert all(link["url"].startswith(f"{public}/") for link in services["link"])
+        assert all(e["fullUrl"].startswith(f"{public}/") for e in services["entry"])
+        assert crisis.get("metadata")["implementation"]["url"] == public
+        for entry in services["entry"]:
+            resource = entry["resource"]
+            organisation = resource.get("providedBy") or resource.get("managingOrganization")
+            assert organisation["identifier"]["system"] == f"{canonical}/organisation"
+            # The name, not the id.
+            assert organisation["display"] != organisation["identifier"]["value"], organisation
+            assert organisation["display"].strip()
+        first = services["entry"][0]["resource"]["id"]
+        report = crisis.get(f"MeasureReport/offering-{first}")
+        assert report["reporter"]["display"] == "Spil"
+        assert report["measure"] == f"{canonical}/Measure/capacity"
+    finally:
+        configured.stop()

@@ -29,9 +29,23 @@ use fhir_model::r4b::types::{
 };
 use fhir_model::{BuilderError, Instant};
 
-/// Where the hub's own definitions live: one namespace, as its SPIFFE ids
-/// and error domain use.
-pub const CANONICAL: &str = "http://spil.local/fhir";
+/// Where the hub's own definitions live (`fhir_canonical_base`): code
+/// systems, the capacity measure and identifier systems are named under it.
+/// Integrators put these URLs in their own profiles and mappings, so a
+/// deployment keeps its base for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canonical(String);
+
+impl Canonical {
+    /// `base` without a trailing slash (one is removed).
+    pub fn new(base: &str) -> Self {
+        Self(base.trim_end_matches('/').to_owned())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.0)
+    }
+}
 /// The capacity measure every report refers to.
 pub const CAPACITY_MEASURE_ID: &str = "capacity";
 /// The standard extension that says why a value is absent.
@@ -249,18 +263,18 @@ pub fn care_profile_of(code: &str) -> Option<CareProfile> {
         .map(|i| CareProfile::ALL[i])
 }
 
-fn system_url(system: &HubCodeSystem) -> String {
-    format!("{CANONICAL}/CodeSystem/{}", system.id)
+fn system_url(c: &Canonical, system: &HubCodeSystem) -> String {
+    c.url(&format!("CodeSystem/{}", system.id))
 }
 
-fn coding(system: &HubCodeSystem, code: &str) -> Result<Coding, BuilderError> {
+fn coding(c: &Canonical, system: &HubCodeSystem, code: &str) -> Result<Coding, BuilderError> {
     let display = system
         .concepts
         .iter()
         .find(|(c, _, _)| *c == code)
         .map(|(_, display, _)| (*display).to_owned());
     let mut builder = Coding::builder()
-        .system(system_url(system))
+        .system(system_url(c, system))
         .code(code.to_owned());
     if let Some(display) = display {
         builder = builder.display(display);
@@ -268,9 +282,13 @@ fn coding(system: &HubCodeSystem, code: &str) -> Result<Coding, BuilderError> {
     builder.build()
 }
 
-fn concept(system: &HubCodeSystem, code: &str) -> Result<CodeableConcept, BuilderError> {
+fn concept(
+    c: &Canonical,
+    system: &HubCodeSystem,
+    code: &str,
+) -> Result<CodeableConcept, BuilderError> {
     CodeableConcept::builder()
-        .coding(vec![Some(coding(system, code)?)])
+        .coding(vec![Some(coding(c, system, code)?)])
         .build()
 }
 
@@ -287,22 +305,29 @@ pub fn date_time(at: DateTime<Utc>) -> fhir_model::DateTime {
     fhir_model::DateTime::DateTime(instant(at))
 }
 
-fn organisation_reference(id: &str) -> Result<Reference, BuilderError> {
+/// The hub itself, as the reporter of its capacity reports.
+const HUB_ORGANISATION: (&str, &str) = ("spil", "Spil");
+
+/// An organisation by its id, shown by its name.
+fn organisation_reference(c: &Canonical, id: &str, name: &str) -> Result<Reference, BuilderError> {
     Reference::builder()
         .identifier(
             Identifier::builder()
-                .system(format!("{CANONICAL}/organisation"))
+                .system(c.url("organisation"))
                 .value(id.to_owned())
                 .build()?,
         )
-        .display(id.to_owned())
+        .display(name.to_owned())
         .build()
 }
 
-/// A provider location; `municipality_name` as the directory knows it.
+/// A provider location; `municipality_name` and `provider_name` as the
+/// directory knows them.
 pub fn location(
+    c: &Canonical,
     location: &Location,
     municipality_name: Option<&str>,
+    provider_name: &str,
 ) -> Result<FhirLocation, BuilderError> {
     let mut address = Address::builder()
         .district(location.municipality.as_str().to_owned())
@@ -314,7 +339,7 @@ pub fn location(
         .id(location.id.as_str().to_owned())
         .identifier(vec![Some(
             Identifier::builder()
-                .system(format!("{CANONICAL}/location"))
+                .system(c.url("location"))
                 .value(location.id.as_str().to_owned())
                 .build()?,
         )])
@@ -322,7 +347,11 @@ pub fn location(
         .mode(LocationMode::Instance)
         .name(location.name.clone())
         .address(address.build()?)
-        .managing_organization(organisation_reference(location.provider_id.as_str())?);
+        .managing_organization(organisation_reference(
+            c,
+            location.provider_id.as_str(),
+            provider_name,
+        )?);
     if let Some(at) = location.coordinates {
         builder = builder.position(
             LocationPosition::builder()
@@ -336,6 +365,7 @@ pub fn location(
 
 /// Freshness and revision, so that a reader never takes stale numbers for current ones.
 fn meta(
+    c: &Canonical,
     revision: Revision,
     last_updated: DateTime<Utc>,
     freshness: Option<Freshness>,
@@ -348,14 +378,17 @@ fn meta(
             Freshness::Fresh => "fresh",
             Freshness::Stale => "stale",
         };
-        builder = builder.tag(vec![Some(coding(&FRESHNESS, code)?)]);
+        builder = builder.tag(vec![Some(coding(c, &FRESHNESS, code)?)]);
     }
     builder.build()
 }
 
-/// An offering as the service it is: what, for whom, when, where.
+/// An offering as the service it is: what, for whom, when, where;
+/// `provider_name` as the directory knows it.
 pub fn healthcare_service(
+    c: &Canonical,
     offering: &Offering,
+    provider_name: &str,
     policy: &FreshnessPolicy,
     at: DateTime<Utc>,
 ) -> Result<HealthcareService, BuilderError> {
@@ -363,13 +396,15 @@ pub fn healthcare_service(
     let mut characteristics = key
         .care_profiles
         .iter()
-        .map(|p| concept(&CARE_PROFILES, care_profile_code(p)).map(Some))
+        .map(|p| concept(c, &CARE_PROFILES, care_profile_code(p)).map(Some))
         .collect::<Result<Vec<_>, _>>()?;
     characteristics.push(Some(concept(
+        c,
         &GENDER_POLICIES,
         gender_policy_code(key.gender_policy),
     )?));
     characteristics.push(Some(concept(
+        c,
         &SECURITY_LEVELS,
         security_level_code(key.security_level),
     )?));
@@ -406,15 +441,19 @@ pub fn healthcare_service(
     HealthcareService::builder()
         .id(offering.id.clone())
         .meta(meta(
+            c,
             offering.revision,
             offering.published_at,
             Some(offering.freshness(policy, at)),
         )?)
         .active(true)
         .provided_by(organisation_reference(
+            c,
             offering.location.provider_id.as_str(),
+            provider_name,
         )?)
         .r#type(vec![Some(concept(
+            c,
             &PLACE_TYPES,
             place_type_code(key.place_type),
         )?)])
@@ -533,6 +572,7 @@ struct Version {
 
 /// A report of `counts` at `at`, made at that moment.
 fn report(
+    c: &Canonical,
     id: String,
     subject: Reference,
     counts: &Counts,
@@ -546,14 +586,14 @@ fn report(
         .enumerate()
         .map(|(i, (code, value))| {
             let mut group = MeasureReportGroup::builder()
-                .code(concept(&CAPACITY_GROUPS, code)?)
+                .code(concept(c, &CAPACITY_GROUPS, code)?)
                 .measure_score(score(value)?);
             if !strata.is_empty() {
                 let stratum = strata
                     .iter()
                     .map(|(place_type, counts)| {
                         MeasureReportGroupStratifierStratum::builder()
-                            .value(concept(&PLACE_TYPES, place_type_code(*place_type))?)
+                            .value(concept(c, &PLACE_TYPES, place_type_code(*place_type))?)
                             .measure_score(score(counts.by_group()[i].1)?)
                             .build()
                             .map(Some)
@@ -576,16 +616,21 @@ fn report(
     MeasureReport::builder()
         .id(id)
         .meta(meta(
+            c,
             version.revision,
             version.last_updated,
             version.freshness,
         )?)
         .status(MeasureReportStatus::Complete)
         .r#type(MeasureReportType::Summary)
-        .measure(format!("{CANONICAL}/Measure/{CAPACITY_MEASURE_ID}"))
+        .measure(c.url(&format!("Measure/{CAPACITY_MEASURE_ID}")))
         .subject(subject)
         .date(date_time(at))
-        .reporter(organisation_reference("spil")?)
+        .reporter(organisation_reference(
+            c,
+            HUB_ORGANISATION.0,
+            HUB_ORGANISATION.1,
+        )?)
         .period(
             Period::builder()
                 .start(date_time(at))
@@ -598,12 +643,14 @@ fn report(
 
 /// One offering's capacity at `at`: free and occupied absent when stale.
 pub fn offering_report(
+    c: &Canonical,
     offering: &Offering,
     revision: Revision,
     policy: &FreshnessPolicy,
     at: DateTime<Utc>,
 ) -> Result<MeasureReport, BuilderError> {
     report(
+        c,
         format!("offering-{}", offering.id),
         Reference::builder()
             .reference(format!("HealthcareService/{}", offering.id))
@@ -621,6 +668,7 @@ pub fn offering_report(
 
 /// A region's capacity at `at`, per place type as strata.
 pub fn region_report(
+    c: &Canonical,
     region_id: &str,
     figures: &[CapacityFigures],
     revision: Revision,
@@ -636,11 +684,12 @@ pub fn region_report(
         })
         .collect();
     report(
+        c,
         format!("region-{region_id}"),
         Reference::builder()
             .identifier(
                 Identifier::builder()
-                    .system(format!("{CANONICAL}/region"))
+                    .system(c.url("region"))
                     .value(region_id.to_owned())
                     .build()?,
             )
@@ -658,13 +707,13 @@ pub fn region_report(
 }
 
 /// The capacity measure: what each group of a report counts.
-pub fn capacity_measure() -> Result<Measure, BuilderError> {
+pub fn capacity_measure(c: &Canonical) -> Result<Measure, BuilderError> {
     let groups = CAPACITY_GROUPS
         .concepts
         .iter()
         .map(|(code, _, definition)| {
             MeasureGroup::builder()
-                .code(concept(&CAPACITY_GROUPS, code)?)
+                .code(concept(c, &CAPACITY_GROUPS, code)?)
                 .description((*definition).to_owned())
                 .stratifier(vec![Some(
                     MeasureGroupStratifier::builder()
@@ -684,7 +733,7 @@ pub fn capacity_measure() -> Result<Measure, BuilderError> {
         .collect::<Result<Vec<_>, _>>()?;
     Measure::builder()
         .id(CAPACITY_MEASURE_ID.to_owned())
-        .url(format!("{CANONICAL}/Measure/{CAPACITY_MEASURE_ID}"))
+        .url(c.url(&format!("Measure/{CAPACITY_MEASURE_ID}")))
         .name("SpilCapacity".to_owned())
         .title("Youth-care places: total, occupied, free, held, placed and stale".to_owned())
         .status(PublicationStatus::Active)
@@ -709,7 +758,7 @@ pub fn capacity_measure() -> Result<Measure, BuilderError> {
         .build()
 }
 
-pub fn code_system(system: &HubCodeSystem) -> Result<CodeSystem, BuilderError> {
+pub fn code_system(c: &Canonical, system: &HubCodeSystem) -> Result<CodeSystem, BuilderError> {
     let concepts = system
         .concepts
         .iter()
@@ -724,7 +773,7 @@ pub fn code_system(system: &HubCodeSystem) -> Result<CodeSystem, BuilderError> {
         .collect::<Result<Vec<_>, _>>()?;
     CodeSystem::builder()
         .id(system.id.to_owned())
-        .url(system_url(system))
+        .url(system_url(c, system))
         .name(system.title.replace(' ', ""))
         .title(system.title.to_owned())
         .status(PublicationStatus::Active)

@@ -1,7 +1,7 @@
 //! What an operator sees: every call answered with its request id (also
 //! inside every error's `ErrorInfo`), and the metrics on the admin port as
-//! OpenMetrics text that an independent parser (Python's
-//! `prometheus_client`) reads, with the instruments moving as calls are
+//! OpenMetrics text that an independent parser (`openmetrics-parser`,
+//! from crates.io) reads, with the instruments moving as calls are
 //! made and no case content in any label.
 
 use spil_tests::fixtures::*;
@@ -14,73 +14,90 @@ use tonic_types::StatusExt;
 /// One sample of a scrape: name, labels, value.
 type Sample = (String, HashMap<String, String>, f64);
 
-/// Scrapes `/metrics` with curl over plain HTTP/1.1 and parses it with the
-/// Prometheus project's own Python parser; returns the content type and
-/// the text too. The hub runs on the test's runtime, so the scrape waits
-/// on a thread of its own.
+/// Scrapes `/metrics` over plain HTTP/1.1 (hyper's client) and parses it
+/// with `openmetrics-parser`, a strict parser written against the
+/// OpenMetrics specification's test cases by someone outside this project;
+/// returns the content type and the text too. Samples are flattened the
+/// way Prometheus names them (`_total`, `_bucket` with `le`, `_count`, `_sum`).
 async fn scrape(hub: &TestHub) -> (String, String, Vec<Sample>) {
+    use http_body_util::BodyExt;
     let admin = hub.hub().admin_addr().expect("an admin port");
-    tokio::task::spawn_blocking(move || scrape_blocking(admin))
-        .await
+    let stream = tokio::net::TcpStream::connect(admin).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::get(format!("http://{admin}/metrics"))
+        .header("host", admin.to_string())
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
         .unwrap()
+        .to_owned();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&body)
+        .unwrap_or_else(|error| panic!("the scrape is not valid OpenMetrics: {error:?}\n{body}"));
+    (content_type, body, flatten(exposition))
 }
 
-fn scrape_blocking(admin: std::net::SocketAddr) -> (String, String, Vec<Sample>) {
-    let output = std::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--fail",
-            "--http1.1",
-            "--dump-header",
-            "-",
-        ])
-        .arg(format!("http://{admin}/metrics"))
-        .output()
-        .expect("curl runs");
-    assert!(output.status.success(), "{output:?}");
-    let response = String::from_utf8(output.stdout).unwrap();
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .expect("headers, then the body");
-    let content_type = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-type")
-                .then(|| value.trim().to_owned())
-        })
-        .expect("a content type");
-    let parser = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys\n\
-             from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
-             samples = [[s.name, s.labels, s.value]\n\
-                        for family in text_string_to_metric_families(sys.stdin.read())\n\
-                        for s in family.samples]\n\
-             print(json.dumps(samples))",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    use std::io::Write;
-    parser
-        .stdin
-        .as_ref()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let parsed = parser.wait_with_output().unwrap();
-    assert!(
-        parsed.status.success(),
-        "the scrape is not valid OpenMetrics: {}\n{body}",
-        String::from_utf8_lossy(&parsed.stderr)
-    );
-    let samples: Vec<Sample> = serde_json::from_slice(&parsed.stdout).unwrap();
-    (content_type, body.to_owned(), samples)
+fn flatten(
+    exposition: openmetrics_parser::MetricsExposition<
+        openmetrics_parser::OpenMetricsType,
+        openmetrics_parser::OpenMetricsValue,
+    >,
+) -> Vec<Sample> {
+    use openmetrics_parser::OpenMetricsValue as V;
+    let mut samples = Vec::new();
+    for (name, family) in exposition.families {
+        for sample in family.iter_samples() {
+            let labels: HashMap<String, String> = sample
+                .get_labelset()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut push = |suffix: &str, extra: Option<(&str, String)>, value: f64| {
+                let mut labels = labels.clone();
+                if let Some((k, v)) = extra {
+                    labels.insert(k.to_owned(), v);
+                }
+                samples.push((format!("{name}{suffix}"), labels, value));
+            };
+            match &sample.value {
+                V::Unknown(n) | V::Gauge(n) | V::StateSet(n) => push("", None, n.as_f64()),
+                V::Counter(c) => push("_total", None, c.value.as_f64()),
+                V::Histogram(h) | V::GaugeHistogram(h) => {
+                    for bucket in &h.buckets {
+                        let le = if bucket.upper_bound.is_infinite() {
+                            "+Inf".to_owned()
+                        } else {
+                            bucket.upper_bound.to_string()
+                        };
+                        push("_bucket", Some(("le", le)), bucket.count.as_f64());
+                    }
+                    if let Some(count) = h.count {
+                        push("_count", None, count as f64);
+                    }
+                    if let Some(sum) = &h.sum {
+                        push("_sum", None, sum.as_f64());
+                    }
+                }
+                V::Summary(s) => {
+                    push("_count", None, s.count.map_or(0.0, |c| c as f64));
+                    if let Some(sum) = &s.sum {
+                        push("_sum", None, sum.as_f64());
+                    }
+                }
+                V::Info => push("_info", None, 1.0),
+            }
+        }
+    }
+    samples
 }
 
 /// The value of the sample named `name` whose labels include `labels`.
