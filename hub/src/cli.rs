@@ -257,14 +257,16 @@ async fn demo(
     let pki = layout.dir.display();
     println!(
         "\nSpil demo hub listening on https://{addr} (mTLS; data in {dir})\n\n\
-         Call it with the CLI, for example as the crisis service:\n\n  \
+         Call it with the CLI from the repository root, for example as the crisis service\n\
+         (the README's tour goes on from here):\n\n  \
+         alias spil='cargo run -q -p spil-cli --bin spil --'\n  \
          export SPIL_HUB=https://localhost:{port} SPIL_CA={pki}/server-ca.pem\n  \
          export SPIL_CERT={pki}/orgs/crisisdienst-zkh.pem SPIL_KEY={pki}/orgs/crisisdienst-zkh-key.pem\n  \
-         cargo run -p spil-cli --bin spil -- whoami\n  \
-         cargo run -p spil-cli --bin spil -- search --place-type crisis-bed --age 15 --child-municipality GM0392\n\n\
+         spil whoami\n  \
+         spil search --place-type crisis-bed --age 15 --child-municipality GM0392\n\n\
          Consultations name the person acting (recorded in the audit trail):\n\n  \
          export SPIL_PERSON=\"J. de Vries\"\n  \
-         cargo run -p spil-cli --bin spil -- consult list\n\n\
+         spil consult list\n\n\
          The registry as FHIR R4, with the same certificates:\n\n  \
          curl --cacert $SPIL_CA --cert $SPIL_CERT --key $SPIL_KEY \\\n    \
          'https://localhost:{fhir_port}/fhir/HealthcareService?service-type=crisis-bed&age=15'\n\n\

@@ -77,3 +77,19 @@ fn migrate_runs_the_migrations_on_their_own() {
     assert!(dir.join("spil.sqlite").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every configuration file the project ships is one `config check`
+/// accepts: a key renamed in the hub but not in a shipped file fails here.
+#[test]
+fn every_shipped_configuration_file_passes_config_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shipped = ["deploy/hub.toml", "deploy/kubernetes/base/hub.toml"];
+    for file in shipped {
+        let path = root.join(file);
+        let output = spil_hub(
+            &["config", "check", "--config", &path.display().to_string()],
+            &[("SPIL_PAGE_TOKEN_SECRET", &"s".repeat(48))],
+        );
+        assert!(output.status.success(), "{file}: {output:?}");
+    }
+}
