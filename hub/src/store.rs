@@ -25,7 +25,7 @@ pub mod migration;
 mod registry;
 mod shared_read;
 
-pub use consultations::{AuditedTxn, ConsultationEvent, NewAuditRecord};
+pub use consultations::{AuditedTxn, ConsultationAccess, ConsultationEvent, NewAuditRecord};
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 
 use crate::domain::capacity::Revision;

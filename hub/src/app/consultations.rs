@@ -14,7 +14,7 @@ use crate::domain::consultation::{
 };
 use crate::domain::identity::{Caller, OrgId, Person};
 use crate::domain::privacy::FreeText;
-use crate::store::{AuditedTxn, NewAuditRecord};
+use crate::store::{AuditedTxn, ConsultationAccess, NewAuditRecord};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -219,7 +219,37 @@ impl ConsultationUseCases {
         }
     }
 
-    /// Records a refusal in a transaction of its own and returns the error.
+    /// Runs `work` as one audited call (`Store::audited`): its one audit
+    /// record names the call, the actor, the person (once checked) and the
+    /// consultation (`consultation_id`, or the one the answer names).
+    #[allow(clippy::too_many_arguments)] // what one audit record says
+    async fn audited<T>(
+        &self,
+        access: ConsultationAccess,
+        actor: &Actor,
+        person: Option<&Person>,
+        call: Call,
+        consultation_id: Option<&str>,
+        named_by_answer: impl Fn(&T) -> Option<String>,
+        work: impl AsyncFnOnce(&AuditedTxn) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let record = |result: Result<&T, &AppError>| {
+            let (named, outcome) = match result {
+                Ok(value) => (named_by_answer(value), AuditOutcome::Allowed),
+                Err(error) => (None, outcome_of(error)),
+            };
+            let id = named.as_deref().or(consultation_id);
+            self.audit_record(actor, person, call, id, outcome)
+        };
+        let result = self.store.audited(access, record, work).await;
+        if result.is_err() {
+            tracing::info!(event_type = call.event_type, org = %actor.caller.org.id, "consultation call refused");
+        }
+        result
+    }
+
+    /// Records a refusal made before any work (through the same chokepoint)
+    /// and returns the error.
     async fn refused<T>(
         &self,
         actor: &Actor,
@@ -228,43 +258,16 @@ impl ConsultationUseCases {
         consultation_id: Option<&str>,
         error: AppError,
     ) -> Result<T, AppError> {
-        let record = self.audit_record(actor, person, call, consultation_id, outcome_of(&error));
-        let txn = self.store.begin_consultation_read().await?;
-        txn.audit(record).await?;
-        txn.commit().await?;
-        tracing::info!(event_type = call.event_type, org = %actor.caller.org.id, "consultation call refused");
-        Err(error)
-    }
-
-    /// Commits `work` with its audit record, or rolls it back and records the refusal.
-    async fn finish<T>(
-        &self,
-        txn: AuditedTxn,
-        actor: &Actor,
-        person: &Person,
-        call: Call,
-        consultation_id: Option<&str>,
-        work: Result<T, AppError>,
-    ) -> Result<T, AppError> {
-        match work {
-            Ok(value) => {
-                let record = self.audit_record(
-                    actor,
-                    Some(person),
-                    call,
-                    consultation_id,
-                    AuditOutcome::Allowed,
-                );
-                txn.audit(record).await?;
-                txn.commit().await?;
-                Ok(value)
-            }
-            Err(error) => {
-                txn.rollback().await?;
-                self.refused(actor, Some(person), call, consultation_id, error)
-                    .await
-            }
-        }
+        self.audited(
+            ConsultationAccess::Read,
+            actor,
+            person,
+            call,
+            consultation_id,
+            |_: &T| None,
+            async |_| Err(error),
+        )
+        .await
     }
 
     pub async fn file_consultation(
@@ -277,11 +280,16 @@ impl ConsultationUseCases {
         let (person, command) = self
             .admit(actor, Action::FileConsultation, call, command, |_| None)
             .await?;
-        let txn = self.store.begin_consultation_change().await?;
-        let work = self.file_in(&txn, actor, &person, command).await;
-        let id = work.as_ref().ok().map(|c| c.id.to_string());
         let value = self
-            .finish(txn, actor, &person, call, id.as_deref(), work)
+            .audited(
+                ConsultationAccess::Change,
+                actor,
+                Some(&person),
+                call,
+                None,
+                |filed: &Consultation| Some(filed.id.to_string()),
+                async |txn| self.file_in(txn, actor, &person, command).await,
+            )
             .await?;
         Ok(self.seen(value))
     }
@@ -397,15 +405,20 @@ impl ConsultationUseCases {
                 Some(id.to_string())
             })
             .await?;
-        let txn = self.store.begin_consultation_read().await?;
-        let work = async {
-            let consultation = visible(&txn, &id, &actor.caller.org.id).await?;
-            let history = txn.history(&id).await?;
-            Ok((consultation, history))
-        }
-        .await;
         let value = self
-            .finish(txn, actor, &person, call, Some(id.as_str()), work)
+            .audited(
+                ConsultationAccess::Read,
+                actor,
+                Some(&person),
+                call,
+                Some(id.as_str()),
+                |_| None,
+                async |txn| {
+                    let consultation = visible(txn, &id, &actor.caller.org.id).await?;
+                    let history = txn.history(&id).await?;
+                    Ok((consultation, history))
+                },
+            )
             .await?;
         Ok(self.seen(value))
     }
@@ -442,26 +455,33 @@ impl ConsultationUseCases {
         if query.overdue_at.is_some() {
             query.overdue_at = Some(now);
         }
-        let txn = self.store.begin_consultation_read().await?;
-        let work = async {
-            let mut found = txn
-                .list(
-                    &actor.caller.org.id,
-                    &query,
-                    offset as u64,
-                    page.size as u64 + 1,
-                )
-                .await?;
-            let next = if found.len() > page.size {
-                found.truncate(page.size);
-                self.pages.encode_offset(&scope, offset + page.size)
-            } else {
-                String::new()
-            };
-            Ok((found, next))
-        }
-        .await;
-        let value = self.finish(txn, actor, &person, call, None, work).await?;
+        let value = self
+            .audited(
+                ConsultationAccess::Read,
+                actor,
+                Some(&person),
+                call,
+                None,
+                |_| None,
+                async |txn| {
+                    let mut found = txn
+                        .list(
+                            &actor.caller.org.id,
+                            &query,
+                            offset as u64,
+                            page.size as u64 + 1,
+                        )
+                        .await?;
+                    let next = if found.len() > page.size {
+                        found.truncate(page.size);
+                        self.pages.encode_offset(&scope, offset + page.size)
+                    } else {
+                        String::new()
+                    };
+                    Ok((found, next))
+                },
+            )
+            .await?;
         Ok(self.seen(value))
     }
 
@@ -479,10 +499,16 @@ impl ConsultationUseCases {
             })
             .await?;
         let id = command.id.to_string();
-        let txn = self.store.begin_consultation_change().await?;
-        let work = self.transition_in(&txn, actor, &person, command).await;
         let value = self
-            .finish(txn, actor, &person, call, Some(&id), work)
+            .audited(
+                ConsultationAccess::Change,
+                actor,
+                Some(&person),
+                call,
+                Some(&id),
+                |_| None,
+                async |txn| self.transition_in(txn, actor, &person, command).await,
+            )
             .await?;
         Ok(self.seen(value))
     }
@@ -495,7 +521,7 @@ impl ConsultationUseCases {
         command: TransitionCommand,
     ) -> Result<TransitionOutcome, AppError> {
         let org = &actor.caller.org.id;
-        let mut consultation = visible(txn, &command.id, org).await?;
+        let consultation = visible(txn, &command.id, org).await?;
         if let Some(request_id) = &command.request_id
             && txn
                 .transition_done(&command.id, org, request_id.as_str())
@@ -512,142 +538,94 @@ impl ConsultationUseCases {
                 escalated,
             });
         }
-        let action = command.action;
-        let side = consultation.side_of(org);
-        if side != Some(action.side()) {
-            let who = match action.side() {
-                Side::Filer => "the filer",
-                Side::Addressee => "the addressee",
-            };
-            return Err(AppError::PermissionDenied(format!(
-                "only {who} may {} this consultation",
-                action.verb()
-            )));
-        }
-        let network = if action == ConsultationAction::Escalate {
-            self.authorise(&actor.caller, Action::EscalateConsultation)?;
-            let target = command
-                .escalate_to
-                .clone()
-                .ok_or_else(|| AppError::invalid("network_id", "must be given"))?;
-            let directory = self.directory();
-            match directory.organisations.get(&target) {
-                Some(network) if consultation::may_escalate(&actor.caller.org, network) => {
-                    Some(target)
-                }
-                Some(_) => {
-                    return Err(AppError::invalid(
-                        "network_id",
-                        "is not a supra-regional network",
-                    ));
-                }
-                None => return Err(AppError::invalid("network_id", "unknown organisation")),
-            }
-        } else {
-            None
-        };
-        let next = consultation::transition(consultation.state, action).map_err(|illegal| {
-            AppError::FailedPrecondition {
-                reason: crate::app::Reason::IllegalTransition,
-                subject: format!("consultations/{}", command.id),
-                description: illegal.to_string(),
-            }
-        })?;
-
-        let now = self.clock.now();
-        let change = StateChange {
-            from: consultation.state,
-            to: next,
-            organisation: org.clone(),
-            person: person.as_str().to_owned(),
-            at: now,
+        let directory = self.directory();
+        let network = command.escalate_to.clone().map(|id| {
+            let known = directory.organisations.get(&id);
+            (id, known)
+        });
+        let request = consultation::Transition {
+            action: command.action,
+            actor: &actor.caller.org,
+            person: person.as_str(),
             note: command.note.map(|n| n.as_str().to_owned()),
             decline_reason: command.decline_reason,
+            network,
         };
-        consultation.state = next;
-        consultation.revision = txn.revision().0;
-        if matches!(
-            action,
-            ConsultationAction::Accept | ConsultationAction::Decline
-        ) && consultation.first_answered_at.is_none()
-        {
-            consultation.first_answered_at = Some(now);
-        }
-        if next.is_final() {
-            consultation.ended_at = Some(now);
-        }
-        let request_id = command
-            .request_id
-            .as_ref()
-            .map_or("", |r| r.as_str())
-            .to_owned();
+        let decision = consultation::decide(
+            &consultation,
+            request,
+            txn.revision().0,
+            self.clock.now(),
+            &self.settings.deadlines,
+            ConsultationId::new(),
+        )
+        .map_err(|refusal| self.refusal(&actor.caller, &command.id, refusal))?;
 
-        let escalated =
-            match network {
-                Some(network) => {
-                    let content = consultation.content.clone().ok_or_else(|| {
-                        AppError::FailedPrecondition {
-                            reason: crate::app::Reason::ContentErased,
-                            subject: format!("consultations/{}", command.id),
-                            description: "the consultation's content was erased".into(),
-                        }
-                    })?;
-                    let follow_up = Consultation {
-                        id: ConsultationId::new(),
-                        parties: vec![consultation.filer.clone(), org.clone(), network.clone()],
-                        filer: consultation.filer.clone(),
-                        addressee: network.clone(),
-                        content: Some(content),
-                        municipality: consultation.municipality.clone(),
-                        problem_domains: consultation.problem_domains,
-                        question_type: consultation.question_type,
-                        urgency: consultation.urgency,
-                        state: ConsultationState::Submitted,
-                        filed_at: now,
-                        answer_due_at: self
-                            .settings
-                            .deadlines
-                            .answer_due(now, consultation.urgency),
-                        first_answered_at: None,
-                        ended_at: None,
-                        erased_at: None,
-                        escalated_from: Some(consultation.id.clone()),
-                        escalated_to: None,
-                        revision: txn.revision().0,
-                    };
-                    txn.insert_consultation(&follow_up, &format!("escalation:{}", consultation.id))
-                        .await?;
-                    txn.record_transition(
-                        &follow_up.id,
-                        &StateChange {
-                            from: ConsultationState::Submitted,
-                            to: ConsultationState::Submitted,
-                            note: change.note.clone(),
-                            decline_reason: None,
-                            ..change.clone()
-                        },
-                        "",
-                    )
-                    .await?;
-                    txn.append_event(&follow_up, EventKind::Filed, Some(org), now)
-                        .await?;
-                    txn.add_party(&consultation.id, &network).await?;
-                    consultation.parties.push(network);
-                    consultation.parties.sort();
-                    consultation.escalated_to = Some(follow_up.id.clone());
-                    Some(follow_up)
-                }
-                None => None,
-            };
-        txn.record_transition(&consultation.id, &change, &request_id)
+        let consultation::Decision {
+            updated,
+            change,
+            follow_up,
+        } = decision;
+        let now = change.at;
+        if let Some(follow_up) = &follow_up {
+            let filed = &follow_up.consultation;
+            txn.insert_consultation(filed, &format!("escalation:{}", updated.id))
+                .await?;
+            txn.record_transition(&filed.id, &follow_up.change, "")
+                .await?;
+            txn.append_event(filed, EventKind::Filed, Some(org), now)
+                .await?;
+            txn.add_party(&updated.id, &follow_up.network).await?;
+        }
+        let request_id = command.request_id.as_ref().map_or("", |r| r.as_str());
+        txn.record_transition(&updated.id, &change, request_id)
             .await?;
-        txn.update_state(&consultation).await?;
-        txn.append_event(&consultation, EventKind::StateChanged, Some(org), now)
+        txn.update_state(&updated).await?;
+        txn.append_event(&updated, EventKind::StateChanged, Some(org), now)
             .await?;
         Ok(TransitionOutcome {
-            consultation,
-            escalated,
+            consultation: updated,
+            escalated: follow_up.map(|f| f.consultation),
         })
+    }
+
+    /// A refused transition as the error every edge maps.
+    fn refusal(
+        &self,
+        caller: &Caller,
+        id: &ConsultationId,
+        refusal: consultation::Refusal,
+    ) -> AppError {
+        use consultation::Refusal as R;
+        match refusal {
+            R::WrongSide(side, action) => {
+                let who = match side {
+                    Side::Filer => "the filer",
+                    Side::Addressee => "the addressee",
+                };
+                AppError::PermissionDenied(format!(
+                    "only {who} may {} this consultation",
+                    action.verb()
+                ))
+            }
+            R::RoleMayNot(action) => self
+                .authorise(caller, action)
+                .err()
+                .unwrap_or_else(|| AppError::PermissionDenied(format!("may not {action:?}"))),
+            R::NoNetwork => AppError::invalid("network_id", "must be given"),
+            R::UnknownNetwork => AppError::invalid("network_id", "unknown organisation"),
+            R::NotANetwork => AppError::invalid("network_id", "is not a supra-regional network"),
+            R::Illegal(illegal) => AppError::FailedPrecondition {
+                reason: crate::app::Reason::IllegalTransition,
+                subject: format!("consultations/{id}"),
+                description: illegal.to_string(),
+            },
+            R::ContentErased => AppError::FailedPrecondition {
+                reason: crate::app::Reason::ContentErased,
+                subject: format!("consultations/{id}"),
+                description: "the consultation's content was erased".into(),
+            },
+        }
     }
 
     /// Adds a message to the thread of an open consultation.
@@ -663,10 +641,9 @@ impl ConsultationUseCases {
             })
             .await?;
         let id = command.id.to_string();
-        let txn = self.store.begin_consultation_change().await?;
-        let work = async {
+        let work = async |txn: &AuditedTxn| {
             let org = &actor.caller.org.id;
-            let consultation = visible(&txn, &command.id, org).await?;
+            let consultation = visible(txn, &command.id, org).await?;
             if let Some(earlier) = txn
                 .message_by_request(&command.id, org, command.request_id.as_str())
                 .await?
@@ -703,10 +680,17 @@ impl ConsultationUseCases {
             txn.append_event(&consultation, EventKind::MessagePosted, Some(org), now)
                 .await?;
             Ok(message)
-        }
-        .await;
-        self.finish(txn, actor, &person, call, Some(&id), work)
-            .await
+        };
+        self.audited(
+            ConsultationAccess::Change,
+            actor,
+            Some(&person),
+            call,
+            Some(&id),
+            |_| None,
+            work,
+        )
+        .await
     }
 
     /// The thread, oldest first.
@@ -735,9 +719,8 @@ impl ConsultationUseCases {
                     .await;
             }
         };
-        let txn = self.store.begin_consultation_read().await?;
-        let work = async {
-            visible(&txn, &id, &actor.caller.org.id).await?;
+        let work = async |txn: &AuditedTxn| {
+            visible(txn, &id, &actor.caller.org.id).await?;
             let mut messages = txn
                 .messages(&id, offset as u64, page.size as u64 + 1)
                 .await?;
@@ -748,10 +731,17 @@ impl ConsultationUseCases {
                 String::new()
             };
             Ok((messages, next))
-        }
-        .await;
-        self.finish(txn, actor, &person, call, Some(id.as_str()), work)
-            .await
+        };
+        self.audited(
+            ConsultationAccess::Read,
+            actor,
+            Some(&person),
+            call,
+            Some(id.as_str()),
+            |_| None,
+            work,
+        )
+        .await
     }
 
     /// Streams events on the caller's consultations after `start` (from now when `None`).
@@ -780,9 +770,17 @@ impl ConsultationUseCases {
             }
             StartFrom::After(start) => start,
         };
-        let txn = self.store.begin_consultation_read().await?;
-        let slot = self.0.watch_slot(&actor.caller.org.id, "consultations");
-        let slot = self.finish(txn, actor, &person, call, None, slot).await?;
+        let slot = self
+            .audited(
+                ConsultationAccess::Read,
+                actor,
+                Some(&person),
+                call,
+                None,
+                |_| None,
+                async |_| self.0.watch_slot(&actor.caller.org.id, "consultations"),
+            )
+            .await?;
 
         let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
         let app = self.clone();
@@ -894,20 +892,7 @@ impl ConsultationUseCases {
                 return Ok(erased);
             }
             for id in due {
-                let txn = self.store.begin_consultation_change().await?;
-                let Some(mut consultation) = txn.consultation(&id).await? else {
-                    txn.rollback().await?;
-                    continue;
-                };
-                if consultation.erased_at.is_some() || !consultation.state.is_final() {
-                    txn.rollback().await?;
-                    continue;
-                }
-                txn.erase(&id, now).await?;
-                consultation.content = None;
-                txn.append_event(&consultation, EventKind::Erased, None, now)
-                    .await?;
-                txn.audit(NewAuditRecord {
+                let record = |result: Result<&(), &AppError>| NewAuditRecord {
                     at: now,
                     event_type: Call::ERASE.event_type.into(),
                     organisation: SYSTEM_ACTOR.into(),
@@ -915,11 +900,38 @@ impl ConsultationUseCases {
                     certificate_identity: String::new(),
                     consultation_id: Some(id.to_string()),
                     action: Call::ERASE.action,
-                    outcome: AuditOutcome::Allowed,
-                })
-                .await?;
-                txn.commit().await?;
-                erased += 1;
+                    outcome: match result {
+                        Ok(()) => AuditOutcome::Allowed,
+                        Err(_) => AuditOutcome::Rejected,
+                    },
+                };
+                let work = async |txn: &AuditedTxn| {
+                    let consultation = txn.consultation(&id).await?;
+                    // Another replica erased it since it was listed.
+                    let Some(mut consultation) =
+                        consultation.filter(|c| c.erased_at.is_none() && c.state.is_final())
+                    else {
+                        return Err(AppError::FailedPrecondition {
+                            reason: crate::app::Reason::ContentErased,
+                            subject: format!("consultations/{id}"),
+                            description: "already erased".into(),
+                        });
+                    };
+                    txn.erase(&id, now).await?;
+                    consultation.content = None;
+                    txn.append_event(&consultation, EventKind::Erased, None, now)
+                        .await?;
+                    Ok(())
+                };
+                match self
+                    .store
+                    .audited(ConsultationAccess::Change, record, work)
+                    .await
+                {
+                    Ok(()) => erased += 1,
+                    Err(AppError::FailedPrecondition { .. }) => {}
+                    Err(error) => return Err(error),
+                }
             }
         }
     }

@@ -8,6 +8,9 @@ use super::identity::{OrgId, Organisation, Role};
 use super::privacy::{CaseReference, FreeText};
 use chrono::{DateTime, Duration, Utc};
 
+mod decision;
+pub use decision::{Decision, FollowUp, Refusal, Transition, decide};
+
 /// A consultation's id: a UUID the hub assigns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConsultationId(String);

@@ -1,8 +1,11 @@
 //! Consultations, their parties, history, threads and change log, and the
 //! audit trail that records every access to them.
 //!
-//! Every consultation call runs in one [`AuditedTxn`] on the writer, so the
-//! audit record and what it records commit together or not at all. A change
+//! Every consultation call runs through [`Store::audited`], the one way to
+//! read or change consultation content: one [`AuditedTxn`] on the writer,
+//! exactly one audit record for the call, and the record and what it records
+//! commit together or not at all; a call that fails is rolled back whole and
+//! its refusal recorded on its own. A change
 //! takes the next consultation revision as its first statement (the row
 //! lock orders consultation writers, as the registry revision orders the
 //! registry's); the audit sequence row is always taken after it, so two
@@ -66,29 +69,66 @@ pub struct AuditedTxn {
     audited: std::sync::atomic::AtomicU64,
 }
 
+/// What an audited call does to consultations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsultationAccess {
+    /// Reads content; its only write is the audit record.
+    Read,
+    /// Changes consultations: takes the next consultation revision first,
+    /// so changes commit in revision order.
+    Change,
+}
+
 impl Store {
-    /// Starts a consultation change: the next consultation revision is
-    /// taken first, so changes commit in revision order.
-    pub async fn begin_consultation_change(&self) -> Result<AuditedTxn, StoreError> {
-        let txn = self.begin_write().await?;
-        let revision = Revision(self.next_meta_value(&txn, "consultation_revision").await?);
-        self.notify_replicas(&txn, super::CONSULTATION_CHANNEL, revision)
-            .await?;
-        Ok(AuditedTxn {
-            txn,
-            store: self.clone(),
-            revision: Some(revision),
-            audited: Default::default(),
-        })
+    /// Runs one consultation call: begins on the writer, runs `work`, then
+    /// appends exactly one audit record, `record(Ok(&value))`, and commits
+    /// (announcing a change to watchers). If `work` fails, everything it did
+    /// is rolled back and `record(Err(&error))` is appended in a transaction
+    /// of its own, so a refusal is recorded and nothing else is. Nothing else
+    /// begins a consultation transaction.
+    pub async fn audited<T, E>(
+        &self,
+        access: ConsultationAccess,
+        record: impl Fn(Result<&T, &E>) -> NewAuditRecord,
+        work: impl AsyncFnOnce(&AuditedTxn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let txn = self.begin_audited(access).await?;
+        match work(&txn).await {
+            Ok(value) => {
+                txn.audit(record(Ok(&value))).await?;
+                txn.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                txn.rollback().await?;
+                let refusal = self.begin_audited(ConsultationAccess::Read).await?;
+                refusal.audit(record(Err(&error))).await?;
+                refusal.commit().await?;
+                Err(error)
+            }
+        }
     }
 
-    /// Starts a read of consultation content: its only write is the audit record.
-    pub async fn begin_consultation_read(&self) -> Result<AuditedTxn, StoreError> {
+    /// The one opener of consultation transactions, for [`Store::audited`]
+    /// and the hub's own deadline announcements.
+    async fn begin_audited(&self, access: ConsultationAccess) -> Result<AuditedTxn, StoreError> {
         let txn = self.begin_write().await?;
+        let revision = match access {
+            ConsultationAccess::Read => None,
+            ConsultationAccess::Change => {
+                let revision = Revision(self.next_meta_value(&txn, "consultation_revision").await?);
+                self.notify_replicas(&txn, super::CONSULTATION_CHANNEL, revision)
+                    .await?;
+                Some(revision)
+            }
+        };
         Ok(AuditedTxn {
             txn,
             store: self.clone(),
-            revision: None,
+            revision,
             audited: Default::default(),
         })
     }
@@ -229,7 +269,8 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        let txn = self.begin_consultation_change().await?;
+        // The hub's own change, not a call: watchers learn of it; no one read content.
+        let txn = self.begin_audited(ConsultationAccess::Change).await?;
         let rows = consultation::Entity::find()
             .filter(
                 consultation::Column::State
@@ -676,7 +717,7 @@ impl AuditedTxn {
     }
 
     /// Appends one record to the audit trail, chained to the latest one.
-    pub async fn audit(&self, record: NewAuditRecord) -> Result<u64, StoreError> {
+    async fn audit(&self, record: NewAuditRecord) -> Result<u64, StoreError> {
         let seq = self.store.next_meta_value(&self.txn, "audit_seq").await?;
         let (prev_hash, prev_at_us) = match audit_event::Entity::find()
             .order_by_desc(audit_event::Column::Seq)
@@ -723,11 +764,11 @@ impl AuditedTxn {
         Ok(seq)
     }
 
-    pub async fn rollback(self) -> Result<(), StoreError> {
+    async fn rollback(self) -> Result<(), StoreError> {
         Ok(self.txn.rollback().await?)
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    async fn commit(self) -> Result<(), StoreError> {
         self.txn.commit().await?;
         crate::metrics::metrics()
             .audit_records

@@ -511,3 +511,83 @@ async fn reordered_audit_records_are_found() {
     assert_eq!(report.broken_at_seq, 2);
     assert_eq!(report.records_checked, 1);
 }
+
+/// The consultation chokepoint itself: work that changed a consultation
+/// and then failed leaves no change, and exactly one audit record, of the
+/// refusal. Run through `Store::audited` as every consultation call is.
+#[tokio::test]
+async fn a_call_failing_after_its_work_began_leaves_no_change_and_one_record_of_its_refusal() {
+    use spil_hub::app::{AppError, Reason};
+    use spil_hub::domain::audit::{AuditAction, AuditOutcome};
+    use spil_hub::domain::consultation::{ConsultationId, ConsultationState, EventKind};
+    use spil_hub::store::{ConsultationAccess, NewAuditRecord};
+
+    let hub = TestHub::spawn().await;
+    let auditor = hub.client_as("spil-privacy").await;
+    let mut crisis = hub
+        .client_as("crisisdienst-zkh")
+        .await
+        .consultations(PERSON);
+    let filed = crisis
+        .file_consultation(consultation("half-done", "ret-zkh-ijmond"))
+        .await
+        .unwrap()
+        .into_inner()
+        .consultation
+        .unwrap();
+    let id = ConsultationId::parse(&filed.id).unwrap();
+    let store = hub.hub().app().store();
+    let revision_before = store.current_consultation_revision().await.unwrap();
+    let records_before = trail_length(&auditor).await;
+
+    let record = |result: Result<&(), &AppError>| NewAuditRecord {
+        at: spil_tests::epoch(),
+        event_type: "consultation.test".into(),
+        organisation: "crisisdienst-zkh".into(),
+        person: PERSON.into(),
+        certificate_identity: String::new(),
+        consultation_id: Some(filed.id.clone()),
+        action: AuditAction::Update,
+        outcome: if result.is_ok() {
+            AuditOutcome::Allowed
+        } else {
+            AuditOutcome::Rejected
+        },
+    };
+    let failed = store
+        .audited(ConsultationAccess::Change, record, async |txn| {
+            let mut changed = txn.consultation(&id).await?.unwrap();
+            changed.state = ConsultationState::Closed;
+            txn.update_state(&changed).await?;
+            txn.append_event(&changed, EventKind::StateChanged, None, spil_tests::epoch())
+                .await?;
+            Err::<(), _>(AppError::FailedPrecondition {
+                reason: Reason::IllegalTransition,
+                subject: format!("consultations/{id}"),
+                description: "failed after the work began".into(),
+            })
+        })
+        .await;
+    assert!(matches!(failed, Err(AppError::FailedPrecondition { .. })));
+
+    let after = store
+        .consultations_by_id(&[filed.id.as_str()])
+        .await
+        .unwrap()
+        .remove(&filed.id)
+        .unwrap();
+    assert_eq!(
+        after.state,
+        ConsultationState::Submitted,
+        "the change was kept"
+    );
+    assert_eq!(
+        store.current_consultation_revision().await.unwrap(),
+        revision_before,
+        "the change's revision was kept"
+    );
+    assert_eq!(trail_length(&auditor).await, records_before + 1);
+    let refusal = last_record(&auditor).await;
+    assert_eq!(refusal.event_type, "consultation.test");
+    assert_eq!(refusal.outcome, pb::AuditOutcome::Rejected as i32);
+}
