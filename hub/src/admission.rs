@@ -9,7 +9,6 @@ use crate::domain::identity::OrgId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
-use tonic::Status;
 
 pub struct Admission {
     limiter: DefaultKeyedRateLimiter<OrgId>,
@@ -29,14 +28,14 @@ impl Admission {
 
     /// Admits one call of `org`, or refuses it with RESOURCE_EXHAUSTED and
     /// RetryInfo saying when the next one would be admitted.
-    pub fn admit(&self, org: &OrgId) -> Result<(), Status> {
+    pub fn admit(&self, org: &OrgId) -> Result<(), AppError> {
         self.limiter.check_key(org).map_err(|not_until| {
             let retry_after = not_until.wait_time_from(self.clock.now());
-            Status::from(AppError::ResourceExhausted {
+            AppError::ResourceExhausted {
                 reason: crate::app::Reason::OrganisationRateLimited,
                 message: format!("organisation {org} is over its share of calls; retry later"),
                 retry_after,
-            })
+            }
         })
     }
 }
@@ -105,7 +104,7 @@ where
                 })
             }
             Err(_) => {
-                let refused = Status::from(AppError::ResourceExhausted {
+                let refused = tonic::Status::from(AppError::ResourceExhausted {
                     reason: crate::app::Reason::HubAtCapacity,
                     message: "the hub is at its limit of calls in flight; retry shortly".into(),
                     retry_after: std::time::Duration::from_millis(100),

@@ -12,7 +12,7 @@ use crate::domain::capacity::{ChildAge, MunicipalityCode, Offering};
 use crate::domain::identity::{Caller, OrgId};
 use crate::domain::insights::Grouping;
 use crate::domain::search::SearchFilter;
-use crate::grpc::auth::Authenticate;
+use crate::identity::Identify;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -143,7 +143,7 @@ const SERVED: [Served; 5] = [
 #[derive(Clone)]
 struct Edge {
     app: Arc<App>,
-    identity: Authenticate,
+    identity: Identify,
     canonical: Arc<resources::Canonical>,
     /// The address integrators reach this endpoint at (`fhir_base_url`),
     /// when the pod's own view of it (the `Host` header) is not it.
@@ -172,7 +172,7 @@ impl Edge {
 /// The FHIR routes, under `/fhir`.
 pub fn router(
     app: Arc<App>,
-    identity: Authenticate,
+    identity: Identify,
     canonical: resources::Canonical,
     public_base: Option<&str>,
 ) -> axum::Router {

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod fhir;
 pub mod grpc;
+pub mod identity;
 pub mod metrics;
 pub mod pki;
 pub mod startup;

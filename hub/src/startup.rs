@@ -143,12 +143,16 @@ impl Hub {
             crate::admission::Admission::new(config.org_calls_per_second, config.org_call_burst);
         // One identity check and one share of calls per organisation, for
         // the gRPC and the FHIR edge alike.
-        let identity = grpc::auth::Authenticate::new(
+        let identity = crate::identity::Identify::new(
             Arc::clone(&app),
             tls_config.peer_trust(),
             Arc::new(admission),
         );
-        let routes = grpc::routes(Arc::clone(&app), identity.clone(), health_service.clone())?;
+        let routes = grpc::routes(
+            Arc::clone(&app),
+            grpc::auth::Authenticate(identity.clone()),
+            health_service.clone(),
+        )?;
         let incoming = tls::incoming(
             listener,
             tls_config.clone(),
