@@ -371,7 +371,15 @@ fn every_file_keeps_to_its_layer() {
 #[test]
 fn every_module_opens_with_a_line_on_what_it_is_for() {
     let mut missing = Vec::new();
-    for crate_dir in ["hub/tests", "proto/src", "clients", "cli", "bench", "tests"] {
+    for crate_dir in [
+        "hub/tests",
+        "proto/src",
+        "clients",
+        "cli",
+        "bench",
+        "check",
+        "tests",
+    ] {
         for (path, text) in sources(&root().join(crate_dir)) {
             if path.contains("/target/") {
                 continue;

@@ -1,0 +1,1017 @@
+//! The history recorder: replicas of the real hub on one database, clients
+//! that each run one operation at a time and record its call before sending
+//! and its answer after it arrived, watchers that record every revision
+//! they see, and the faults, each noted with when it struck.
+
+use crate::model::{Event, Op, Outcome, ProcessId};
+use crate::watch::Watched;
+use crate::{Args, OPERATION_TIMEOUT};
+use anyhow::Context;
+use spil_client::{Identity, SpilClient, pb};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_stream::StreamExt;
+
+/// A fault the run strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// kill -9 of one replica, then a restart.
+    Kill9,
+    /// SIGTERM of one replica (it drains), then a restart.
+    Term,
+    /// The database refuses connections for three seconds and drops the open ones.
+    Database,
+    /// Every client's connection is cut in the middle of an operation.
+    Cut,
+}
+
+/// What a run recorded.
+pub struct Run {
+    pub events: Vec<Event>,
+    /// Unknown outcomes found out after the run: (happened, did not).
+    pub resolved: (usize, usize),
+    pub operations: usize,
+    pub unknown: usize,
+    pub unexpected: Vec<String>,
+    pub faults: Vec<(Duration, String)>,
+    pub watched: Vec<Watched>,
+    pub acknowledged_revisions: BTreeSet<u64>,
+    pub elapsed: Duration,
+}
+
+const MUNICIPALITY: &str = "GM0392";
+const PROVIDER: &str = "kenter";
+const CRISIS: &str = "crisisdienst-zkh";
+
+/// The replicas, their addresses, and what the clients need to connect.
+struct Cluster {
+    binary: PathBuf,
+    config: PathBuf,
+    ca: String,
+    pki: PathBuf,
+    replicas: Mutex<Vec<Option<(Child, String)>>>,
+}
+
+impl Cluster {
+    /// A live replica's address, turning over by `n`.
+    fn address(&self, n: usize) -> Option<String> {
+        let replicas = self.replicas.lock().unwrap();
+        let live: Vec<&String> = replicas.iter().flatten().map(|(_, a)| a).collect();
+        (!live.is_empty()).then(|| live[n % live.len()].clone())
+    }
+
+    async fn connect(&self, org: &str, n: usize) -> anyhow::Result<SpilClient> {
+        let address = self.address(n).context("no replica is up")?;
+        let identity = Identity::from_files(
+            self.pki.join("orgs").join(format!("{org}.pem")),
+            self.pki.join("orgs").join(format!("{org}-key.pem")),
+        )?;
+        Ok(SpilClient::connect(&address, &self.ca, Some(identity)).await?)
+    }
+
+    async fn start(&self, index: usize) -> anyhow::Result<()> {
+        let (child, address) = serve(&self.binary, &self.config).await?;
+        self.replicas.lock().unwrap()[index] = Some((child, address));
+        Ok(())
+    }
+
+    /// Stops replica `index` with `signal`, waits for it, starts it again.
+    async fn bounce(&self, index: usize, signal: &str) -> anyhow::Result<()> {
+        let taken = self.replicas.lock().unwrap()[index].take();
+        if let Some((mut child, _)) = taken {
+            let pid = child.id().context("a running replica")?.to_string();
+            std::process::Command::new("kill")
+                .args([signal, &pid])
+                .status()?;
+            tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .context("the replica did not stop")??;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.start(index).await
+    }
+
+    async fn stop_all(&self) {
+        let replicas: Vec<_> = self.replicas.lock().unwrap().drain(..).flatten().collect();
+        for (mut child, _) in replicas {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+        }
+    }
+}
+
+/// Starts `spil-hub serve` and returns it with its announced address.
+async fn serve(binary: &Path, config: &Path) -> anyhow::Result<(Child, String)> {
+    let mut child = hub_command(binary)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("failed to start spil-hub")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(address) = line.strip_prefix("spil-hub listening on ") {
+                let port = address.rsplit(':').next().unwrap_or_default().to_owned();
+                return Ok(format!("https://localhost:{port}"));
+            }
+        }
+        anyhow::bail!("spil-hub exited before it listened")
+    })
+    .await
+    .context("spil-hub did not listen within a minute")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, address))
+}
+
+/// The hub binary with no `SPIL_` variables of ours (it refuses unknown ones).
+fn hub_command(binary: &Path) -> Command {
+    let mut command = Command::new(binary);
+    #[allow(clippy::disallowed_methods)] // cleaning the child's environment
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SPIL_")) {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("psql")
+        .args([url, "-qc", sql])
+        .stdout(Stdio::null())
+        .status()
+        .context("psql")?;
+    anyhow::ensure!(status.success(), "psql: {sql}");
+    Ok(())
+}
+
+/// Everything the clients share.
+struct Shared {
+    cluster: Cluster,
+    offerings: Vec<(String, pb::OfferingKey)>,
+    events: Mutex<Vec<Event>>,
+    next_process: AtomicUsize,
+    next_hold: AtomicU32,
+    unknown: AtomicUsize,
+    unexpected: Mutex<Vec<String>>,
+    acknowledged: Mutex<BTreeSet<u64>>,
+    /// Set by a `cut` fault: each client cuts its next operation short.
+    cut: Vec<AtomicBool>,
+    stop: AtomicBool,
+    /// What each watcher has seen so far.
+    watched: Mutex<Vec<Watched>>,
+    /// Operations whose outcome was unknown when their client moved on.
+    open: Mutex<Vec<Open>>,
+}
+
+/// An operation whose outcome was unknown, with what it takes to find the
+/// outcome out after the run (as etcd's robustness tests resolve theirs
+/// from what was persisted).
+struct Open {
+    process: ProcessId,
+    offering: String,
+    /// Its call's place in the history.
+    call: usize,
+    kind: OpenKind,
+}
+
+enum OpenKind {
+    /// A hold or a publication: retried with the same request id after the
+    /// run, it answers with the original if there was one.
+    Hold(pb::HoldPlaceRequest),
+    Publish(pb::PublishCapacityRequest, u32),
+    /// A confirmation or release of a hold: its state after the run says.
+    End {
+        number: u32,
+        id: String,
+        confirm: bool,
+    },
+    /// Nothing to find out by (a read): left open.
+    Read,
+}
+
+impl Shared {
+    /// Records an event and returns its place in the history.
+    fn record(&self, process: ProcessId, offering: &str, call: bool, op: Op) -> usize {
+        let mut events = self.events.lock().unwrap();
+        events.push(Event {
+            process,
+            offering: offering.to_owned(),
+            call,
+            op,
+        });
+        events.len() - 1
+    }
+
+    fn left_open(&self, process: ProcessId, offering: &str, call: usize, kind: OpenKind) {
+        self.open.lock().unwrap().push(Open {
+            process,
+            offering: offering.to_owned(),
+            call,
+            kind,
+        });
+    }
+}
+
+pub async fn run(args: &Args) -> anyhow::Result<Run> {
+    let work = std::env::temp_dir().join(format!("spil-check-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&work)?;
+    let database = format!("spil_check_{}", uuid::Uuid::new_v4().simple());
+    let database_url = match &args.postgres_url {
+        Some(url) => {
+            psql(url, &format!("CREATE DATABASE {database}"))?;
+            format!(
+                "{}/{database}",
+                url.rsplit_once('/').context("a database URL")?.0
+            )
+        }
+        None => format!("sqlite://{}?mode=rwc", work.join("spil.sqlite").display()),
+    };
+    let result = record(args, &work, &database_url).await;
+    if let Some(url) = &args.postgres_url {
+        let _ = psql(
+            url,
+            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<Run> {
+    let pki = work.join("pki");
+    let binary = &args.hub_binary;
+    // The demo seeds the directory (regions, municipalities, organisations)
+    // and the PKI into the database, then stops.
+    let mut demo = hub_command(binary)
+        .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(work)
+        .args(["--database-url", database_url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("failed to start the demo")?;
+    let mut lines = BufReader::new(demo.stdout.take().context("stdout")?).lines();
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await? {
+            if line.starts_with("spil-hub listening on ") {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the demo exited before it listened")
+    })
+    .await
+    .context("the demo did not come up")??;
+    let pid = demo.id().context("the demo runs")?.to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()?;
+    demo.wait().await?;
+    let config = work.join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen_addr = \"127.0.0.1:0\"\n\
+             database_url = \"{database_url}\"\n\
+             page_token_secret = \"{}\"\n\
+             shutdown_drain_ms = 0\n\
+             shutdown_grace_ms = 2000\n\
+             org_calls_per_second = 100000\n\
+             org_call_burst = 100000\n\
+             [tls]\n\
+             server_cert = \"{p}/server.pem\"\n\
+             server_key = \"{p}/server-key.pem\"\n\
+             client_ca = \"{p}/client-ca.pem\"\n\
+             client_crls = [\"{p}/client-ca.crl.pem\"]\n",
+            "c".repeat(48),
+            p = pki.display()
+        ),
+    )?;
+
+    let cluster = Cluster {
+        binary: binary.clone(),
+        config,
+        ca: std::fs::read_to_string(pki.join("server-ca.pem"))?,
+        pki,
+        replicas: Mutex::new((0..args.replicas).map(|_| None).collect()),
+    };
+    for index in 0..args.replicas {
+        cluster.start(index).await?;
+    }
+    let provider = cluster.connect(PROVIDER, 0).await?;
+    let mut offerings = Vec::new();
+    for n in 0..args.offerings {
+        let location = format!("check-{n}");
+        provider
+            .capacity()
+            .upsert_location(pb::UpsertLocationRequest {
+                location: Some(pb::Location {
+                    id: location.clone(),
+                    name: format!("Controle {n}"),
+                    municipality_code: MUNICIPALITY.into(),
+                    ..Default::default()
+                }),
+            })
+            .await?;
+        let key = pb::OfferingKey {
+            location_id: location,
+            place_type: pb::PlaceType::CrisisBed as i32,
+            care_profiles: vec![pb::CareProfile::YouthAndParenting as i32],
+            age_band: Some(pb::AgeBand {
+                min_age: 12,
+                max_age: 17,
+            }),
+            gender_policy: pb::GenderPolicy::Any as i32,
+            security_level: pb::SecurityLevel::Open as i32,
+        };
+        let published = provider
+            .capacity()
+            .publish_capacity(publication(&key, 2))
+            .await?
+            .into_inner();
+        offerings.push((published.offerings[0].id.clone(), key));
+    }
+    let shared = Arc::new(Shared {
+        cluster,
+        offerings,
+        events: Mutex::new(Vec::new()),
+        next_process: AtomicUsize::new(1),
+        next_hold: AtomicU32::new(1),
+        unknown: AtomicUsize::new(0),
+        unexpected: Mutex::new(Vec::new()),
+        acknowledged: Mutex::new(BTreeSet::new()),
+        cut: (0..args.clients).map(|_| AtomicBool::new(false)).collect(),
+        stop: AtomicBool::new(false),
+        watched: Mutex::new(vec![Watched::default(); args.watchers]),
+        open: Mutex::new(Vec::new()),
+    });
+    // The offerings' first publications open the history, as process 0.
+    for (id, _) in &shared.offerings {
+        let op = Op::Publish {
+            free: 2,
+            outcome: Outcome::Pending,
+        };
+        shared.record(0, id, true, op);
+        shared.record(
+            0,
+            id,
+            false,
+            Op::Publish {
+                free: 2,
+                outcome: Outcome::Known(()),
+            },
+        );
+    }
+
+    let started = Instant::now();
+    let watchers: Vec<_> = (0..args.watchers)
+        .map(|n| tokio::spawn(watcher(Arc::clone(&shared), n)))
+        .collect();
+    let clients: Vec<_> = (0..args.clients)
+        .map(|n| tokio::spawn(client(Arc::clone(&shared), n, args.seed, args.reads)))
+        .collect();
+    let faults = strike(&shared, args, started).await;
+    shared.stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await?;
+    }
+    let clients_stopped = std::time::SystemTime::now();
+    // Let the watchers catch up with the last acknowledged changes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for watcher in watchers {
+        watcher.abort();
+        let _ = watcher.await;
+    }
+    let watched = shared.watched.lock().unwrap().clone();
+    let resolved = resolve(&shared, clients_stopped).await;
+    shared.cluster.stop_all().await;
+    let resolved = resolved?;
+    let elapsed = started.elapsed();
+
+    let events = std::mem::take(&mut *shared.events.lock().unwrap());
+    Ok(Run {
+        resolved,
+        operations: events.iter().filter(|e| e.call).count(),
+        events,
+        unknown: shared.unknown.load(Ordering::SeqCst),
+        unexpected: shared.unexpected.lock().unwrap().clone(),
+        faults,
+        watched,
+        acknowledged_revisions: shared.acknowledged.lock().unwrap().clone(),
+        elapsed,
+    })
+}
+
+fn publication(key: &pb::OfferingKey, free: u32) -> pb::PublishCapacityRequest {
+    pb::PublishCapacityRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        updates: vec![pb::OfferingUpdate {
+            key: Some(key.clone()),
+            intake: pb::Intake::AroundTheClock as i32,
+            lead_time_days: 0,
+            total_places: 4,
+            free_places: free,
+            waiting_days: 0,
+            observed_at: None,
+        }],
+    }
+}
+
+/// Strikes the faults at even intervals over the run; returns when it ends.
+async fn strike(shared: &Shared, args: &Args, started: Instant) -> Vec<(Duration, String)> {
+    let run = Duration::from_secs(args.seconds);
+    let mut struck = Vec::new();
+    let count = if args.faults.is_empty() {
+        0
+    } else {
+        args.fault_count
+    };
+    for n in 0..count {
+        let at = run * (n as u32 + 1) / (count as u32 + 1);
+        tokio::time::sleep_until((started + at).into()).await;
+        let fault = args.faults[n % args.faults.len()];
+        let replica = n % args.replicas.max(1);
+        let result = match fault {
+            Fault::Kill9 => shared
+                .cluster
+                .bounce(replica, "-KILL")
+                .await
+                .map(|()| format!("kill -9 of replica {replica}, restarted")),
+            Fault::Term => shared
+                .cluster
+                .bounce(replica, "-TERM")
+                .await
+                .map(|()| format!("SIGTERM of replica {replica}, restarted")),
+            Fault::Database => database_outage(args).await,
+            Fault::Cut => {
+                for cut in &shared.cut {
+                    cut.store(true, Ordering::SeqCst);
+                }
+                Ok("every client's connection cut mid-operation".to_owned())
+            }
+        };
+        struck.push((
+            started.elapsed(),
+            result.unwrap_or_else(|error| format!("{fault:?} failed: {error:#}")),
+        ));
+    }
+    tokio::time::sleep_until((started + run).into()).await;
+    struck
+}
+
+/// The run's database refuses connections for three seconds, and the open
+/// ones are dropped.
+async fn database_outage(args: &Args) -> anyhow::Result<String> {
+    let url = args
+        .postgres_url
+        .as_deref()
+        .context("a database outage needs PostgreSQL")?;
+    let database = current_database(url)?;
+    psql(
+        url,
+        &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false"),
+    )?;
+    psql(
+        url,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ),
+    )?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    psql(
+        url,
+        &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true"),
+    )?;
+    Ok("the database refused connections for 3 s and dropped the open ones".to_owned())
+}
+
+/// The name of the run's own database on the server (the only spil_check_ one it made).
+fn current_database(url: &str) -> anyhow::Result<String> {
+    let output = std::process::Command::new("psql")
+        .args([url, "-Atc", "SELECT datname FROM pg_database WHERE datname LIKE 'spil_check_%' ORDER BY oid DESC LIMIT 1"])
+        .output()?;
+    let name = String::from_utf8(output.stdout)?.trim().to_owned();
+    anyhow::ensure!(!name.is_empty(), "no run database");
+    Ok(name)
+}
+
+/// A small deterministic generator for the clients' choices.
+struct Choices(u64);
+
+impl Choices {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// How an answer came out, for the history.
+enum Answer<T> {
+    Known(T),
+    Unknown,
+}
+
+/// A call's outcome: answered, refused in a way the rules name, or unknown.
+fn classify<T, R>(
+    result: Result<Result<tonic::Response<T>, tonic::Status>, tokio::time::error::Elapsed>,
+    refused: tonic::Code,
+    on_ok: impl FnOnce(T) -> R,
+    on_refused: R,
+    shared: &Shared,
+    what: &str,
+) -> Answer<R> {
+    match result {
+        Ok(Ok(response)) => Answer::Known(on_ok(response.into_inner())),
+        Ok(Err(status)) if status.code() == refused => Answer::Known(on_refused),
+        Ok(Err(status)) => {
+            let expected = matches!(
+                status.code(),
+                tonic::Code::Unavailable
+                    | tonic::Code::Unknown
+                    | tonic::Code::Cancelled
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Internal
+                    | tonic::Code::Aborted
+                    | tonic::Code::ResourceExhausted
+            );
+            if !expected {
+                shared.unexpected.lock().unwrap().push(format!(
+                    "{what}: {:?} {}",
+                    status.code(),
+                    status.message()
+                ));
+            }
+            Answer::Unknown
+        }
+        Err(_) => Answer::Unknown,
+    }
+}
+
+/// One client: one operation at a time until the run ends.
+async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
+    let mut choices =
+        Choices(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((n as u64 + 1) * 0x2545_F491));
+    let mut process = shared.next_process.fetch_add(1, Ordering::SeqCst);
+    let mut connections: Option<(SpilClient, SpilClient)> = None;
+    // This client's granted holds still active: (number, id, offering).
+    let mut holds: Vec<(u32, String, String)> = Vec::new();
+    let mut turn = n;
+    while !shared.stop.load(Ordering::SeqCst) {
+        let (provider, crisis) = match &connections {
+            Some(pair) => pair.clone(),
+            None => {
+                turn += 1;
+                let pair = async {
+                    Ok::<_, anyhow::Error>((
+                        shared.cluster.connect(PROVIDER, turn).await?,
+                        shared.cluster.connect(CRISIS, turn).await?,
+                    ))
+                }
+                .await;
+                match pair {
+                    Ok(pair) => {
+                        connections = Some(pair.clone());
+                        pair
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                }
+            }
+        };
+        let cut = shared.cut[n].swap(false, Ordering::SeqCst);
+        let timeout = if cut {
+            Duration::from_millis(1)
+        } else {
+            OPERATION_TIMEOUT
+        };
+        let (offering, key) =
+            shared.offerings[choices.below(shared.offerings.len() as u64) as usize].clone();
+        let roll = if reads {
+            choices.below(100)
+        } else {
+            choices.below(70)
+        };
+        let known = if roll < 15 {
+            let free = choices.below(4) as u32;
+            let call = Op::Publish {
+                free,
+                outcome: Outcome::Pending,
+            };
+            let at = shared.record(process, &offering, true, call);
+            let request = publication(&key, free);
+            let result = tokio::time::timeout(
+                timeout,
+                provider.capacity().publish_capacity(request.clone()),
+            )
+            .await;
+            let answer = classify(
+                result,
+                tonic::Code::FailedPrecondition,
+                |r| Some(r.revision),
+                None,
+                &shared,
+                "publish",
+            );
+            let answered = matches!(answer, Answer::Known(Some(_)));
+            if let Answer::Known(Some(revision)) = answer {
+                shared.acknowledged.lock().unwrap().insert(revision);
+            }
+            if answered {
+                shared.record(
+                    process,
+                    &offering,
+                    false,
+                    Op::Publish {
+                        free,
+                        outcome: Outcome::Known(()),
+                    },
+                );
+            } else {
+                shared.left_open(process, &offering, at, OpenKind::Publish(request, free));
+            }
+            answered
+        } else if roll < 45 || holds.is_empty() && roll < 70 {
+            let at = shared.record(
+                process,
+                &offering,
+                true,
+                Op::Hold {
+                    outcome: Outcome::Pending,
+                },
+            );
+            let request = pb::HoldPlaceRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                offering_id: offering.clone(),
+                child_municipality_code: MUNICIPALITY.into(),
+                duration: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+            };
+            let result =
+                tokio::time::timeout(timeout, crisis.capacity().hold_place(request.clone())).await;
+            match classify(
+                result,
+                tonic::Code::FailedPrecondition,
+                |r| r.hold.map(|h| h.id),
+                None,
+                &shared,
+                "hold",
+            ) {
+                Answer::Known(granted) => {
+                    let number = granted.map(|id| {
+                        let number = shared.next_hold.fetch_add(1, Ordering::SeqCst);
+                        holds.push((number, id, offering.clone()));
+                        number
+                    });
+                    shared.record(
+                        process,
+                        &offering,
+                        false,
+                        Op::Hold {
+                            outcome: Outcome::Known(number),
+                        },
+                    );
+                    true
+                }
+                Answer::Unknown => {
+                    shared.left_open(process, &offering, at, OpenKind::Hold(request));
+                    false
+                }
+            }
+        } else if roll < 70 {
+            let (number, id, offering) =
+                holds.swap_remove(choices.below(holds.len() as u64) as usize);
+            let confirm = choices.below(2) == 0;
+            let op = |outcome| {
+                if confirm {
+                    Op::Confirm {
+                        hold: number,
+                        outcome,
+                    }
+                } else {
+                    Op::Release {
+                        hold: number,
+                        outcome,
+                    }
+                }
+            };
+            let at = shared.record(process, &offering, true, op(Outcome::Pending));
+            let end = OpenKind::End {
+                number,
+                id: id.clone(),
+                confirm,
+            };
+            let result = if confirm {
+                tokio::time::timeout(
+                    timeout,
+                    crisis
+                        .capacity()
+                        .confirm_hold(pb::ConfirmHoldRequest { hold_id: id }),
+                )
+                .await
+                .map(|r| r.map(|r| r.map(|_| ())))
+            } else {
+                tokio::time::timeout(
+                    timeout,
+                    crisis
+                        .capacity()
+                        .release_hold(pb::ReleaseHoldRequest { hold_id: id }),
+                )
+                .await
+                .map(|r| r.map(|r| r.map(|_| ())))
+            };
+            match classify(
+                result,
+                tonic::Code::FailedPrecondition,
+                |()| true,
+                false,
+                &shared,
+                "confirm or release",
+            ) {
+                Answer::Known(done) => {
+                    shared.record(process, &offering, false, op(Outcome::Known(done)));
+                    true
+                }
+                Answer::Unknown => {
+                    shared.left_open(process, &offering, at, end);
+                    false
+                }
+            }
+        } else {
+            let mut calls = Vec::new();
+            for (id, _) in &shared.offerings {
+                calls.push((
+                    id.clone(),
+                    shared.record(
+                        process,
+                        id,
+                        true,
+                        Op::Read {
+                            outcome: Outcome::Pending,
+                        },
+                    ),
+                ));
+            }
+            let search = pb::SearchPlacesRequest {
+                place_types: vec![pb::PlaceType::CrisisBed as i32],
+                municipality_codes: vec![MUNICIPALITY.into()],
+                include_unavailable: true,
+                page_size: 100,
+                ..Default::default()
+            };
+            let result =
+                tokio::time::timeout(timeout, crisis.capacity().search_places(search)).await;
+            match classify(
+                result,
+                tonic::Code::FailedPrecondition,
+                |r| r.results,
+                Vec::new(),
+                &shared,
+                "search",
+            ) {
+                Answer::Known(results) => {
+                    for (id, _) in &shared.offerings {
+                        let shown = results
+                            .iter()
+                            .filter_map(|r| r.offering.as_ref())
+                            .find(|o| &o.id == id)
+                            .map_or(0, |o| o.available_places);
+                        shared.record(
+                            process,
+                            id,
+                            false,
+                            Op::Read {
+                                outcome: Outcome::Known(shown),
+                            },
+                        );
+                    }
+                    true
+                }
+                Answer::Unknown => {
+                    for (id, at) in calls {
+                        shared.left_open(process, &id, at, OpenKind::Read);
+                    }
+                    false
+                }
+            }
+        };
+        if !known {
+            // The outcome is unknown: the call stays open to the end of the
+            // history, and this client goes on as a new process on a new connection.
+            shared.unknown.fetch_add(1, Ordering::SeqCst);
+            process = shared.next_process.fetch_add(1, Ordering::SeqCst);
+            connections = None;
+            // Each open operation widens the checker's search: back off
+            // rather than pile them up while a replica or the database is down.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// One watcher on the run's offerings, resuming after the last revision it
+/// saw whenever its stream is cut, on whichever replica is up.
+async fn watcher(shared: Arc<Shared>, n: usize) {
+    let locations: Vec<String> = shared
+        .offerings
+        .iter()
+        .map(|(_, k)| k.location_id.clone())
+        .collect();
+    let mut last = 0u64;
+    let mut turn = n;
+    let mut first = true;
+    loop {
+        turn += 1;
+        let Ok(crisis) = shared.cluster.connect(CRISIS, turn).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let request = pb::WatchCapacityRequest {
+            start_revision: last,
+            filter: Some(pb::WatchFilter {
+                location_ids: locations.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let Ok(stream) = crisis.capacity().watch_capacity(request).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        if !first {
+            shared.watched.lock().unwrap()[n].resumptions += 1;
+        }
+        first = false;
+        let mut stream = stream.into_inner();
+        while let Some(Ok(message)) = stream.next().await {
+            if message.stream_start || message.snapshot {
+                if last == 0 {
+                    last = message.revision;
+                }
+                continue;
+            }
+            last = message.revision;
+            shared.watched.lock().unwrap()[n]
+                .revisions
+                .push(message.revision);
+        }
+    }
+}
+
+/// Finds out what the operations with unknown outcomes did, now that the
+/// run is over: a hold or publication retried with its request id answers
+/// with the original if it was made during the run (its time or revision
+/// says so); a confirmation or release shows in its hold's state. One that
+/// happened gets its answer at the end of the history (when, within its
+/// call and the end, stays open); one that did not is taken out.
+async fn resolve(
+    shared: &Shared,
+    clients_stopped: std::time::SystemTime,
+) -> anyhow::Result<(usize, usize)> {
+    let open = std::mem::take(&mut *shared.open.lock().unwrap());
+    if open.is_empty() {
+        return Ok((0, 0));
+    }
+    let provider = shared.cluster.connect(PROVIDER, 0).await?;
+    let crisis = shared.cluster.connect(CRISIS, 0).await?;
+    let stopped: prost_types::Timestamp = clients_stopped.into();
+    let last_revision = shared
+        .acknowledged
+        .lock()
+        .unwrap()
+        .last()
+        .copied()
+        .unwrap_or(0)
+        .max(
+            shared
+                .watched
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|w| w.revisions.last().copied())
+                .max()
+                .unwrap_or(0),
+        );
+    let mut states = std::collections::HashMap::new();
+    let mut page = pb::ListHoldsRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    loop {
+        let listed = crisis
+            .capacity()
+            .list_holds(page.clone())
+            .await?
+            .into_inner();
+        for hold in listed.holds {
+            states.insert(hold.id.clone(), hold.state());
+        }
+        if listed.next_page_token.is_empty() {
+            break;
+        }
+        page.page_token = listed.next_page_token;
+    }
+    let (mut happened, mut not) = (0, 0);
+    let mut removed = BTreeSet::new();
+    let mut answers = Vec::new();
+    for open in open {
+        let outcome = match &open.kind {
+            OpenKind::Read => None,
+            OpenKind::Hold(request) => {
+                // A refusal now means no hold was made under this request id.
+                let hold = match crisis.capacity().hold_place(request.clone()).await {
+                    Ok(answer) => answer.into_inner().hold,
+                    Err(status) if status.code() == tonic::Code::FailedPrecondition => None,
+                    Err(status) => return Err(status.into()),
+                };
+                let created = hold.and_then(|h| h.created_at);
+                let during = created
+                    .is_some_and(|c| (c.seconds, c.nanos) < (stopped.seconds, stopped.nanos));
+                during.then(|| {
+                    let number = shared.next_hold.fetch_add(1, Ordering::SeqCst);
+                    Op::Hold {
+                        outcome: Outcome::Known(Some(number)),
+                    }
+                })
+            }
+            OpenKind::Publish(request, free) => {
+                let answer = provider
+                    .capacity()
+                    .publish_capacity(request.clone())
+                    .await?
+                    .into_inner();
+                (answer.revision <= last_revision).then_some(Op::Publish {
+                    free: *free,
+                    outcome: Outcome::Known(()),
+                })
+            }
+            OpenKind::End {
+                number,
+                id,
+                confirm,
+            } => {
+                let wanted = if *confirm {
+                    pb::HoldState::Confirmed
+                } else {
+                    pb::HoldState::Released
+                };
+                (states.get(id) == Some(&wanted)).then(|| {
+                    let outcome = Outcome::Known(true);
+                    if *confirm {
+                        Op::Confirm {
+                            hold: *number,
+                            outcome,
+                        }
+                    } else {
+                        Op::Release {
+                            hold: *number,
+                            outcome,
+                        }
+                    }
+                })
+            }
+        };
+        match (&open.kind, outcome) {
+            (OpenKind::Read, _) => {}
+            (_, Some(op)) => {
+                happened += 1;
+                answers.push(Event {
+                    process: open.process,
+                    offering: open.offering,
+                    call: false,
+                    op,
+                });
+            }
+            (_, None) => {
+                not += 1;
+                removed.insert(open.call);
+            }
+        }
+    }
+    let mut events = shared.events.lock().unwrap();
+    let kept: Vec<Event> = std::mem::take(&mut *events)
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| !removed.contains(index))
+        .map(|(_, event)| event)
+        .collect();
+    *events = kept;
+    events.extend(answers);
+    Ok((happened, not))
+}
