@@ -628,10 +628,21 @@ impl Store {
                 self.abandon_group(&mut member.forming, &error).await;
                 return Err(error.into());
             }
-            let value = outcome?;
+            if bare && outcome.is_err() {
+                // It read only what was committed, and its group is gone.
+                return outcome;
+            }
+            // A later member read what the members before it wrote, which
+            // is not committed yet: its answer, a refusal too, waits for the
+            // group's commit, or a read after it could see the state before
+            // what it was decided on (the linearizability check found so). If
+            // the group fails, what a refusal rested on never happened, and
+            // the caller hears of the failure instead.
             let (told, committed) = oneshot::channel();
             let group = member.forming.as_mut().expect("the group is open");
-            group.latest = group.latest.max(latest);
+            if outcome.is_ok() {
+                group.latest = group.latest.max(latest);
+            }
             group.members.push(told);
             if self.group.waiting.load(Ordering::SeqCst) == 0 {
                 self.commit_group(&mut member.forming).await;
@@ -641,7 +652,7 @@ impl Store {
                 .await
                 .map_err(|_| StoreError::Unavailable("the group commit was cut off".into()))?
                 .map_err(StoreError::from)?;
-            Ok(value)
+            outcome
         }
         .instrument(span)
         .await
