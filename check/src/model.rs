@@ -160,18 +160,27 @@ pub fn check(events: &[Event]) -> Vec<Verdict> {
             .or_default()
             .push(event.clone());
     }
-    parts
-        .into_iter()
-        .map(|(offering, part)| {
-            let operations = part.iter().filter(|e| e.call).count();
-            let violation = (!linearizable(&part)).then(|| shortest_refused_prefix(&part));
-            Verdict {
-                offering: offering.to_owned(),
-                operations,
-                violation,
-            }
-        })
-        .collect()
+    // Partitions are independent: judged side by side, one thread each.
+    std::thread::scope(|scope| {
+        let judged: Vec<_> = parts
+            .into_iter()
+            .map(|(offering, part)| {
+                scope.spawn(move || {
+                    let operations = part.iter().filter(|e| e.call).count();
+                    let violation = (!linearizable(&part)).then(|| shortest_refused_prefix(&part));
+                    Verdict {
+                        offering: offering.to_owned(),
+                        operations,
+                        violation,
+                    }
+                })
+            })
+            .collect();
+        judged
+            .into_iter()
+            .map(|judging| judging.join().expect("a partition's check does not panic"))
+            .collect()
+    })
 }
 
 /// Whether one offering's events have a linearization.
