@@ -171,6 +171,8 @@ struct Shared {
     stop: AtomicBool,
     /// What each watcher has seen so far.
     watched: Mutex<Vec<Watched>>,
+    /// The run's own database (on PostgreSQL), for the outage fault.
+    database: String,
     /// Operations whose outcome was unknown when their client moved on.
     open: Mutex<Vec<Open>>,
 }
@@ -356,6 +358,11 @@ async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<
         stop: AtomicBool::new(false),
         watched: Mutex::new(vec![Watched::default(); args.watchers]),
         open: Mutex::new(Vec::new()),
+        database: database_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     });
     // The offerings' first publications open the history, as process 0.
     for (id, _) in &shared.offerings {
@@ -454,7 +461,7 @@ async fn strike(shared: &Shared, args: &Args, started: Instant) -> Vec<(Duration
                 .bounce(replica, "-TERM")
                 .await
                 .map(|()| format!("SIGTERM of replica {replica}, restarted")),
-            Fault::Database => database_outage(args).await,
+            Fault::Database => database_outage(args, &shared.database).await,
             Fault::Cut => {
                 for cut in &shared.cut {
                     cut.store(true, Ordering::SeqCst);
@@ -473,12 +480,11 @@ async fn strike(shared: &Shared, args: &Args, started: Instant) -> Vec<(Duration
 
 /// The run's database refuses connections for three seconds, and the open
 /// ones are dropped.
-async fn database_outage(args: &Args) -> anyhow::Result<String> {
+async fn database_outage(args: &Args, database: &str) -> anyhow::Result<String> {
     let url = args
         .postgres_url
         .as_deref()
         .context("a database outage needs PostgreSQL")?;
-    let database = current_database(url)?;
     psql(
         url,
         &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false"),
@@ -495,16 +501,6 @@ async fn database_outage(args: &Args) -> anyhow::Result<String> {
         &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true"),
     )?;
     Ok("the database refused connections for 3 s and dropped the open ones".to_owned())
-}
-
-/// The name of the run's own database on the server (the only spil_check_ one it made).
-fn current_database(url: &str) -> anyhow::Result<String> {
-    let output = std::process::Command::new("psql")
-        .args([url, "-Atc", "SELECT datname FROM pg_database WHERE datname LIKE 'spil_check_%' ORDER BY oid DESC LIMIT 1"])
-        .output()?;
-    let name = String::from_utf8(output.stdout)?.trim().to_owned();
-    anyhow::ensure!(!name.is_empty(), "no run database");
-    Ok(name)
 }
 
 /// A small deterministic generator for the clients' choices.

@@ -476,7 +476,7 @@ mod rules_catch_planted_violations {
     fn the_gateways_of_an_edge_in_the_use_cases_and_the_store() {
         caught(
             "hub/src/app/x.rs",
-            &format!("{DOC}fn f() -> tonic::Status {{ todo!() }}"),
+            &format!("{DOC}fn f(refusal: tonic::Status) -> String {{ refusal.to_string() }}"),
             "tonic",
         );
         caught(
