@@ -114,15 +114,18 @@ async fn main() -> anyhow::Result<()> {
             watched.revisions.len(),
             watched.resumptions,
             if problems.is_empty() {
-                ", in order and complete"
+                ", in order, complete, each change one operation from the last"
             } else {
                 ""
             }
         );
-        for problem in &problems {
-            violated = true;
+        for problem in problems.iter().take(10) {
             println!("    {problem}");
         }
+        if problems.len() > 10 {
+            println!("    … and {} more", problems.len() - 10);
+        }
+        violated |= !problems.is_empty();
     }
     if !run.unexpected.is_empty() {
         violated = true;

@@ -4,11 +4,11 @@
 //! they see, and the faults, each noted with when it struck.
 
 use crate::model::{Event, Op, Outcome, ProcessId};
-use crate::watch::Watched;
+use crate::watch::{Change, Published, Watched};
 use crate::{Args, OPERATION_TIMEOUT};
 use anyhow::Context;
 use spil_client::{Identity, SpilClient, pb};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -41,7 +41,7 @@ pub struct Run {
     pub unexpected: Vec<String>,
     pub faults: Vec<(Duration, String)>,
     pub watched: Vec<Watched>,
-    pub acknowledged_revisions: BTreeSet<u64>,
+    pub acknowledged_revisions: BTreeMap<u64, Published>,
     pub elapsed: Duration,
 }
 
@@ -165,7 +165,7 @@ struct Shared {
     next_hold: AtomicU32,
     unknown: AtomicUsize,
     unexpected: Mutex<Vec<String>>,
-    acknowledged: Mutex<BTreeSet<u64>>,
+    acknowledged: Mutex<BTreeMap<u64, Published>>,
     /// Set by a `cut` fault: each client cuts its next operation short.
     cut: Vec<AtomicBool>,
     stop: AtomicBool,
@@ -204,6 +204,15 @@ enum OpenKind {
 }
 
 impl Shared {
+    /// An offering's place among the run's offerings; one past them for an
+    /// offering the run did not make.
+    fn index_of(&self, offering_id: &str) -> usize {
+        self.offerings
+            .iter()
+            .position(|(id, _)| id == offering_id)
+            .unwrap_or(self.offerings.len())
+    }
+
     /// Records an event and returns its place in the history.
     fn record(&self, process: ProcessId, offering: &str, call: bool, op: Op) -> usize {
         let mut events = self.events.lock().unwrap();
@@ -353,7 +362,7 @@ async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<
         next_hold: AtomicU32::new(1),
         unknown: AtomicUsize::new(0),
         unexpected: Mutex::new(Vec::new()),
-        acknowledged: Mutex::new(BTreeSet::new()),
+        acknowledged: Mutex::new(BTreeMap::new()),
         cut: (0..args.clients).map(|_| AtomicBool::new(false)).collect(),
         stop: AtomicBool::new(false),
         watched: Mutex::new(vec![Watched::default(); args.watchers]),
@@ -626,7 +635,11 @@ async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
             );
             let answered = matches!(answer, Answer::Known(Some(_)));
             if let Answer::Known(Some(revision)) = answer {
-                shared.acknowledged.lock().unwrap().insert(revision);
+                let published = Published {
+                    offering: shared.index_of(&offering),
+                    free,
+                };
+                shared.acknowledged.lock().unwrap().insert(revision, published);
             }
             if answered {
                 shared.record(
@@ -863,9 +876,18 @@ async fn watcher(shared: Arc<Shared>, n: usize) {
                 continue;
             }
             last = message.revision;
-            shared.watched.lock().unwrap()[n]
-                .revisions
-                .push(message.revision);
+            let changes = message.offerings.iter().map(|offering| Change {
+                revision: message.revision,
+                offering: shared.index_of(&offering.id),
+                published_free: offering.published_free_places,
+                held: offering.held_places,
+                placed: offering.placed_places,
+                available: offering.available_places,
+                stale: offering.freshness() == pb::Freshness::Stale,
+            });
+            let mut watched = shared.watched.lock().unwrap();
+            watched[n].revisions.push(message.revision);
+            watched[n].changes.extend(changes);
         }
     }
 }
@@ -891,8 +913,8 @@ async fn resolve(
         .acknowledged
         .lock()
         .unwrap()
-        .last()
-        .copied()
+        .last_key_value()
+        .map(|(revision, _)| *revision)
         .unwrap_or(0)
         .max(
             shared
