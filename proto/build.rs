@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "spil/v1/directory.proto",
     "spil/v1/capacity.proto",
     "spil/v1/consultations.proto",
+    "spil/v1/placements.proto",
     "spil/v1/audit.proto",
     "spil/v1/insights.proto",
     "spil/v1/errors.proto",

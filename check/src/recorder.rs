@@ -639,7 +639,11 @@ async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
                     offering: shared.index_of(&offering),
                     free,
                 };
-                shared.acknowledged.lock().unwrap().insert(revision, published);
+                shared
+                    .acknowledged
+                    .lock()
+                    .unwrap()
+                    .insert(revision, published);
             }
             if answered {
                 shared.record(

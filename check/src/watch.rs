@@ -91,21 +91,21 @@ fn content(watched: &Watched, acknowledged: &BTreeMap<u64, Published>) -> Vec<St
         let published = acknowledged
             .get(&change.revision)
             .filter(|p| p.offering == change.offering);
-        if let Some(published) = published {
-            if change.published_free != published.free || change.placed != 0 {
-                problems.push(format!(
-                    "revision {}: a publication of {} free acknowledged, the watcher saw {change:?}",
-                    change.revision, published.free
-                ));
-            }
+        if let Some(published) = published
+            && (change.published_free != published.free || change.placed != 0)
+        {
+            problems.push(format!(
+                "revision {}: a publication of {} free acknowledged, the watcher saw {change:?}",
+                change.revision, published.free
+            ));
         }
-        if let Some(before) = previous.insert(change.offering, *change) {
-            if !one_step(&before, change, published.is_some()) {
-                problems.push(format!(
-                    "revision {}: {change:?} does not follow from {before:?} by one operation",
-                    change.revision
-                ));
-            }
+        if let Some(before) = previous.insert(change.offering, *change)
+            && !one_step(&before, change, published.is_some())
+        {
+            problems.push(format!(
+                "revision {}: {change:?} does not follow from {before:?} by one operation",
+                change.revision
+            ));
         }
     }
     problems
@@ -194,19 +194,47 @@ mod tests {
             change(6, (3, 0, 0)),
         ]);
         let published = BTreeMap::from([
-            (1, Published { offering: 0, free: 2 }),
-            (6, Published { offering: 0, free: 3 }),
+            (
+                1,
+                Published {
+                    offering: 0,
+                    free: 2,
+                },
+            ),
+            (
+                6,
+                Published {
+                    offering: 0,
+                    free: 3,
+                },
+            ),
         ]);
         assert!(validate(&watched, &published).is_empty());
     }
 
     #[test]
     fn wrong_content_is_found() {
-        let one = BTreeMap::from([(1, Published { offering: 0, free: 1 })]);
+        let one = BTreeMap::from([(
+            1,
+            Published {
+                offering: 0,
+                free: 1,
+            },
+        )]);
         // A grant with nothing available.
-        let overbooked = with_changes(vec![change(1, (1, 0, 0)), change(2, (1, 1, 0)), change(3, (1, 2, 0))]);
+        let overbooked = with_changes(vec![
+            change(1, (1, 0, 0)),
+            change(2, (1, 1, 0)),
+            change(3, (1, 2, 0)),
+        ]);
         assert_eq!(validate(&overbooked, &one).len(), 1);
-        let published = BTreeMap::from([(1, Published { offering: 0, free: 2 })]);
+        let published = BTreeMap::from([(
+            1,
+            Published {
+                offering: 0,
+                free: 2,
+            },
+        )]);
         // A missed hold: two granted in one step.
         let skipped = with_changes(vec![change(1, (2, 0, 0)), change(3, (2, 2, 0))]);
         assert!(!validate(&skipped, &published).is_empty());

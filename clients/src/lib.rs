@@ -15,6 +15,7 @@ use pb::audit_client::AuditClient;
 use pb::capacity_registry_client::CapacityRegistryClient;
 use pb::consultations_client::ConsultationsClient;
 use pb::directory_client::DirectoryClient;
+use pb::placements_client::PlacementsClient;
 use std::path::Path;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -118,6 +119,15 @@ impl SpilClient {
         person: &str,
     ) -> ConsultationsClient<InterceptedService<Channel, PersonHeader>> {
         ConsultationsClient::with_interceptor(self.channel.clone(), PersonHeader::new(person))
+    }
+
+    /// Placement requests, as `person` (named on every call and recorded in
+    /// the audit trail, like consultations).
+    pub fn placements(
+        &self,
+        person: &str,
+    ) -> PlacementsClient<InterceptedService<Channel, PersonHeader>> {
+        PlacementsClient::with_interceptor(self.channel.clone(), PersonHeader::new(person))
     }
 
     pub fn audit(&self) -> AuditClient<Channel> {

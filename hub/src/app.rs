@@ -6,6 +6,7 @@ mod consultations;
 mod holds;
 mod insights;
 mod paging;
+mod placements;
 mod registry;
 mod view;
 mod watch;
@@ -70,6 +71,10 @@ pub enum Reason {
     IllegalTransition,
     ContentErased,
     ConsultationEnded,
+    PlacementWithdrawn,
+    PlacementOverdue,
+    PlacementAnswered,
+    HoldUnderRequest,
     OrganisationRateLimited,
     HubAtCapacity,
     WatchLimitReached,
@@ -207,6 +212,8 @@ pub struct Settings {
     pub watch_buffer: usize,
     pub change_log_retention: chrono::Duration,
     pub deadlines: crate::domain::consultation::DeadlinePolicy,
+    /// Placement answer deadlines by urgency, and how many providers at once.
+    pub placements: crate::domain::placement::PlacementPolicy,
     /// How long an ended consultation keeps its content.
     pub consultation_retention: chrono::Duration,
     /// Open watch streams per organisation.
@@ -313,6 +320,8 @@ use_cases! {
     WatchUseCases,
     /// Consultations, their thread and their watch, every call audited.
     ConsultationUseCases,
+    /// Placement requests: a crisis service asks, a provider answers; audited.
+    PlacementUseCases,
     /// The audit trail, for the privacy officer.
     AuditUseCases,
     /// A region's figures.
@@ -327,6 +336,7 @@ pub struct App {
     pub holds: HoldUseCases,
     pub watch: WatchUseCases,
     pub consultations: ConsultationUseCases,
+    pub placements: PlacementUseCases,
     pub audit: AuditUseCases,
     pub insights: InsightUseCases,
 }
@@ -357,6 +367,7 @@ impl App {
             holds: HoldUseCases(Arc::clone(&context)),
             watch: WatchUseCases(Arc::clone(&context)),
             consultations: ConsultationUseCases(Arc::clone(&context)),
+            placements: PlacementUseCases(Arc::clone(&context)),
             audit: AuditUseCases(Arc::clone(&context)),
             insights: InsightUseCases(context),
         }))

@@ -147,6 +147,15 @@ pub struct HubConfig {
     pub consultation_routine_deadline_days: u32,
     /// How long an ended consultation keeps its content before it is erased.
     pub consultation_retention_days: u32,
+    /// Time a provider has to answer a crisis placement request; its hold
+    /// is kept that long.
+    pub placement_crisis_answer_minutes: u32,
+    /// Time to answer an urgent placement request.
+    pub placement_urgent_answer_hours: u32,
+    /// Time to answer a regular placement request.
+    pub placement_regular_answer_hours: u32,
+    /// Held places one placement request may go to at once (1 to 10).
+    pub placement_max_providers: u32,
     /// `SPIL_…` variables the platform injected (Kubernetes service links
     /// of a Service named `spil…`), tolerated and named in the debug log.
     #[serde(skip)]
@@ -194,6 +203,10 @@ impl Default for HubConfig {
             consultation_crisis_deadline_hours: 24,
             consultation_urgent_deadline_days: 5,
             consultation_routine_deadline_days: 28,
+            placement_crisis_answer_minutes: 60,
+            placement_urgent_answer_hours: 8,
+            placement_regular_answer_hours: 72,
+            placement_max_providers: 3,
             consultation_retention_days: 365,
             platform_variables: Vec::new(),
         }
@@ -380,6 +393,13 @@ impl HubConfig {
             "consultation deadlines must be at least 1"
         );
         anyhow::ensure!(
+            self.placement_crisis_answer_minutes >= 1
+                && self.placement_urgent_answer_hours >= 1
+                && self.placement_regular_answer_hours >= 1
+                && (1..=10).contains(&self.placement_max_providers),
+            "placement answer deadlines must be at least 1, and placement_max_providers 1 to 10"
+        );
+        anyhow::ensure!(
             self.consultation_retention_days >= 1,
             "consultation_retention_days must be at least 1"
         );
@@ -398,6 +418,15 @@ impl HubConfig {
             crisis: chrono::Duration::hours(i64::from(self.consultation_crisis_deadline_hours)),
             urgent: chrono::Duration::days(i64::from(self.consultation_urgent_deadline_days)),
             routine: chrono::Duration::days(i64::from(self.consultation_routine_deadline_days)),
+        }
+    }
+
+    pub fn placement_policy(&self) -> crate::domain::placement::PlacementPolicy {
+        crate::domain::placement::PlacementPolicy {
+            crisis: chrono::Duration::minutes(i64::from(self.placement_crisis_answer_minutes)),
+            urgent: chrono::Duration::hours(i64::from(self.placement_urgent_answer_hours)),
+            regular: chrono::Duration::hours(i64::from(self.placement_regular_answer_hours)),
+            max_providers: self.placement_max_providers as usize,
         }
     }
 

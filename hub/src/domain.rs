@@ -12,6 +12,7 @@ pub mod geo;
 pub mod hold;
 pub mod identity;
 pub mod insights;
+pub mod placement;
 pub mod privacy;
 pub mod search;
 pub mod suppression;

@@ -8,6 +8,7 @@ mod consultations;
 pub mod convert;
 mod directory;
 mod insights;
+mod placements;
 pub mod status;
 
 use crate::app::App;
@@ -71,6 +72,12 @@ pub fn routes(
         .add_service(InterceptedService::new(
             compressed!(pb::consultations_server::ConsultationsServer::new(
                 consultations::ConsultationsService::new(Arc::clone(&app)),
+            )),
+            authenticate.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            compressed!(pb::placements_server::PlacementsServer::new(
+                placements::PlacementsService::new(Arc::clone(&app)),
             )),
             authenticate.clone(),
         ))

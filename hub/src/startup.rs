@@ -115,6 +115,7 @@ impl Hub {
             watch_buffer: config.watch_buffer,
             change_log_retention: config.change_log_retention(),
             deadlines: config.consultation_deadlines(),
+            placements: config.placement_policy(),
             consultation_retention: config.consultation_retention(),
             max_watches: config.org_max_watches as usize,
         };

@@ -22,10 +22,12 @@ pub mod entities;
 mod events;
 mod insights;
 pub mod migration;
+mod placements;
 mod registry;
 mod shared_read;
 
 pub use consultations::{AuditedTxn, ConsultationAccess, ConsultationEvent, NewAuditRecord};
+pub use placements::PlacementError;
 pub use registry::{HoldOutcome, PublishOutcome, RevisionBatch};
 
 use crate::domain::capacity::Revision;

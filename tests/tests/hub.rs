@@ -11,6 +11,7 @@ mod hub {
     mod identity;
     mod insights;
     mod observability;
+    mod placements;
     mod registry;
     mod replicas;
     mod restart;

@@ -125,8 +125,21 @@ pub type ConsultationWatchStream = ReceiverStream<Result<ConsultationWatchMessag
 /// Events read per round trip by a watch.
 const EVENT_BATCH: u64 = 256;
 
+impl super::Context {
+    /// The person acting, once the role admits the call at all.
+    pub(super) fn check_actor(&self, actor: &Actor, action: Action) -> Result<Person, AppError> {
+        self.authorise(&actor.caller, action)?;
+        let raw = actor
+            .person
+            .as_ref()
+            .map_err(|why| AppError::invalid(PERSON_HEADER, why.clone()))?;
+        Person::parse(raw.as_deref().unwrap_or(""))
+            .map_err(|invalid| AppError::invalid(PERSON_HEADER, invalid.0))
+    }
+}
+
 /// Whether a refusal was about who asked or about what was asked.
-fn outcome_of(error: &AppError) -> AuditOutcome {
+pub(super) fn outcome_of(error: &AppError) -> AuditOutcome {
     match error {
         AppError::PermissionDenied(_) | AppError::NotFound(_) | AppError::Unauthenticated(_) => {
             AuditOutcome::Denied
@@ -161,17 +174,6 @@ impl ConsultationUseCases {
             value,
             at: self.clock.now(),
         }
-    }
-
-    /// The person acting, once the role admits the call at all.
-    fn check_actor(&self, actor: &Actor, action: Action) -> Result<Person, AppError> {
-        self.authorise(&actor.caller, action)?;
-        let raw = actor
-            .person
-            .as_ref()
-            .map_err(|why| AppError::invalid(PERSON_HEADER, why.clone()))?;
-        Person::parse(raw.as_deref().unwrap_or(""))
-            .map_err(|invalid| AppError::invalid(PERSON_HEADER, invalid.0))
     }
 
     /// Admits a call: the role allows it, the person is named, the request

@@ -26,10 +26,16 @@ pub enum Action {
     ReadAuditTrail,
     /// Aggregated figures of a region; which regions is decided in `app`.
     ReadInsights,
+    /// Ask providers to take a child into a held place.
+    RequestPlacement,
+    /// Accept or refuse a placement request for one's own place.
+    AnswerPlacement,
+    /// Read placement requests; being the requester or a provider asked decides which.
+    TakePartInPlacements,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 18] = [
         Action::ReadDirectory,
         Action::UpsertLocation,
         Action::ListLocations,
@@ -45,6 +51,9 @@ impl Action {
         Action::EscalateConsultation,
         Action::ReadAuditTrail,
         Action::ReadInsights,
+        Action::RequestPlacement,
+        Action::AnswerPlacement,
+        Action::TakePartInPlacements,
     ];
 }
 
@@ -72,6 +81,10 @@ pub fn role_permits(role: Role, action: Action) -> bool {
         EscalateConsultation => role == ExpertiseTeam,
         ReadAuditTrail => role == Auditor,
         ReadInsights => matches!(role, Region | SupraRegionalNetwork | Admin),
+        // Only a crisis service holds places, so only it asks for them.
+        RequestPlacement => role == CrisisService,
+        AnswerPlacement => role == Provider,
+        TakePartInPlacements => matches!(role, CrisisService | Provider),
     }
 }
 
@@ -259,6 +272,12 @@ mod tests {
         (
             Action::ReadInsights,
             &[Role::Region, Role::SupraRegionalNetwork, Role::Admin],
+        ),
+        (Action::RequestPlacement, &[Role::CrisisService]),
+        (Action::AnswerPlacement, &[Role::Provider]),
+        (
+            Action::TakePartInPlacements,
+            &[Role::Provider, Role::CrisisService],
         ),
     ];
 

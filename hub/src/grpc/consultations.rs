@@ -48,7 +48,7 @@ impl ConsultationsService {
 
 /// The caller and the person named in the metadata: UTF-8 in
 /// `x-spil-person-bin`, else visible ASCII in `x-spil-person`.
-fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+pub(super) fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
     let metadata = request.metadata();
     let person = if let Some(value) = metadata.get_bin(PERSON_HEADER_UTF8) {
         value

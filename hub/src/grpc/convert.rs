@@ -53,7 +53,9 @@ macro_rules! wire_enum {
 }
 
 mod consultations;
+mod placements;
 pub use consultations::*;
+pub use placements::*;
 
 wire_enum!(place_type_in, place_type_out, pb::PlaceType, PlaceType, {
     CrisisBed => PlaceType::CrisisBed,
@@ -185,7 +187,7 @@ pub fn location_out(location: Location) -> pb::Location {
     }
 }
 
-fn care_profiles_in(path: &str, values: &[i32]) -> Result<CareProfiles> {
+pub(super) fn care_profiles_in(path: &str, values: &[i32]) -> Result<CareProfiles> {
     let profiles = values
         .iter()
         .enumerate()

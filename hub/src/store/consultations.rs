@@ -718,50 +718,15 @@ impl AuditedTxn {
 
     /// Appends one record to the audit trail, chained to the latest one.
     async fn audit(&self, record: NewAuditRecord) -> Result<u64, StoreError> {
-        let seq = self.store.next_meta_value(&self.txn, "audit_seq").await?;
-        let (prev_hash, prev_at_us) = match audit_event::Entity::find()
-            .order_by_desc(audit_event::Column::Seq)
-            .one(&self.txn)
-            .await?
-        {
-            Some(row) => (hash_from_hex(&row.hash)?, row.at_us),
-            None => (GENESIS, i64::MIN),
-        };
-        // Times run in sequence order. A call that read the clock before
-        // another but took the audit lock after it is dated at its
-        // predecessor's moment, never before it (microseconds, as stored).
-        let at = DateTime::from_timestamp_micros(record.at.timestamp_micros().max(prev_at_us))
-            .ok_or_else(|| StoreError::Corrupt(format!("bad time {prev_at_us}")))?;
-        let entry = AuditEntry {
-            seq,
-            at,
-            event_type: record.event_type,
-            organisation: record.organisation,
-            person: record.person,
-            certificate_identity: record.certificate_identity,
-            consultation_id: record.consultation_id,
-            action: record.action,
-            outcome: record.outcome,
-        };
-        let link = ChainLink::after(prev_hash, entry);
-        audit_event::ActiveModel {
-            seq: Set(seq as i64),
-            at_us: Set(link.entry.at.timestamp_micros()),
-            event_type: Set(link.entry.event_type.clone()),
-            organisation_id: Set(link.entry.organisation.clone()),
-            person: Set(link.entry.person.clone()),
-            certificate_identity: Set(link.entry.certificate_identity.clone()),
-            consultation_id: Set(link.entry.consultation_id.clone()),
-            action: Set(code(&AuditAction::ALL, link.entry.action)),
-            outcome: Set(code(&AuditOutcome::ALL, link.entry.outcome)),
-            prev_hash: Set(hex::encode(link.prev_hash)),
-            hash: Set(hex::encode(link.hash)),
-        }
-        .insert(&self.txn)
-        .await?;
+        let seq = append_audit(&self.store, &self.txn, record).await?;
         self.audited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(seq)
+    }
+
+    /// The transaction, for the other audited areas' reads.
+    pub(super) fn db(&self) -> &DatabaseTransaction {
+        &self.txn
     }
 
     async fn rollback(self) -> Result<(), StoreError> {
@@ -778,6 +743,57 @@ impl AuditedTxn {
         }
         Ok(())
     }
+}
+
+/// Appends one audit record to the chain in `txn`: the audit sequence row
+/// is taken here, after whatever the caller locked first.
+pub(super) async fn append_audit(
+    store: &Store,
+    txn: &DatabaseTransaction,
+    record: NewAuditRecord,
+) -> Result<u64, StoreError> {
+    let seq = store.next_meta_value(txn, "audit_seq").await?;
+    let (prev_hash, prev_at_us) = match audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Seq)
+        .one(txn)
+        .await?
+    {
+        Some(row) => (hash_from_hex(&row.hash)?, row.at_us),
+        None => (GENESIS, i64::MIN),
+    };
+    // Times run in sequence order. A call that read the clock before
+    // another but took the audit lock after it is dated at its
+    // predecessor's moment, never before it (microseconds, as stored).
+    let at = DateTime::from_timestamp_micros(record.at.timestamp_micros().max(prev_at_us))
+        .ok_or_else(|| StoreError::Corrupt(format!("bad time {prev_at_us}")))?;
+    let entry = AuditEntry {
+        seq,
+        at,
+        event_type: record.event_type,
+        organisation: record.organisation,
+        person: record.person,
+        certificate_identity: record.certificate_identity,
+        consultation_id: record.consultation_id,
+        action: record.action,
+        outcome: record.outcome,
+    };
+    let link = ChainLink::after(prev_hash, entry);
+    audit_event::ActiveModel {
+        seq: Set(seq as i64),
+        at_us: Set(link.entry.at.timestamp_micros()),
+        event_type: Set(link.entry.event_type.clone()),
+        organisation_id: Set(link.entry.organisation.clone()),
+        person: Set(link.entry.person.clone()),
+        certificate_identity: Set(link.entry.certificate_identity.clone()),
+        consultation_id: Set(link.entry.consultation_id.clone()),
+        action: Set(code(&AuditAction::ALL, link.entry.action)),
+        outcome: Set(code(&AuditOutcome::ALL, link.entry.outcome)),
+        prev_hash: Set(hex::encode(link.prev_hash)),
+        hash: Set(hex::encode(link.hash)),
+    }
+    .insert(txn)
+    .await?;
+    Ok(seq)
 }
 
 fn hash_from_hex(text: &str) -> Result<Hash, StoreError> {

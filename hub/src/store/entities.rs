@@ -182,6 +182,44 @@ pub mod hold {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod provider_request {
+    use sea_orm::entity::prelude::*;
+
+    /// One provider's part of a placement request, with the request's fields.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "provider_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub placement_request_id: String,
+        pub requester_id: String,
+        /// The requester's idempotency key.
+        pub request_id: String,
+        pub provider_id: String,
+        pub offering_id: String,
+        pub hold_id: String,
+        pub case_reference: String,
+        pub age_years: i32,
+        pub child_municipality_code: String,
+        pub care_profiles: i32,
+        pub security_level: i32,
+        pub urgency: i32,
+        pub note: Option<String>,
+        pub created_at_ms: i64,
+        pub answer_due_ms: i64,
+        pub state: i32,
+        pub refusal_reason: Option<i32>,
+        pub refusal_note: Option<String>,
+        pub referral_offering_id: Option<String>,
+        pub answered_at_ms: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod publish_request {
     use sea_orm::entity::prelude::*;
 

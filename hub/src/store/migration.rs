@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(M20261126UnmetDemandRegion),
             Box::new(M20261127InsightsScope),
             Box::new(M20261201HoldsByOffering),
+            Box::new(M20261204PlacementRequests),
         ]
     }
 }
@@ -627,6 +628,75 @@ impl MigrationTrait for M20261201HoldsByOffering {
                 .table("holds")
                 .to_owned(),
         )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Placement requests: one row per provider asked, the request's own
+/// fields repeated on each (a request goes to at most a few providers, and
+/// each provider reads only its own row).
+struct M20261204PlacementRequests;
+
+impl MigrationName for M20261204PlacementRequests {
+    fn name(&self) -> &str {
+        "m20261204_placement_requests"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261204PlacementRequests {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("provider_requests")
+                .col(string("id").primary_key())
+                .col(string("placement_request_id"))
+                .col(string("requester_id"))
+                .col(string("request_id"))
+                .col(string("provider_id"))
+                .col(string("offering_id"))
+                .col(string("hold_id"))
+                .col(string("case_reference"))
+                .col(integer("age_years"))
+                .col(string("child_municipality_code"))
+                .col(integer("care_profiles"))
+                .col(integer("security_level"))
+                .col(integer("urgency"))
+                .col(text_null("note"))
+                .col(big_integer("created_at_ms"))
+                .col(big_integer("answer_due_ms"))
+                .col(integer("state"))
+                .col(integer_null("refusal_reason"))
+                .col(text_null("refusal_note"))
+                .col(string_null("referral_offering_id"))
+                .col(big_integer_null("answered_at_ms"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "provider_requests",
+            "ix_provider_requests_request",
+            &["placement_request_id"],
+        ))
+        .await?;
+        m.create_index(index(
+            "provider_requests",
+            "ix_provider_requests_requester",
+            &["requester_id", "request_id"],
+        ))
+        .await?;
+        m.create_index(index(
+            "provider_requests",
+            "ix_provider_requests_provider",
+            &["provider_id", "created_at_ms"],
+        ))
+        .await?;
+        m.create_index(index(
+            "provider_requests",
+            "ix_provider_requests_hold",
+            &["hold_id"],
+        ))
         .await?;
         Ok(())
     }

@@ -234,7 +234,7 @@ async fn append_event(
 
 /// Moves an offering to `revision` after a hold ended, adds `placed`
 /// placements, and logs its new state.
-async fn touch_offering(
+pub(super) async fn touch_offering(
     txn: &DatabaseTransaction,
     offering_id: &str,
     revision: Revision,

@@ -1,0 +1,102 @@
+//! `spil.v1.Placements`: thin handlers over the placement use-cases.
+//! Conversion errors go to the use-case too, so that it audits the refusal.
+
+use super::consultations::actor;
+use super::convert;
+use crate::app::{App, Page, Seen};
+use crate::domain::placement::PlacementAction;
+use spil_proto::v1 as pb;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct PlacementsService {
+    app: Arc<App>,
+}
+
+impl PlacementsService {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+
+    /// A placement request as the wire shows it at the moment it was read.
+    fn out(
+        &self,
+        seen: Seen<crate::domain::placement::PlacementRequest>,
+    ) -> Option<pb::PlacementRequest> {
+        Some(convert::placement_request_out(seen.value, seen.at))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::placements_server::Placements for PlacementsService {
+    async fn request_placement(
+        &self,
+        request: Request<pb::RequestPlacementRequest>,
+    ) -> Result<Response<pb::RequestPlacementResponse>, Status> {
+        let actor = actor(&request)?;
+        let new = convert::new_placement_request(request.into_inner());
+        let sent = self.app.placements.request(&actor, new).await?;
+        Ok(Response::new(pb::RequestPlacementResponse {
+            placement_request: self.out(sent),
+        }))
+    }
+
+    async fn answer_placement_request(
+        &self,
+        request: Request<pb::AnswerPlacementRequestRequest>,
+    ) -> Result<Response<pb::AnswerPlacementRequestResponse>, Status> {
+        let actor = actor(&request)?;
+        let answer = convert::placement_answer(request.into_inner());
+        let answered = self.app.placements.act(&actor, answer).await?;
+        Ok(Response::new(pb::AnswerPlacementRequestResponse {
+            placement_request: self.out(answered),
+        }))
+    }
+
+    async fn withdraw_placement_request(
+        &self,
+        request: Request<pb::WithdrawPlacementRequestRequest>,
+    ) -> Result<Response<pb::WithdrawPlacementRequestResponse>, Status> {
+        let actor = actor(&request)?;
+        let placement_request_id = request.into_inner().placement_request_id;
+        let withdrawal = Ok(PlacementAction::Withdraw {
+            placement_request_id,
+        });
+        let withdrawn = self.app.placements.act(&actor, withdrawal).await?;
+        Ok(Response::new(pb::WithdrawPlacementRequestResponse {
+            placement_request: self.out(withdrawn),
+        }))
+    }
+
+    async fn get_placement_request(
+        &self,
+        request: Request<pb::GetPlacementRequestRequest>,
+    ) -> Result<Response<pb::GetPlacementRequestResponse>, Status> {
+        let actor = actor(&request)?;
+        let id = request.into_inner().placement_request_id;
+        let found = self.app.placements.get(&actor, &id).await?;
+        Ok(Response::new(pb::GetPlacementRequestResponse {
+            placement_request: self.out(found),
+        }))
+    }
+
+    async fn list_placement_requests(
+        &self,
+        request: Request<pb::ListPlacementRequestsRequest>,
+    ) -> Result<Response<pb::ListPlacementRequestsResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let page = Page::parse(request.page_size, request.page_token, 50, 200)?;
+        let Seen {
+            value: (requests, next_page_token),
+            at: now,
+        } = self.app.placements.list(&actor, &page).await?;
+        Ok(Response::new(pb::ListPlacementRequestsResponse {
+            placement_requests: requests
+                .into_iter()
+                .map(|r| convert::placement_request_out(r, now))
+                .collect(),
+            next_page_token,
+        }))
+    }
+}

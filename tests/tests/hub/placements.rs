@@ -1,0 +1,600 @@
+//! Placement requests over mTLS: a crisis service asks the providers of its
+//! held places, a provider accepts or refuses with a reason, the first yes
+//! wins, and a place under an open request is offered to no one else.
+
+use super::support::{assert_bad_field, assert_code, assert_precondition};
+use spil_tests::fixtures::*;
+use spil_tests::{Backend, TestHub, backends, pb};
+use tonic::Code;
+
+const PERSON: &str = "Sanne de Vrïes";
+
+/// A crisis bed at each of three providers, in Haarlem, Velsen and Leiden.
+async fn three_providers(hub: &TestHub) -> Vec<(String, String)> {
+    let mut offerings = Vec::new();
+    for (provider, location, municipality) in [
+        ("kenter", "kenter-haarlem", "GM0392"),
+        ("consortium-ijmond", "ijmond-velsen", "GM0453"),
+        ("rijnland-gezinshuizen", "rijnland-leiden", "GM0546"),
+    ] {
+        let client = hub.client_as(provider).await;
+        client
+            .capacity()
+            .upsert_location(location_in(location, municipality))
+            .await
+            .unwrap();
+        let offering = crisis_bed_offering(&client, location, 2, 1).await;
+        offerings.push((provider.to_owned(), offering));
+    }
+    offerings
+}
+
+fn location_in(id: &str, municipality: &str) -> pb::UpsertLocationRequest {
+    location(id, municipality)
+}
+
+fn placement(request_id: &str, hold_ids: Vec<String>) -> pb::RequestPlacementRequest {
+    pb::RequestPlacementRequest {
+        request_id: request_id.into(),
+        hold_ids,
+        case_reference: format!("CASE-{request_id}"),
+        age_years: 15,
+        care_profiles: vec![pb::CareProfile::YouthAndParenting as i32],
+        security_level: pb::SecurityLevel::Open as i32,
+        urgency: pb::PlacementUrgency::Crisis as i32,
+        note: "Jongen van 15, vannacht uit huis geplaatst; geen medicatie.".into(),
+        consent_recorded: true,
+    }
+}
+
+fn accept(id: &str) -> pb::AnswerPlacementRequestRequest {
+    pb::AnswerPlacementRequestRequest {
+        provider_request_id: id.into(),
+        accept: true,
+        ..Default::default()
+    }
+}
+
+fn refuse(id: &str, reason: pb::PlacementRefusalReason) -> pb::AnswerPlacementRequestRequest {
+    pb::AnswerPlacementRequestRequest {
+        provider_request_id: id.into(),
+        accept: false,
+        refusal_reason: reason as i32,
+        refusal_note: if reason == pb::PlacementRefusalReason::Other {
+            "De groep is deze week in quarantaine.".into()
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    }
+}
+
+/// Free places now on `offering`, as a crisis worker's search shows them.
+async fn available(hub: &TestHub, offering: &str) -> u32 {
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let found = crisis
+        .capacity()
+        .search_places(pb::SearchPlacesRequest {
+            include_unavailable: true,
+            ..crisis_search()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    found
+        .results
+        .iter()
+        .filter_map(|r| r.offering.as_ref())
+        .find(|o| o.id == offering)
+        .map_or(0, |o| o.available_places)
+}
+
+async fn hold_state(hub: &TestHub, hold_id: &str) -> i32 {
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let holds = crisis
+        .capacity()
+        .list_holds(pb::ListHoldsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .holds;
+    holds.iter().find(|h| h.id == hold_id).unwrap().state
+}
+
+async fn accepted_then_the_others_withdrawn(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let offerings = three_providers(&hub).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let mut holds = Vec::new();
+    for (n, (_, offering)) in offerings.iter().enumerate() {
+        holds.push(hold_granted(&crisis, &format!("h{n}"), offering).await.id);
+    }
+    let sent = crisis
+        .placements(PERSON)
+        .request_placement(placement("p1", holds.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    assert_eq!(sent.provider_requests.len(), 3);
+    assert!(
+        sent.provider_requests
+            .iter()
+            .all(|p| p.state == pb::ProviderRequestState::Open as i32)
+    );
+    // The places stay held past the hold's own time, up to the answer deadline.
+    hub.clock.advance(chrono::Duration::minutes(45));
+    for (_, offering) in &offerings {
+        assert_eq!(available(&hub, offering).await, 0, "held under the request");
+    }
+
+    // Each provider sees only its own part.
+    let ijmond = hub.client_as("consortium-ijmond").await;
+    let inbox = ijmond
+        .placements("Dienstdoende coördinator")
+        .list_placement_requests(pb::ListPlacementRequestsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_requests;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].provider_requests.len(), 1);
+    let own = inbox[0].provider_requests[0].id.clone();
+    assert_eq!(inbox[0].note, sent.note);
+
+    // The first yes wins; the others are withdrawn and their places return.
+    let answered = ijmond
+        .placements("Dienstdoende coördinator")
+        .answer_placement_request(accept(&own))
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    assert_eq!(
+        answered.provider_requests[0].state,
+        pb::ProviderRequestState::Accepted as i32
+    );
+    let seen = crisis
+        .placements(PERSON)
+        .get_placement_request(pb::GetPlacementRequestRequest {
+            placement_request_id: sent.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    let states: Vec<(String, i32)> = seen
+        .provider_requests
+        .iter()
+        .map(|p| (p.provider_id.clone(), p.state))
+        .collect();
+    for (provider, state) in &states {
+        let expected = if provider == "consortium-ijmond" {
+            pb::ProviderRequestState::Accepted
+        } else {
+            pb::ProviderRequestState::Withdrawn
+        };
+        assert_eq!(*state, expected as i32, "{provider}: {states:?}");
+    }
+    assert_eq!(
+        hold_state(&hub, &holds[1]).await,
+        pb::HoldState::Confirmed as i32
+    );
+    assert_eq!(
+        hold_state(&hub, &holds[0]).await,
+        pb::HoldState::Released as i32
+    );
+    assert_eq!(
+        available(&hub, &offerings[0].1).await,
+        1,
+        "withdrawn: the place is back"
+    );
+    assert_eq!(available(&hub, &offerings[1].1).await, 0, "placed");
+
+    // A withdrawn provider that answers late hears it was withdrawn.
+    let kenter = hub.client_as("kenter").await;
+    let kenter_part = kenter
+        .placements("Nachtcoördinator")
+        .get_placement_request(pb::GetPlacementRequestRequest {
+            placement_request_id: sent.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    assert_eq!(kenter_part.provider_requests.len(), 1);
+    assert_precondition(
+        kenter
+            .placements("Nachtcoördinator")
+            .answer_placement_request(accept(&kenter_part.provider_requests[0].id))
+            .await,
+        "PLACEMENT_WITHDRAWN",
+    );
+    // Nothing left to withdraw once placed.
+    assert_precondition(
+        crisis
+            .placements(PERSON)
+            .withdraw_placement_request(pb::WithdrawPlacementRequestRequest {
+                placement_request_id: sent.id.clone(),
+            })
+            .await,
+        "PLACEMENT_ANSWERED",
+    );
+    // An organisation not asked does not see it at all.
+    let other = hub.client_as("crisisdienst-haaglanden").await;
+    assert_code(
+        other
+            .placements(PERSON)
+            .get_placement_request(pb::GetPlacementRequestRequest {
+                placement_request_id: sent.id,
+            })
+            .await,
+        Code::NotFound,
+    );
+}
+
+#[tokio::test]
+async fn three_providers_asked_the_first_acceptance_withdraws_the_others() {
+    for backend in backends() {
+        accepted_then_the_others_withdrawn(backend).await;
+    }
+}
+
+async fn every_refusal_reason(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let offerings = three_providers(&hub).await;
+    let (_, kenter_offering) = &offerings[0];
+    let (_, referral) = &offerings[1];
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let kenter = hub.client_as("kenter").await;
+    let reasons = [
+        pb::PlacementRefusalReason::NoPlace,
+        pb::PlacementRefusalReason::OutsideCareProfile,
+        pb::PlacementRefusalReason::OutsideAgeBand,
+        pb::PlacementRefusalReason::GroupSafety,
+        pb::PlacementRefusalReason::NoStaff,
+        pb::PlacementRefusalReason::MedicalCare,
+        pb::PlacementRefusalReason::Other,
+    ];
+    for (n, reason) in reasons.into_iter().enumerate() {
+        let hold = hold_granted(&crisis, &format!("r{n}"), kenter_offering).await;
+        let sent = crisis
+            .placements(PERSON)
+            .request_placement(placement(&format!("q{n}"), vec![hold.id.clone()]))
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap();
+        assert_eq!(available(&hub, kenter_offering).await, 0);
+        let part = sent.provider_requests[0].id.clone();
+        if reason == pb::PlacementRefusalReason::Other {
+            // OTHER names its reason; a BSN in the note is refused on the field.
+            let mut bare = refuse(&part, reason);
+            bare.refusal_note.clear();
+            assert_bad_field(
+                kenter
+                    .placements("Nachtcoördinator")
+                    .answer_placement_request(bare)
+                    .await,
+                "refusal_note",
+            );
+            let mut bsn = refuse(&part, reason);
+            bsn.refusal_note = "Cliënt 111222333 is al bij ons bekend.".into();
+            assert_bad_field(
+                kenter
+                    .placements("Nachtcoördinator")
+                    .answer_placement_request(bsn)
+                    .await,
+                "refusal_note",
+            );
+        }
+        let mut answer = refuse(&part, reason);
+        if reason == pb::PlacementRefusalReason::OutsideCareProfile {
+            // Under beginselplicht: referred on to another provider's bed.
+            answer.referral_offering_id = referral.clone();
+        }
+        let refused = kenter
+            .placements("Nachtcoördinator")
+            .answer_placement_request(answer)
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap();
+        let part = &refused.provider_requests[0];
+        assert_eq!(part.state, pb::ProviderRequestState::Refused as i32);
+        assert_eq!(part.refusal_reason, reason as i32);
+        let seen_by_requester = crisis
+            .placements(PERSON)
+            .get_placement_request(pb::GetPlacementRequestRequest {
+                placement_request_id: sent.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap();
+        assert_eq!(
+            seen_by_requester.provider_requests[0].refusal_reason,
+            reason as i32
+        );
+        if reason == pb::PlacementRefusalReason::OutsideCareProfile {
+            assert_eq!(
+                seen_by_requester.provider_requests[0].referral_offering_id,
+                *referral
+            );
+        }
+        assert_eq!(
+            hold_state(&hub, &hold.id).await,
+            pb::HoldState::Released as i32
+        );
+        assert_eq!(
+            available(&hub, kenter_offering).await,
+            1,
+            "a refusal gives the place back"
+        );
+    }
+
+    // A referral must name another provider's offering.
+    let hold = hold_granted(&crisis, "own", kenter_offering).await;
+    let sent = crisis
+        .placements(PERSON)
+        .request_placement(placement("own", vec![hold.id]))
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    let mut own = refuse(
+        &sent.provider_requests[0].id,
+        pb::PlacementRefusalReason::NoStaff,
+    );
+    own.referral_offering_id = kenter_offering.clone();
+    assert_bad_field(
+        kenter
+            .placements("Nachtcoördinator")
+            .answer_placement_request(own)
+            .await,
+        "referral_offering_id",
+    );
+}
+
+#[tokio::test]
+async fn a_provider_refuses_with_each_reason_and_may_refer_onward() {
+    for backend in backends() {
+        every_refusal_reason(backend).await;
+    }
+}
+
+async fn overdue_and_withdrawn(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let offerings = three_providers(&hub).await;
+    let (_, offering) = &offerings[0];
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let hold = hold_granted(&crisis, "late", offering).await;
+    let sent = crisis
+        .placements(PERSON)
+        .request_placement(placement("late", vec![hold.id.clone()]))
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    // A hold already under an open request cannot be asked for twice.
+    assert_precondition(
+        crisis
+            .placements(PERSON)
+            .request_placement(placement("again", vec![hold.id.clone()]))
+            .await,
+        "HOLD_UNDER_REQUEST",
+    );
+    // The crisis deadline (one hour) passes unanswered: overdue, the place back.
+    hub.clock.advance(chrono::Duration::minutes(61));
+    let seen = crisis
+        .placements(PERSON)
+        .get_placement_request(pb::GetPlacementRequestRequest {
+            placement_request_id: sent.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    assert_eq!(
+        seen.provider_requests[0].state,
+        pb::ProviderRequestState::Overdue as i32
+    );
+    assert_eq!(
+        available(&hub, offering).await,
+        1,
+        "an expired request gives the place back"
+    );
+    let kenter = hub.client_as("kenter").await;
+    assert_precondition(
+        kenter
+            .placements("Nachtcoördinator")
+            .answer_placement_request(accept(&seen.provider_requests[0].id))
+            .await,
+        "PLACEMENT_OVERDUE",
+    );
+    // The requester withdraws it and asks another provider.
+    let withdrawn = crisis
+        .placements(PERSON)
+        .withdraw_placement_request(pb::WithdrawPlacementRequestRequest {
+            placement_request_id: sent.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    assert_eq!(
+        withdrawn.provider_requests[0].state,
+        pb::ProviderRequestState::Withdrawn as i32
+    );
+    let next = hold_granted(&crisis, "next", &offerings[1].1).await;
+    crisis
+        .placements(PERSON)
+        .request_placement(placement("next", vec![next.id]))
+        .await
+        .unwrap();
+
+    // Bad input, each on its field; roles that take no part are refused.
+    assert_bad_field(
+        crisis
+            .placements(PERSON)
+            .request_placement(pb::RequestPlacementRequest {
+                consent_recorded: false,
+                ..placement("x1", vec!["h".into()])
+            })
+            .await,
+        "consent_recorded",
+    );
+    assert_bad_field(
+        crisis
+            .placements(PERSON)
+            .request_placement(placement(
+                "x2",
+                vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            ))
+            .await,
+        "hold_ids",
+    );
+    assert_bad_field(
+        crisis
+            .placements(PERSON)
+            .request_placement(pb::RequestPlacementRequest {
+                note: "BSN 111222333".into(),
+                ..placement("x3", vec!["h".into()])
+            })
+            .await,
+        "note",
+    );
+    assert_bad_field(
+        crisis
+            .placements("")
+            .request_placement(placement("x4", vec!["h".into()]))
+            .await,
+        "x-spil-person",
+    );
+    assert_code(
+        kenter
+            .placements("Nachtcoördinator")
+            .request_placement(placement("x5", vec!["h".into()]))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        crisis
+            .placements(PERSON)
+            .request_placement(placement("x6", vec!["no-such-hold".into()]))
+            .await,
+        Code::NotFound,
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_request_goes_overdue_and_gives_its_place_back() {
+    for backend in backends() {
+        overdue_and_withdrawn(backend).await;
+    }
+}
+
+/// Two providers of one request accept at the same moment, each through
+/// its own replica: exactly one places the child, the other hears it was
+/// withdrawn.
+async fn race(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let replica = hub.spawn_replica().await;
+    let offerings = three_providers(&hub).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    for round in 0..5 {
+        let first = hold_granted(&crisis, &format!("a{round}"), &offerings[0].1).await;
+        let second = hold_granted(&crisis, &format!("b{round}"), &offerings[1].1).await;
+        let sent = crisis
+            .placements(PERSON)
+            .request_placement(placement(
+                &format!("race{round}"),
+                vec![first.id, second.id],
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap();
+        let part_of = |provider: &str| {
+            sent.provider_requests
+                .iter()
+                .find(|p| p.provider_id == provider)
+                .unwrap()
+                .id
+                .clone()
+        };
+        let kenter = hub.client_as("kenter").await;
+        let ijmond = hub.client_at(&replica, "consortium-ijmond").await;
+        let (a, b) = tokio::join!(
+            async {
+                kenter
+                    .placements("Nachtcoördinator")
+                    .answer_placement_request(accept(&part_of("kenter")))
+                    .await
+            },
+            async {
+                ijmond
+                    .placements("Dienstdoende coördinator")
+                    .answer_placement_request(accept(&part_of("consortium-ijmond")))
+                    .await
+            }
+        );
+        let outcomes = [&a, &b];
+        let won = outcomes.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            won, 1,
+            "round {round}: exactly one acceptance wins: {a:?} {b:?}"
+        );
+        let lost = outcomes.into_iter().find_map(|r| r.as_ref().err()).unwrap();
+        assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
+        let seen = crisis
+            .placements(PERSON)
+            .get_placement_request(pb::GetPlacementRequestRequest {
+                placement_request_id: sent.id,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap();
+        let mut states: Vec<i32> = seen.provider_requests.iter().map(|p| p.state).collect();
+        states.sort();
+        assert_eq!(
+            states,
+            [
+                pb::ProviderRequestState::Accepted as i32,
+                pb::ProviderRequestState::Withdrawn as i32
+            ]
+        );
+        // Republish so the next round finds a free place at each.
+        for (provider, _) in &offerings[..2] {
+            let client = hub.client_as(provider).await;
+            let location = if provider == "kenter" {
+                "kenter-haarlem"
+            } else {
+                "ijmond-velsen"
+            };
+            crisis_bed_offering(&client, location, 2, 1).await;
+        }
+    }
+    replica.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_providers_accepting_at_once_on_two_replicas_end_one_way() {
+    for backend in backends() {
+        race(backend).await;
+    }
+}
