@@ -8,9 +8,18 @@ use super::consultations::{Actor, Parsed, outcome_of};
 use super::{AppError, Page, PlacementUseCases, Reason, Seen};
 use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::authz::Action;
+use crate::domain::capacity::{MunicipalityCode, RequestId};
+use crate::domain::consultation::{
+    CaseContent, Consultation, NewConsultation, ProblemDomains, QuestionType,
+};
 use crate::domain::identity::Person;
-use crate::domain::placement::{NewPlacementRequest, PlacementAction, PlacementRequest, Refused};
+use crate::domain::identity::{OrgId, Role};
+use crate::domain::placement::{
+    self as rules, NewPlacementRequest, PlacementAction, PlacementRequest, RefusalReason, Refused,
+};
+use crate::domain::privacy::FreeText;
 use crate::store::{ConsultationAccess, NewAuditRecord, PlacementError};
+use std::sync::Arc;
 
 /// What a call is, for its audit record.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +42,10 @@ const REFUSE: Call = Call {
 };
 const WITHDRAW: Call = Call {
     event_type: "placement.withdraw",
+    action: AuditAction::Update,
+};
+const ESCALATE: Call = Call {
+    event_type: "placement.escalate",
     action: AuditAction::Update,
 };
 const GET: Call = Call {
@@ -224,6 +237,94 @@ impl PlacementUseCases {
         })
     }
 
+    /// Turns the case into a consultation to the expertise team of the
+    /// child's region, which takes over process direction: the request's
+    /// open provider requests are withdrawn (their places given back), and
+    /// the consultation carries the case's refusals, reasons only. Audited
+    /// as the escalation (the withdrawal and the history read) and as the
+    /// consultation's filing; a retry files no second consultation.
+    pub async fn escalate(
+        &self,
+        actor: &Actor,
+        placement_request_id: &str,
+    ) -> Result<Seen<(PlacementRequest, Consultation)>, AppError> {
+        let subject = Some(placement_request_id);
+        let (person, ()) = self
+            .admit(actor, Action::RequestPlacement, ESCALATE, subject, Ok(()))
+            .await?;
+        let now = self.clock.now();
+        let record = self.recorder(actor, &person, ESCALATE, subject);
+        let withdrawal = PlacementAction::Withdraw {
+            placement_request_id: placement_request_id.to_owned(),
+        };
+        let request = self
+            .store
+            .act_on_placement(&actor.caller.org.id, &withdrawal, now, &record)
+            .await?;
+        let history_record = |result: Result<&(Vec<RefusalReason>, usize), &PlacementError>| {
+            let outcome = result.map_or_else(placement_outcome, |_| AuditOutcome::Allowed);
+            self.record(actor, Some(&person), ESCALATE, subject, outcome)
+        };
+        let (refusals, unanswered) = self
+            .store
+            .case_history(
+                &actor.caller.org.id,
+                &request.case_reference,
+                now,
+                &history_record,
+            )
+            .await?;
+        let consultation = NewConsultation {
+            request_id: RequestId::parse(&format!("escalation-{}", request.id)).map_err(built)?,
+            addressee: self.expertise_team_for(&request.child_municipality)?,
+            content: CaseContent {
+                case_reference: request.case_reference.clone(),
+                age: request.age,
+                question: FreeText::parse(&rules::escalation_question(&refusals, unanswered))
+                    .map_err(built)?,
+            },
+            municipality: request.child_municipality.clone(),
+            problem_domains: ProblemDomains::new(rules::problem_domains_for(request.care_profiles))
+                .map_err(built)?,
+            question_type: QuestionType::ProcessDirection,
+            urgency: request.urgency.consultation_urgency(),
+        };
+        let filed = super::ConsultationUseCases(Arc::clone(&self.0))
+            .file_consultation(actor, Ok(consultation))
+            .await?;
+        Ok(Seen {
+            value: (request, filed.value),
+            at: now,
+        })
+    }
+
+    /// The expertise team of the region `municipality` lies in.
+    fn expertise_team_for(&self, municipality: &MunicipalityCode) -> Result<OrgId, AppError> {
+        let directory = self.directory();
+        let region = directory
+            .municipalities
+            .get(municipality.as_str())
+            .map(|m| m.region_id.clone())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "child_municipality_code",
+                    "the municipality is in no region",
+                )
+            })?;
+        let mut teams: Vec<&OrgId> = directory
+            .organisations
+            .values()
+            .filter(|org| org.has_role(Role::ExpertiseTeam) && org.home_region_id == region)
+            .map(|org| &org.id)
+            .collect();
+        teams.sort();
+        teams.first().map(|id| (*id).clone()).ok_or_else(|| {
+            AppError::NotFound(format!(
+                "no expertise team of region {region} in the directory"
+            ))
+        })
+    }
+
     pub async fn get(
         &self,
         actor: &Actor,
@@ -282,6 +383,14 @@ impl PlacementUseCases {
             at: self.clock.now(),
         })
     }
+}
+
+/// A value the hub built itself that its own rules refused: a defect here.
+fn built(invalid: crate::domain::Invalid) -> AppError {
+    AppError::Internal(crate::store::StoreError::Corrupt(format!(
+        "an escalation the hub built is invalid: {}",
+        invalid.0
+    )))
 }
 
 /// Whether a placement refusal was about who asked (not theirs to see)

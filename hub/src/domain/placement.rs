@@ -334,6 +334,76 @@ pub fn decide(
     }
 }
 
+impl RefusalReason {
+    /// The reason as the expertise team reads it.
+    pub fn dutch(self) -> &'static str {
+        match self {
+            Self::NoPlace => "toch geen plek",
+            Self::OutsideCareProfile => "buiten het zorgprofiel",
+            Self::OutsideAgeBand => "buiten de leeftijdsgrens",
+            Self::GroupSafety => "veiligheid van de groep",
+            Self::NoStaff => "geen personeel beschikbaar",
+            Self::MedicalCare => "medische zorg die de groep niet kan bieden",
+            Self::Other => "andere reden",
+        }
+    }
+}
+
+/// The question an escalation puts to the region's expertise team: the
+/// placement that did not succeed, with the refusals' reasons only (never
+/// the providers' notes, which the team can ask for).
+pub fn escalation_question(refusals: &[RefusalReason], unanswered: usize) -> String {
+    let mut counted: std::collections::BTreeMap<RefusalReason, usize> = Default::default();
+    for reason in refusals {
+        *counted.entry(*reason).or_default() += 1;
+    }
+    let reasons: Vec<String> = counted
+        .iter()
+        .map(|(reason, n)| format!("{} ({n}x)", reason.dutch()))
+        .collect();
+    let mut question = format!("Geen plaatsing gevonden: {} weigering(en)", refusals.len());
+    if !reasons.is_empty() {
+        question.push_str(&format!(", redenen: {}", reasons.join(", ")));
+    }
+    if unanswered > 0 {
+        question.push_str(&format!("; {unanswered} verzoek(en) niet beantwoord"));
+    }
+    question.push_str(". Wij vragen het expertiseteam de procesregie over te nemen.");
+    question
+}
+
+/// The consultation's problem domains, from the care the child needs.
+pub fn problem_domains_for(care: CareProfiles) -> Vec<super::consultation::ProblemDomain> {
+    use super::capacity::CareProfile;
+    use super::consultation::ProblemDomain;
+    let mut domains: Vec<ProblemDomain> = care
+        .iter()
+        .map(|profile| match profile {
+            CareProfile::YouthAndParenting => ProblemDomain::Parenting,
+            CareProfile::YouthMentalHealth => ProblemDomain::MentalHealth,
+            CareProfile::MildIntellectualDisability => ProblemDomain::MildIntellectualDisability,
+            CareProfile::Forensic => ProblemDomain::Forensic,
+            CareProfile::EatingDisorders => ProblemDomain::EatingDisorder,
+        })
+        .collect();
+    if domains.is_empty() {
+        domains.push(ProblemDomain::Parenting);
+    }
+    domains
+}
+
+impl PlacementUrgency {
+    /// The consultation urgency an escalation carries.
+    pub fn consultation_urgency(self) -> super::consultation::Urgency {
+        use super::consultation::Urgency;
+        match self {
+            Self::Crisis => Urgency::Crisis,
+            Self::Urgent => Urgency::Urgent,
+            Self::Regular => Urgency::Routine,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +571,28 @@ mod tests {
                 .provider_requests
                 .len(),
             3
+        );
+    }
+
+    #[test]
+    fn an_escalation_names_reasons_only() {
+        let question = escalation_question(
+            &[
+                RefusalReason::NoStaff,
+                RefusalReason::GroupSafety,
+                RefusalReason::NoStaff,
+            ],
+            1,
+        );
+        assert_eq!(
+            question,
+            "Geen plaatsing gevonden: 3 weigering(en), redenen: veiligheid van de groep (1x), \
+             geen personeel beschikbaar (2x); 1 verzoek(en) niet beantwoord. Wij vragen het \
+             expertiseteam de procesregie over te nemen."
+        );
+        assert!(
+            FreeText::parse(&question).is_ok(),
+            "within the free-text rules"
         );
     }
 

@@ -68,6 +68,26 @@ impl pb::placements_server::Placements for PlacementsService {
         }))
     }
 
+    async fn escalate_placement_case(
+        &self,
+        request: Request<pb::EscalatePlacementCaseRequest>,
+    ) -> Result<Response<pb::EscalatePlacementCaseResponse>, Status> {
+        let actor = actor(&request)?;
+        let id = request.into_inner().placement_request_id;
+        let Seen {
+            value: (placement, consultation),
+            at,
+        } = self.app.placements.escalate(&actor, &id).await?;
+        Ok(Response::new(pb::EscalatePlacementCaseResponse {
+            placement_request: self.out(Seen {
+                value: placement,
+                at,
+            }),
+            consultation_id: consultation.id.to_string(),
+            expertise_team_id: consultation.addressee.as_str().to_owned(),
+        }))
+    }
+
     async fn get_placement_request(
         &self,
         request: Request<pb::GetPlacementRequestRequest>,

@@ -434,6 +434,53 @@ impl Store {
         .await
     }
 
+    /// What became of every provider request `requester` sent for one case:
+    /// the refusals' reasons, and how many went unanswered past their
+    /// deadline (still open, or withdrawn after it); audited.
+    pub async fn case_history(
+        &self,
+        requester: &OrgId,
+        case_reference: &CaseReference,
+        now: DateTime<Utc>,
+        record: Record<'_, (Vec<RefusalReason>, usize)>,
+    ) -> Result<(Vec<RefusalReason>, usize), PlacementError> {
+        self.audited(ConsultationAccess::Read, record, async |txn| {
+            let rows = provider_request::Entity::find()
+                .filter(provider_request::Column::RequesterId.eq(requester.as_str()))
+                .filter(provider_request::Column::CaseReference.eq(case_reference.as_str()))
+                .all(txn.db())
+                .await?;
+            let mut refusals = Vec::new();
+            let mut unanswered = 0;
+            for row in &rows {
+                let state = decode(
+                    &ProviderRequestState::STORED,
+                    row.state,
+                    "provider request state",
+                )?;
+                match state {
+                    ProviderRequestState::Refused => {
+                        let reason = row.refusal_reason.ok_or_else(|| {
+                            StoreError::Corrupt(format!("refusal {} without a reason", row.id))
+                        })?;
+                        refusals.push(decode(&RefusalReason::ALL, reason, "refusal reason")?);
+                    }
+                    ProviderRequestState::Open if millis(now) >= row.answer_due_ms => {
+                        unanswered += 1
+                    }
+                    ProviderRequestState::Withdrawn
+                        if row.answered_at_ms.is_some_and(|at| at >= row.answer_due_ms) =>
+                    {
+                        unanswered += 1
+                    }
+                    _ => {}
+                }
+            }
+            Ok((refusals, unanswered))
+        })
+        .await
+    }
+
     /// Passes a placement call's answer on; a refusal is first recorded in
     /// an audit record of its own, since the call's transaction rolled back.
     async fn audit_refusal(

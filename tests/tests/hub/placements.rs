@@ -598,3 +598,139 @@ async fn two_providers_accepting_at_once_on_two_replicas_end_one_way() {
         race(backend).await;
     }
 }
+
+async fn escalated(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let offerings = three_providers(&hub).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    // Two providers refuse the same case; a third request goes unanswered.
+    for (n, (provider, reason)) in [
+        ("kenter", pb::PlacementRefusalReason::NoStaff),
+        ("consortium-ijmond", pb::PlacementRefusalReason::GroupSafety),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let offering = &offerings.iter().find(|(p, _)| p == provider).unwrap().1;
+        let hold = hold_granted(&crisis, &format!("e{n}"), offering).await;
+        let sent = crisis
+            .placements(PERSON)
+            .request_placement(pb::RequestPlacementRequest {
+                case_reference: "CASE-escalated".into(),
+                ..placement(&format!("e{n}"), vec![hold.id])
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap();
+        let mut answer = refuse(&sent.provider_requests[0].id, reason);
+        answer.refusal_note = "Notitie die niet naar het expertiseteam gaat.".into();
+        hub.client_as(provider)
+            .await
+            .placements("Nachtcoördinator")
+            .answer_placement_request(answer)
+            .await
+            .unwrap();
+    }
+    let hold = hold_granted(&crisis, "e2", &offerings[2].1).await;
+    let open = crisis
+        .placements(PERSON)
+        .request_placement(pb::RequestPlacementRequest {
+            case_reference: "CASE-escalated".into(),
+            ..placement("e2", vec![hold.id.clone()])
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    let last = open.id;
+    hub.clock.advance(chrono::Duration::minutes(61));
+
+    let escalate = pb::EscalatePlacementCaseRequest {
+        placement_request_id: last.clone(),
+    };
+    let escalation = crisis
+        .placements(PERSON)
+        .escalate_placement_case(escalate.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(escalation.expertise_team_id, "ret-zkh-ijmond");
+    assert_eq!(
+        escalation.placement_request.unwrap().provider_requests[0].state,
+        pb::ProviderRequestState::Withdrawn as i32
+    );
+    // The team reads the case with the refusals' reasons, never the notes.
+    let consultation = hub
+        .client_as("ret-zkh-ijmond")
+        .await
+        .consultations("Procesregisseur RET")
+        .get_consultation(pb::GetConsultationRequest {
+            consultation_id: escalation.consultation_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .consultation
+        .unwrap();
+    let content = consultation.content.unwrap();
+    assert_eq!(content.case_reference, "CASE-escalated");
+    assert_eq!(
+        consultation.question_type,
+        pb::QuestionType::ProcessDirection as i32
+    );
+    assert_eq!(consultation.urgency, pb::Urgency::Crisis as i32);
+    assert!(
+        content.question.contains("2 weigering(en)"),
+        "{}",
+        content.question
+    );
+    assert!(
+        content.question.contains("geen personeel beschikbaar (1x)"),
+        "{}",
+        content.question
+    );
+    assert!(
+        content.question.contains("veiligheid van de groep (1x)"),
+        "{}",
+        content.question
+    );
+    assert!(
+        content.question.contains("1 verzoek(en) niet beantwoord"),
+        "{}",
+        content.question
+    );
+    assert!(
+        !content.question.contains("Notitie"),
+        "{}",
+        content.question
+    );
+    // A retry files no second consultation.
+    let again = crisis
+        .placements(PERSON)
+        .escalate_placement_case(escalate)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.consultation_id, escalation.consultation_id);
+    // Only the requester escalates.
+    assert_code(
+        hub.client_as("rijnland-gezinshuizen")
+            .await
+            .placements("Nachtcoördinator")
+            .escalate_placement_case(pb::EscalatePlacementCaseRequest {
+                placement_request_id: last,
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+}
+
+#[tokio::test]
+async fn a_case_nobody_takes_goes_to_the_regions_expertise_team_with_its_refusals() {
+    for backend in backends() {
+        escalated(backend).await;
+    }
+}
