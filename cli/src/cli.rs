@@ -14,6 +14,7 @@ mod chart;
 mod consult;
 mod insights;
 mod labels;
+mod place;
 mod report;
 mod trend_charts;
 
@@ -62,7 +63,8 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
-    /// Who you are (a name or staff id), for consultations; recorded in the audit trail.
+    /// Who you are (a name or staff id), for consultations and placement
+    /// requests; recorded in the audit trail.
     #[arg(long, env = "SPIL_PERSON", global = true)]
     person: Option<String>,
     #[command(subcommand)]
@@ -94,6 +96,9 @@ enum Command {
         #[arg(long, value_parser = wire::<pb::HoldState>())]
         state: Vec<pb::HoldState>,
     },
+    /// Placement requests: ask providers to take a child, answer, escalate.
+    #[command(subcommand)]
+    Place(place::PlaceCommand),
     /// Consultations: file, answer, escalate, follow.
     #[command(subcommand)]
     Consult(consult::ConsultCommand),
@@ -283,6 +288,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Consult(command) => {
             let person = consult::person(&args.person)?;
             consult::consult(&client, &person, command, format).await
+        }
+        Command::Place(command) => {
+            let person = consult::person(&args.person)?;
+            place::place(&client, &person, command, format).await
         }
         Command::Audit(command) => consult::audit(&client, command, format).await,
         Command::Insights(command) => insights::insights(&client, command, format).await,

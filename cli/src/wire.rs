@@ -41,6 +41,9 @@ wire_enums! {
     pb::ProblemDomain => "PROBLEM_DOMAIN_",
     pb::DeclineReason => "DECLINE_REASON_",
     pb::Bucket => "BUCKET_",
+    pb::PlacementUrgency => "PLACEMENT_URGENCY_",
+    pb::PlacementRefusalReason => "PLACEMENT_REFUSAL_REASON_",
+    pb::ProviderRequestState => "PROVIDER_REQUEST_STATE_",
 }
 
 /// `crisis-bed` for `PLACE_TYPE_CRISIS_BED`.
