@@ -381,7 +381,24 @@ impl App {
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.directory.now()
     }
+
+    /// A token that ties a web form to what it was served for (`binding`:
+    /// the browser session and the certificate), signed with the page-token
+    /// secret that every replica shares.
+    pub fn form_token(&self, binding: &str) -> String {
+        self.directory.pages.encode(FORM_TOKEN_SCOPE, binding)
+    }
+
+    /// Whether `token` was made by [`App::form_token`] for `binding`.
+    pub fn form_token_matches(&self, binding: &str, token: &str) -> bool {
+        self.directory
+            .pages
+            .decode(FORM_TOKEN_SCOPE, token)
+            .is_ok_and(|signed| signed == binding)
+    }
 }
+
+const FORM_TOKEN_SCOPE: &str = "web-form";
 
 impl Context {
     /// Reads the directory from the store again, e.g. after onboarding.

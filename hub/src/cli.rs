@@ -270,6 +270,9 @@ async fn demo(
          The registry as FHIR R4, with the same certificates:\n\n  \
          curl --cacert $SPIL_CA --cert $SPIL_CERT --key $SPIL_KEY \\\n    \
          'https://localhost:{fhir_port}/fhir/HealthcareService?service-type=crisis-bed&age=15'\n\n\
+         The board, in a browser with an organisation's certificate imported (the README's\n\
+         \"The board\" says how):\n\n  \
+         https://localhost:{fhir_port}/board\n\n\
          Every organisation's certificate is in {pki}/orgs/. Stop with Ctrl-C.\n",
         dir = dir.display(),
         port = addr.port(),
@@ -286,6 +289,7 @@ async fn serve(hub: Hub, telemetry: crate::telemetry::Telemetry) -> anyhow::Resu
     }
     if let Some(fhir) = hub.fhir_addr() {
         println!("spil-hub FHIR on https://{fhir}/fhir");
+        println!("spil-hub board on https://{fhir}/board");
     }
     // SIGTERM (Kubernetes, also as PID 1 in a container) and SIGINT (Ctrl-C)
     // both start a graceful stop.

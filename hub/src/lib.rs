@@ -3,6 +3,7 @@
 pub mod access;
 pub mod admission;
 pub mod app;
+pub mod board;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -231,12 +231,14 @@ impl Hub {
                     config.max_connections as usize,
                     shutdown.clone(),
                 );
+                // FHIR and the board: the two HTTP edges share the listener.
                 let routes = crate::fhir::router(
                     Arc::clone(&app),
                     identity.clone(),
                     crate::fhir::Canonical::new(&config.fhir_canonical_base),
                     config.fhir_base_url.as_deref(),
-                );
+                )
+                .merge(crate::board::router(Arc::clone(&app), identity.clone()));
                 let signal = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     if let Err(error) = Server::builder()

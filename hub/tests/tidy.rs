@@ -170,6 +170,7 @@ const LAYERS: &[(&str, &str)] = &[
     ("hub/src/store", "store"),
     ("hub/src/grpc", "edge"),
     ("hub/src/fhir", "edge"),
+    ("hub/src/board", "edge"),
     ("hub/src/access.rs", "cross-cutting"),
     ("hub/src/admission.rs", "cross-cutting"),
     ("hub/src/deadline.rs", "cross-cutting"),

@@ -2,7 +2,7 @@
 //! it; a provider sees the holds on its beds. Whether a hold may be granted
 //! is decided under the registry lock (`domain::hold`).
 
-use super::{AppError, HoldUseCases, Page};
+use super::{AppError, HoldUseCases, Page, Seen};
 use crate::domain::authz::Action;
 use crate::domain::hold::{Hold, HoldRequest, HoldState};
 use crate::domain::identity::Caller;
@@ -102,6 +102,22 @@ impl HoldUseCases {
             }
         }
         Ok((holds, next))
+    }
+
+    /// The caller's active holds (a first page of `page.size`), with the
+    /// moment they were read at, which a page counts their time left from.
+    pub async fn active_holds(
+        &self,
+        caller: &Caller,
+        page: &Page,
+    ) -> Result<Seen<Vec<Hold>>, AppError> {
+        let (holds, _) = self
+            .list_holds(caller, vec![HoldState::Active], page)
+            .await?;
+        Ok(Seen {
+            value: holds,
+            at: self.clock.now(),
+        })
     }
 
     /// Marks holds past their time as expired; run periodically.

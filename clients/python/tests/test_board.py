@@ -1,0 +1,312 @@
+"""The board in a real browser: Debian's Chromium, headless (new mode),
+driven by Selenium, doing mutual TLS itself with the organisation's
+certificate from an NSS database, chosen by the AutoSelectCertificateForUrls
+policy. Checks what a crisis worker does, that a provider's publication
+appears without a reload, the CSRF, XSS and framing defences, and axe-core's
+accessibility rules; screenshots at 360 and 1280 px go to target/board/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    load_pem_private_key,
+    pkcs12,
+)
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from spil import Hub
+from spil.v1 import capacity_pb2, common_pb2
+
+from conftest import REPOSITORY, RunningHub
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+POLICIES = Path("/etc/chromium/policies/managed")
+SCREENSHOTS = REPOSITORY / "target" / "board"
+AXE = REPOSITORY / "target" / "tools" / "node_modules" / "axe-core" / "axe.min.js"
+P12_PASSWORD = "spil-board-test"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_installed() -> None:
+    missing = [
+        name
+        for name, present in (
+            ("chromium", CHROMIUM.exists()),
+            ("chromium-driver", CHROMEDRIVER.exists()),
+            ("libnss3-tools", shutil.which("pk12util") is not None),
+            ("axe-core (npm, in target/tools)", AXE.exists()),
+        )
+        if not present
+    ]
+    if missing:
+        pytest.fail(f"the board's browser tests need {', '.join(missing)}; .ci/run installs them")
+
+
+def run(*command: str | Path) -> None:
+    subprocess.run([str(c) for c in command], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def board(hub: RunningHub) -> Iterator[str]:
+    """The board's address, with Chromium told to answer its certificate
+    request with the one certificate in the profile's NSS database."""
+    POLICIES.mkdir(parents=True, exist_ok=True)
+    policy = POLICIES / "spil-board-test.json"
+    pattern = json.dumps({"pattern": f"https://localhost:{hub.fhir_port}", "filter": {}})
+    policy.write_text(json.dumps({"AutoSelectCertificateForUrls": [pattern]}))
+    yield f"https://localhost:{hub.fhir_port}"
+    policy.unlink()
+
+
+@contextmanager
+def browser(hub: RunningHub, organisation: str, home: Path, width: int = 1280) -> Iterator[WebDriver]:
+    """Chromium holding `organisation`'s certificate, and no other."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    run("certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password")
+    ca, cert, key = hub.credentials(organisation)
+    certificates = x509.load_pem_x509_certificates(cert.read_bytes())
+    bundle = pkcs12.serialize_key_and_certificates(
+        organisation.encode(),
+        load_pem_private_key(key.read_bytes(), None),
+        certificates[0],
+        certificates[1:] or None,
+        BestAvailableEncryption(P12_PASSWORD.encode()),
+    )
+    p12 = home / f"{organisation}.p12"
+    p12.write_bytes(bundle)
+    run("pk12util", "-i", p12, "-d", f"sql:{nssdb}", "-W", P12_PASSWORD)
+    run("certutil", "-A", "-d", f"sql:{nssdb}", "-n", "spil-server-ca", "-t", "C,,", "-i", ca)
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={home / 'profile'}",
+        f"--window-size={width},900",
+    ):
+        options.add_argument(argument)
+    service = Service(str(CHROMEDRIVER), env={**os.environ, "HOME": str(home)})
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def location(location_id: str, name: str) -> capacity_pb2.UpsertLocationRequest:
+    return capacity_pb2.UpsertLocationRequest(
+        location=capacity_pb2.Location(id=location_id, name=name, municipality_code="GM0392")
+    )
+
+
+def publish(provider: Hub, location_id: str, total: int, free: int) -> str:
+    """Publishes a crisis bed at the location; returns the offering's id."""
+    update = capacity_pb2.OfferingUpdate(
+        key=capacity_pb2.OfferingKey(
+            location_id=location_id,
+            place_type=common_pb2.PLACE_TYPE_CRISIS_BED,
+            care_profiles=[common_pb2.CARE_PROFILE_YOUTH_AND_PARENTING],
+            age_band=common_pb2.AgeBand(min_age=12, max_age=17),
+            gender_policy=common_pb2.GENDER_POLICY_ANY,
+            security_level=common_pb2.SECURITY_LEVEL_OPEN,
+        ),
+        intake=common_pb2.INTAKE_AROUND_THE_CLOCK,
+        total_places=total,
+        free_places=free,
+    )
+    answer = provider.call(
+        provider.capacity.PublishCapacity,
+        capacity_pb2.PublishCapacityRequest(request_id=str(uuid.uuid4()), updates=[update]),
+    )
+    return answer.offerings[0].id
+
+
+SEARCH = "/board/zoeken?leeftijd=15&gemeente=GM0392&soort=CrisisBed"
+
+
+def result(driver: WebDriver, offering: str):
+    return driver.find_element(By.CSS_SELECTOR, f'li[data-offering="{offering}"]')
+
+
+def wait_for(driver: WebDriver, condition: Callable[[WebDriver], object], seconds: float = 10):
+    # A live refresh replaces the results under the test's feet.
+    ignored = (StaleElementReferenceException, NoSuchElementException)
+    return WebDriverWait(driver, seconds, poll_frequency=0.1, ignored_exceptions=ignored).until(
+        condition
+    )
+
+
+def screenshot(driver: WebDriver, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (360, 1280):
+        driver.set_window_size(width, 900)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, max(900, height))
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}-{width}.png"))
+        # Usable at 360 px: nothing wider than the window.
+        scroll_width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert scroll_width <= width, f"{name} is {scroll_width} px wide at {width} px"
+    driver.set_window_size(1280, 900)
+
+
+def serious_violations(driver: WebDriver) -> list[str]:
+    """axe-core's serious and critical findings on the current page. The
+    CSP forbids adding a script tag, so the source is evaluated directly."""
+    driver.execute_script(AXE.read_text())
+    found = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then(r => done(r.violations.map(v => [v.id, v.impact, v.nodes.length])));"
+    )
+    return [f"{rule} ({impact}, {nodes} nodes)" for rule, impact, nodes in found if impact in ("serious", "critical")]
+
+
+def test_a_crisis_worker_finds_a_bed_sees_it_change_live_holds_it_and_confirms(
+    hub: RunningHub, board: str, as_org, tmp_path: Path
+) -> None:
+    kenter = as_org("kenter")
+    kenter.call(kenter.capacity.UpsertLocation, location("board-haarlem", "Kenter bordtest Haarlem"))
+    offering = publish(kenter, "board-haarlem", 4, 2)
+
+    with browser(hub, "crisisdienst-zkh", tmp_path / "crisis") as driver:
+        driver.get(board + SEARCH)
+        assert "Crisisdienst Jeugd Zuid-Kennemerland" in driver.find_element(By.CLASS_NAME, "who").text
+        assert result(driver, offering).find_element(By.CLASS_NAME, "free").text == "2"
+        screenshot(driver, "zoeken")
+        assert serious_violations(driver) == []
+
+        # The provider publishes from elsewhere; the page changes without a reload.
+        driver.execute_script("window.notReloaded = true")
+        publish(kenter, "board-haarlem", 4, 3)
+        wait_for(driver, lambda d: result(d, offering).find_element(By.CLASS_NAME, "free").text == "3")
+        assert driver.execute_script("return window.notReloaded") is True
+
+        result(driver, offering).find_element(By.TAG_NAME, "button").click()
+        wait_for(driver, lambda d: d.current_url.endswith("/board/holds"))
+        countdown = driver.find_element(By.CLASS_NAME, "countdown")
+        first = countdown.text
+        assert first.startswith("nog 29:") or first.startswith("nog 30:"), first
+        wait_for(driver, lambda d: d.find_element(By.CLASS_NAME, "countdown").text != first, 3)
+        screenshot(driver, "holds")
+        assert serious_violations(driver) == []
+
+        crisis = as_org("crisisdienst-zkh")
+        held = [
+            h
+            for h in crisis.call(crisis.capacity.ListHolds, capacity_pb2.ListHoldsRequest()).holds
+            if h.offering_id == offering and h.state == capacity_pb2.HOLD_STATE_ACTIVE
+        ]
+        assert len(held) == 1 and held[0].child_municipality_code == "GM0392"
+
+        driver.find_element(By.XPATH, f'//li[@data-hold="{held[0].id}"]//button[@type="submit"]').click()
+        wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, f'li[data-hold="{held[0].id}"]'))
+        states = {
+            h.id: h.state
+            for h in crisis.call(crisis.capacity.ListHolds, capacity_pb2.ListHoldsRequest()).holds
+        }
+        assert states[held[0].id] == capacity_pb2.HOLD_STATE_CONFIRMED
+
+
+def test_a_region_is_told_it_may_not_search(hub: RunningHub, board: str, tmp_path: Path) -> None:
+    with browser(hub, "regio-zuid-kennemerland", tmp_path / "region") as driver:
+        driver.get(board + SEARCH)
+        assert "mag geen plekken zoeken" in driver.find_element(By.CLASS_NAME, "error").text
+
+
+def test_a_location_named_as_script_renders_as_text(
+    hub: RunningHub, board: str, as_org, tmp_path: Path
+) -> None:
+    kenter = as_org("kenter")
+    name = "<script>alert(1)</script>"
+    kenter.call(kenter.capacity.UpsertLocation, location("board-xss", name))
+    offering = publish(kenter, "board-xss", 2, 1)
+    with browser(hub, "crisisdienst-zkh", tmp_path / "xss") as driver:
+        driver.get(board + SEARCH)
+        heading = result(driver, offering).find_element(By.TAG_NAME, "h3")
+        assert name in heading.text
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text
+
+
+def test_a_cross_site_form_cannot_hold_and_the_board_cannot_be_framed(
+    hub: RunningHub, board: str, as_org, tmp_path: Path
+) -> None:
+    kenter = as_org("kenter")
+    kenter.call(kenter.capacity.UpsertLocation, location("board-csrf", "Kenter CSRF-test"))
+    offering = publish(kenter, "board-csrf", 2, 2)
+    crisis = as_org("crisisdienst-zkh")
+
+    def holds_on_offering() -> int:
+        listed = crisis.call(crisis.capacity.ListHolds, capacity_pb2.ListHoldsRequest()).holds
+        return sum(1 for h in listed if h.offering_id == offering)
+
+    attacker = tmp_path / "attacker.html"
+    attacker.write_text(
+        f'<form id="f" method="post" action="{board}/board/vasthouden">'
+        f'<input name="aanbod" value="{offering}"><input name="gemeente" value="GM0392">'
+        f'<input name="csrf" value="guessed"></form>'
+        f'<iframe id="frame" src="{board}/board/zoeken"></iframe>'
+    )
+    with browser(hub, "crisisdienst-zkh", tmp_path / "csrf") as driver:
+        # A page of another origin that frames the board and posts a hold.
+        driver.get(attacker.as_uri())
+        time.sleep(1)
+        driver.switch_to.frame(driver.find_element(By.ID, "frame"))
+        assert "Spil-bord" not in driver.page_source
+        driver.switch_to.default_content()
+        driver.execute_script("document.getElementById('f').submit()")
+        wait_for(driver, lambda d: "Geweigerd" in d.page_source)
+    assert holds_on_offering() == 0
+
+    # The same refusals without a browser: a cross-site request, and a form
+    # token that was not made for this session.
+    ca, cert, key = hub.credentials("crisisdienst-zkh")
+    context = ssl.create_default_context(cafile=str(ca))
+    context.load_cert_chain(str(cert), str(key))
+    body = f"aanbod={offering}&gemeente=GM0392&csrf=guessed".encode()
+    for headers, status in (
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Sec-Fetch-Site": "same-origin", "Cookie": "spil_board=" + "a" * 32}, 403),
+    ):
+        request = urllib.request.Request(
+            f"{board}/board/vasthouden", data=body, headers=headers, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, context=context)
+        assert refused.value.code == status, headers
+        assert "frame-ancestors 'none'" in refused.value.headers["Content-Security-Policy"]
+        assert refused.value.headers["X-Frame-Options"] == "DENY"
+    assert holds_on_offering() == 0
