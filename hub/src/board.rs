@@ -11,6 +11,7 @@
 //! certificate; the CSP forbids inline script and framing.
 
 mod nl;
+mod offerings;
 mod pages;
 
 use crate::app::{App, AppError, Reason};
@@ -44,6 +45,9 @@ pub fn router(app: Arc<App>, identity: Identify) -> axum::Router {
         .route("/board/holds", get(pages::holds))
         .route("/board/holds/bevestigen", post(pages::confirm))
         .route("/board/holds/vrijgeven", post(pages::release))
+        .route("/board/aanbod", get(offerings::offerings))
+        .route("/board/aanbod/lijst", get(offerings::list))
+        .route("/board/aanbod/bijwerken", post(offerings::update))
         .route("/board/live", get(pages::live))
         .route("/board/static/board.js", get(script))
         .route("/board/static/board.css", get(style))

@@ -1,6 +1,7 @@
-// The board's behaviour: countdowns on holds, and search results that
-// follow the registry live (Server-Sent Events, resumed after a drop by
-// the browser with Last-Event-ID). No inline script: the CSP forbids it.
+// The board's behaviour: countdowns on holds, lists that follow the
+// registry live (Server-Sent Events, resumed after a drop by the browser
+// with Last-Event-ID), and a notification when the provider's offerings
+// are about to go stale. No inline script: the CSP forbids it.
 "use strict";
 
 const words = document.body.dataset;
@@ -19,24 +20,27 @@ function tick() {
   }
 }
 
-function follow(results) {
+// The list with `data-live-fragment` is fetched again (with the page's own
+// query) whenever the registry moves past the revision it was drawn at.
+function follow(list) {
+  const fragment = list.dataset.liveFragment;
   const status = document.getElementById("live");
-  const source = new EventSource(`/board/live?seit=${encodeURIComponent(results.dataset.revision)}`);
+  const source = new EventSource(`/board/live?seit=${encodeURIComponent(list.dataset.revision)}`);
   let refreshing = Promise.resolve();
   source.addEventListener("change", () => {
     // One refresh at a time; the latest state is what is fetched.
     refreshing = refreshing.then(async () => {
-      const answer = await fetch(`/board/zoeken/resultaten${window.location.search}`, {
+      const answer = await fetch(`${fragment}${window.location.search}`, {
         headers: { Accept: "text/html" },
       });
       if (!answer.ok) return;
-      const current = document.getElementById("results");
-      current.outerHTML = await answer.text();
+      document.getElementById(list.id).outerHTML = await answer.text();
       if (status) {
         const at = new Date().toLocaleTimeString("nl-NL", { timeZone: "Europe/Amsterdam" });
         status.textContent = `${words.live} · ${words.updated} ${at}`;
         status.classList.remove("lost");
       }
+      remind();
     });
   });
   source.addEventListener("error", () => {
@@ -45,12 +49,31 @@ function follow(results) {
       status.classList.add("lost");
     }
   });
-  source.addEventListener("open", () => {
-    if (status) status.classList.remove("lost");
+}
+
+// A provider whose offerings are about to go stale hears it from the
+// browser when it allows notifications; the page's banner says it anyway.
+let reminded = false;
+function remind() {
+  if (reminded || !document.querySelector("[data-soon]")) return;
+  if ("Notification" in window && Notification.permission === "granted") {
+    new Notification(words.notification);
+    reminded = true;
+  }
+}
+
+const notify = document.getElementById("notify");
+if (notify && "Notification" in window && Notification.permission === "default") {
+  notify.hidden = false;
+  notify.addEventListener("click", async () => {
+    await Notification.requestPermission();
+    notify.hidden = true;
+    remind();
   });
 }
 
 tick();
 setInterval(tick, 1000);
-const results = document.getElementById("results");
-if (results) follow(results);
+remind();
+const live = document.querySelector("[data-live-fragment]");
+if (live) follow(live);

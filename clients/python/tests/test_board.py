@@ -239,6 +239,39 @@ def test_a_crisis_worker_finds_a_bed_sees_it_change_live_holds_it_and_confirms(
         assert states[held[0].id] == capacity_pb2.HOLD_STATE_CONFIRMED
 
 
+def test_a_provider_confirms_its_numbers_with_one_tap_and_the_crisis_worker_sees_it_fresh(
+    hub: RunningHub, board: str, tmp_path: Path
+) -> None:
+    """The demo's IJmond crisis bed was last confirmed 20 hours ago: stale."""
+    with (
+        browser(hub, "consortium-ijmond", tmp_path / "provider") as provider,
+        browser(hub, "crisisdienst-zkh", tmp_path / "crisis") as crisis,
+    ):
+        provider.get(board + "/board/aanbod")
+        assert provider.find_elements(By.CSS_SELECTOR, "[data-soon]"), "the stale banner"
+        stale = provider.find_element(By.CSS_SELECTOR, "li.offering.stale")
+        offering = stale.get_attribute("data-offering")
+        screenshot(provider, "aanbod")
+        assert serious_violations(provider) == []
+
+        crisis.get(board + SEARCH)
+        assert "stale" in result(crisis, offering).get_attribute("class")
+        assert not result(crisis, offering).find_elements(By.TAG_NAME, "button"), "no hold on stale"
+        crisis.execute_script("window.notReloaded = true")
+
+        unchanged = stale.find_element(By.XPATH, './/input[@value="ongewijzigd"]/..//button')
+        unchanged.click()
+        wait_for(
+            provider,
+            lambda d: "stale" not in d.find_element(
+                By.CSS_SELECTOR, f'li[data-offering="{offering}"]'
+            ).get_attribute("class"),
+        )
+        wait_for(crisis, lambda d: "stale" not in result(d, offering).get_attribute("class"))
+        assert result(crisis, offering).find_element(By.CLASS_NAME, "free").text.isdigit()
+        assert crisis.execute_script("return window.notReloaded") is True
+
+
 def test_a_region_is_told_it_may_not_search(hub: RunningHub, board: str, tmp_path: Path) -> None:
     with browser(hub, "regio-zuid-kennemerland", tmp_path / "region") as driver:
         driver.get(board + SEARCH)

@@ -382,6 +382,26 @@ impl RegistryUseCases {
         }
     }
 
+    /// A provider's own offerings, fresh or not, as the search view holds
+    /// them, with the revision and moment they were read at.
+    pub async fn own_offerings(
+        &self,
+        caller: &Caller,
+    ) -> Result<Seen<(Vec<Offering>, Revision)>, AppError> {
+        self.authorise(caller, Action::PublishCapacity)?;
+        let (revision, at) = self.caught_up().await?;
+        let offerings = self.view.read(&[], |offerings| {
+            offerings
+                .filter(|o| o.location.provider_id == caller.org.id)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        Ok(Seen {
+            value: (offerings, revision),
+            at,
+        })
+    }
+
     /// One offering of the catalogue, as [`Self::catalogue`] shows it.
     pub async fn catalogue_offering(
         &self,

@@ -23,7 +23,11 @@ use chrono_tz::Europe::Amsterdam;
 use futures::StreamExt;
 
 /// A page with its status; a new session's cookie goes with it.
-fn page(visitor: &Visitor, status: StatusCode, html: Result<String, askama::Error>) -> Response {
+pub(super) fn page(
+    visitor: &Visitor,
+    status: StatusCode,
+    html: Result<String, askama::Error>,
+) -> Response {
     let Ok(html) = html else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -43,14 +47,14 @@ fn page(visitor: &Visitor, status: StatusCode, html: Result<String, askama::Erro
 
 #[derive(Template)]
 #[template(path = "board/error.html")]
-struct ErrorPage<'a> {
+pub(super) struct ErrorPage<'a> {
     t: &'static Text,
     title: &'static str,
     org_name: &'a str,
     message: &'static str,
 }
 
-fn refused(board: &Board, visitor: &Visitor, error: &AppError) -> Response {
+pub(super) fn refused(board: &Board, visitor: &Visitor, error: &AppError) -> Response {
     let (status, message) = refusal_text(error);
     let org_name = org_name(board, visitor);
     let view = ErrorPage {
@@ -62,7 +66,7 @@ fn refused(board: &Board, visitor: &Visitor, error: &AppError) -> Response {
     page(visitor, status, view.render())
 }
 
-fn org_name(_board: &Board, visitor: &Visitor) -> String {
+pub(super) fn org_name(_board: &Board, visitor: &Visitor) -> String {
     visitor.caller.org.name.clone()
 }
 
@@ -191,7 +195,7 @@ struct SearchView<'a> {
     results: Option<String>,
 }
 
-fn ago(t: &Text, then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(super) fn ago(t: &Text, then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let minutes = (now - then).num_minutes();
     match minutes {
         ..1 => t.just_now.to_owned(),
@@ -339,7 +343,7 @@ pub async fn results(State(board): State<Board>, visitor: Visitor, parts: Parts)
 }
 
 /// The fields of a posted form, once its token is checked.
-fn posted(
+pub(super) fn posted(
     board: &Board,
     visitor: &Visitor,
     body: &Bytes,
@@ -367,7 +371,7 @@ fn posted(
     Ok(fields)
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields
         .iter()
         .find(|(n, _)| n == name)
