@@ -155,6 +155,10 @@ struct LocationArgs {
     latitude: Option<f64>,
     #[arg(long, requires = "latitude")]
     longitude: Option<f64>,
+    /// The intake desk's functional telephone number (never a person's),
+    /// e.g. 023-5550100.
+    #[arg(long)]
+    intake_phone: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -405,6 +409,7 @@ async fn location(
                 name: l.name.clone(),
                 municipality_code: l.municipality.clone(),
                 coordinates,
+                intake_phone: l.intake_phone.clone().unwrap_or_default(),
                 ..Default::default()
             }),
         })
@@ -569,8 +574,8 @@ impl Render for Found {
         }
         writeln!(
             out,
-            "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  STATUS",
-            "OFFERING", "TYPE", "LOCATION", "AGES", "FREE", "HELD", "KM"
+            "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {:<15} STATUS",
+            "OFFERING", "TYPE", "LOCATION", "AGES", "FREE", "HELD", "KM", "INTAKE PHONE"
         )?;
         for r in &found.results {
             let o = r.offering.clone().unwrap_or_default();
@@ -579,7 +584,7 @@ impl Render for Found {
             let location = o.location.clone().unwrap_or_default();
             writeln!(
                 out,
-                "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {}",
+                "{:<36}  {:<22} {:<32} {:<7} {:>5} {:>5} {:>7}  {:<15} {}",
                 o.id,
                 crate::wire::kebab(key.place_type()),
                 truncate(&location.name, 32),
@@ -587,6 +592,11 @@ impl Render for Found {
                 format!("{}/{}", o.available_places, o.total_places),
                 o.held_places,
                 r.distance_km.map_or("-".into(), |d| format!("{d:.1}")),
+                if location.intake_phone.is_empty() {
+                    "-"
+                } else {
+                    &location.intake_phone
+                },
                 if o.freshness() == pb::Freshness::Stale {
                     "STALE".to_string()
                 } else {
@@ -813,6 +823,7 @@ fn offering_json(o: &pb::Offering) -> serde_json::Value {
         "location_id": key.location_id,
         "location_name": location.name,
         "municipality_code": location.municipality_code,
+        "intake_phone": location.intake_phone,
         "region_id": location.region_id,
         "place_type": key.place_type().as_str_name(),
         "care_profiles": key.care_profiles().map(|p| p.as_str_name()).collect::<Vec<_>>(),

@@ -62,6 +62,7 @@ fn offerings() -> Vec<Offering> {
                     municipality: MunicipalityCode::parse("GM0392").expect("valid"),
                     region_id: ["zuid-kennemerland", "ijmond", "haaglanden"][i as usize % 3].into(),
                     coordinates: Coordinates::new(52.0 + f64::from(i % 100) / 100.0, 4.5).ok(),
+                    intake_phone: None,
                 },
             }
         })

@@ -12,8 +12,9 @@ pub use history::{HISTORY_WEEKS, seed_consultation_history, seed_history};
 
 use crate::app::{Actor, App, AppError, PublishRequest, TransitionCommand, UpdateRequest};
 use crate::domain::capacity::{
-    AgeBand, CareProfile, CareProfiles, Coordinates, DisplayName, GenderPolicy, Intake, LocationId,
-    LocationSpec, MunicipalityCode, OfferingKey, PlaceCounts, PlaceType, RequestId, SecurityLevel,
+    AgeBand, CareProfile, CareProfiles, Coordinates, DisplayName, GenderPolicy, Intake,
+    IntakePhone, LocationId, LocationSpec, MunicipalityCode, OfferingKey, PlaceCounts, PlaceType,
+    RequestId, SecurityLevel,
 };
 use crate::domain::consultation::{
     AgeYears, CaseContent, ConsultationAction, ConsultationId, DeclineReason, NewConsultation,
@@ -488,7 +489,7 @@ pub async fn seed_national_scale(app: &App) -> anyhow::Result<()> {
 /// The demo's locations, upserted.
 async fn seed_locations(app: &App) -> anyhow::Result<()> {
     let directory = app.directory.directory();
-    for (id, provider, name, municipality) in LOCATIONS {
+    for (n, (id, provider, name, municipality)) in LOCATIONS.iter().enumerate() {
         let coordinates = directory
             .municipalities
             .get(*municipality)
@@ -498,6 +499,11 @@ async fn seed_locations(app: &App) -> anyhow::Result<()> {
             name: DisplayName::parse(name).expect("demo names are valid"),
             municipality: MunicipalityCode::parse(municipality).expect("demo codes are valid"),
             coordinates,
+            // A made-up company number per desk (088 is for organisations).
+            intake_phone: Some(
+                IntakePhone::parse(&format!("088-555 {:02} {:02}", 10 + n / 100, n % 100))
+                    .expect("demo phone numbers are valid"),
+            ),
         };
         app.registry
             .upsert_location(&as_org(app, provider), spec)

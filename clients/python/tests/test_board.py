@@ -203,6 +203,9 @@ def test_a_crisis_worker_finds_a_bed_sees_it_change_live_holds_it_and_confirms(
     with browser(hub, "crisisdienst-zkh", tmp_path / "crisis") as driver:
         driver.get(board + SEARCH)
         assert "Crisisdienst Jeugd Zuid-Kennemerland" in driver.find_element(By.CLASS_NAME, "who").text
+        # Whom to call before driving: the demo's Haarlem crisis desk.
+        phones = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, 'a[href^="tel:"]')]
+        assert "tel:0885551000" in phones, phones
         assert result(driver, offering).find_element(By.CLASS_NAME, "free").text == "2"
         screenshot(driver, "zoeken")
         assert serious_violations(driver) == []

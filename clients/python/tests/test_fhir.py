@@ -215,6 +215,12 @@ def test_a_fhir_client_reads_services_with_their_locations_and_a_capacity_report
     assert reports[0]["measure"] == f"{CANONICAL}/Measure/capacity"
 
 
+def test_a_location_carries_its_intake_desks_phone(hub: RunningHub) -> None:
+    crisis = Fhir(hub, "crisisdienst-zkh")
+    location = crisis.get("Location/kenter-crisis-haarlem")
+    assert location["telecom"] == [{"system": "phone", "use": "work", "value": "088-555 10 00"}]
+
+
 def test_stale_capacity_is_absent_never_free(hub: RunningHub, as_org) -> None:
     fresh = publish_observed(hub, as_org, "fhir-kenter-fresh", free=2, hours_ago=0)
     # A crisis bed is fresh for 12 hours: this one was stale when published.

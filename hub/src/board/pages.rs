@@ -168,6 +168,9 @@ struct Row {
     stale: bool,
     confirmed_ago: String,
     distance: Option<String>,
+    /// The intake desk's number as typed, and as `tel:` dials it (`+` and
+    /// digits only, so safe in the link).
+    phone: Option<(String, String)>,
     holdable: bool,
 }
 
@@ -262,6 +265,11 @@ async fn render_results(
                 stale,
                 confirmed_ago: ago(&NL, offering.observed_at, found.at),
                 distance: hit.distance_km.map(|km| format!("{km:.0}")),
+                phone: offering
+                    .location
+                    .intake_phone
+                    .as_ref()
+                    .map(|p| (p.as_str().to_owned(), p.dialable())),
             }
         })
         .collect();

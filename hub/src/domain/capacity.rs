@@ -305,6 +305,57 @@ pub struct LocationSpec {
     pub name: DisplayName,
     pub municipality: MunicipalityCode,
     pub coordinates: Option<Coordinates>,
+    pub intake_phone: Option<IntakePhone>,
+}
+
+/// The functional telephone number of a location's intake desk, which crisis
+/// staff call before they drive: a Dutch number (0 and nine more digits, or
+/// an 0800/0900 number of eight) or an international one (+, 8 to 15
+/// digits), with spaces, hyphens or parentheses as typed. A bare nine-digit number, the shape of a BSN, is
+/// neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakePhone(String);
+
+impl IntakePhone {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let typed = raw.trim();
+        let allowed = typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '+'));
+        let digits = typed.chars().filter(char::is_ascii_digit).count();
+        let plus = typed.matches('+').count();
+        let valid = allowed
+            && typed.len() <= 30
+            && if plus == 1 && typed.starts_with('+') {
+                (8..=15).contains(&digits)
+            } else {
+                let number = typed.trim_start_matches('(');
+                let freephone = ["0800", "0900"]
+                    .iter()
+                    .any(|prefix| number.starts_with(prefix));
+                plus == 0 && number.starts_with('0') && (digits == 10 || (freephone && digits == 8))
+            };
+        if valid {
+            Ok(Self(typed.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "must be a telephone number: 0 and nine digits, or + and 8 to 15 digits",
+            ))
+        }
+    }
+
+    /// As the provider typed it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For a `tel:` link: `+` and digits only.
+    pub fn dialable(&self) -> String {
+        self.0
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect()
+    }
 }
 
 /// A stored location with what the hub derives from it.
@@ -316,6 +367,7 @@ pub struct Location {
     pub municipality: MunicipalityCode,
     pub region_id: String,
     pub coordinates: Option<Coordinates>,
+    pub intake_phone: Option<IntakePhone>,
 }
 
 /// A short name for display: 1 to 200 characters, no control characters.
@@ -503,6 +555,33 @@ pub fn available_places(published_free: u32, held: u32, placed: u32, freshness: 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_intake_phone_is_a_dialable_number_and_never_a_bare_bsn() {
+        for good in [
+            "023-5550100",
+            "+31 23 555 0100",
+            "(023) 555 01 00",
+            "0800-0432",
+        ] {
+            assert!(IntakePhone::parse(good).is_ok(), "{good}");
+        }
+        let phone = IntakePhone::parse(" +31 (0)23 555 0100 ").unwrap();
+        assert_eq!(phone.dialable(), "+310235550100");
+        assert!(IntakePhone::parse("023-5550100").is_ok());
+        assert!(IntakePhone::parse("+31 23 555 0100").is_ok());
+        for bad in [
+            "111222333",
+            "23-5550100",
+            "0235550100 ext 2",
+            "++31235550100",
+            "0612345678901",
+            "",
+        ] {
+            assert!(IntakePhone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

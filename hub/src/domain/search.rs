@@ -204,6 +204,7 @@ mod tests {
                 municipality: MunicipalityCode::parse("GM0392").unwrap(),
                 region_id: "zuid-kennemerland".into(),
                 coordinates: coords.map(|(la, lo)| Coordinates::new(la, lo).unwrap()),
+                intake_phone: None,
             },
         }
     }

@@ -24,8 +24,8 @@ use fhir_model::r4b::resources::{
     OperationOutcome, OperationOutcomeIssue, Resource,
 };
 use fhir_model::r4b::types::{
-    Address, CodeableConcept, Coding, Extension, ExtensionValue, Identifier, Meta, Period,
-    Quantity, Reference,
+    Address, CodeableConcept, Coding, ContactPoint, Extension, ExtensionValue, Identifier, Meta,
+    Period, Quantity, Reference,
 };
 use fhir_model::{BuilderError, Instant};
 
@@ -352,6 +352,16 @@ pub fn location(
             location.provider_id.as_str(),
             provider_name,
         )?);
+    if let Some(phone) = &location.intake_phone {
+        // The intake desk's functional number: a work phone of the location.
+        builder = builder.telecom(vec![Some(
+            ContactPoint::builder()
+                .system(codes::ContactPointSystem::Phone)
+                .value(phone.as_str().to_owned())
+                .r#use(codes::ContactPointUse::Work)
+                .build()?,
+        )]);
+    }
     if let Some(at) = location.coordinates {
         builder = builder.position(
             LocationPosition::builder()

@@ -7,9 +7,9 @@ use crate::app::{
 use crate::domain::Invalid;
 use crate::domain::capacity::{
     AgeBand, CareProfile, CareProfiles, ChildAge, ChildGender, Coordinates, DisplayName, Freshness,
-    FreshnessPolicy, GenderPolicy, Intake, Location, LocationId, LocationSpec, MAX_WAITING_DAYS,
-    MunicipalityCode, Offering, OfferingKey, PlaceCounts, PlaceType, RequestId, Revision,
-    SecurityLevel,
+    FreshnessPolicy, GenderPolicy, Intake, IntakePhone, Location, LocationId, LocationSpec,
+    MAX_WAITING_DAYS, MunicipalityCode, Offering, OfferingKey, PlaceCounts, PlaceType, RequestId,
+    Revision, SecurityLevel,
 };
 use crate::domain::geo::{Municipality, Region};
 use crate::domain::hold::{Hold, HoldDuration, HoldRequest, HoldState};
@@ -170,6 +170,14 @@ pub fn location_spec(location: Option<pb::Location>) -> Result<LocationSpec> {
                 )
             })
             .transpose()?,
+        intake_phone: (!location.intake_phone.trim().is_empty())
+            .then(|| {
+                field(
+                    "location.intake_phone",
+                    IntakePhone::parse(&location.intake_phone),
+                )
+            })
+            .transpose()?,
     })
 }
 
@@ -184,6 +192,10 @@ pub fn location_out(location: Location) -> pb::Location {
             latitude: c.latitude,
             longitude: c.longitude,
         }),
+        intake_phone: location
+            .intake_phone
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 

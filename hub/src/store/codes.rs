@@ -4,7 +4,7 @@
 use super::StoreError;
 use super::entities::{hold, location, offering};
 use crate::domain::capacity::{
-    AgeBand, CareProfiles, Coordinates, GenderPolicy, Intake, Location, LocationId,
+    AgeBand, CareProfiles, Coordinates, GenderPolicy, Intake, IntakePhone, Location, LocationId,
     MunicipalityCode, Offering, OfferingKey, PlaceCounts, PlaceType, Revision, SecurityLevel,
 };
 use crate::domain::hold::{Hold, HoldState};
@@ -80,6 +80,11 @@ impl location::Model {
             )?,
             region_id: self.region_id,
             coordinates: coordinates(self.latitude, self.longitude),
+            intake_phone: self
+                .intake_phone
+                .as_deref()
+                .map(|phone| parsed(IntakePhone::parse(phone), "intake phone"))
+                .transpose()?,
         })
     }
 }

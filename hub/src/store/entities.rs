@@ -79,6 +79,7 @@ pub mod location {
         pub latitude: Option<f64>,
         pub longitude: Option<f64>,
         pub updated_at_ms: i64,
+        pub intake_phone: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M20261127InsightsScope),
             Box::new(M20261201HoldsByOffering),
             Box::new(M20261204PlacementRequests),
+            Box::new(M20261204LocationIntakePhone),
         ]
     }
 }
@@ -699,6 +700,29 @@ impl MigrationTrait for M20261204PlacementRequests {
         ))
         .await?;
         Ok(())
+    }
+}
+
+/// Each location's intake desk telephone number, which crisis staff call
+/// before they drive.
+struct M20261204LocationIntakePhone;
+
+impl MigrationName for M20261204LocationIntakePhone {
+    fn name(&self) -> &str {
+        "m20261204_location_intake_phone"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261204LocationIntakePhone {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("locations")
+                .add_column(string_null("intake_phone"))
+                .to_owned(),
+        )
+        .await
     }
 }
 

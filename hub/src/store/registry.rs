@@ -290,6 +290,7 @@ impl Store {
                 latitude: Set(spec.coordinates.map(|c| c.latitude)),
                 longitude: Set(spec.coordinates.map(|c| c.longitude)),
                 updated_at_ms: Set(millis(now)),
+                intake_phone: Set(spec.intake_phone.as_ref().map(|p| p.as_str().to_owned())),
             };
             let created = existing.is_none();
             let saved = if created {

@@ -1,7 +1,53 @@
 //! Publications and search: what a crisis worker sees.
 
+use super::support::assert_bad_field;
 use spil_tests::fixtures::*;
 use spil_tests::{TestHub, pb};
+
+/// Crisis staff phone before they drive: each location carries its intake
+/// desk's number, shown with every offering found there.
+#[tokio::test]
+async fn a_location_carries_its_intake_phone_to_every_search() {
+    let hub = TestHub::spawn().await;
+    let kenter = hub.client_as("kenter").await;
+    let mut with_phone = location("kenter-haarlem", "GM0392");
+    with_phone.location.as_mut().unwrap().intake_phone = "023-555 01 00".into();
+    let stored = kenter
+        .capacity()
+        .upsert_location(with_phone)
+        .await
+        .unwrap()
+        .into_inner()
+        .location
+        .unwrap();
+    assert_eq!(stored.intake_phone, "023-555 01 00");
+    crisis_bed_offering(&kenter, "kenter-haarlem", 2, 1).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let found = crisis
+        .capacity()
+        .search_places(crisis_search())
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = found.results[0]
+        .offering
+        .as_ref()
+        .unwrap()
+        .location
+        .as_ref()
+        .unwrap();
+    assert_eq!(shown.intake_phone, "023-555 01 00");
+
+    // A nine-digit number (the shape of a BSN) or a fragment is no phone number.
+    for bad in ["111222333", "555-0100", "bel de receptie"] {
+        let mut request = location("kenter-haarlem", "GM0392");
+        request.location.as_mut().unwrap().intake_phone = bad.into();
+        assert_bad_field(
+            kenter.capacity().upsert_location(request).await,
+            "location.intake_phone",
+        );
+    }
+}
 
 #[tokio::test]
 async fn a_publication_is_found_by_search_and_counts_only_while_fresh() {
