@@ -275,6 +275,38 @@ def test_a_provider_confirms_its_numbers_with_one_tap_and_the_crisis_worker_sees
         assert crisis.execute_script("return window.notReloaded") is True
 
 
+def test_after_its_connection_drops_the_board_catches_up_with_what_it_missed(
+    hub: RunningHub, board: str, as_org, tmp_path: Path
+) -> None:
+    """The board's hub stops for over 10 s while the provider publishes twice
+    through another replica on the same database; when it is back, the page
+    catches up by itself, from the last revision it saw."""
+    kenter = as_org("kenter")
+    kenter.call(kenter.capacity.UpsertLocation, location("board-offline", "Kenter offline-test"))
+    offering = publish(kenter, "board-offline", 6, 1)
+    with browser(hub, "crisisdienst-zkh", tmp_path / "offline") as driver:
+        driver.get(board + SEARCH)
+        assert result(driver, offering).find_element(By.CLASS_NAME, "free").text == "1"
+        driver.execute_script("window.notReloaded = true")
+        hub.stop()
+        wait_for(driver, lambda d: "lost" in d.find_element(By.ID, "live").get_attribute("class"))
+        started = time.monotonic()
+        other = RunningHub(hub.directory)
+        other.start()
+        try:
+            with other.connect("kenter") as provider:
+                publish(provider, "board-offline", 6, 4)
+                publish(provider, "board-offline", 6, 5)
+        finally:
+            other.stop()
+        time.sleep(max(0.0, 10 - (time.monotonic() - started)))
+        assert result(driver, offering).find_element(By.CLASS_NAME, "free").text == "1"
+        hub.start()
+        # Nothing is published after this: the page must catch up by itself.
+        wait_for(driver, lambda d: result(d, offering).find_element(By.CLASS_NAME, "free").text == "5", 30)
+        assert driver.execute_script("return window.notReloaded") is True
+
+
 def test_a_region_is_told_it_may_not_search(hub: RunningHub, board: str, tmp_path: Path) -> None:
     with browser(hub, "regio-zuid-kennemerland", tmp_path / "region") as driver:
         driver.get(board + SEARCH)
