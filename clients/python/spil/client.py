@@ -26,6 +26,8 @@ from spil.v1 import (
     directory_pb2,
     directory_pb2_grpc,
     insights_pb2_grpc,
+    placements_pb2,
+    placements_pb2_grpc,
 )
 
 Response = TypeVar("Response")
@@ -121,6 +123,7 @@ class Hub:
         self.consultations = consultations_pb2_grpc.ConsultationsStub(self.channel)
         self.directory = directory_pb2_grpc.DirectoryStub(self.channel)
         self.insights = insights_pb2_grpc.InsightsStub(self.channel)
+        self.placements = placements_pb2_grpc.PlacementsStub(self.channel)
         self.audit = audit_pb2_grpc.AuditStub(self.channel)
 
     @classmethod
@@ -232,6 +235,69 @@ class Hub:
     def release_hold(self, hold_id: str) -> capacity_pb2.Hold:
         request = capacity_pb2.ReleaseHoldRequest(hold_id=hold_id)
         return self.call(self.capacity.ReleaseHold, request).hold
+
+    # Placement requests: the crisis service asks, the provider answers.
+
+    def request_placement(
+        self,
+        hold_ids: list[str],
+        *,
+        case_reference: str,
+        age_years: int,
+        care_profiles: list[int],
+        urgency: int,
+        security_level: int = 1,
+        note: str = "",
+        consent_recorded: bool,
+        request_id: str | None = None,
+    ) -> placements_pb2.PlacementRequest:
+        """Asks the providers of one to three held places to take the child;
+        retrying with the same `request_id` is safe."""
+        request = placements_pb2.RequestPlacementRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            hold_ids=hold_ids,
+            case_reference=case_reference,
+            age_years=age_years,
+            care_profiles=care_profiles,
+            security_level=security_level,
+            urgency=urgency,
+            note=note,
+            consent_recorded=consent_recorded,
+        )
+        return self.call(self.placements.RequestPlacement, request).placement_request
+
+    def accept_placement(self, provider_request_id: str) -> placements_pb2.PlacementRequest:
+        """The provider takes the child: its hold becomes the placement."""
+        request = placements_pb2.AnswerPlacementRequestRequest(
+            provider_request_id=provider_request_id, accept=True
+        )
+        return self.call(self.placements.AnswerPlacementRequest, request).placement_request
+
+    def refuse_placement(
+        self,
+        provider_request_id: str,
+        reason: int,
+        *,
+        note: str = "",
+        referral_offering_id: str = "",
+    ) -> placements_pb2.PlacementRequest:
+        """The provider refuses with one of the grounded reasons."""
+        request = placements_pb2.AnswerPlacementRequestRequest(
+            provider_request_id=provider_request_id,
+            accept=False,
+            refusal_reason=reason,
+            refusal_note=note,
+            referral_offering_id=referral_offering_id,
+        )
+        return self.call(self.placements.AnswerPlacementRequest, request).placement_request
+
+    def placement_requests(self) -> Iterator[placements_pb2.PlacementRequest]:
+        """The requests the caller sent or was asked, newest first."""
+        return self.pages(
+            self.placements.ListPlacementRequests,
+            placements_pb2.ListPlacementRequestsRequest(),
+            "placement_requests",
+        )
 
     # Watches that survive reconnects.
 
