@@ -515,7 +515,7 @@ impl Render for Holds {
                 crate::wire::kebab(h.state()),
                 h.offering_id,
                 h.child_municipality_code,
-                expires(h).map_or("-".into(), |e| e.format("%Y-%m-%d %H:%M UTC").to_string()),
+                expires(h).map_or("-".into(), crate::render::local_time),
             )?;
         }
         if self.0.is_empty() {

@@ -46,3 +46,28 @@ pub fn show(format: Format, answer: &impl Render) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
+
+/// A moment as a Dutch reader expects it: Amsterdam's time, with its zone
+/// (CET or CEST). JSON keeps UTC for scripts.
+pub fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::Amsterdam)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+/// A wire timestamp as [`local_time`], or `-` when absent.
+pub fn local_timestamp(at: &Option<prost_types::Timestamp>) -> String {
+    at.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .map_or("-".into(), local_time)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_in_amsterdam_summer_and_winter() {
+        let winter = chrono::DateTime::from_timestamp(1_796_404_800, 0).unwrap();
+        assert_eq!(super::local_time(winter), "2026-12-04 18:20 CET");
+        let summer = chrono::DateTime::from_timestamp(1_782_000_000, 0).unwrap();
+        assert_eq!(super::local_time(summer), "2026-06-21 02:00 CEST");
+    }
+}

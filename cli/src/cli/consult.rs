@@ -158,8 +158,7 @@ fn short(name: &str, prefix: &str) -> String {
 }
 
 fn when(ts: &Option<prost_types::Timestamp>) -> String {
-    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+    crate::render::local_timestamp(ts)
 }
 
 fn consultation_json(c: &pb::Consultation) -> serde_json::Value {

@@ -167,8 +167,13 @@ pub async fn place(
 struct Requests(Vec<pb::PlacementRequest>);
 
 fn at(t: &Option<prost_types::Timestamp>) -> String {
+    crate::render::local_timestamp(t)
+}
+
+/// For scripts: UTC, RFC 3339.
+fn utc(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|t| t.to_rfc3339())
 }
 
 impl Render for Requests {
@@ -237,7 +242,7 @@ impl Render for Requests {
                 json!({"id": r.id, "requester_id": r.requester_id, "case_reference": r.case_reference,
                        "age_years": r.age_years, "child_municipality_code": r.child_municipality_code,
                        "urgency": r.urgency().as_str_name(), "note": r.note,
-                       "answer_due": at(&r.answer_due), "provider_requests": parts})
+                       "answer_due": utc(&r.answer_due), "provider_requests": parts})
             })
             .collect()
     }

@@ -191,7 +191,7 @@ pub async fn write_report(
         from = from.format("%Y-%m-%d"),
         to = to.format("%Y-%m-%d"),
         revision = capacity.revision,
-        now = to.format("%Y-%m-%d %H:%M UTC"),
+        now = crate::render::local_time(to),
     );
     let places: u32 = capacity.figures.iter().map(|f| f.total_places).sum();
     let free: u32 = capacity.figures.iter().map(|f| f.free_places).sum();
