@@ -579,6 +579,11 @@ async fn housekeeping(
                     Ok(erased) => tracing::info!(erased, "consultation content erased"),
                     Err(error) => tracing::warn!(%error, "failed to erase consultations"),
                 }
+                match app.placements.erase_expired_placements().await {
+                    Ok(0) => {}
+                    Ok(erased) => tracing::info!(erased, "placement request notes erased"),
+                    Err(error) => tracing::warn!(%error, "failed to erase placement requests"),
+                }
             }
         };
         tracing::Instrument::instrument(round, tracing::debug_span!("housekeeping")).await;

@@ -48,6 +48,10 @@ const ESCALATE: Call = Call {
     event_type: "placement.escalate",
     action: AuditAction::Update,
 };
+const ERASE: Call = Call {
+    event_type: "placement.erase",
+    action: AuditAction::Erase,
+};
 const GET: Call = Call {
     event_type: "placement.get",
     action: AuditAction::Read,
@@ -296,6 +300,45 @@ impl PlacementUseCases {
             value: (request, filed.value),
             at: now,
         })
+    }
+
+    /// Erases the notes and case reference of placement requests whose
+    /// answer deadline passed more than the consultations' retention period
+    /// ago, each with its audit record; run periodically.
+    pub async fn erase_expired_placements(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let cutoff = now - self.settings.consultation_retention;
+        let mut erased = 0;
+        loop {
+            let due = self.store.placements_to_erase(cutoff, 100).await?;
+            if due.is_empty() {
+                return Ok(erased);
+            }
+            let mut progressed = false;
+            for id in due {
+                let record = || NewAuditRecord {
+                    at: now,
+                    event_type: ERASE.event_type.into(),
+                    organisation: super::consultations::SYSTEM_ACTOR.into(),
+                    person: "retention".into(),
+                    certificate_identity: String::new(),
+                    consultation_id: Some(id.clone()),
+                    action: ERASE.action,
+                    outcome: AuditOutcome::Allowed,
+                };
+                if self
+                    .store
+                    .erase_placement(&id, cutoff, now, &record)
+                    .await?
+                {
+                    erased += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return Ok(erased);
+            }
+        }
     }
 
     /// The expertise team of the region `municipality` lies in.

@@ -140,6 +140,8 @@ pub struct PlacementRequest {
     pub created_at: DateTime<Utc>,
     pub answer_due: DateTime<Utc>,
     pub provider_requests: Vec<ProviderRequest>,
+    /// Set once the retention period erased its notes and case reference.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// A request to send, parsed at the edge.
@@ -349,6 +351,22 @@ impl RefusalReason {
     }
 }
 
+/// What an erased request shows instead of its case reference: nothing that
+/// links it to the case, unique to the request so that no two erased
+/// requests read as one case.
+pub fn erased_case_reference(placement_request_id: &str) -> String {
+    // Letters only: digits could read as a BSN or a date to the case
+    // reference's own checks.
+    let letters: String = placement_request_id
+        .chars()
+        .filter_map(|c| c.to_digit(16))
+        .rev()
+        .take(12)
+        .map(|n| char::from(b'a' + n as u8))
+        .collect();
+    format!("gewist-{letters}")
+}
+
 /// The question an escalation puts to the region's expertise team: the
 /// placement that did not succeed, with the refusals' reasons only (never
 /// the providers' notes, which the team can ask for).
@@ -446,6 +464,7 @@ mod tests {
                 asked("b", "lindenhof"),
                 asked("c", "parlan"),
             ],
+            erased_at: None,
         }
     }
 
@@ -594,6 +613,21 @@ mod tests {
             FreeText::parse(&question).is_ok(),
             "within the free-text rules"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_erased_case_reference_is_always_a_valid_one(id in ".*") {
+            let erased = erased_case_reference(&id);
+            proptest::prop_assert!(CaseReference::parse(&erased).is_ok(), "{}", erased);
+        }
+    }
+
+    #[test]
+    fn erased_requests_do_not_read_as_one_case() {
+        let one = erased_case_reference("01a24309-a42b-779a-b0dc-3b68e813f188");
+        let other = erased_case_reference("01a24309-a43b-7230-a2f2-4cb9e012a20c");
+        assert_ne!(one, other);
     }
 
     #[test]

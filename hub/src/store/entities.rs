@@ -213,6 +213,8 @@ pub mod provider_request {
         pub refusal_note: Option<String>,
         pub referral_offering_id: Option<String>,
         pub answered_at_ms: Option<i64>,
+        /// When the retention period's end erased its free text.
+        pub erased_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

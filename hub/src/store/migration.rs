@@ -672,6 +672,7 @@ impl MigrationTrait for M20261204PlacementRequests {
                 .col(text_null("refusal_note"))
                 .col(string_null("referral_offering_id"))
                 .col(big_integer_null("answered_at_ms"))
+                .col(big_integer_null("erased_at_ms"))
                 .to_owned(),
         )
         .await?;

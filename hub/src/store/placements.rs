@@ -18,6 +18,7 @@ use crate::domain::placement::{
 };
 use crate::domain::privacy::{CaseReference, FreeText};
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect,
@@ -118,6 +119,7 @@ fn assemble(rows: &[provider_request::Model]) -> Result<PlacementRequest, StoreE
             .iter()
             .map(into_provider_request)
             .collect::<Result<_, _>>()?,
+        erased_at: first.erased_at_ms.map(time).transpose()?,
     })
 }
 
@@ -252,6 +254,7 @@ impl Store {
                         refusal_note: Set(None),
                         referral_offering_id: Set(None),
                         answered_at_ms: Set(None),
+                        erased_at_ms: Set(None),
                     }
                     .insert(txn)
                     .await?;
@@ -477,6 +480,72 @@ impl Store {
                 }
             }
             Ok((refusals, unanswered))
+        })
+        .await
+    }
+
+    /// Placement requests whose answer deadline lies before `due_before`
+    /// and whose notes and case reference are still there.
+    pub async fn placements_to_erase(
+        &self,
+        due_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<String> = provider_request::Entity::find()
+            .select_only()
+            .column(provider_request::Column::PlacementRequestId)
+            .filter(provider_request::Column::ErasedAtMs.is_null())
+            .filter(provider_request::Column::AnswerDueMs.lt(millis(due_before)))
+            .group_by(provider_request::Column::PlacementRequestId)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        Ok(ids)
+    }
+
+    /// Erases one placement request's free text (its note and the refusals'
+    /// notes) and replaces its case reference, keeping what the regions
+    /// count (states, reasons, times); with its audit record, under the
+    /// registry lock like every placement change. `false` when another
+    /// replica erased it first.
+    pub async fn erase_placement(
+        &self,
+        placement_request_id: &str,
+        due_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        record: &(dyn Fn() -> NewAuditRecord + Sync),
+    ) -> Result<bool, StoreError> {
+        self.write("erase_placement", async |write| {
+            let rows = rows_of(write.txn(), placement_request_id).await?;
+            let due = rows
+                .iter()
+                .any(|r| r.erased_at_ms.is_none() && r.answer_due_ms < millis(due_before));
+            if !due {
+                return Ok(false);
+            }
+            provider_request::Entity::update_many()
+                .col_expr(
+                    provider_request::Column::Note,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    provider_request::Column::RefusalNote,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    provider_request::Column::CaseReference,
+                    Expr::value(rules::erased_case_reference(placement_request_id)),
+                )
+                .col_expr(
+                    provider_request::Column::ErasedAtMs,
+                    Expr::value(millis(now)),
+                )
+                .filter(provider_request::Column::PlacementRequestId.eq(placement_request_id))
+                .exec(write.txn())
+                .await?;
+            append_audit(self, write.txn(), record()).await?;
+            Ok(true)
         })
         .await
     }

@@ -734,3 +734,73 @@ async fn a_case_nobody_takes_goes_to_the_regions_expertise_team_with_its_refusal
         escalated(backend).await;
     }
 }
+
+/// Requests are kept as long as consultations: past the retention period
+/// after their deadline, the notes go and the case reference no longer
+/// links to the case; what regions count stays.
+#[tokio::test]
+async fn a_request_loses_its_notes_and_case_reference_after_the_retention_period() {
+    let hub = TestHub::spawn_with(spil_tests::default_backend(), |config| {
+        config.consultation_retention_days = 30;
+    })
+    .await;
+    let offerings = three_providers(&hub).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let hold = hold_granted(&crisis, "kept", &offerings[0].1).await;
+    let sent = crisis
+        .placements(PERSON)
+        .request_placement(placement("kept", vec![hold.id]))
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    hub.client_as("kenter")
+        .await
+        .placements("Nachtcoördinator")
+        .answer_placement_request(refuse(
+            &sent.provider_requests[0].id,
+            pb::PlacementRefusalReason::Other,
+        ))
+        .await
+        .unwrap();
+    let erase = || async {
+        hub.hub()
+            .app()
+            .placements
+            .erase_expired_placements()
+            .await
+            .unwrap()
+    };
+
+    hub.clock.advance(chrono::Duration::days(30));
+    assert_eq!(erase().await, 0, "the deadline was an hour after sending");
+    hub.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(erase().await, 1);
+    assert_eq!(erase().await, 0, "erased once");
+
+    let erased = crisis
+        .placements(PERSON)
+        .get_placement_request(pb::GetPlacementRequestRequest {
+            placement_request_id: sent.id,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap();
+    assert!(erased.erased_at.is_some());
+    assert!(erased.note.is_empty());
+    assert!(
+        erased.case_reference.starts_with("gewist-"),
+        "{}",
+        erased.case_reference
+    );
+    let part = &erased.provider_requests[0];
+    assert!(part.refusal_note.is_empty());
+    assert_eq!(
+        part.refusal_reason,
+        pb::PlacementRefusalReason::Other as i32
+    );
+    assert_eq!(part.state, pb::ProviderRequestState::Refused as i32);
+}

@@ -156,6 +156,7 @@ pub fn placement_request_out(
             .unwrap_or_default(),
         created_at: Some(timestamp(request.created_at)),
         answer_due: Some(timestamp(due)),
+        erased_at: request.erased_at.map(timestamp),
         provider_requests: request
             .provider_requests
             .into_iter()
