@@ -54,7 +54,7 @@ impl Call {
     pub const WATCH: Call = Call::new("consultation.watch", AuditAction::Read);
     pub const ERASE: Call = Call::new("consultation.erase", AuditAction::Erase);
 
-    const fn new(event_type: &'static str, action: AuditAction) -> Self {
+    pub(super) const fn new(event_type: &'static str, action: AuditAction) -> Self {
         Self { event_type, action }
     }
 
@@ -126,6 +126,29 @@ pub type ConsultationWatchStream = ReceiverStream<Result<ConsultationWatchMessag
 const EVENT_BATCH: u64 = 256;
 
 impl super::Context {
+    /// The audit record of one call: who (organisation, certificate, the
+    /// person once checked), what, about which subject, and how it ended.
+    pub(super) fn audit_record(
+        &self,
+        actor: &Actor,
+        person: Option<&Person>,
+        call: Call,
+        consultation_id: Option<&str>,
+        outcome: AuditOutcome,
+    ) -> NewAuditRecord {
+        NewAuditRecord {
+            at: self.clock.now(),
+            event_type: call.event_type.into(),
+            organisation: actor.caller.org.id.as_str().into(),
+            // A person that failed its check is not repeated: it may hold a BSN.
+            person: person.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            certificate_identity: actor.caller.certificate_identity.clone(),
+            consultation_id: consultation_id.map(str::to_owned),
+            action: call.action,
+            outcome,
+        }
+    }
+
     /// The person acting, once the role admits the call at all.
     pub(super) fn check_actor(&self, actor: &Actor, action: Action) -> Result<Person, AppError> {
         self.authorise(&actor.caller, action)?;
@@ -197,27 +220,6 @@ impl ConsultationUseCases {
         match request {
             Ok(request) => Ok((person, request)),
             Err(error) => self.refused(actor, Some(&person), call, None, error).await,
-        }
-    }
-
-    fn audit_record(
-        &self,
-        actor: &Actor,
-        person: Option<&Person>,
-        call: Call,
-        consultation_id: Option<&str>,
-        outcome: AuditOutcome,
-    ) -> NewAuditRecord {
-        NewAuditRecord {
-            at: self.clock.now(),
-            event_type: call.event_type.into(),
-            organisation: actor.caller.org.id.as_str().into(),
-            // A person that failed its check is not repeated: it may hold a BSN.
-            person: person.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-            certificate_identity: actor.caller.certificate_identity.clone(),
-            consultation_id: consultation_id.map(str::to_owned),
-            action: call.action,
-            outcome,
         }
     }
 

@@ -4,7 +4,7 @@
 //! one audit record naming the request; the rules are
 //! `domain::placement::decide`, applied by the store under the registry lock.
 
-use super::consultations::{Actor, Parsed, outcome_of};
+use super::consultations::{Actor, Call, Parsed, outcome_of};
 use super::{AppError, Page, PlacementUseCases, Reason, Seen};
 use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::authz::Action;
@@ -21,45 +21,14 @@ use crate::domain::privacy::FreeText;
 use crate::store::{ConsultationAccess, NewAuditRecord, PlacementError};
 use std::sync::Arc;
 
-/// What a call is, for its audit record.
-#[derive(Debug, Clone, Copy)]
-struct Call {
-    event_type: &'static str,
-    action: AuditAction,
-}
-
-const REQUEST: Call = Call {
-    event_type: "placement.request",
-    action: AuditAction::Create,
-};
-const ACCEPT: Call = Call {
-    event_type: "placement.accept",
-    action: AuditAction::Update,
-};
-const REFUSE: Call = Call {
-    event_type: "placement.refuse",
-    action: AuditAction::Update,
-};
-const WITHDRAW: Call = Call {
-    event_type: "placement.withdraw",
-    action: AuditAction::Update,
-};
-const ESCALATE: Call = Call {
-    event_type: "placement.escalate",
-    action: AuditAction::Update,
-};
-const ERASE: Call = Call {
-    event_type: "placement.erase",
-    action: AuditAction::Erase,
-};
-const GET: Call = Call {
-    event_type: "placement.get",
-    action: AuditAction::Read,
-};
-const LIST: Call = Call {
-    event_type: "placement.list",
-    action: AuditAction::Read,
-};
+const REQUEST: Call = Call::new("placement.request", AuditAction::Create);
+const ACCEPT: Call = Call::new("placement.accept", AuditAction::Update);
+const REFUSE: Call = Call::new("placement.refuse", AuditAction::Update);
+const WITHDRAW: Call = Call::new("placement.withdraw", AuditAction::Update);
+const ESCALATE: Call = Call::new("placement.escalate", AuditAction::Update);
+const ERASE: Call = Call::new("placement.erase", AuditAction::Erase);
+const GET: Call = Call::new("placement.get", AuditAction::Read);
+const LIST: Call = Call::new("placement.list", AuditAction::Read);
 
 impl From<PlacementError> for AppError {
     fn from(error: PlacementError) -> Self {
@@ -104,27 +73,6 @@ impl From<PlacementError> for AppError {
 }
 
 impl PlacementUseCases {
-    fn record(
-        &self,
-        actor: &Actor,
-        person: Option<&Person>,
-        call: Call,
-        subject: Option<&str>,
-        outcome: AuditOutcome,
-    ) -> NewAuditRecord {
-        NewAuditRecord {
-            at: self.clock.now(),
-            event_type: call.event_type.into(),
-            organisation: actor.caller.org.id.as_str().into(),
-            person: person.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-            certificate_identity: actor.caller.certificate_identity.clone(),
-            // The trail's subject column: here the placement request.
-            consultation_id: subject.map(str::to_owned),
-            action: call.action,
-            outcome,
-        }
-    }
-
     /// The audit record of a call that reached the store, drawn from its
     /// answer (which names the request) or its error.
     fn recorder<'a>(
@@ -135,7 +83,7 @@ impl PlacementUseCases {
         subject: Option<&'a str>,
     ) -> impl Fn(Result<&PlacementRequest, &PlacementError>) -> NewAuditRecord + Sync + 'a {
         move |result| match result {
-            Ok(request) => self.record(
+            Ok(request) => self.audit_record(
                 actor,
                 Some(person),
                 call,
@@ -144,7 +92,7 @@ impl PlacementUseCases {
             ),
             Err(error) => {
                 let outcome = placement_outcome(error);
-                self.record(actor, Some(person), call, subject, outcome)
+                self.audit_record(actor, Some(person), call, subject, outcome)
             }
         }
     }
@@ -166,7 +114,8 @@ impl PlacementUseCases {
             Ok(admitted) => Ok(admitted),
             Err(error) => {
                 let person = self.check_actor(actor, action).ok();
-                let record = self.record(actor, person.as_ref(), call, subject, outcome_of(&error));
+                let record =
+                    self.audit_record(actor, person.as_ref(), call, subject, outcome_of(&error));
                 self.store
                     .audited(
                         ConsultationAccess::Read,
@@ -267,7 +216,7 @@ impl PlacementUseCases {
             .await?;
         let history_record = |result: Result<&(Vec<RefusalReason>, usize), &PlacementError>| {
             let outcome = result.map_or_else(placement_outcome, |_| AuditOutcome::Allowed);
-            self.record(actor, Some(&person), ESCALATE, subject, outcome)
+            self.audit_record(actor, Some(&person), ESCALATE, subject, outcome)
         };
         let (refusals, unanswered) = self
             .store
@@ -404,7 +353,7 @@ impl PlacementUseCases {
                 Ok(_) => AuditOutcome::Allowed,
                 Err(error) => placement_outcome(error),
             };
-            self.record(actor, Some(&person), LIST, None, outcome)
+            self.audit_record(actor, Some(&person), LIST, None, outcome)
         };
         let mut requests = self
             .store

@@ -3,6 +3,7 @@
 //! wins, and a place under an open request is offered to no one else.
 
 use super::support::{assert_bad_field, assert_code, assert_precondition};
+use spil_client::SpilClient;
 use spil_tests::fixtures::*;
 use spil_tests::{Backend, TestHub, backends, pb};
 use tonic::Code;
@@ -31,6 +32,32 @@ async fn three_providers(hub: &TestHub) -> Vec<(String, String)> {
 
 fn location_in(id: &str, municipality: &str) -> pb::UpsertLocationRequest {
     location(id, municipality)
+}
+
+/// Sends a placement request as the crisis service's person and expects it sent.
+async fn ask(client: &SpilClient, request: pb::RequestPlacementRequest) -> pb::PlacementRequest {
+    client
+        .placements(PERSON)
+        .request_placement(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap()
+}
+
+/// A placement request as `person` of `client`'s organisation sees it.
+async fn read_request(client: &SpilClient, person: &str, id: &str) -> pb::PlacementRequest {
+    client
+        .placements(person)
+        .get_placement_request(pb::GetPlacementRequestRequest {
+            placement_request_id: id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .placement_request
+        .unwrap()
 }
 
 fn placement(request_id: &str, hold_ids: Vec<String>) -> pb::RequestPlacementRequest {
@@ -109,14 +136,7 @@ async fn accepted_then_the_others_withdrawn(backend: Backend) {
     for (n, (_, offering)) in offerings.iter().enumerate() {
         holds.push(hold_granted(&crisis, &format!("h{n}"), offering).await.id);
     }
-    let sent = crisis
-        .placements(PERSON)
-        .request_placement(placement("p1", holds.clone()))
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let sent = ask(&crisis, placement("p1", holds.clone())).await;
     assert_eq!(sent.provider_requests.len(), 3);
     assert!(
         sent.provider_requests
@@ -156,16 +176,7 @@ async fn accepted_then_the_others_withdrawn(backend: Backend) {
         answered.provider_requests[0].state,
         pb::ProviderRequestState::Accepted as i32
     );
-    let seen = crisis
-        .placements(PERSON)
-        .get_placement_request(pb::GetPlacementRequestRequest {
-            placement_request_id: sent.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let seen = read_request(&crisis, PERSON, &sent.id).await;
     let states: Vec<(String, i32)> = seen
         .provider_requests
         .iter()
@@ -196,16 +207,7 @@ async fn accepted_then_the_others_withdrawn(backend: Backend) {
 
     // A withdrawn provider that answers late hears it was withdrawn.
     let kenter = hub.client_as("kenter").await;
-    let kenter_part = kenter
-        .placements("Nachtcoördinator")
-        .get_placement_request(pb::GetPlacementRequestRequest {
-            placement_request_id: sent.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let kenter_part = read_request(&kenter, "Nachtcoördinator", &sent.id).await;
     assert_eq!(kenter_part.provider_requests.len(), 1);
     assert_precondition(
         kenter
@@ -262,14 +264,7 @@ async fn every_refusal_reason(backend: Backend) {
     ];
     for (n, reason) in reasons.into_iter().enumerate() {
         let hold = hold_granted(&crisis, &format!("r{n}"), kenter_offering).await;
-        let sent = crisis
-            .placements(PERSON)
-            .request_placement(placement(&format!("q{n}"), vec![hold.id.clone()]))
-            .await
-            .unwrap()
-            .into_inner()
-            .placement_request
-            .unwrap();
+        let sent = ask(&crisis, placement(&format!("q{n}"), vec![hold.id.clone()])).await;
         assert_eq!(available(&hub, kenter_offering).await, 0);
         let part = sent.provider_requests[0].id.clone();
         if reason == pb::PlacementRefusalReason::Other {
@@ -309,16 +304,7 @@ async fn every_refusal_reason(backend: Backend) {
         let part = &refused.provider_requests[0];
         assert_eq!(part.state, pb::ProviderRequestState::Refused as i32);
         assert_eq!(part.refusal_reason, reason as i32);
-        let seen_by_requester = crisis
-            .placements(PERSON)
-            .get_placement_request(pb::GetPlacementRequestRequest {
-                placement_request_id: sent.id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .placement_request
-            .unwrap();
+        let seen_by_requester = read_request(&crisis, PERSON, &sent.id).await;
         assert_eq!(
             seen_by_requester.provider_requests[0].refusal_reason,
             reason as i32
@@ -342,14 +328,7 @@ async fn every_refusal_reason(backend: Backend) {
 
     // A referral must name another provider's offering.
     let hold = hold_granted(&crisis, "own", kenter_offering).await;
-    let sent = crisis
-        .placements(PERSON)
-        .request_placement(placement("own", vec![hold.id]))
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let sent = ask(&crisis, placement("own", vec![hold.id])).await;
     let mut own = refuse(
         &sent.provider_requests[0].id,
         pb::PlacementRefusalReason::NoStaff,
@@ -377,14 +356,7 @@ async fn overdue_and_withdrawn(backend: Backend) {
     let (_, offering) = &offerings[0];
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let hold = hold_granted(&crisis, "late", offering).await;
-    let sent = crisis
-        .placements(PERSON)
-        .request_placement(placement("late", vec![hold.id.clone()]))
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let sent = ask(&crisis, placement("late", vec![hold.id.clone()])).await;
     // A hold already under an open request cannot be asked for twice.
     assert_precondition(
         crisis
@@ -395,16 +367,7 @@ async fn overdue_and_withdrawn(backend: Backend) {
     );
     // The crisis deadline (one hour) passes unanswered: overdue, the place back.
     hub.clock.advance(chrono::Duration::minutes(61));
-    let seen = crisis
-        .placements(PERSON)
-        .get_placement_request(pb::GetPlacementRequestRequest {
-            placement_request_id: sent.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let seen = read_request(&crisis, PERSON, &sent.id).await;
     assert_eq!(
         seen.provider_requests[0].state,
         pb::ProviderRequestState::Overdue as i32
@@ -559,16 +522,7 @@ async fn race(backend: Backend) {
         );
         let lost = outcomes.into_iter().find_map(|r| r.as_ref().err()).unwrap();
         assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
-        let seen = crisis
-            .placements(PERSON)
-            .get_placement_request(pb::GetPlacementRequestRequest {
-                placement_request_id: sent.id,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .placement_request
-            .unwrap();
+        let seen = read_request(&crisis, PERSON, &sent.id).await;
         let mut states: Vec<i32> = seen.provider_requests.iter().map(|p| p.state).collect();
         states.sort();
         assert_eq!(
@@ -747,14 +701,7 @@ async fn a_request_loses_its_notes_and_case_reference_after_the_retention_period
     let offerings = three_providers(&hub).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
     let hold = hold_granted(&crisis, "kept", &offerings[0].1).await;
-    let sent = crisis
-        .placements(PERSON)
-        .request_placement(placement("kept", vec![hold.id]))
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let sent = ask(&crisis, placement("kept", vec![hold.id])).await;
     hub.client_as("kenter")
         .await
         .placements("Nachtcoördinator")
@@ -779,16 +726,7 @@ async fn a_request_loses_its_notes_and_case_reference_after_the_retention_period
     assert_eq!(erase().await, 1);
     assert_eq!(erase().await, 0, "erased once");
 
-    let erased = crisis
-        .placements(PERSON)
-        .get_placement_request(pb::GetPlacementRequestRequest {
-            placement_request_id: sent.id,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .placement_request
-        .unwrap();
+    let erased = read_request(&crisis, PERSON, &sent.id).await;
     assert!(erased.erased_at.is_some());
     assert!(erased.note.is_empty());
     assert!(
