@@ -16,14 +16,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
+    Encoding,
     load_pem_private_key,
     pkcs12,
 )
@@ -311,6 +314,56 @@ def test_a_region_is_told_it_may_not_search(hub: RunningHub, board: str, tmp_pat
     with browser(hub, "regio-zuid-kennemerland", tmp_path / "region") as driver:
         driver.get(board + SEARCH)
         assert "mag geen plekken zoeken" in driver.find_element(By.CLASS_NAME, "error").text
+
+
+def test_a_revoked_certificate_gets_no_page_at_all(hub: RunningHub, board: str, tmp_path: Path) -> None:
+    """The board's TLS refuses the revoked certificate (the hub reloads its
+    CRL file by itself), so the browser gets no page, not even an error page
+    of the board's."""
+    pki = hub.directory / "pki"
+    crl_file = pki / "client-ca.crl.pem"
+    original = crl_file.read_bytes()
+    with browser(hub, "crisisdienst-haaglanden", tmp_path / "before") as driver:
+        driver.get(board + SEARCH)
+        assert "Crisisdienst Jeugd Haaglanden" in driver.find_element(By.CLASS_NAME, "who").text
+
+    ca = x509.load_pem_x509_certificate((pki / "client-ca.pem").read_bytes())
+    ca_key = load_pem_private_key((pki / "client-ca-key.pem").read_bytes(), None)
+    _, cert, _ = hub.credentials("crisisdienst-haaglanden")
+    serial = x509.load_pem_x509_certificates(cert.read_bytes())[0].serial_number
+    now = datetime.now(timezone.utc)
+    revoked = (
+        x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(now - timedelta(minutes=1))
+        .next_update(now + timedelta(days=1))
+        .add_revoked_certificate(revoked)
+        .add_extension(x509.CRLNumber(int(time.time())), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    staged = crl_file.with_suffix(".new")
+    staged.write_bytes(crl.public_bytes(Encoding.PEM))
+    staged.replace(crl_file)
+    try:
+        # The hub checks its files every 10 s.
+        time.sleep(12)
+        with browser(hub, "crisisdienst-haaglanden", tmp_path / "after") as driver:
+            try:
+                driver.get(board + SEARCH)
+            except Exception:
+                pass  # a failed navigation is what is expected
+            assert "Spil-bord" not in driver.page_source
+            assert not driver.find_elements(By.CLASS_NAME, "who")
+    finally:
+        staged.write_bytes(original)
+        staged.replace(crl_file)
+        time.sleep(12)
 
 
 def test_a_location_named_as_script_renders_as_text(
