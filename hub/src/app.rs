@@ -128,6 +128,25 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// What the caller reads: the error's own words, or for an internal
+    /// error an id to quote, with the cause logged under that id (never
+    /// sent). Every edge answers with this.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(source) => {
+                let error_id = uuid::Uuid::new_v4();
+                tracing::error!(%error_id, cause = %source.redacted(), "internal error");
+                format!("internal error {error_id}")
+            }
+            AppError::Invalid(violations) => violations
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.description))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldViolation::new(field, description)])
     }

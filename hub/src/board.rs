@@ -208,6 +208,11 @@ fn refusal_text(error: &AppError) -> (StatusCode, &'static str) {
         AppError::ResourceExhausted { .. } | AppError::Unavailable(_) | AppError::Aborted(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, t.try_again)
         }
+        AppError::Internal(_) => {
+            // Logged under an id; the person is asked to try again.
+            let _ = error.public_message();
+            (StatusCode::INTERNAL_SERVER_ERROR, t.try_again)
+        }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, t.try_again),
     }
 }

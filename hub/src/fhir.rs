@@ -25,7 +25,6 @@ pub use resources::Canonical;
 use resources::{SearchParameter, Served};
 use std::sync::Arc;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-use tonic_types::StatusExt;
 
 /// The media type of every answer.
 const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0";
@@ -226,54 +225,49 @@ impl FhirError {
     }
 }
 
-impl From<tonic::Status> for FhirError {
-    fn from(status: tonic::Status) -> Self {
-        use tonic::Code;
-        let (http, code) = match status.code() {
-            Code::InvalidArgument | Code::OutOfRange => {
+impl From<AppError> for FhirError {
+    fn from(error: AppError) -> Self {
+        let (status, code) = match &error {
+            AppError::Invalid(_) | AppError::OutOfRange(_) => {
                 (StatusCode::BAD_REQUEST, IssueType::Invalid)
             }
-            Code::Unauthenticated => (StatusCode::UNAUTHORIZED, IssueType::Login),
-            Code::PermissionDenied => (StatusCode::FORBIDDEN, IssueType::Forbidden),
-            Code::NotFound => (StatusCode::NOT_FOUND, IssueType::NotFound),
-            Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled),
-            Code::Unavailable | Code::Aborted => {
+            AppError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, IssueType::Login),
+            AppError::PermissionDenied(_) => (StatusCode::FORBIDDEN, IssueType::Forbidden),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, IssueType::NotFound),
+            AppError::FailedPrecondition { .. } | AppError::AlreadyExists(_) => {
+                (StatusCode::CONFLICT, IssueType::Conflict)
+            }
+            AppError::ResourceExhausted { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled)
+            }
+            AppError::Unavailable(_) | AppError::Aborted(_) | AppError::ShuttingDown { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, IssueType::Transient)
             }
-            Code::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, IssueType::Timeout),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception),
         };
         // The use-cases name fields as the gRPC requests spell them; here
         // they are search parameters.
-        let expressions = status
-            .get_details_bad_request()
-            .map(|bad| {
-                bad.field_violations
-                    .iter()
-                    .map(|v| {
-                        let field = v.field.split('[').next().unwrap_or(&v.field);
-                        match field {
-                            "region_ids" | "region_id" => "region",
-                            "municipality_codes" => "municipality",
-                            other => other,
-                        }
-                        .to_owned()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let expressions = match &error {
+            AppError::Invalid(violations) => violations
+                .iter()
+                .map(|v| {
+                    let field = v.field.split('[').next().unwrap_or(&v.field);
+                    match field {
+                        "region_ids" | "region_id" => "region",
+                        "municipality_codes" => "municipality",
+                        other => other,
+                    }
+                    .to_owned()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         Self {
-            status: http,
+            status,
             code,
-            diagnostics: status.message().to_owned(),
+            diagnostics: error.public_message(),
             expressions,
         }
-    }
-}
-
-impl From<AppError> for FhirError {
-    fn from(error: AppError) -> Self {
-        tonic::Status::from(error).into()
     }
 }
 

@@ -128,12 +128,8 @@ impl From<AppError> for Status {
                 details.set_retry_info(Some(std::time::Duration::from_secs(1)));
                 Status::with_error_details(Code::Unavailable, error.to_string(), details)
             }
-            AppError::Internal(source) => {
-                // The cause stays in the log; the caller gets an id to quote.
-                let error_id = uuid::Uuid::new_v4();
-                tracing::error!(%error_id, cause = %source.redacted(), "internal error");
-                Status::internal(format!("internal error {error_id}"))
-            }
+            // The cause stays in the log; the caller gets an id to quote.
+            internal @ AppError::Internal(_) => Status::internal(internal.public_message()),
         }
     }
 }
