@@ -13,14 +13,19 @@ const PERSON: &str = "A. Jansen";
 
 /// The methods of `spil.v1.Consultations`, read from the wire contract.
 fn consultation_methods() -> Vec<String> {
+    service_methods("Consultations")
+}
+
+/// The methods of one `spil.v1` service, read from the wire contract.
+fn service_methods(name: &str) -> Vec<String> {
     let set = prost_types::FileDescriptorSet::decode(spil_proto::FILE_DESCRIPTOR_SET).unwrap();
     let service = set
         .file
         .iter()
         .filter(|f| f.package() == "spil.v1")
         .flat_map(|f| f.service.iter())
-        .find(|s| s.name() == "Consultations")
-        .expect("spil.v1.Consultations in the descriptor set");
+        .find(|s| s.name() == name)
+        .expect("the service in the descriptor set");
     service.method.iter().map(|m| m.name().to_owned()).collect()
 }
 
@@ -590,4 +595,180 @@ async fn a_call_failing_after_its_work_began_leaves_no_change_and_one_record_of_
     let refusal = last_record(&auditor).await;
     assert_eq!(refusal.event_type, "consultation.test");
     assert_eq!(refusal.outcome, pb::AuditOutcome::Rejected as i32);
+}
+
+/// Every placement call, allowed or refused, writes its audit record naming
+/// the request; an escalation writes its two (the withdrawal, and the
+/// reading of the case's refusals) and the consultation's filing its one.
+#[tokio::test]
+async fn every_placement_call_is_audited_allowed_or_refused() {
+    use spil_tests::fixtures::{crisis_bed_offering, hold_granted};
+    let hub = TestHub::spawn().await;
+    let auditor = hub.client_as("spil-privacy").await;
+    let kenter = hub.kenter_with_location().await;
+    let offering = crisis_bed_offering(&kenter, "kenter-haarlem", 8, 8).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let mut requests = 0;
+    let mut send = async || {
+        requests += 1;
+        let hold = hold_granted(&crisis, &format!("h{requests}"), &offering).await;
+        crisis
+            .placements(PERSON)
+            .request_placement(pb::RequestPlacementRequest {
+                request_id: format!("p{requests}"),
+                hold_ids: vec![hold.id],
+                case_reference: format!("AUDIT-{requests}"),
+                age_years: 15,
+                care_profiles: vec![pb::CareProfile::YouthAndParenting as i32],
+                security_level: pb::SecurityLevel::Open as i32,
+                urgency: pb::PlacementUrgency::Crisis as i32,
+                note: String::new(),
+                consent_recorded: true,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .placement_request
+            .unwrap()
+    };
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let methods = service_methods("Placements");
+    assert_eq!(
+        methods.len(),
+        6,
+        "a new RPC needs its audit check here: {methods:?}"
+    );
+    for method in &methods {
+        let sent = send().await;
+        let part = sent.provider_requests[0].id.clone();
+        let before = trail_length(&auditor).await;
+        let (event_type, records) = match method.as_str() {
+            "RequestPlacement" => {
+                send().await;
+                ("placement.request", 1)
+            }
+            "AnswerPlacementRequest" => {
+                kenter
+                    .placements(PERSON)
+                    .answer_placement_request(pb::AnswerPlacementRequestRequest {
+                        provider_request_id: part.clone(),
+                        accept: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                ("placement.accept", 1)
+            }
+            "WithdrawPlacementRequest" => {
+                crisis
+                    .placements(PERSON)
+                    .withdraw_placement_request(pb::WithdrawPlacementRequestRequest {
+                        placement_request_id: sent.id.clone(),
+                    })
+                    .await
+                    .unwrap();
+                ("placement.withdraw", 1)
+            }
+            "EscalatePlacementCase" => {
+                crisis
+                    .placements(PERSON)
+                    .escalate_placement_case(pb::EscalatePlacementCaseRequest {
+                        placement_request_id: sent.id.clone(),
+                    })
+                    .await
+                    .unwrap();
+                ("consultation.file", 3)
+            }
+            "GetPlacementRequest" => {
+                kenter
+                    .placements(PERSON)
+                    .get_placement_request(pb::GetPlacementRequestRequest {
+                        placement_request_id: sent.id.clone(),
+                    })
+                    .await
+                    .unwrap();
+                ("placement.get", 1)
+            }
+            "ListPlacementRequests" => {
+                crisis
+                    .placements(PERSON)
+                    .list_placement_requests(pb::ListPlacementRequestsRequest::default())
+                    .await
+                    .unwrap();
+                ("placement.list", 1)
+            }
+            other => panic!("no audit check for {other}"),
+        };
+        assert_eq!(trail_length(&auditor).await, before + records, "{method}");
+        let record = last_record(&auditor).await;
+        assert_eq!(record.event_type, event_type, "{method}");
+        assert_eq!(record.outcome, pb::AuditOutcome::Allowed as i32, "{method}");
+        assert_eq!(record.person, PERSON, "{method}");
+
+        // Refused: a region takes no part in placement requests.
+        let before = trail_length(&auditor).await;
+        let refused = match method.as_str() {
+            "RequestPlacement" => region
+                .placements(PERSON)
+                .request_placement(pb::RequestPlacementRequest::default())
+                .await
+                .map(|_| ()),
+            "AnswerPlacementRequest" => region
+                .placements(PERSON)
+                .answer_placement_request(pb::AnswerPlacementRequestRequest {
+                    provider_request_id: part.clone(),
+                    accept: true,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            "WithdrawPlacementRequest" => region
+                .placements(PERSON)
+                .withdraw_placement_request(pb::WithdrawPlacementRequestRequest {
+                    placement_request_id: sent.id.clone(),
+                })
+                .await
+                .map(|_| ()),
+            "EscalatePlacementCase" => region
+                .placements(PERSON)
+                .escalate_placement_case(pb::EscalatePlacementCaseRequest {
+                    placement_request_id: sent.id.clone(),
+                })
+                .await
+                .map(|_| ()),
+            "GetPlacementRequest" => region
+                .placements(PERSON)
+                .get_placement_request(pb::GetPlacementRequestRequest {
+                    placement_request_id: sent.id.clone(),
+                })
+                .await
+                .map(|_| ()),
+            _ => region
+                .placements(PERSON)
+                .list_placement_requests(pb::ListPlacementRequestsRequest::default())
+                .await
+                .map(|_| ()),
+        };
+        assert_code(refused, Code::PermissionDenied);
+        assert_one_record(
+            &auditor,
+            before,
+            &format!("placement.{}", refused_type(method)),
+            pb::AuditOutcome::Denied,
+            "regio-zuid-kennemerland",
+        )
+        .await;
+    }
+}
+
+/// The event type a refused placement call is recorded under.
+fn refused_type(method: &str) -> &'static str {
+    match method {
+        "RequestPlacement" => "request",
+        "AnswerPlacementRequest" => "accept",
+        "WithdrawPlacementRequest" => "withdraw",
+        "EscalatePlacementCase" => "escalate",
+        "GetPlacementRequest" => "get",
+        _ => "list",
+    }
 }
