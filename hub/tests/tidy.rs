@@ -230,6 +230,7 @@ const RULES: &[Rule] = &[
             "crate::app",
             "crate::grpc",
             "crate::fhir",
+            "crate::board",
             "crate::config",
         ],
     },
@@ -243,6 +244,7 @@ const RULES: &[Rule] = &[
             "fhir_model",
             "crate::grpc",
             "crate::fhir",
+            "crate::board",
         ],
     },
     Rule {
@@ -255,6 +257,7 @@ const RULES: &[Rule] = &[
             "crate::app",
             "crate::grpc",
             "crate::fhir",
+            "crate::board",
         ],
     },
     Rule {
@@ -269,12 +272,20 @@ const RULES: &[Rule] = &[
             "crate::store",
             "crate::grpc",
             "crate::fhir",
+            "crate::board",
         ],
     },
     Rule {
         layer: "assembly",
         forbidden: &["spil_proto", "sea_orm"],
     },
+];
+
+/// The edges, by where they live and how they are named.
+const EDGES: &[(&str, &str)] = &[
+    ("hub/src/grpc", "crate::grpc"),
+    ("hub/src/fhir", "crate::fhir"),
+    ("hub/src/board", "crate::board"),
 ];
 
 /// The findings for one file: forbidden names, a missing `//!` opening,
@@ -317,12 +328,14 @@ fn findings(path: &str, source: &str) -> Vec<String> {
             }
         }
     }
-    // The FHIR edge speaks FHIR, not gRPC.
-    if path.starts_with("hub/src/fhir") {
-        for name in names
-            .iter()
-            .filter(|n| n.starts_with("spil_proto") || n.starts_with("crate::grpc"))
-        {
+    // The edges sit side by side: none names another, and only gRPC speaks proto.
+    if let Some((_, own)) = EDGES.iter().find(|(prefix, _)| path.starts_with(prefix)) {
+        let another = |name: &str| {
+            EDGES.iter().any(|(_, other)| {
+                other != own && (name == *other || name.starts_with(&format!("{other}::")))
+            }) || (*own != "crate::grpc" && name.starts_with("spil_proto"))
+        };
+        for name in names.iter().filter(|n| another(n)) {
             found.push(format!("{path} (edge): names {name} (another edge)"));
         }
     }
@@ -504,6 +517,46 @@ mod rules_catch_planted_violations {
             &format!("{DOC}use crate::{{app::App, store}};"),
             "crate::store",
         );
+    }
+
+    #[test]
+    fn an_edge_naming_another() {
+        caught(
+            "hub/src/board/x.rs",
+            &format!("{DOC}use crate::grpc::status::ERROR_DOMAIN;"),
+            "another edge",
+        );
+        caught(
+            "hub/src/grpc/x.rs",
+            &format!("{DOC}fn f() {{ crate::board::router(); }}"),
+            "another edge",
+        );
+        caught(
+            "hub/src/fhir.rs",
+            &format!("{DOC}use crate::{{board, app::App}};"),
+            "another edge",
+        );
+        caught(
+            "hub/src/board.rs",
+            &format!("{DOC}use spil_proto::v1 as pb;"),
+            "another edge",
+        );
+    }
+
+    #[test]
+    fn the_board_named_below_the_edges() {
+        for path in [
+            "hub/src/app/x.rs",
+            "hub/src/store/x.rs",
+            "hub/src/domain/x.rs",
+            "hub/src/access.rs",
+        ] {
+            caught(
+                path,
+                &format!("{DOC}use crate::board::Text;"),
+                "crate::board",
+            );
+        }
     }
 
     #[test]
