@@ -4,7 +4,7 @@
 //! each, all following the registry live.
 
 use super::nl::{self, NL, Text};
-use super::pages::{field, org_name, page, posted, refused};
+use super::pages::{field, page, posted, refused};
 use super::{Board, Visitor, refusal_text};
 use crate::app::{AppError, Page, PublishRequest, UpdateRequest};
 use crate::domain::capacity::{Freshness, Offering, PlaceCounts, RequestId};
@@ -176,9 +176,9 @@ async fn offerings_page(board: &Board, visitor: &Visitor, error: Option<&AppErro
         Ok(Err(_)) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         Err(AppError::PermissionDenied(_)) => {
             let refusal = AppError::PermissionDenied(NL.not_allowed_offerings.into());
-            return refused(board, visitor, &refusal);
+            return refused(visitor, &refusal);
         }
-        Err(error) => return refused(board, visitor, &error),
+        Err(error) => return refused(visitor, &error),
     };
     let (status, message) = match error {
         Some(error) => {
@@ -187,7 +187,7 @@ async fn offerings_page(board: &Board, visitor: &Visitor, error: Option<&AppErro
         }
         None => (StatusCode::OK, None),
     };
-    let org_name = org_name(board, visitor);
+    let org_name = visitor.caller.org.name.clone();
     let view = OfferingsView {
         t: &NL,
         title: NL.offerings_title,
@@ -220,7 +220,7 @@ pub async fn update(State(board): State<Board>, visitor: Visitor, body: Bytes) -
     };
     let own = match board.app.registry.own_offerings(&visitor.caller).await {
         Ok(seen) => seen.value.0,
-        Err(error) => return refused(&board, &visitor, &error),
+        Err(error) => return refused(&visitor, &error),
     };
     let Some(offering) = own.iter().find(|o| o.id == field(&fields, "aanbod")) else {
         let unknown = AppError::NotFound("offering".into());

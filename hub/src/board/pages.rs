@@ -6,8 +6,8 @@ use super::{Board, Visitor, refusal_text};
 use crate::app::{AppError, Page, StartFrom, WatchRequest};
 use crate::domain::authz::{Action, permits};
 use crate::domain::capacity::{
-    CareProfile, CareProfiles, ChildAge, Freshness, MunicipalityCode, PlaceType, RequestId,
-    Revision, SecurityLevel,
+    CareProfile, CareProfiles, ChildAge, Freshness, MunicipalityCode, Offering, PlaceType,
+    RequestId, Revision, SecurityLevel,
 };
 use crate::domain::hold::{HoldDuration, HoldRequest, HoldState};
 use crate::domain::search::SearchFilter;
@@ -54,9 +54,9 @@ pub(super) struct ErrorPage<'a> {
     message: &'static str,
 }
 
-pub(super) fn refused(board: &Board, visitor: &Visitor, error: &AppError) -> Response {
+pub(super) fn refused(visitor: &Visitor, error: &AppError) -> Response {
     let (status, message) = refusal_text(error);
-    let org_name = org_name(board, visitor);
+    let org_name = visitor.caller.org.name.clone();
     let view = ErrorPage {
         t: &NL,
         title: NL.error_title,
@@ -64,10 +64,6 @@ pub(super) fn refused(board: &Board, visitor: &Visitor, error: &AppError) -> Res
         message,
     };
     page(visitor, status, view.render())
-}
-
-pub(super) fn org_name(_board: &Board, visitor: &Visitor) -> String {
-    visitor.caller.org.name.clone()
 }
 
 pub async fn home() -> Redirect {
@@ -288,7 +284,7 @@ async fn render_results(
 /// `GET /board/zoeken`: the form, and with a query its results.
 pub async fn search(State(board): State<Board>, visitor: Visitor, parts: Parts) -> Response {
     let (mut form, searched) = SearchForm::of(&parts);
-    let org_name = org_name(&board, &visitor);
+    let org_name = visitor.caller.org.name.clone();
     let mut status = StatusCode::OK;
     let mut error = None;
     let mut results = None;
@@ -363,7 +359,7 @@ pub(super) fn posted(
         .map(|(_, value)| value.as_str())
         .unwrap_or("");
     if visitor.new_session.is_some() || !board.app.form_token_matches(&visitor.binding(), token) {
-        let org_name = org_name(board, visitor);
+        let org_name = visitor.caller.org.name.clone();
         let view = ErrorPage {
             t: &NL,
             title: NL.error_title,
@@ -393,7 +389,7 @@ pub async fn hold(State(board): State<Board>, visitor: Visitor, body: Bytes) -> 
         Err(refusal) => return *refusal,
     };
     let Ok(municipality) = MunicipalityCode::parse(field(&fields, "gemeente")) else {
-        return refused(&board, &visitor, &AppError::invalid("gemeente", "unknown"));
+        return refused(&visitor, &AppError::invalid("gemeente", "unknown"));
     };
     let request = HoldRequest {
         request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string())
@@ -444,28 +440,48 @@ async fn holds_page(board: &Board, visitor: &Visitor, error: Option<&AppError>) 
         .await;
     let (holds, now) = match listed {
         Ok(seen) => (seen.value, seen.at),
-        Err(error) => return refused(board, visitor, &error),
+        Err(error) => return refused(visitor, &error),
     };
     let directory = board.app.directory.directory();
-    let mut rows = Vec::new();
-    for hold in holds {
-        let offering = board
+    // The held offerings in one read of the view, not one per hold.
+    let mut held: Vec<String> = holds.iter().map(|h| h.offering_id.clone()).collect();
+    held.sort();
+    held.dedup();
+    let offerings: std::collections::HashMap<String, Offering> = if held.is_empty() {
+        Default::default()
+    } else {
+        let page = Page {
+            size: held.len(),
+            token: String::new(),
+        };
+        let filter = SearchFilter {
+            include_unavailable: true,
+            ..SearchFilter::default()
+        };
+        board
             .app
             .registry
-            .catalogue_offering(&visitor.caller, &hold.offering_id)
+            .catalogue(&visitor.caller, &filter, &Default::default(), &held, &page)
             .await
-            .ok()
-            .map(|seen| seen.value.0);
+            .map(|found| {
+                found
+                    .results
+                    .into_iter()
+                    .map(|hit| (hit.offering.id.clone(), hit.offering))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    for hold in holds {
+        let offering = offerings.get(&hold.offering_id);
         let state = hold.state_at(now);
         let left = (hold.expires_at - now).num_seconds().max(0);
         rows.push(HoldRow {
             id: hold.id.clone(),
             location: offering
-                .as_ref()
                 .map_or_else(|| hold.offering_id.clone(), |o| o.location.name.clone()),
-            place_type: offering
-                .as_ref()
-                .map_or("", |o| nl::place_type(o.key.place_type)),
+            place_type: offering.map_or("", |o| nl::place_type(o.key.place_type)),
             municipality: directory
                 .municipalities
                 .get(hold.child_municipality.as_str())
@@ -492,7 +508,7 @@ async fn holds_page(board: &Board, visitor: &Visitor, error: Option<&AppError>) 
         None => (StatusCode::OK, None),
     };
     let csrf = board.app.form_token(&visitor.binding());
-    let org_name = org_name(board, visitor);
+    let org_name = visitor.caller.org.name.clone();
     let view = HoldsView {
         t: &NL,
         title: NL.holds_title,
