@@ -10,6 +10,7 @@
 //! `Origin`) and carry a form token bound to the browser session and the
 //! certificate; the CSP forbids inline script and framing.
 
+mod consultations;
 mod nl;
 mod offerings;
 mod pages;
@@ -48,6 +49,23 @@ pub fn router(app: Arc<App>, identity: Identify) -> axum::Router {
         .route("/board/aanbod", get(offerings::offerings))
         .route("/board/aanbod/lijst", get(offerings::list))
         .route("/board/aanbod/bijwerken", post(offerings::update))
+        .route(
+            "/board/naam",
+            get(consultations::person_form).post(consultations::set_person),
+        )
+        .route("/board/consultaties", get(consultations::inbox))
+        .route("/board/consultaties/lijst", get(consultations::inbox_list))
+        .route("/board/consultaties/live", get(consultations::live))
+        .route(
+            "/board/consultaties/nieuw",
+            get(consultations::new_form).post(consultations::file),
+        )
+        .route("/board/consultaties/{id}", get(consultations::detail))
+        .route(
+            "/board/consultaties/{id}/bericht",
+            post(consultations::message),
+        )
+        .route("/board/consultaties/{id}/actie", post(consultations::act))
         .route("/board/live", get(pages::live))
         .route("/board/static/board.js", get(script))
         .route("/board/static/board.css", get(style))
@@ -120,6 +138,10 @@ async fn style() -> Response {
 
 /// The browser session's cookie.
 const SESSION_COOKIE: &str = "spil_board";
+/// The person acting, asked once per browser session (a session cookie, so
+/// it goes when the browser closes), sent with every consultation call as
+/// the CLI sends `x-spil-person`.
+const PERSON_COOKIE: &str = "spil_person";
 
 /// Who is asking: the organisation of the connection's client certificate,
 /// and the browser session (a random cookie, made on the first page).
@@ -128,6 +150,8 @@ struct Visitor {
     session: String,
     /// Set when the session is new: the cookie to send.
     new_session: Option<HeaderValue>,
+    /// The name given on this browser session's first consultation page.
+    person: Option<String>,
 }
 
 impl Visitor {
@@ -156,15 +180,27 @@ impl FromRequestParts<Board> for Visitor {
                 )
                     .into_response()
             })?;
-        let existing = parts
+        let cookies: Vec<(&str, &str)> = parts
             .headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|cookies| cookies.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
+            .collect();
+        let existing = cookies
+            .iter()
             .find(|(name, value)| *name == SESSION_COOKIE && is_session_id(value))
-            .map(|(_, value)| value.to_owned());
+            .map(|(_, value)| (*value).to_owned());
+        let person = cookies
+            .iter()
+            .find(|(name, _)| *name == PERSON_COOKIE)
+            .and_then(|(_, value)| {
+                form_urlencoded::parse(format!("n={value}").as_bytes())
+                    .next()
+                    .map(|(_, name)| name.into_owned())
+            })
+            .filter(|name| !name.trim().is_empty());
         let (session, new_session) = match existing {
             Some(session) => (session, None),
             None => {
@@ -180,6 +216,7 @@ impl FromRequestParts<Board> for Visitor {
             caller,
             session,
             new_session,
+            person,
         })
     }
 }

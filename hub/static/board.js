@@ -21,28 +21,43 @@ function tick() {
 }
 
 // The list with `data-live-fragment` is fetched again (with the page's own
-// query) whenever the registry moves past the revision it was drawn at.
+// query) whenever the log it follows (`data-live-source`, the registry's by
+// default) moves past the revision it was drawn at. Events that arrive
+// during a refresh are folded into one more refresh: the latest state is
+// what is fetched.
 function follow(list) {
   const fragment = list.dataset.liveFragment;
+  const events = list.dataset.liveSource || "/board/live";
   const status = document.getElementById("live");
-  const source = new EventSource(`/board/live?seit=${encodeURIComponent(list.dataset.revision)}`);
-  let refreshing = Promise.resolve();
-  source.addEventListener("change", () => {
-    // One refresh at a time; the latest state is what is fetched.
-    refreshing = refreshing.then(async () => {
-      const answer = await fetch(`${fragment}${window.location.search}`, {
-        headers: { Accept: "text/html" },
-      });
-      if (!answer.ok) return;
-      document.getElementById(list.id).outerHTML = await answer.text();
-      if (status) {
-        const at = new Date().toLocaleTimeString("nl-NL", { timeZone: "Europe/Amsterdam" });
-        status.textContent = `${words.live} · ${words.updated} ${at}`;
-        status.classList.remove("lost");
-      }
-      remind();
-    });
-  });
+  const source = new EventSource(`${events}?seit=${encodeURIComponent(list.dataset.revision)}`);
+  let running = false;
+  let again = false;
+  async function refresh() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        const answer = await fetch(`${fragment}${window.location.search}`, {
+          headers: { Accept: "text/html" },
+        });
+        if (!answer.ok) continue;
+        document.getElementById(list.id).outerHTML = await answer.text();
+        if (status) {
+          const at = new Date().toLocaleTimeString("nl-NL", { timeZone: "Europe/Amsterdam" });
+          status.textContent = `${words.live} · ${words.updated} ${at}`;
+          status.classList.remove("lost");
+        }
+        remind();
+      } while (again);
+    } finally {
+      running = false;
+    }
+  }
+  source.addEventListener("change", refresh);
   source.addEventListener("error", () => {
     if (status) {
       status.textContent = words.lost;

@@ -39,10 +39,10 @@ from selenium.common.exceptions import (
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from spil import Hub
-from spil.v1 import capacity_pb2, common_pb2
+from spil.v1 import capacity_pb2, common_pb2, consultations_pb2
 
 from conftest import REPOSITORY, RunningHub
 
@@ -308,6 +308,109 @@ def test_after_its_connection_drops_the_board_catches_up_with_what_it_missed(
         # Nothing is published after this: the page must catch up by itself.
         wait_for(driver, lambda d: result(d, offering).find_element(By.CLASS_NAME, "free").text == "5", 30)
         assert driver.execute_script("return window.notReloaded") is True
+
+
+def give_name(driver: WebDriver, name: str) -> None:
+    """The board asks who acts once per browser session, then goes back."""
+    wait_for(driver, lambda d: "/board/naam" in d.current_url)
+    driver.find_element(By.ID, "naam").send_keys(name)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(driver, lambda d: "/board/naam" not in d.current_url)
+
+
+def field_error(driver: WebDriver, field: str) -> str:
+    """The refusal shown on a field, found the way a screen reader finds it."""
+    element = driver.find_element(By.ID, field)
+    assert element.get_attribute("aria-invalid") == "true", field
+    described = element.get_attribute("aria-describedby").split()
+    return driver.find_element(By.ID, next(d for d in described if d.endswith("-fout"))).text
+
+
+def test_a_ret_coordinator_accepts_and_advises_what_a_crisis_worker_filed_on_the_board(
+    hub: RunningHub, board: str, as_org, tmp_path: Path
+) -> None:
+    """The crisis worker files through the board under a name with
+    diacritics; the RET's inbox shows it without a reload; the coordinator
+    accepts, is refused a BSN in a message on the field with the text kept,
+    and advises. A real client reads the same history back."""
+    case = f"BORD-{uuid.uuid4().hex[:8]}"
+    question = "Derde crisisopname in twee maanden; welke behandelrichting past?"
+    with (
+        browser(hub, "ret-zkh-ijmond", tmp_path / "ret") as ret,
+        browser(hub, "crisisdienst-zkh", tmp_path / "crisis") as crisis,
+    ):
+        ret.get(board + "/board/consultaties")
+        give_name(ret, "Jaël Brouwer-Öztürk")
+        assert ret.current_url.endswith("/board/consultaties")
+        ret.execute_script("window.notReloaded = true")
+
+        crisis.get(board + "/board/consultaties/nieuw")
+        give_name(crisis, "Zoë Çelik")
+        assert crisis.current_url.endswith("/board/consultaties/nieuw")
+        Select(crisis.find_element(By.ID, "addressee_id")).select_by_value("ret-zkh-ijmond")
+        Select(crisis.find_element(By.ID, "urgency")).select_by_value("Crisis")
+        Select(crisis.find_element(By.ID, "question_type")).select_by_value("Advice")
+        crisis.find_element(By.ID, "case_reference").send_keys(case)
+        crisis.find_element(By.ID, "age_years").send_keys("15")
+        crisis.find_element(By.ID, "municipality_code").send_keys("GM0392")
+        for domain in ("MentalHealth", "Trauma"):
+            crisis.find_element(By.CSS_SELECTOR, f'input[name="problem_domains"][value="{domain}"]').click()
+        crisis.find_element(By.ID, "question").send_keys(question)
+        # Filed without the family's consent: refused on that field, nothing typed lost.
+        crisis.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+        wait_for(crisis, lambda d: d.find_elements(By.ID, "consent_recorded-fout"))
+        assert "toestemming" in field_error(crisis, "consent_recorded")
+        assert crisis.find_element(By.ID, "question").get_attribute("value") == question
+        assert crisis.find_element(By.ID, "case_reference").get_attribute("value") == case
+        screenshot(crisis, "consultatie-nieuw")
+        assert serious_violations(crisis) == []
+        crisis.find_element(By.ID, "consent_recorded").click()
+        crisis.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+        wait_for(crisis, lambda d: d.find_elements(By.CSS_SELECTOR, "dl.facts[data-consultation]"))
+        consultation = crisis.find_element(By.CSS_SELECTOR, "dl.facts").get_attribute("data-consultation")
+
+        # The RET's open inbox shows it without a reload.
+        wait_for(ret, lambda d: d.find_elements(By.CSS_SELECTOR, f'li[data-consultation="{consultation}"]'))
+        assert ret.execute_script("return window.notReloaded") is True
+        screenshot(ret, "consultaties")
+        assert serious_violations(ret) == []
+        ret.find_element(By.CSS_SELECTOR, f'li[data-consultation="{consultation}"] a').click()
+        wait_for(ret, lambda d: d.find_elements(By.CSS_SELECTOR, 'button[value="Accept"]'))
+        assert question in ret.find_element(By.CLASS_NAME, "text").text
+        ret.find_element(By.CSS_SELECTOR, 'button[value="Accept"]').click()
+        wait_for(ret, lambda d: d.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("Geaccepteerd"))
+
+        message = "Bekend bij ons onder BSN 111222333, zie eerder dossier."
+        ret.find_element(By.ID, "text").send_keys(message)
+        ret.find_element(By.CSS_SELECTOR, "#bericht button[type=submit]").click()
+        wait_for(ret, lambda d: d.find_elements(By.ID, "text-fout"))
+        assert "BSN" in field_error(ret, "text")
+        assert ret.find_element(By.ID, "text").get_attribute("value") == message
+        screenshot(ret, "consultatie")
+        assert serious_violations(ret) == []
+        box = ret.find_element(By.ID, "text")
+        box.clear()
+        box.send_keys("Bekend bij ons, zie eerder dossier.")
+        ret.find_element(By.CSS_SELECTOR, "#bericht button[type=submit]").click()
+        wait_for(ret, lambda d: "zie eerder dossier" in d.find_element(By.CLASS_NAME, "thread").text)
+
+        ret.find_element(By.CSS_SELECTOR, 'button[value="StartWork"]').click()
+        wait_for(ret, lambda d: d.find_elements(By.CSS_SELECTOR, 'button[value="GiveAdvice"]'))
+        advice = "Traumabehandeling in een klinische setting; K-EET kan meedenken."
+        ret.find_element(By.ID, "note").send_keys(advice)
+        ret.find_element(By.CSS_SELECTOR, 'button[value="GiveAdvice"]').click()
+        wait_for(ret, lambda d: d.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("Advies gegeven"))
+        assert advice in ret.find_element(By.CLASS_NAME, "history").text
+
+    reader = as_org("crisisdienst-zkh", person="Zoë Çelik")
+    detail = reader.call(
+        reader.consultations.GetConsultation,
+        consultations_pb2.GetConsultationRequest(consultation_id=consultation),
+    )
+    assert detail.consultation.state == consultations_pb2.CONSULTATION_STATE_ADVICE_GIVEN
+    assert detail.consultation.content.case_reference == case
+    assert {change.person for change in detail.history} == {"Zoë Çelik", "Jaël Brouwer-Öztürk"}
+    assert advice in [change.note for change in detail.history]
 
 
 def test_a_region_is_told_it_may_not_search(hub: RunningHub, board: str, tmp_path: Path) -> None:

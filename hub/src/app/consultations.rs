@@ -748,6 +748,12 @@ impl ConsultationUseCases {
         .await
     }
 
+    /// The consultation log's latest revision: where a page drawn now
+    /// resumes its watch from. A number only, so no audit record.
+    pub async fn current_revision(&self) -> Result<Revision, AppError> {
+        Ok(self.store.current_consultation_revision().await?)
+    }
+
     /// Streams events on the caller's consultations after `start` (from now when `None`).
     pub async fn watch_consultations(
         &self,

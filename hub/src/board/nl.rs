@@ -2,6 +2,9 @@
 //! another file of this shape.
 
 use crate::domain::capacity::{CareProfile, PlaceType, SecurityLevel};
+use crate::domain::consultation::{
+    ConsultationAction, ConsultationState, DeclineReason, ProblemDomain, QuestionType, Urgency,
+};
 use crate::domain::hold::HoldState;
 
 /// The board's fixed texts.
@@ -75,6 +78,62 @@ pub struct Text {
     pub minutes_ago: &'static str,
     pub hours_ago: &'static str,
     pub just_now: &'static str,
+    pub nav_consultations: &'static str,
+    pub person_title: &'static str,
+    pub person_intro: &'static str,
+    pub person_label: &'static str,
+    pub person_button: &'static str,
+    pub person_invalid: &'static str,
+    pub person_missing: &'static str,
+    pub acting_as: &'static str,
+    pub change_person: &'static str,
+    pub consultations_title: &'static str,
+    pub consultations_intro: &'static str,
+    pub inbox: &'static str,
+    pub outbox: &'static str,
+    pub no_consultations: &'static str,
+    pub new_consultation: &'static str,
+    pub overdue: &'static str,
+    pub answer_due: &'static str,
+    pub filed_by: &'static str,
+    pub addressed_to: &'static str,
+    pub filed_at: &'static str,
+    pub case_reference: &'static str,
+    pub case_reference_hint: &'static str,
+    pub question: &'static str,
+    pub problem_domains: &'static str,
+    pub question_type: &'static str,
+    pub urgency: &'static str,
+    pub addressee: &'static str,
+    pub consent: &'static str,
+    pub file_button: &'static str,
+    pub history: &'static str,
+    pub thread: &'static str,
+    pub no_messages: &'static str,
+    pub message_label: &'static str,
+    pub send_button: &'static str,
+    pub act_title: &'static str,
+    pub note_label: &'static str,
+    pub reason_label: &'static str,
+    pub network_label: &'static str,
+    pub content_erased: &'static str,
+    pub bsn_refused: &'static str,
+    pub required: &'static str,
+    pub too_long: &'static str,
+    pub field_invalid: &'static str,
+    pub case_reference_invalid: &'static str,
+    pub consent_required: &'static str,
+    pub choose_one: &'static str,
+    pub illegal_transition: &'static str,
+    pub consultation_ended: &'static str,
+    pub not_allowed_consultations: &'static str,
+    pub not_found: &'static str,
+    pub age_years: &'static str,
+    pub years: &'static str,
+    pub escalated_to: &'static str,
+    pub escalated_from: &'static str,
+    pub open_link: &'static str,
+    pub state_label: &'static str,
 }
 
 pub const NL: Text = Text {
@@ -147,6 +206,62 @@ pub const NL: Text = Text {
     minutes_ago: "min geleden",
     hours_ago: "uur geleden",
     just_now: "zojuist",
+    nav_consultations: "Consultaties",
+    person_title: "Wie bent u?",
+    person_intro: "Uw naam of personeelsnummer komt bij alles wat u in deze browsersessie met consultaties doet, in het auditspoor van Spil. Het wordt één keer per sessie gevraagd.",
+    person_label: "Uw naam of personeelsnummer",
+    person_button: "Doorgaan",
+    person_invalid: "Vul uw naam of personeelsnummer in: hoogstens 100 tekens, geen BSN.",
+    person_missing: "Uw naam ontbreekt (de sessie is nieuw). Uw tekst staat er nog; vul eerst uw naam in via Wijzigen.",
+    acting_as: "U handelt als",
+    change_person: "Wijzigen",
+    consultations_title: "Consultaties",
+    consultations_intro: "Aan ons gevraagd: wat het eerst een antwoord moet hebben staat bovenaan. Een verlopen termijn staat als te laat gemarkeerd.",
+    inbox: "Aan ons gevraagd",
+    outbox: "Door ons gevraagd",
+    no_consultations: "Geen open consultaties.",
+    new_consultation: "Nieuwe consultatie",
+    overdue: "TE LAAT",
+    answer_due: "antwoord uiterlijk",
+    filed_by: "van",
+    addressed_to: "aan",
+    filed_at: "ingediend",
+    case_reference: "Casusreferentie (pseudoniem)",
+    case_reference_hint: "Uw eigen kenmerk: geen BSN, naam of geboortedatum",
+    question: "Vraag",
+    problem_domains: "Problematiek",
+    question_type: "Soort vraag",
+    urgency: "Urgentie",
+    addressee: "Aan",
+    consent: "De toestemming van het gezin om deze casus te delen is vastgelegd",
+    file_button: "Consultatie indienen",
+    history: "Verloop",
+    thread: "Berichten",
+    no_messages: "Nog geen berichten.",
+    message_label: "Nieuw bericht",
+    send_button: "Versturen",
+    act_title: "Handelen",
+    note_label: "Toelichting of advies (verplicht bij afwijzen, advies geven en opschalen)",
+    reason_label: "Reden van afwijzen",
+    network_label: "Opschalen naar",
+    content_erased: "De inhoud is na de bewaartermijn gewist.",
+    bsn_refused: "Hier staat iets dat op een BSN lijkt. Een BSN mag niet via Spil: haal het weg. Uw tekst staat er nog.",
+    required: "Vul dit in.",
+    too_long: "Te lang: hoogstens 10.000 tekens.",
+    field_invalid: "Dit klopt niet; controleer dit veld.",
+    case_reference_invalid: "3 tot 64 letters, cijfers, '-', '_' of '/'; geen e-mailadres, BSN of datum.",
+    consent_required: "Leg eerst de toestemming van het gezin vast.",
+    choose_one: "Kies er minstens één.",
+    illegal_transition: "Dat kan niet in de stand waarin deze consultatie nu is. De pagina toont de huidige stand.",
+    consultation_ended: "Deze consultatie is afgerond: er kan niets meer bij.",
+    not_allowed_consultations: "Uw organisatie neemt geen deel aan consultaties.",
+    not_found: "Niet gevonden, of niet voor uw organisatie.",
+    age_years: "Leeftijd van het kind",
+    years: "jaar",
+    escalated_to: "Opgeschaald naar een nieuwe consultatie:",
+    escalated_from: "Opgeschaald vanuit:",
+    open_link: "Openen",
+    state_label: "Status",
 };
 
 pub fn place_type(value: PlaceType) -> &'static str {
@@ -185,5 +300,71 @@ pub fn hold_state(value: HoldState) -> &'static str {
         HoldState::Confirmed => "geplaatst",
         HoldState::Released => "vrijgegeven",
         HoldState::Expired => "verlopen",
+    }
+}
+
+pub fn urgency(value: Urgency) -> &'static str {
+    match value {
+        Urgency::Routine => "Regulier",
+        Urgency::Urgent => "Spoed",
+        Urgency::Crisis => "Crisis",
+    }
+}
+
+pub fn question_type(value: QuestionType) -> &'static str {
+    match value {
+        QuestionType::Advice => "Advies",
+        QuestionType::ProcessDirection => "Procesregie",
+        QuestionType::PlacementSearch => "Zoeken naar een plek",
+    }
+}
+
+pub fn problem_domain(value: ProblemDomain) -> &'static str {
+    match value {
+        ProblemDomain::MentalHealth => "Psychische problemen",
+        ProblemDomain::EatingDisorder => "Eetstoornis",
+        ProblemDomain::MildIntellectualDisability => "Licht verstandelijke beperking",
+        ProblemDomain::Autism => "Autisme",
+        ProblemDomain::Addiction => "Verslaving",
+        ProblemDomain::Trauma => "Trauma",
+        ProblemDomain::Safety => "Veiligheid (geweld, mishandeling)",
+        ProblemDomain::Forensic => "Forensisch",
+        ProblemDomain::Parenting => "Opvoeding",
+    }
+}
+
+pub fn consultation_state(value: ConsultationState) -> &'static str {
+    match value {
+        ConsultationState::Submitted => "Ingediend",
+        ConsultationState::Accepted => "Geaccepteerd",
+        ConsultationState::InProgress => "In behandeling",
+        ConsultationState::AdviceGiven => "Advies gegeven",
+        ConsultationState::Closed => "Afgesloten",
+        ConsultationState::Declined => "Afgewezen",
+        ConsultationState::Withdrawn => "Ingetrokken",
+        ConsultationState::Escalated => "Opgeschaald",
+    }
+}
+
+pub fn decline_reason(value: DeclineReason) -> &'static str {
+    match value {
+        DeclineReason::OutsideExpertise => "Buiten onze expertise",
+        DeclineReason::NoCapacity => "Geen capaciteit",
+        DeclineReason::InsufficientInformation => "Te weinig informatie",
+        DeclineReason::NotComplex => "Niet complex genoeg: reguliere zorg volstaat",
+        DeclineReason::Other => "Anders",
+    }
+}
+
+/// The button that takes the action.
+pub fn consultation_action(value: ConsultationAction) -> &'static str {
+    match value {
+        ConsultationAction::Accept => "Accepteren",
+        ConsultationAction::Decline => "Afwijzen",
+        ConsultationAction::StartWork => "In behandeling nemen",
+        ConsultationAction::GiveAdvice => "Advies geven",
+        ConsultationAction::Escalate => "Opschalen",
+        ConsultationAction::Withdraw => "Intrekken",
+        ConsultationAction::Close => "Afsluiten",
     }
 }

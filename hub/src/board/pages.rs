@@ -56,6 +56,11 @@ pub(super) struct ErrorPage<'a> {
 
 pub(super) fn refused(visitor: &Visitor, error: &AppError) -> Response {
     let (status, message) = refusal_text(error);
+    error_page(visitor, status, message)
+}
+
+/// A page that says only why not.
+pub(super) fn error_page(visitor: &Visitor, status: StatusCode, message: &'static str) -> Response {
     let org_name = visitor.caller.org.name.clone();
     let view = ErrorPage {
         t: &NL,
@@ -91,7 +96,7 @@ fn choices<T: Copy + PartialEq + std::fmt::Debug>(
         .collect()
 }
 
-fn chosen<T: Copy + std::fmt::Debug>(all: &[T], raw: &str) -> Option<T> {
+pub(super) fn chosen<T: Copy + std::fmt::Debug>(all: &[T], raw: &str) -> Option<T> {
     all.iter()
         .copied()
         .find(|value| format!("{value:?}") == raw)
@@ -556,16 +561,7 @@ pub async fn release(State(board): State<Board>, visitor: Visitor, body: Bytes) 
 /// page's (`?seit=`), or after the browser's `Last-Event-ID` when it
 /// reconnects by itself, so a dropped connection misses nothing.
 pub async fn live(State(board): State<Board>, visitor: Visitor, parts: Parts) -> Response {
-    let since = parts
-        .headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        .or_else(|| {
-            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                .find(|(name, _)| name == "seit")
-                .and_then(|(_, value)| value.parse::<u64>().ok())
-        });
+    let since = resume_point(&parts);
     let request = WatchRequest {
         start: since.map_or(StartFrom::Now, |revision| {
             StartFrom::After(Revision(revision))
@@ -592,6 +588,28 @@ pub async fn live(State(board): State<Board>, visitor: Visitor, parts: Parts) ->
                 _ => None,
             })
         });
+    event_stream(events)
+}
+
+/// The revision a live stream starts after: the browser's `Last-Event-ID`
+/// when it reconnects by itself, else the page's `?seit=`.
+pub(super) fn resume_point(parts: &Parts) -> Option<u64> {
+    parts
+        .headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .or_else(|| {
+            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .find(|(name, _)| name == "seit")
+                .and_then(|(_, value)| value.parse::<u64>().ok())
+        })
+}
+
+/// Server-Sent Events, kept alive, unbuffered by proxies.
+pub(super) fn event_stream(
+    events: impl futures::Stream<Item = Result<Event, std::convert::Infallible>> + Send + 'static,
+) -> Response {
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response();
