@@ -26,7 +26,7 @@ if [[ "${SMOKE:-0}" == 1 ]]; then
   FLOOD_EXTRA=(--flood-rate 1000)
   REPEAT=1
   SECONDS_EACH=1
-  EXTRA=(--seed-locations 50 --overload-concurrency 256 --watchers 10 --publish-rate 200)
+  EXTRA=(--seed-locations 50 --overload-concurrency 256 --watchers 10 --publish-rate 200 --boards 1 5)
   MEMORY_EXTRA=(--memory-streams 48)
 fi
 
@@ -130,6 +130,8 @@ start_hub() { # log name, extra demo args…
   PIDS+=($!); HUB_PID=$!
   local hub_port; hub_port=$(announced_port "$WORK/$name.log" "spil-hub listening on")
   HUB="https://localhost:$hub_port"
+  local board_port; board_port=$(announced_port "$WORK/$name.log" "spil-hub board on https://")
+  BOARD="https://localhost:$board_port"
 }
 
 echo "== starting the hub (SQLite), the echo baseline and etcd"
@@ -166,7 +168,7 @@ start_hub sqlite
 
 echo "== hub on SQLite, with baselines"
 "${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" \
-  --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" \
+  --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" --board "$BOARD" \
   --hub-pid "$HUB_PID" --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${EXTRA[@]}"
 
 echo "== flood: one organisation at 50x its share, the hub's default shares (SQLite)"
@@ -189,6 +191,6 @@ if [[ "${SMOKE:-0}" != 1 ]] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; t
   kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
   start_hub postgres --database-url "${POSTGRES_URL%/*}/$PG_DB"
   "${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" \
-    --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" \
+    --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" --board "$BOARD" \
     --hub-pid "$HUB_PID" --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${EXTRA[@]}"
 fi

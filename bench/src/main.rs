@@ -5,6 +5,7 @@
 //! ratio to them.
 
 mod baselines;
+mod board;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -29,7 +30,7 @@ struct Args {
     /// The demo PKI folder (server CA and organisations' certificates).
     #[arg(long, default_value = "spil-demo/pki")]
     pki: PathBuf,
-    #[arg(long, value_enum, num_args = 1.., default_values = ["search", "publish", "holds", "watch-latency", "watch-fanout", "consultations", "overload"])]
+    #[arg(long, value_enum, num_args = 1.., default_values = ["search", "publish", "holds", "watch-latency", "watch-fanout", "consultations", "overload", "board-latency"])]
     scenario: Vec<Scenario>,
     /// The echo baseline (`spil-echo`), e.g. https://localhost:50061.
     #[arg(long)]
@@ -40,6 +41,17 @@ struct Args {
     /// Runs of each scenario; medians are reported.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// The board (`https://localhost:<port>`, the hub's HTTPS listener), for
+    /// the board-latency scenario; without it the scenario is skipped.
+    #[arg(long)]
+    board: Option<String>,
+    /// Open boards in the board-latency scenario, one run each.
+    #[arg(long, num_args = 1.., default_values_t = [1, 50])]
+    boards: Vec<usize>,
+    /// Publications per second in the board-latency scenario: a busy
+    /// evening's pace, which every board follows whole.
+    #[arg(long, default_value_t = 20)]
+    board_publish_rate: u64,
     /// Watchers in the watch-fanout scenario.
     #[arg(long, default_value_t = 100)]
     watchers: usize,
@@ -89,6 +101,8 @@ enum Scenario {
     WatchMemory,
     /// Needs a hub with its default per-organisation shares, unlike the rest.
     Flood,
+    /// Needs `--board`.
+    BoardLatency,
 }
 
 /// What one scenario measured.
@@ -1458,6 +1472,14 @@ async fn main() -> anyhow::Result<()> {
                     measured.push(("consultations", bench.consultations().await?));
                 }
                 Scenario::Overload => measured.extend(bench.overload().await?),
+                Scenario::BoardLatency => {
+                    if let Some(board) = bench.args.board.clone() {
+                        for boards in bench.args.boards.clone() {
+                            let key = if boards == 1 { "board-1" } else { "board-n" };
+                            measured.push((key, bench.board_latency(&board, boards).await?));
+                        }
+                    }
+                }
                 Scenario::Flood => {
                     let flood = bench.flood().await?;
                     measured.push(("flood-other-quiet", flood.other_quiet));
