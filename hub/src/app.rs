@@ -7,6 +7,7 @@ mod holds;
 mod insights;
 mod paging;
 mod placements;
+pub use placements::{PlacementWatchMessage, PlacementWatchStream};
 mod registry;
 mod view;
 mod watch;

@@ -5,9 +5,11 @@
 //! `domain::placement::decide`, applied by the store under the registry lock.
 
 use super::consultations::{Actor, Call, Parsed, outcome_of};
+use super::watch::StartFrom;
 use super::{AppError, Page, PlacementUseCases, Reason, Seen};
 use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::authz::Action;
+use crate::domain::capacity::Revision;
 use crate::domain::capacity::{MunicipalityCode, RequestId};
 use crate::domain::consultation::{
     CaseContent, Consultation, NewConsultation, ProblemDomains, QuestionType,
@@ -20,6 +22,8 @@ use crate::domain::placement::{
 use crate::domain::privacy::FreeText;
 use crate::store::{ConsultationAccess, NewAuditRecord, PlacementError};
 use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 
 const REQUEST: Call = Call::new("placement.request", AuditAction::Create);
 const ACCEPT: Call = Call::new("placement.accept", AuditAction::Update);
@@ -29,6 +33,25 @@ const ESCALATE: Call = Call::new("placement.escalate", AuditAction::Update);
 const ERASE: Call = Call::new("placement.erase", AuditAction::Erase);
 const GET: Call = Call::new("placement.get", AuditAction::Read);
 const LIST: Call = Call::new("placement.list", AuditAction::Read);
+const WATCH: Call = Call::new("placement.watch", AuditAction::Read);
+
+/// Rows read per round trip by a placement watch.
+const CHANGE_BATCH: u64 = 256;
+
+/// What the placement watch sends: first the revision it starts after,
+/// then each request the caller sent or was asked, as it is after a change.
+#[derive(Debug, Clone)]
+pub enum PlacementWatchMessage {
+    Start(Revision),
+    Changed {
+        revision: Revision,
+        request: Box<PlacementRequest>,
+        /// When it was read: deadlines are judged at this moment.
+        at: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+pub type PlacementWatchStream = ReceiverStream<Result<PlacementWatchMessage, AppError>>;
 
 impl From<PlacementError> for AppError {
     fn from(error: PlacementError) -> Self {
@@ -335,6 +358,102 @@ impl PlacementUseCases {
             value: found,
             at: self.clock.now(),
         })
+    }
+
+    /// Streams the caller's placement requests as they change, after
+    /// `start`: the provider sees requests arrive and end, the requester
+    /// sees the answers. Opening the stream is audited once, as the
+    /// consultation watch is; a request that changed twice while the
+    /// stream caught up comes once, as it is now.
+    pub async fn watch(
+        &self,
+        actor: &Actor,
+        start: Parsed<StartFrom>,
+    ) -> Result<PlacementWatchStream, AppError> {
+        // Where to start is known before admission, so a start ahead of
+        // the hub is refused and audited like any other bad request.
+        let current = self.store.current_revision().await?;
+        let start = start.and_then(|start| match start {
+            StartFrom::Now => Ok(current),
+            StartFrom::OldestKept => Ok(Revision(0)),
+            StartFrom::After(start) if start > current => Err(AppError::OutOfRange(format!(
+                "revision {} is ahead of the hub (at {})",
+                start.0, current.0
+            ))),
+            StartFrom::After(start) => Ok(start),
+        });
+        let (person, start) = self
+            .admit(actor, Action::TakePartInPlacements, WATCH, None, start)
+            .await?;
+        let record = self.audit_record(actor, Some(&person), WATCH, None, AuditOutcome::Allowed);
+        let slot = self
+            .store
+            .audited(
+                ConsultationAccess::Read,
+                |_: Result<&super::WatchSlot, &AppError>| record.clone(),
+                async |_| self.0.watch_slot(&actor.caller.org.id, "placements"),
+            )
+            .await?;
+        let (tx, rx) = mpsc::channel(self.settings.watch_buffer);
+        let app = self.clone();
+        let org = actor.caller.org.id.clone();
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
+            let _slot = slot;
+            if let Err(error) = app.produce_placement_changes(org, start, &tx).await {
+                let _ = tx.send(Err(error)).await;
+            }
+        }));
+        Ok(ReceiverStream::new(rx))
+    }
+
+    async fn produce_placement_changes(
+        &self,
+        org: OrgId,
+        mut last: Revision,
+        tx: &mpsc::Sender<Result<PlacementWatchMessage, AppError>>,
+    ) -> Result<(), AppError> {
+        let mut committed = self.store.subscribe();
+        if tx
+            .send(Ok(PlacementWatchMessage::Start(last)))
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        loop {
+            let changes = self
+                .store
+                .placement_changes_after(&org, last, CHANGE_BATCH)
+                .await?;
+            if changes.is_empty() {
+                // Another replica's commits are seen by the poll.
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => {
+                        return Err(AppError::ShuttingDown { resume_after: last });
+                    }
+                    _ = tx.closed() => return Ok(()),
+                    _ = committed.changed() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            for (revision, request) in changes {
+                let message = PlacementWatchMessage::Changed {
+                    revision,
+                    request: Box::new(request),
+                    at: self.clock.now(),
+                };
+                tokio::select! {
+                    sent = tx.send(Ok(message)) => if sent.is_err() {
+                        return Ok(());
+                    },
+                    _ = self.shutdown.cancelled() => {
+                        return Err(AppError::ShuttingDown { resume_after: last });
+                    }
+                }
+                last = revision;
+            }
+        }
     }
 
     /// The requests the caller sent or was asked, newest first.

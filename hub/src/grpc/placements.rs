@@ -3,10 +3,11 @@
 
 use super::consultations::actor;
 use super::convert;
-use crate::app::{App, Page, Seen};
+use crate::app::{App, Page, PlacementWatchMessage, Seen};
 use crate::domain::placement::PlacementAction;
 use spil_proto::v1 as pb;
 use std::sync::Arc;
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
 pub struct PlacementsService {
@@ -27,8 +28,46 @@ impl PlacementsService {
     }
 }
 
+type WatchStream = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<pb::WatchPlacementRequestsResponse, Status>> + Send>,
+>;
+
 #[tonic::async_trait]
 impl pb::placements_server::Placements for PlacementsService {
+    type WatchPlacementRequestsStream = WatchStream;
+
+    async fn watch_placement_requests(
+        &self,
+        request: Request<pb::WatchPlacementRequestsRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let actor = actor(&request)?;
+        let start = convert::start_from(
+            request.get_ref().start_revision,
+            request.get_ref().from_oldest_kept,
+        );
+        let stream = self.app.placements.watch(&actor, start).await?;
+        let stream = stream.map(|item| {
+            item.map(|message| match message {
+                PlacementWatchMessage::Start(revision) => pb::WatchPlacementRequestsResponse {
+                    revision: revision.0,
+                    stream_start: true,
+                    placement_request: None,
+                },
+                PlacementWatchMessage::Changed {
+                    revision,
+                    request,
+                    at,
+                } => pb::WatchPlacementRequestsResponse {
+                    revision: revision.0,
+                    stream_start: false,
+                    placement_request: Some(convert::placement_request_out(*request, at)),
+                },
+            })
+            .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn request_placement(
         &self,
         request: Request<pb::RequestPlacementRequest>,

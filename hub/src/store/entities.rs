@@ -215,6 +215,8 @@ pub mod provider_request {
         pub answered_at_ms: Option<i64>,
         /// When the retention period's end erased its free text.
         pub erased_at_ms: Option<i64>,
+        /// The registry revision of its latest change.
+        pub revision: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(M20261201HoldsByOffering),
             Box::new(M20261204PlacementRequests),
             Box::new(M20261204LocationIntakePhone),
+            Box::new(M20261205PlacementRevisions),
         ]
     }
 }
@@ -723,6 +724,41 @@ impl MigrationTrait for M20261204LocationIntakePhone {
                 .add_column(string_null("intake_phone"))
                 .to_owned(),
         )
+        .await
+    }
+}
+
+/// The registry revision of each provider request's latest change, so the
+/// placement watch can resume after a revision as the other watches do.
+struct M20261205PlacementRevisions;
+
+impl MigrationName for M20261205PlacementRevisions {
+    fn name(&self) -> &str {
+        "m20261205_placement_revisions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M20261205PlacementRevisions {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("provider_requests")
+                .add_column(big_integer("revision").default(0))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "provider_requests",
+            "ix_provider_requests_requester_revision",
+            &["requester_id", "revision"],
+        ))
+        .await?;
+        m.create_index(index(
+            "provider_requests",
+            "ix_provider_requests_provider_revision",
+            &["provider_id", "revision"],
+        ))
         .await
     }
 }

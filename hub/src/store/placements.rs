@@ -8,7 +8,7 @@ use super::consultations::{ConsultationAccess, NewAuditRecord, append_audit};
 use super::entities::{hold, location, offering, provider_request};
 use super::registry::touch_offering;
 use super::{Store, StoreError};
-use crate::domain::capacity::{CareProfiles, MunicipalityCode, SecurityLevel};
+use crate::domain::capacity::{CareProfiles, MunicipalityCode, Revision, SecurityLevel};
 use crate::domain::consultation::AgeYears;
 use crate::domain::hold::{HoldConflict, HoldState, Transition};
 use crate::domain::identity::OrgId;
@@ -255,6 +255,7 @@ impl Store {
                         referral_offering_id: Set(None),
                         answered_at_ms: Set(None),
                         erased_at_ms: Set(None),
+                        revision: Set(revision.0 as i64),
                     }
                     .insert(txn)
                     .await?;
@@ -363,6 +364,7 @@ impl Store {
                             refusal.and_then(|r| r.referral_offering_id.clone())
                         ),
                         answered_at_ms: Set(Some(millis(now))),
+                        revision: Set(revision.0 as i64),
                         ..Default::default()
                     }
                     .update(txn)
@@ -399,6 +401,78 @@ impl Store {
                 })
         })
         .await
+    }
+
+    /// The placement requests `org` sent or was asked that changed after
+    /// `after`, as it may see them now, each with the revision of its
+    /// latest change that `org` sees, oldest first. A request that changed
+    /// twice comes once, as it is now. At most about `limit` rows are read;
+    /// a revision is never split, so resuming after the last one sent
+    /// misses nothing.
+    pub async fn placement_changes_after(
+        &self,
+        org: &OrgId,
+        after: Revision,
+        limit: u64,
+    ) -> Result<Vec<(Revision, PlacementRequest)>, StoreError> {
+        let concerns = || {
+            sea_orm::Condition::any()
+                .add(provider_request::Column::RequesterId.eq(org.as_str()))
+                .add(provider_request::Column::ProviderId.eq(org.as_str()))
+        };
+        let mut changed: Vec<(String, i64)> = provider_request::Entity::find()
+            .select_only()
+            .column(provider_request::Column::PlacementRequestId)
+            .column(provider_request::Column::Revision)
+            .filter(provider_request::Column::Revision.gt(after.0 as i64))
+            .filter(concerns())
+            .order_by_asc(provider_request::Column::Revision)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        if changed.len() as u64 == limit
+            && let Some(&(_, last)) = changed.last()
+        {
+            // The last revision may go on past the limit: read all of it.
+            changed.retain(|(_, revision)| *revision != last);
+            let whole: Vec<(String, i64)> = provider_request::Entity::find()
+                .select_only()
+                .column(provider_request::Column::PlacementRequestId)
+                .column(provider_request::Column::Revision)
+                .filter(provider_request::Column::Revision.eq(last))
+                .filter(concerns())
+                .into_tuple()
+                .all(&self.reader)
+                .await?;
+            changed.extend(whole);
+        }
+        // Each request once, at the latest revision it changed at here.
+        let mut latest: Vec<(i64, String)> = Vec::new();
+        for (id, revision) in changed {
+            match latest.iter_mut().find(|(_, seen)| *seen == id) {
+                Some(entry) => entry.0 = entry.0.max(revision),
+                None => latest.push((revision, id)),
+            }
+        }
+        latest.sort();
+        let ids: Vec<&str> = latest.iter().map(|(_, id)| id.as_str()).collect();
+        let rows = provider_request::Entity::find()
+            .filter(provider_request::Column::PlacementRequestId.is_in(ids))
+            .order_by_asc(provider_request::Column::Id)
+            .all(&self.reader)
+            .await?;
+        latest
+            .into_iter()
+            .map(|(revision, id)| {
+                let own: Vec<provider_request::Model> = rows
+                    .iter()
+                    .filter(|row| row.placement_request_id == id)
+                    .cloned()
+                    .collect();
+                Ok((Revision(revision as u64), assemble(&own)?.as_seen_by(org)))
+            })
+            .collect()
     }
 
     /// The requests `org` sent or was asked, newest first, as it may see

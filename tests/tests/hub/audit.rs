@@ -635,7 +635,7 @@ async fn every_placement_call_is_audited_allowed_or_refused() {
     let methods = service_methods("Placements");
     assert_eq!(
         methods.len(),
-        6,
+        7,
         "a new RPC needs its audit check here: {methods:?}"
     );
     for method in &methods {
@@ -697,6 +697,16 @@ async fn every_placement_call_is_audited_allowed_or_refused() {
                     .unwrap();
                 ("placement.list", 1)
             }
+            "WatchPlacementRequests" => {
+                let mut stream = kenter
+                    .placements(PERSON)
+                    .watch_placement_requests(pb::WatchPlacementRequestsRequest::default())
+                    .await
+                    .unwrap()
+                    .into_inner();
+                assert!(stream.message().await.unwrap().unwrap().stream_start);
+                ("placement.watch", 1)
+            }
             other => panic!("no audit check for {other}"),
         };
         assert_eq!(trail_length(&auditor).await, before + records, "{method}");
@@ -743,6 +753,11 @@ async fn every_placement_call_is_audited_allowed_or_refused() {
                 })
                 .await
                 .map(|_| ()),
+            "WatchPlacementRequests" => region
+                .placements(PERSON)
+                .watch_placement_requests(pb::WatchPlacementRequestsRequest::default())
+                .await
+                .map(|_| ()),
             _ => region
                 .placements(PERSON)
                 .list_placement_requests(pb::ListPlacementRequestsRequest::default())
@@ -769,6 +784,7 @@ fn refused_type(method: &str) -> &'static str {
         "WithdrawPlacementRequest" => "withdraw",
         "EscalatePlacementCase" => "escalate",
         "GetPlacementRequest" => "get",
+        "WatchPlacementRequests" => "watch",
         _ => "list",
     }
 }

@@ -337,6 +337,35 @@ fn arbitrary_requests_to_every_method_get_a_documented_answer() {
         // Real identifiers in the pool, so that generated requests reach
         // past "not found" into the use-cases now and then.
         let (offering_id, consultation_id) = epoch_offering(&hub).await;
+        // A placement request under a real hold, so that answering,
+        // withdrawing, escalating and reading reach the use-cases too.
+        let crisis = hub.client_as("crisisdienst-zkh").await;
+        let hold = crisis
+            .capacity()
+            .hold_place(spil_tests::fixtures::hold("fuzz-hold", &offering_id))
+            .await
+            .expect("a hold on the seeded offering")
+            .into_inner()
+            .hold
+            .expect("the hold");
+        let requested = crisis
+            .placements("J. de Vries")
+            .request_placement(spil_tests::pb::RequestPlacementRequest {
+                request_id: "fuzz-placement".into(),
+                hold_ids: vec![hold.id.clone()],
+                case_reference: "FUZZ-CASE-1".into(),
+                age_years: 15,
+                care_profiles: vec![spil_tests::pb::CareProfile::YouthAndParenting as i32],
+                security_level: spil_tests::pb::SecurityLevel::Open as i32,
+                urgency: spil_tests::pb::PlacementUrgency::Crisis as i32,
+                note: "Vannacht uit huis geplaatst.".into(),
+                consent_recorded: true,
+            })
+            .await
+            .expect("a placement request")
+            .into_inner()
+            .placement_request
+            .expect("the placement request");
         let mut channels = Vec::new();
         for org in CALLERS {
             channels.push(hub.client_as(org).await.channel());
@@ -351,6 +380,9 @@ fn arbitrary_requests_to_every_method_get_a_documented_answer() {
             "zuid-kennemerland".to_owned(),
             "GM0392".to_owned(),
             "r-1".to_owned(),
+            hold.id,
+            requested.provider_requests[0].id.clone(),
+            requested.id,
         ];
         (hub, channels, known)
     });
@@ -403,6 +435,9 @@ fn every_service_of_the_contract_is_fuzzed() {
         "spil.v1.CapacityRegistry.HoldPlace",
         "spil.v1.Consultations.FileConsultation",
         "spil.v1.Insights.PlacementFigures",
+        "spil.v1.Placements.RequestPlacement",
+        "spil.v1.Placements.AnswerPlacementRequest",
+        "spil.v1.Placements.EscalatePlacementCase",
         "spil.v1.Audit.ListAuditEvents",
         "spil.v1.Directory.WhoAmI",
     ] {

@@ -742,3 +742,124 @@ async fn a_request_loses_its_notes_and_case_reference_after_the_retention_period
     );
     assert_eq!(part.state, pb::ProviderRequestState::Refused as i32);
 }
+
+/// The next request on a placement watch, within the test's patience.
+async fn next_change(
+    stream: &mut tonic::Streaming<pb::WatchPlacementRequestsResponse>,
+) -> (u64, pb::PlacementRequest) {
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("a change within 10 s")
+        .expect("no error")
+        .expect("the stream is open");
+    assert!(!message.stream_start, "{message:?}");
+    (
+        message.revision,
+        message.placement_request.expect("a request"),
+    )
+}
+
+async fn watch_from(
+    client: &SpilClient,
+    person: &str,
+    start_revision: u64,
+) -> tonic::Streaming<pb::WatchPlacementRequestsResponse> {
+    let mut stream = client
+        .placements(person)
+        .watch_placement_requests(pb::WatchPlacementRequestsRequest {
+            start_revision,
+            from_oldest_kept: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert!(
+        first.stream_start && first.placement_request.is_none(),
+        "{first:?}"
+    );
+    stream
+}
+
+async fn followed_live(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let replica = hub.spawn_replica().await;
+    let offerings = three_providers(&hub).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    // One provider follows on the other replica: its commits reach it by the poll.
+    let kenter = hub.client_at(&replica, "kenter").await;
+    let ijmond = hub.client_as("consortium-ijmond").await;
+    let mut kenter_watch = watch_from(&kenter, "Nachtcoördinator", 0).await;
+    let mut requester_watch = watch_from(&crisis, PERSON, 0).await;
+
+    let mut holds = Vec::new();
+    for (n, (_, offering)) in offerings.iter().enumerate() {
+        holds.push(hold_granted(&crisis, &format!("w{n}"), offering).await.id);
+    }
+    let sent = ask(&crisis, placement("watched", holds)).await;
+
+    // The provider sees the request arrive, with only its own part.
+    let (_, arrived) = next_change(&mut kenter_watch).await;
+    assert_eq!(arrived.id, sent.id);
+    assert_eq!(arrived.provider_requests.len(), 1);
+    assert_eq!(arrived.provider_requests[0].provider_id, "kenter");
+    assert_eq!(
+        arrived.provider_requests[0].state,
+        pb::ProviderRequestState::Open as i32
+    );
+    let (seen_at, asked) = next_change(&mut requester_watch).await;
+    assert_eq!(asked.provider_requests.len(), 3);
+
+    // The requester stops following; IJmond accepts meanwhile.
+    drop(requester_watch);
+    let ijmond_part = sent
+        .provider_requests
+        .iter()
+        .find(|p| p.provider_id == "consortium-ijmond")
+        .unwrap()
+        .id
+        .clone();
+    ijmond
+        .placements("Dienstdoende coördinator")
+        .answer_placement_request(accept(&ijmond_part))
+        .await
+        .unwrap();
+
+    // Kenter learns at once that its part was withdrawn, never that it placed.
+    let (_, ended) = next_change(&mut kenter_watch).await;
+    assert_eq!(
+        ended.provider_requests[0].state,
+        pb::ProviderRequestState::Withdrawn as i32
+    );
+    // Resuming after the last revision it saw, the requester misses nothing.
+    let mut resumed = watch_from(&crisis, PERSON, seen_at).await;
+    let (_, answered) = next_change(&mut resumed).await;
+    let mut states: Vec<i32> = answered.provider_requests.iter().map(|p| p.state).collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            pb::ProviderRequestState::Accepted as i32,
+            pb::ProviderRequestState::Withdrawn as i32,
+            pb::ProviderRequestState::Withdrawn as i32,
+        ]
+    );
+    // A start ahead of the hub is refused with the documented code.
+    let ahead = crisis
+        .placements(PERSON)
+        .watch_placement_requests(pb::WatchPlacementRequestsRequest {
+            start_revision: u64::MAX / 2,
+            from_oldest_kept: false,
+        })
+        .await;
+    assert_eq!(ahead.unwrap_err().code(), Code::OutOfRange);
+    drop((kenter_watch, resumed));
+    replica.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn both_sides_follow_a_request_live_and_resume_without_loss() {
+    for backend in backends() {
+        followed_live(backend).await;
+    }
+}
