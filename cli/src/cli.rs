@@ -26,8 +26,6 @@ use serde_json::json;
 use spil_client::{Identity, SpilClient, pb};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
-use tokio_stream::StreamExt;
 use tonic_types::StatusExt;
 
 /// Where the demo hub keeps its certificates (`spil-hub demo`).
@@ -754,64 +752,44 @@ impl Render for Changed<'_> {
 }
 
 /// `spil watch`: changes as they commit, resumed after any interruption.
+/// A start the hub no longer keeps begins again from a snapshot.
 async fn watch(client: &SpilClient, w: &WatchArgs, format: Format) -> anyhow::Result<()> {
-    let mut last = w.from;
-    let mut snapshot = w.snapshot;
-    let mut printed = 0usize;
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        let request = pb::WatchCapacityRequest {
-            start_revision: last,
-            include_snapshot: snapshot,
-            filter: Some(pb::WatchFilter {
-                region_ids: w.regions.clone(),
-                place_types: w.place_types.iter().map(|t| *t as i32).collect(),
-                location_ids: vec![],
-            }),
-            from_oldest_kept: w.from_oldest && last == 0,
-        };
-        let mut stream = match client.capacity().watch_capacity(request).await {
-            Ok(stream) => stream.into_inner(),
-            Err(status) if status.code() == tonic::Code::OutOfRange => {
-                eprintln!("revision {last} is no longer kept; starting from a snapshot");
-                snapshot = true;
-                continue;
-            }
-            Err(status) if status.code() == tonic::Code::Unavailable => {
-                eprintln!("hub unavailable, retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
-            }
-            Err(status) => return Err(status.into()),
-        };
-        snapshot = false;
-        backoff = Duration::from_millis(250);
-        while let Some(message) = stream.next().await {
-            let message = match message {
-                Ok(message) => message,
-                Err(status) => {
-                    last = spil_client::resume_revision(&status).unwrap_or(last);
-                    eprintln!(
-                        "watch interrupted ({:?}: {}); resuming after revision {last}",
-                        status.code(),
-                        status.message()
-                    );
-                    break;
+    let snapshot = std::cell::Cell::new(w.snapshot);
+    let mut limit = crate::follow::Limit::new(w.limit);
+    let open = |last: u64| {
+        let snapshot = &snapshot;
+        async move {
+            loop {
+                let request = pb::WatchCapacityRequest {
+                    start_revision: last,
+                    include_snapshot: snapshot.get(),
+                    filter: Some(pb::WatchFilter {
+                        region_ids: w.regions.clone(),
+                        place_types: w.place_types.iter().map(|t| *t as i32).collect(),
+                        location_ids: vec![],
+                    }),
+                    from_oldest_kept: w.from_oldest && last == 0,
+                };
+                match client.capacity().watch_capacity(request).await {
+                    Err(status) if status.code() == tonic::Code::OutOfRange && !snapshot.get() => {
+                        eprintln!("revision {last} is no longer kept; starting from a snapshot");
+                        snapshot.set(true);
+                    }
+                    opened => {
+                        if opened.is_ok() {
+                            snapshot.set(false);
+                        }
+                        return opened.map(tonic::Response::into_inner);
+                    }
                 }
-            };
-            last = message.revision;
-            if message.stream_start {
-                continue;
-            }
-            show(format, &Changed(&message))?;
-            printed += 1;
-            if w.limit.is_some_and(|limit| printed >= limit) {
-                return Ok(());
             }
         }
-        tokio::time::sleep(backoff).await;
-    }
+    };
+    crate::follow::follow(w.from, open, |message| {
+        show(format, &Changed(message))?;
+        Ok(limit.go_on())
+    })
+    .await
 }
 
 fn offering_json(o: &pb::Offering) -> serde_json::Value {

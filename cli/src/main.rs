@@ -5,6 +5,7 @@
 #![deny(clippy::print_stdout)]
 
 mod cli;
+mod follow;
 mod render;
 mod wire;
 

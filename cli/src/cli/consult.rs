@@ -8,8 +8,6 @@ use clap::Subcommand;
 use serde_json::json;
 use spil_client::{SpilClient, pb};
 use std::io::Write;
-use std::time::Duration;
-use tokio_stream::StreamExt;
 
 #[derive(Debug, Subcommand)]
 pub enum ConsultCommand {
@@ -685,53 +683,25 @@ async fn watch(
     limit: Option<usize>,
     format: Format,
 ) -> anyhow::Result<()> {
-    let mut last = from;
-    let mut printed = 0usize;
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        let opened = client
-            .consultations(person)
-            .watch_consultations(pb::WatchConsultationsRequest {
-                start_revision: last,
-                ..Default::default()
-            })
-            .await;
-        let mut stream = match opened {
-            Ok(stream) => stream.into_inner(),
-            Err(status) if status.code() == tonic::Code::Unavailable => {
-                eprintln!("hub unavailable, retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
-            }
-            Err(status) => return Err(status.into()),
-        };
-        backoff = Duration::from_millis(250);
-        while let Some(event) = stream.next().await {
-            let event = match event {
-                Ok(event) => event,
-                Err(status) => {
-                    last = spil_client::resume_revision(&status).unwrap_or(last);
-                    eprintln!(
-                        "watch interrupted ({:?}: {}); resuming after revision {last}",
-                        status.code(),
-                        status.message()
-                    );
-                    break;
-                }
-            };
-            last = event.revision;
-            if event.stream_start {
-                continue;
-            }
-            show(format, &Event(&event))?;
-            printed += 1;
-            if limit.is_some_and(|limit| printed >= limit) {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(backoff).await;
-    }
+    let mut limit = crate::follow::Limit::new(limit);
+    crate::follow::follow(
+        from,
+        |last| async move {
+            client
+                .consultations(person)
+                .watch_consultations(pb::WatchConsultationsRequest {
+                    start_revision: last,
+                    ..Default::default()
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        },
+        |event| {
+            show(format, &Event(event))?;
+            Ok(limit.go_on())
+        },
+    )
+    .await
 }
 
 pub async fn audit(

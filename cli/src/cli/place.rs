@@ -38,6 +38,16 @@ pub enum PlaceCommand {
     Withdraw { id: String },
     /// Hand the case to your region's expertise team, with its refusals.
     Escalate { id: String },
+    /// Follow your requests as they change: a provider sees them arrive,
+    /// a crisis service sees the answers. Resumes after any interruption.
+    Watch {
+        /// Resume after this revision (0: from now).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Stop after this many changes.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,6 +161,30 @@ pub async fn place(
             .placement_request
             .into_iter()
             .collect(),
+        PlaceCommand::Watch { from, limit } => {
+            let mut limit = crate::follow::Limit::new(*limit);
+            return crate::follow::follow(
+                *from,
+                |last| async move {
+                    client
+                        .placements(person)
+                        .watch_placement_requests(pb::WatchPlacementRequestsRequest {
+                            start_revision: last,
+                            from_oldest_kept: false,
+                        })
+                        .await
+                        .map(tonic::Response::into_inner)
+                },
+                |change| {
+                    show(
+                        format,
+                        &Requests(change.placement_request.clone().into_iter().collect()),
+                    )?;
+                    Ok(limit.go_on())
+                },
+            )
+            .await;
+        }
         PlaceCommand::Escalate { id } => {
             let escalated = placements
                 .escalate_placement_case(pb::EscalatePlacementCaseRequest {

@@ -340,6 +340,23 @@ class Hub:
 
         return self._resuming(open_stream, start_revision, retry_delay, max_retries)
 
+    def watch_placement_requests(
+        self,
+        *,
+        start_revision: int = 0,
+        retry_delay: float = 0.5,
+        max_retries: int | None = None,
+    ) -> Iterator[placements_pb2.WatchPlacementRequestsResponse]:
+        """The placement requests the organisation sent or was asked, each as
+        it is after a change (a provider sees them arrive and end, the
+        requester sees the answers), resuming as `watch_capacity` does."""
+
+        def open_stream(after: int, _first: bool) -> Iterable[Any]:
+            request = placements_pb2.WatchPlacementRequestsRequest(start_revision=after)
+            return self.placements.WatchPlacementRequests(request, metadata=self._metadata())
+
+        return self._resuming(open_stream, start_revision, retry_delay, max_retries)
+
     def _resuming(
         self,
         open_stream: Callable[[int, bool], Iterable[Any]],

@@ -109,3 +109,31 @@ def test_refusals_name_their_reason_and_a_bsn_is_refused_on_the_field(as_org) ->
         placements_pb2.PROVIDER_REQUEST_STATE_REFUSED,
         placements_pb2.PROVIDER_REQUEST_STATE_WITHDRAWN,
     }
+
+
+def test_both_sides_follow_a_request_through_the_watch(as_org) -> None:
+    """The provider sees the request arrive with only its own part; after it
+    accepts, the requester, resuming from the revision it saw, sees the answer."""
+    start = publish(as_org("kenter"), f"py-watch-{uuid.uuid4().hex[:8]}", 2).revision
+    holds, _ = two_holds(as_org)
+    sent = ask(as_org, holds, "PY-CASE-W")
+    kenter = as_org("kenter", "Nachtcoördinator")
+    arrived = next(
+        change
+        for change in kenter.watch_placement_requests(start_revision=start)
+        if change.placement_request.id == sent.id
+    )
+    assert [p.provider_id for p in arrived.placement_request.provider_requests] == ["kenter"]
+    assert arrived.placement_request.note == "Vannacht; geen medicatie."
+    kenter.accept_placement(own_part(sent, "kenter"))
+
+    crisis = as_org("crisisdienst-zkh", PERSON)
+    answered = next(
+        change
+        for change in crisis.watch_placement_requests(start_revision=arrived.revision)
+        if change.placement_request.id == sent.id
+    )
+    assert sorted(p.state for p in answered.placement_request.provider_requests) == [
+        placements_pb2.PROVIDER_REQUEST_STATE_ACCEPTED,
+        placements_pb2.PROVIDER_REQUEST_STATE_WITHDRAWN,
+    ]
