@@ -113,7 +113,11 @@ async fn a_provider_sees_a_placement_request_arrive_in_the_terminal() {
         .expect("the watch ends after one change")
         .unwrap();
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(printed.contains("CLI-WATCH-1"), "{printed}");
     assert!(printed.contains("Geen medicatie."), "{printed}");
 }

@@ -14,6 +14,7 @@ mod consultations;
 mod nl;
 mod offerings;
 mod pages;
+mod placements;
 
 use crate::app::{App, AppError, Reason};
 use crate::domain::identity::Caller;
@@ -66,6 +67,16 @@ pub fn router(app: Arc<App>, identity: Identify) -> axum::Router {
             post(consultations::message),
         )
         .route("/board/consultaties/{id}/actie", post(consultations::act))
+        .route("/board/plaatsingen", get(placements::placements))
+        .route("/board/plaatsingen/lijst", get(placements::list))
+        .route("/board/plaatsingen/live", get(placements::live))
+        .route(
+            "/board/plaatsingen/nieuw",
+            get(placements::new_form).post(placements::request),
+        )
+        .route("/board/plaatsingen/antwoord", post(placements::answer))
+        .route("/board/plaatsingen/intrekken", post(placements::withdraw))
+        .route("/board/plaatsingen/opschalen", post(placements::escalate))
         .route("/board/live", get(pages::live))
         .route("/board/static/board.js", get(script))
         .route("/board/static/board.css", get(style))

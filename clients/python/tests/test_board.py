@@ -413,6 +413,71 @@ def test_a_ret_coordinator_accepts_and_advises_what_a_crisis_worker_filed_on_the
     assert advice in [change.note for change in detail.history]
 
 
+def test_a_crisis_worker_asks_a_provider_on_the_board_and_sees_its_answer_live(
+    hub: RunningHub, board: str, as_org, tmp_path: Path
+) -> None:
+    """The crisis worker sends a placement request for a held place; the
+    provider's open page shows it without a reload; a refusal for "another
+    reason" without its note is refused on that field, the typed referral
+    kept; the provider takes the child, and the worker's open page shows it."""
+    kenter = as_org("kenter")
+    kenter.call(kenter.capacity.UpsertLocation, location("board-request", "Kenter aanvraagtest"))
+    offering = publish(kenter, "board-request", 3, 2)
+    hold = as_org("crisisdienst-zkh").hold_place(offering, "GM0392")
+    case = f"AANVR-{uuid.uuid4().hex[:8]}"
+    with (
+        browser(hub, "kenter", tmp_path / "provider") as provider,
+        browser(hub, "crisisdienst-zkh", tmp_path / "crisis") as crisis,
+    ):
+        provider.get(board + "/board/plaatsingen")
+        give_name(provider, "Nachtcoördinator Aïcha")
+        provider.execute_script("window.notReloaded = true")
+
+        crisis.get(board + "/board/holds")
+        crisis.find_element(By.CSS_SELECTOR, f'a[href="/board/plaatsingen/nieuw?hold={hold.id}"]').click()
+        give_name(crisis, "Zoë Çelik")
+        checkbox = crisis.find_element(By.CSS_SELECTOR, f'input[name="hold_ids"][value="{hold.id}"]')
+        assert checkbox.is_selected(), "the hold chosen on the holds page"
+        Select(crisis.find_element(By.ID, "urgency")).select_by_value("Crisis")
+        crisis.find_element(By.ID, "case_reference").send_keys(case)
+        crisis.find_element(By.ID, "age_years").send_keys("15")
+        crisis.find_element(By.CSS_SELECTOR, 'input[name="care_profiles"][value="YouthAndParenting"]').click()
+        crisis.find_element(By.ID, "note").send_keys("Vannacht uit huis; geen medicatie.")
+        crisis.find_element(By.ID, "consent_recorded").click()
+        screenshot(crisis, "plaatsing-nieuw")
+        assert serious_violations(crisis) == []
+        crisis.find_element(By.CSS_SELECTOR, "form.stack > button[type=submit]").click()
+        wait_for(crisis, lambda d: d.current_url.endswith("/board/plaatsingen"))
+        crisis.execute_script("window.notReloaded = true")
+
+        # The provider's open page shows the request without a reload.
+        wait_for(provider, lambda d: case in d.find_element(By.ID, "placements").text)
+        assert provider.execute_script("return window.notReloaded") is True
+        assert "Vannacht uit huis; geen medicatie." in provider.find_element(By.ID, "placements").text
+        part = provider.find_element(By.CSS_SELECTOR, "li[data-provider-request]").get_attribute("data-provider-request")
+        Select(provider.find_element(By.ID, f"reden-{part}")).select_by_value("Other")
+        provider.find_element(By.ID, f"verwijzing-{part}").send_keys("ander-aanbod-1")
+        provider.find_element(By.CSS_SELECTOR, f'li[data-provider-request="{part}"] button[value="refuse"]').click()
+        wait_for(provider, lambda d: d.find_elements(By.ID, f"toelichting-{part}-fout"))
+        assert field_error(provider, f"toelichting-{part}") == "Vul dit in."
+        assert provider.find_element(By.ID, f"verwijzing-{part}").get_attribute("value") == "ander-aanbod-1"
+        screenshot(provider, "plaatsingen")
+        assert serious_violations(provider) == []
+        provider.find_element(By.CSS_SELECTOR, f'li[data-provider-request="{part}"] button[value="accept"]').click()
+        wait_for(provider, lambda d: "Opgenomen" in d.find_element(By.CSS_SELECTOR, f'li[data-provider-request="{part}"]').text)
+
+        # The worker's open page shows the answer without a reload.
+        wait_for(crisis, lambda d: "Opgenomen" in d.find_element(By.ID, "placements").text)
+        assert crisis.execute_script("return window.notReloaded") is True
+    states = {
+        h.id: h.state
+        for h in as_org("crisisdienst-zkh").call(
+            as_org("crisisdienst-zkh").capacity.ListHolds, capacity_pb2.ListHoldsRequest()
+        ).holds
+    }
+    assert states[hold.id] == capacity_pb2.HOLD_STATE_CONFIRMED, "the hold became the placement"
+
+
 def test_a_region_is_told_it_may_not_search(hub: RunningHub, board: str, tmp_path: Path) -> None:
     with browser(hub, "regio-zuid-kennemerland", tmp_path / "region") as driver:
         driver.get(board + SEARCH)

@@ -360,6 +360,12 @@ impl PlacementUseCases {
         })
     }
 
+    /// The registry's latest revision: where a page drawn now resumes its
+    /// watch from. A number only, so no audit record.
+    pub async fn current_revision(&self) -> Result<Revision, AppError> {
+        Ok(self.store.current_revision().await?)
+    }
+
     /// Streams the caller's placement requests as they change, after
     /// `start`: the provider sees requests arrive and end, the requester
     /// sees the answers. Opening the stream is audited once, as the

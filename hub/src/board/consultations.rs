@@ -31,13 +31,13 @@ use chrono_tz::Europe::Amsterdam;
 use futures::StreamExt;
 
 /// A choice of a select or a checkbox, with a label that may be a name.
-struct Pick {
-    value: String,
-    label: String,
-    selected: bool,
+pub(super) struct Pick {
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
-fn picks<T: Copy + PartialEq + std::fmt::Debug>(
+pub(super) fn picks<T: Copy + PartialEq + std::fmt::Debug>(
     all: &[T],
     chosen: &[T],
     label: fn(T) -> &'static str,
@@ -51,7 +51,7 @@ fn picks<T: Copy + PartialEq + std::fmt::Debug>(
         .collect()
 }
 
-fn local(at: DateTime<Utc>) -> String {
+pub(super) fn local(at: DateTime<Utc>) -> String {
     at.with_timezone(&Amsterdam)
         .format("%d-%m-%Y %H:%M")
         .to_string()
@@ -59,10 +59,10 @@ fn local(at: DateTime<Utc>) -> String {
 
 /// The fields a refusal named, each with the words the person reads.
 #[derive(Default)]
-struct FieldErrors(Vec<(String, &'static str)>);
+pub(super) struct FieldErrors(Vec<(String, &'static str)>);
 
 impl FieldErrors {
-    fn of(error: &AppError) -> Self {
+    pub(super) fn of(error: &AppError) -> Self {
         match error {
             AppError::Invalid(violations) => Self(
                 violations
@@ -74,7 +74,7 @@ impl FieldErrors {
         }
     }
 
-    fn get(&self, field: &str) -> Option<&'static str> {
+    pub(super) fn get(&self, field: &str) -> Option<&'static str> {
         self.0
             .iter()
             .find(|(name, _)| name == field)
@@ -82,7 +82,7 @@ impl FieldErrors {
     }
 
     /// Refusals of fields the form does not show (the person, say).
-    fn elsewhere(&self, shown: &[&str]) -> Option<&'static str> {
+    pub(super) fn elsewhere(&self, shown: &[&str]) -> Option<&'static str> {
         self.0
             .iter()
             .find(|(name, _)| !shown.contains(&name.as_str()))
@@ -103,7 +103,8 @@ fn words(violation: &FieldViolation) -> &'static str {
     match violation.field.as_str() {
         _ if description.contains("BSN") => NL.bsn_refused,
         "consent_recorded" => NL.consent_required,
-        "problem_domains" => NL.choose_one,
+        "problem_domains" | "care_profiles" => NL.choose_one,
+        "hold_ids" => NL.choose_holds,
         "case_reference" => NL.case_reference_invalid,
         "municipality_code" => NL.unknown_municipality,
         "age_years" => NL.age_invalid,
@@ -133,19 +134,19 @@ fn refusal_words(error: &AppError) -> (StatusCode, &'static str) {
     }
 }
 
-fn actor(visitor: &Visitor) -> Actor {
+pub(super) fn actor(visitor: &Visitor) -> Actor {
     Actor {
         caller: visitor.caller.clone(),
         person: Ok(visitor.person.clone()),
     }
 }
 
-fn new_request_id() -> String {
+pub(super) fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 /// Sends a person without a name to the name page first, and back after.
-fn ask_name(parts: &Parts) -> Response {
+pub(super) fn ask_name(parts: &Parts) -> Response {
     let back = parts
         .uri
         .path_and_query()

@@ -6,6 +6,7 @@ use crate::domain::consultation::{
     ConsultationAction, ConsultationState, DeclineReason, ProblemDomain, QuestionType, Urgency,
 };
 use crate::domain::hold::HoldState;
+use crate::domain::placement::{PlacementUrgency, ProviderRequestState, RefusalReason};
 
 /// The board's fixed texts.
 pub struct Text {
@@ -134,6 +135,37 @@ pub struct Text {
     pub escalated_from: &'static str,
     pub open_link: &'static str,
     pub state_label: &'static str,
+    pub nav_placements: &'static str,
+    pub placements_title: &'static str,
+    pub placements_intro: &'static str,
+    pub asked_of_us: &'static str,
+    pub asked_by_us: &'static str,
+    pub no_placement_requests: &'static str,
+    pub answer_before: &'static str,
+    pub accept_child: &'static str,
+    pub refuse_button: &'static str,
+    pub refusal_reason_label: &'static str,
+    pub refusal_note_label: &'static str,
+    pub referral_label: &'static str,
+    pub withdraw_button: &'static str,
+    pub escalate_button: &'static str,
+    pub escalated_done: &'static str,
+    pub new_placement: &'static str,
+    pub new_placement_intro: &'static str,
+    pub held_places: &'static str,
+    pub placement_urgency: &'static str,
+    pub note_optional: &'static str,
+    pub send_button_placement: &'static str,
+    pub from_requester: &'static str,
+    pub to_provider: &'static str,
+    pub placement_withdrawn: &'static str,
+    pub placement_overdue: &'static str,
+    pub placement_answered: &'static str,
+    pub hold_under_request: &'static str,
+    pub not_allowed_placements: &'static str,
+    pub choose_holds: &'static str,
+    pub referred_to: &'static str,
+    pub child_age_from: &'static str,
 }
 
 pub const NL: Text = Text {
@@ -262,6 +294,37 @@ pub const NL: Text = Text {
     escalated_from: "Opgeschaald vanuit:",
     open_link: "Openen",
     state_label: "Status",
+    nav_placements: "Plaatsingsaanvragen",
+    placements_title: "Plaatsingsaanvragen",
+    placements_intro: "Een aanvraag houdt de plek vast tot de termijn. De eerste aanbieder die ja zegt, neemt het kind op; de andere aanvragen worden dan ingetrokken.",
+    asked_of_us: "Aan ons gevraagd",
+    asked_by_us: "Door ons gevraagd",
+    no_placement_requests: "Geen aanvragen.",
+    answer_before: "antwoord vóór",
+    accept_child: "Kind opnemen",
+    refuse_button: "Weigeren",
+    refusal_reason_label: "Reden van weigeren",
+    refusal_note_label: "Toelichting (verplicht bij een andere reden; nooit een BSN)",
+    referral_label: "Doorverwijzen naar aanbod (id, optioneel)",
+    withdraw_button: "Aanvraag intrekken",
+    escalate_button: "Naar het expertiseteam van de regio",
+    escalated_done: "De casus is als consultatie naar het expertiseteam van de regio gegaan.",
+    new_placement: "Plaatsingsverzoek sturen",
+    new_placement_intro: "Kies één tot drie van uw vastgehouden plekken, bij verschillende aanbieders. Alleen de woongemeente, leeftijd en zorgvraag gaan mee; nooit een naam of BSN.",
+    held_places: "Vastgehouden plekken",
+    placement_urgency: "Urgentie",
+    note_optional: "Korte toelichting voor de aanbieder (optioneel; nooit een BSN)",
+    send_button_placement: "Verzoek sturen",
+    from_requester: "van",
+    to_provider: "aan",
+    placement_withdrawn: "Deze aanvraag is ingetrokken: een andere aanbieder nam het kind al op, of de aanvrager trok haar in.",
+    placement_overdue: "De termijn voor een antwoord is verstreken; de aanvrager kan een andere aanbieder vragen.",
+    placement_answered: "Deze aanvraag is al beantwoord.",
+    hold_under_request: "Voor deze vastgehouden plek loopt al een aanvraag.",
+    not_allowed_placements: "Uw organisatie neemt geen deel aan plaatsingsaanvragen.",
+    choose_holds: "Kies één tot drie vastgehouden plekken, elk bij een ander aanbod.",
+    referred_to: "doorverwezen naar",
+    child_age_from: "Kind van",
 };
 
 pub fn place_type(value: PlaceType) -> &'static str {
@@ -366,5 +429,35 @@ pub fn consultation_action(value: ConsultationAction) -> &'static str {
         ConsultationAction::Escalate => "Opschalen",
         ConsultationAction::Withdraw => "Intrekken",
         ConsultationAction::Close => "Afsluiten",
+    }
+}
+
+pub fn placement_urgency(value: PlacementUrgency) -> &'static str {
+    match value {
+        PlacementUrgency::Crisis => "Crisis (vannacht)",
+        PlacementUrgency::Urgent => "Spoed",
+        PlacementUrgency::Regular => "Regulier",
+    }
+}
+
+pub fn refusal_reason(value: RefusalReason) -> &'static str {
+    match value {
+        RefusalReason::NoPlace => "Toch geen plek",
+        RefusalReason::OutsideCareProfile => "Buiten het zorgprofiel",
+        RefusalReason::OutsideAgeBand => "Buiten de leeftijdsgrens",
+        RefusalReason::GroupSafety => "Veiligheid van de groep",
+        RefusalReason::NoStaff => "Geen personeel vannacht",
+        RefusalReason::MedicalCare => "Medische zorg die de groep niet kan bieden",
+        RefusalReason::Other => "Andere reden",
+    }
+}
+
+pub fn provider_request_state(value: ProviderRequestState) -> &'static str {
+    match value {
+        ProviderRequestState::Open => "Wacht op antwoord",
+        ProviderRequestState::Accepted => "Opgenomen",
+        ProviderRequestState::Refused => "Geweigerd",
+        ProviderRequestState::Withdrawn => "Ingetrokken",
+        ProviderRequestState::Overdue => "Termijn verstreken",
     }
 }

@@ -448,35 +448,8 @@ async fn holds_page(board: &Board, visitor: &Visitor, error: Option<&AppError>) 
         Err(error) => return refused(visitor, &error),
     };
     let directory = board.app.directory.directory();
-    // The held offerings in one read of the view, not one per hold.
-    let mut held: Vec<String> = holds.iter().map(|h| h.offering_id.clone()).collect();
-    held.sort();
-    held.dedup();
-    let offerings: std::collections::HashMap<String, Offering> = if held.is_empty() {
-        Default::default()
-    } else {
-        let page = Page {
-            size: held.len(),
-            token: String::new(),
-        };
-        let filter = SearchFilter {
-            include_unavailable: true,
-            ..SearchFilter::default()
-        };
-        board
-            .app
-            .registry
-            .catalogue(&visitor.caller, &filter, &Default::default(), &held, &page)
-            .await
-            .map(|found| {
-                found
-                    .results
-                    .into_iter()
-                    .map(|hit| (hit.offering.id.clone(), hit.offering))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let offerings =
+        offerings_by_id(board, visitor, holds.iter().map(|h| h.offering_id.clone())).await;
     let mut rows = Vec::new();
     for hold in holds {
         let offering = offerings.get(&hold.offering_id);
@@ -523,6 +496,42 @@ async fn holds_page(board: &Board, visitor: &Visitor, error: Option<&AppError>) 
         error: message,
     };
     page(visitor, status, view.render())
+}
+
+/// The offerings named, in one read of the view (not one per name); those
+/// the caller may not see, or that are gone, are missing.
+pub(super) async fn offerings_by_id(
+    board: &Board,
+    visitor: &Visitor,
+    ids: impl Iterator<Item = String>,
+) -> std::collections::HashMap<String, Offering> {
+    let mut ids: Vec<String> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Default::default();
+    }
+    let page = Page {
+        size: ids.len(),
+        token: String::new(),
+    };
+    let filter = SearchFilter {
+        include_unavailable: true,
+        ..SearchFilter::default()
+    };
+    board
+        .app
+        .registry
+        .catalogue(&visitor.caller, &filter, &Default::default(), &ids, &page)
+        .await
+        .map(|found| {
+            found
+                .results
+                .into_iter()
+                .map(|hit| (hit.offering.id.clone(), hit.offering))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `GET /board/holds`: the organisation's active holds.
