@@ -7,7 +7,7 @@
 
 pub mod resources;
 
-use crate::app::{App, AppError, Page, PublishedWithin};
+use crate::app::{Actor, App, AppError, PERSON_HEADER, Page, PublishedWithin};
 use crate::domain::capacity::{ChildAge, MunicipalityCode, Offering};
 use crate::domain::identity::{Caller, OrgId};
 use crate::domain::insights::Grouping;
@@ -46,7 +46,7 @@ const COMMON: [SearchParameter; 2] = [
 ];
 
 /// What the endpoint serves; the capability statement says exactly this.
-const SERVED: [Served; 5] = [
+const SERVED: [Served; 6] = [
     Served {
         kind: ResourceType::Location,
         search: &[
@@ -135,7 +135,15 @@ const SERVED: [Served; 5] = [
         search: &[],
         includes: &[],
         documentation: "The hub's code systems: place-type, care-profile, gender-policy, \
-                        security-level, freshness, capacity-group.",
+                        security-level, freshness, capacity-group, placement-refusal-reason.",
+    },
+    Served {
+        kind: ResourceType::Task,
+        search: &[COMMON[0], COMMON[1]],
+        includes: &[],
+        documentation: "A placement request as one Task per provider asked: the requester reads \
+                        every provider's, a provider its own. Reading names the person acting in \
+                        the X-Spil-Person header (UTF-8), and is audited as on gRPC.",
     },
 ];
 
@@ -187,6 +195,8 @@ pub fn router(
         .route("/fhir/Measure/{id}", get(read_measure))
         .route("/fhir/CodeSystem", get(search_code_systems))
         .route("/fhir/CodeSystem/{id}", get(read_code_system))
+        .route("/fhir/Task", get(search_tasks))
+        .route("/fhir/Task/{id}", get(read_task))
         .fallback(unknown)
         .with_state(Edge {
             app,
@@ -822,6 +832,90 @@ async fn read_code_system(
         &edge.canonical,
         system,
     )?))
+}
+
+/// The organisation and the person acting, named in `X-Spil-Person` as
+/// gRPC names it in `x-spil-person`; the use-case checks the name.
+fn actor_of(caller: Caller, parts: &Parts) -> Actor {
+    let person = match parts.headers.get(PERSON_HEADER) {
+        None => Ok(None),
+        Some(value) => std::str::from_utf8(value.as_bytes())
+            .map(|name| Some(name.to_owned()))
+            .map_err(|_| format!("{PERSON_HEADER} must be UTF-8")),
+    };
+    Actor { caller, person }
+}
+
+/// Each provider's part of `requests` the caller may see, as Tasks.
+fn tasks(
+    edge: &Edge,
+    requests: &[crate::domain::placement::PlacementRequest],
+    at: DateTime<Utc>,
+) -> Result<Vec<Resource>, FhirError> {
+    let directory = edge.app.directory.directory();
+    let name_of = |id: &str| {
+        OrgId::parse(id).map_or_else(
+            |_| id.to_owned(),
+            |id| Edge::organisation_name(&directory, &id),
+        )
+    };
+    let mut found = Vec::new();
+    for request in requests {
+        for part in &request.provider_requests {
+            found.push(Resource::Task(resources::placement_task(
+                &edge.canonical,
+                request,
+                part,
+                at,
+                &name_of,
+            )?));
+        }
+    }
+    Ok(found)
+}
+
+async fn search_tasks(
+    State(edge): State<Edge>,
+    Identified(caller): Identified,
+    parts: Parts,
+) -> Answer {
+    let mut query = Query::of(&parts);
+    let page = query.page()?;
+    query.finish()?;
+    let actor = actor_of(caller, &parts);
+    let listed = edge.app.placements.list(&actor, &page).await?;
+    let (requests, next) = listed.value;
+    let matches = tasks(&edge, &requests, listed.at)?;
+    let base = edge.base_url(&parts);
+    let next = (!next.is_empty()).then(|| link(&parts, &base, Some(&next)));
+    let bundle = resources::searchset(
+        link(&parts, &base, None),
+        next,
+        matches.len(),
+        matches,
+        Vec::new(),
+        &base,
+        None,
+    )?;
+    ok(Resource::Bundle(bundle))
+}
+
+async fn read_task(
+    State(edge): State<Edge>,
+    Identified(caller): Identified,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Answer {
+    let actor = actor_of(caller, &parts);
+    let seen = edge.app.placements.get_by_part(&actor, &id).await?;
+    let mut request = seen.value;
+    request.provider_requests.retain(|part| part.id == id);
+    tasks(&edge, std::slice::from_ref(&request), seen.at)?
+        .pop()
+        .map_or_else(
+            || Err(FhirError::not_found(format!("Task/{id} not found"))),
+            ok,
+        )
 }
 
 async fn unknown(parts: Parts) -> FhirError {

@@ -86,6 +86,12 @@ INVARIANTS = {
     ],
     "Location": [],
     "HealthcareService": [],
+    "Task": [
+        (
+            "inv-1",
+            "lastModified.exists().not() or authoredOn.exists().not() or lastModified >= authoredOn",
+        ),
+    ],
     "OperationOutcome": [],
 }
 
@@ -114,8 +120,12 @@ class Fhir:
         # Per request: a session's own `verify` yields to REQUESTS_CA_BUNDLE.
         self.tls = {"verify": str(ca), "cert": (str(cert), str(key))}
 
-    def get(self, path: str, expect: int = 200, **params: Any) -> dict[str, Any]:
-        answer = self.session.get(f"{self.base}/{path}", params=params, timeout=30, **self.tls)
+    def get(
+        self, path: str, expect: int = 200, headers: dict[str, str] | None = None, **params: Any
+    ) -> dict[str, Any]:
+        answer = self.session.get(
+            f"{self.base}/{path}", params=params, headers=headers, timeout=30, **self.tls
+        )
         assert answer.status_code == expect, answer.text
         assert answer.headers["content-type"].startswith("application/fhir+json")
         body = answer.json()
@@ -156,9 +166,10 @@ def test_every_resource_the_endpoint_returns_is_valid_fhir(hub: RunningHub) -> N
     statement = crisis.get("metadata")
     assert statement["fhirVersion"] == "4.0.1"
     served = {r["type"] for r in statement["rest"][0]["resource"]}
-    assert served == {"Location", "HealthcareService", "MeasureReport", "Measure", "CodeSystem"}
+    assert served == {"Location", "HealthcareService", "MeasureReport", "Measure", "CodeSystem", "Task"}
     crisis.get("CodeSystem")
     crisis.get("CodeSystem/place-type")
+    crisis.get("CodeSystem/placement-refusal-reason")
     crisis.get("Measure/capacity")
     services = crisis.get(
         "HealthcareService", **{"_include": "HealthcareService:location", "_count": 5}
@@ -314,3 +325,66 @@ def test_canonical_base_and_public_address_are_settings_and_organisations_go_by_
         assert report["measure"] == f"{canonical}/Measure/capacity"
     finally:
         configured.stop()
+
+
+def test_a_placement_request_reads_as_tasks_for_requester_and_provider(hub: RunningHub, as_org) -> None:
+    """One Task per provider asked: requested until answered, rejected with
+    the reason from the hub's CodeSystem as statusReason; the requester
+    reads every part, a provider only its own; the person acting is named."""
+    from spil.v1 import common_pb2, placements_pb2
+
+    offerings = {}
+    for provider in ("kenter", "consortium-ijmond"):
+        client = as_org(provider)
+        location_id = f"fhir-task-{uuid.uuid4().hex[:8]}"
+        client.call(client.capacity.UpsertLocation, location(location_id))
+        published = client.call(
+            client.capacity.PublishCapacity,
+            capacity_pb2.PublishCapacityRequest(
+                request_id=str(uuid.uuid4()), updates=[crisis_bed(location_id, 2)]
+            ),
+        )
+        offerings[provider] = published.offerings[0].id
+    crisis = as_org("crisisdienst-zkh", "Zoë Çelik")
+    holds = [crisis.hold_place(offering, "GM0392").id for offering in offerings.values()]
+    sent = crisis.request_placement(
+        holds,
+        case_reference="FHIR-TASK-1",
+        age_years=15,
+        care_profiles=[common_pb2.CARE_PROFILE_YOUTH_AND_PARENTING],
+        urgency=placements_pb2.PLACEMENT_URGENCY_CRISIS,
+        note="Vannacht.",
+        consent_recorded=True,
+    )
+    parts = {p.provider_id: p.id for p in sent.provider_requests}
+    as_org("consortium-ijmond", "Nachtcoördinator").refuse_placement(
+        parts["consortium-ijmond"], placements_pb2.PLACEMENT_REFUSAL_REASON_GROUP_SAFETY
+    )
+
+    person = {"X-Spil-Person": "Zoë Çelik".encode().decode("latin-1")}
+    requester = Fhir(hub, "crisisdienst-zkh")
+    bundle = requester.get("Task", headers=person, _count=200)
+    mine = {
+        entry["resource"]["owner"]["identifier"]["value"]: entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"]["groupIdentifier"]["value"] == sent.id
+    }
+    assert set(mine) == {"kenter", "consortium-ijmond"}
+    assert mine["kenter"]["status"] == "requested"
+    assert mine["kenter"]["priority"] == "stat"
+    assert mine["kenter"]["focus"]["reference"] == f"HealthcareService/{offerings['kenter']}"
+    refused = mine["consortium-ijmond"]
+    assert refused["status"] == "rejected"
+    reason = refused["statusReason"]["coding"][0]
+    assert reason["code"] == "group-safety"
+    assert reason["system"] == f"{CANONICAL}/CodeSystem/placement-refusal-reason"
+    codes = {c["code"] for c in requester.get("CodeSystem/placement-refusal-reason")["concept"]}
+    assert reason["code"] in codes
+
+    provider = Fhir(hub, "kenter")
+    own = provider.get(f"Task/{parts['kenter']}", headers={"X-Spil-Person": "Nachtdienst"})
+    assert own["owner"]["identifier"]["value"] == "kenter"
+    provider.get(f"Task/{parts['consortium-ijmond']}", expect=404, headers={"X-Spil-Person": "Nachtdienst"})
+    nameless = provider.get(f"Task/{parts['kenter']}", expect=400)
+    assert nameless["issue"][0]["expression"] == ["x-spil-person"]
+    Fhir(hub, "regio-zuid-kennemerland").get("Task", expect=403, headers={"X-Spil-Person": "Analist"})

@@ -345,6 +345,24 @@ impl PlacementUseCases {
         actor: &Actor,
         placement_request_id: &str,
     ) -> Result<Seen<PlacementRequest>, AppError> {
+        self.get_named(actor, placement_request_id, false).await
+    }
+
+    /// The request one provider request belongs to, as the caller may see it.
+    pub async fn get_by_part(
+        &self,
+        actor: &Actor,
+        provider_request_id: &str,
+    ) -> Result<Seen<PlacementRequest>, AppError> {
+        self.get_named(actor, provider_request_id, true).await
+    }
+
+    async fn get_named(
+        &self,
+        actor: &Actor,
+        placement_request_id: &str,
+        by_part: bool,
+    ) -> Result<Seen<PlacementRequest>, AppError> {
         let subject = Some(placement_request_id);
         let (person, ()) = self
             .admit(actor, Action::TakePartInPlacements, GET, subject, Ok(()))
@@ -352,7 +370,7 @@ impl PlacementUseCases {
         let record = self.recorder(actor, &person, GET, subject);
         let found = self
             .store
-            .placement_request(&actor.caller.org.id, placement_request_id, &record)
+            .placement_request(&actor.caller.org.id, placement_request_id, by_part, &record)
             .await?;
         Ok(Seen {
             value: found,

@@ -7,11 +7,15 @@ use crate::domain::capacity::{
     Revision, SecurityLevel,
 };
 use crate::domain::insights::CapacityFigures;
+use crate::domain::placement::{
+    PlacementRequest, PlacementUrgency, ProviderRequest, ProviderRequestState, RefusalReason,
+};
 use chrono::{DateTime, Utc};
 use fhir_model::r4b::codes::{
     self, BundleType, CapabilityStatementKind, CodeSystemContentMode, DaysOfWeek, FHIRVersion,
     IssueSeverity, IssueType, LocationMode, LocationStatus, MeasureReportStatus, MeasureReportType,
-    PublicationStatus, RestfulCapabilityMode, SearchEntryMode, SearchParamType,
+    PublicationStatus, RequestPriority, RestfulCapabilityMode, SearchEntryMode, SearchParamType,
+    TaskIntent, TaskStatus,
 };
 use fhir_model::r4b::resources::{
     Bundle, BundleEntry, BundleEntrySearch, BundleLink, CapabilityStatement,
@@ -21,10 +25,10 @@ use fhir_model::r4b::resources::{
     HealthcareServiceAvailableTime, HealthcareServiceEligibility, Location as FhirLocation,
     LocationPosition, Measure, MeasureGroup, MeasureGroupStratifier, MeasureReport,
     MeasureReportGroup, MeasureReportGroupStratifier, MeasureReportGroupStratifierStratum,
-    OperationOutcome, OperationOutcomeIssue, Resource,
+    OperationOutcome, OperationOutcomeIssue, Resource, Task, TaskRestriction,
 };
 use fhir_model::r4b::types::{
-    Address, CodeableConcept, Coding, ContactPoint, Extension, ExtensionValue, Identifier, Meta,
+    Address, Annotation, CodeableConcept, Coding, ContactPoint, Extension, ExtensionValue, Identifier, Meta,
     Period, Quantity, Reference,
 };
 use fhir_model::{BuilderError, Instant};
@@ -204,15 +208,164 @@ pub const CAPACITY_GROUPS: HubCodeSystem = HubCodeSystem {
     ],
 };
 
+/// Why a provider refused a placement request: the closed list of the
+/// acceptance duty (acceptatieplicht), a placement Task's statusReason.
+pub const PLACEMENT_REFUSAL_REASONS: HubCodeSystem = HubCodeSystem {
+    id: "placement-refusal-reason",
+    title: "Spil placement refusal reasons",
+    concepts: &[
+        ("no-place", "No place after all", "Toch geen plek: the place is taken or closed."),
+        (
+            "outside-care-profile",
+            "Outside the care profile",
+            "Buiten het zorgprofiel: the group does not give the care asked for.",
+        ),
+        (
+            "outside-age-band",
+            "Outside the age band",
+            "Buiten de leeftijdsgrens: the child's age is outside the group's.",
+        ),
+        (
+            "group-safety",
+            "Safety of the group",
+            "Veiligheid van de groep: taking the child would make the group unsafe.",
+        ),
+        ("no-staff", "No staff", "Geen personeel: not enough staff tonight."),
+        (
+            "medical-care",
+            "Medical care needed",
+            "Medische zorg die de groep niet kan bieden.",
+        ),
+        ("other", "Other", "Another reason, stated in the refusal's note."),
+    ],
+};
+
 /// Every code system the hub publishes.
-pub const CODE_SYSTEMS: [&HubCodeSystem; 6] = [
+pub const CODE_SYSTEMS: [&HubCodeSystem; 7] = [
     &PLACE_TYPES,
     &CARE_PROFILES,
     &GENDER_POLICIES,
     &SECURITY_LEVELS,
     &FRESHNESS,
     &CAPACITY_GROUPS,
+    &PLACEMENT_REFUSAL_REASONS,
 ];
+
+pub fn refusal_reason_code(reason: RefusalReason) -> &'static str {
+    match reason {
+        RefusalReason::NoPlace => "no-place",
+        RefusalReason::OutsideCareProfile => "outside-care-profile",
+        RefusalReason::OutsideAgeBand => "outside-age-band",
+        RefusalReason::GroupSafety => "group-safety",
+        RefusalReason::NoStaff => "no-staff",
+        RefusalReason::MedicalCare => "medical-care",
+        RefusalReason::Other => "other",
+    }
+}
+
+/// One provider's part of a placement request as a FHIR Task: asked of
+/// the provider (`owner`) by the crisis service (`requester`) for the held
+/// offering (`focus`); `requested` until answered, then `accepted`,
+/// `rejected` with the reason as `statusReason`, or `cancelled` when
+/// withdrawn. Unanswered past its deadline it stays `requested` with
+/// business status `overdue`. The request's parts share `groupIdentifier`.
+pub fn placement_task(
+    c: &Canonical,
+    request: &PlacementRequest,
+    part: &ProviderRequest,
+    now: DateTime<Utc>,
+    name_of: &dyn Fn(&str) -> String,
+) -> Result<Task, BuilderError> {
+    let state = part.state_at(request.answer_due, now);
+    let status = match state {
+        ProviderRequestState::Open | ProviderRequestState::Overdue => TaskStatus::Requested,
+        ProviderRequestState::Accepted => TaskStatus::Accepted,
+        ProviderRequestState::Refused => TaskStatus::Rejected,
+        ProviderRequestState::Withdrawn => TaskStatus::Cancelled,
+    };
+    let priority = match request.urgency {
+        PlacementUrgency::Crisis => RequestPriority::Stat,
+        PlacementUrgency::Urgent => RequestPriority::Urgent,
+        PlacementUrgency::Regular => RequestPriority::Routine,
+    };
+    let mut identifiers = vec![Some(
+        Identifier::builder()
+            .system(c.url("provider-request"))
+            .value(part.id.clone())
+            .build()?,
+    )];
+    if request.erased_at.is_none() {
+        // The requester's own pseudonymous reference, never a BSN.
+        identifiers.push(Some(
+            Identifier::builder()
+                .system(c.url("case-reference"))
+                .value(request.case_reference.as_str().to_owned())
+                .build()?,
+        ));
+    }
+    // Whole seconds: a fraction of 1 and one of 3 digits compare wrongly in
+    // some FHIRPath engines (fhirpathpy), which then fail inv-1.
+    let second = |at: DateTime<Utc>| date_time(chrono::SubsecRound::trunc_subsecs(at, 0));
+    let mut builder = Task::builder()
+        .id(part.id.clone())
+        .identifier(identifiers)
+        .group_identifier(
+            Identifier::builder()
+                .system(c.url("placement-request"))
+                .value(request.id.clone())
+                .build()?,
+        )
+        .status(status)
+        .intent(TaskIntent::_Custom("order".to_owned()))
+        .priority(priority)
+        .description(format!(
+            "Placement of a child of {} from municipality {}",
+            request.age.get(),
+            request.child_municipality.as_str()
+        ))
+        .focus(
+            Reference::builder()
+                .reference(format!("HealthcareService/{}", part.offering_id))
+                .build()?,
+        )
+        .authored_on(second(request.created_at))
+        .last_modified(second(part.answered_at.unwrap_or(request.created_at)))
+        .requester(organisation_reference(
+            c,
+            request.requester_id.as_str(),
+            &name_of(request.requester_id.as_str()),
+        )?)
+        .owner(organisation_reference(
+            c,
+            part.provider_id.as_str(),
+            &name_of(part.provider_id.as_str()),
+        )?)
+        .restriction(
+            TaskRestriction::builder()
+                .period(Period::builder().end(second(request.answer_due)).build()?)
+                .build()?,
+        );
+    if state == ProviderRequestState::Overdue {
+        builder = builder.business_status(
+            CodeableConcept::builder()
+                .text("overdue: unanswered past the deadline".to_owned())
+                .build()?,
+        );
+    }
+    if let Some(refusal) = &part.refusal {
+        builder = builder.status_reason(concept(
+            c,
+            &PLACEMENT_REFUSAL_REASONS,
+            refusal_reason_code(refusal.reason),
+        )?);
+    }
+    if let Some(note) = &request.note {
+        builder = builder.note(vec![Some(
+            Annotation::builder().text(note.as_str().to_owned()).build()?,
+        )]);
+    }
+    builder.build()
+}
 
 pub fn place_type_code(place_type: PlaceType) -> &'static str {
     PLACE_TYPES.concepts[PlaceType::ALL
@@ -957,6 +1110,7 @@ fn resource_url(base: &str, resource: &Resource) -> Option<String> {
         Resource::MeasureReport(r) => ("MeasureReport", r.id.clone()),
         Resource::Measure(r) => ("Measure", r.id.clone()),
         Resource::CodeSystem(r) => ("CodeSystem", r.id.clone()),
+        Resource::Task(r) => ("Task", r.id.clone()),
         _ => return None,
     };
     id.map(|id| format!("{base}/{kind}/{id}"))

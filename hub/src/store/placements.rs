@@ -379,15 +379,28 @@ impl Store {
         self.audit_refusal(result, record).await
     }
 
-    /// One placement request as `org` may see it; audited.
+    /// One placement request as `org` may see it, named by its own id or,
+    /// with `by_part`, by one of its provider requests' ids; audited.
     pub async fn placement_request(
         &self,
         org: &OrgId,
         placement_request_id: &str,
+        by_part: bool,
         record: Record<'_>,
     ) -> Result<PlacementRequest, PlacementError> {
         self.audited(ConsultationAccess::Read, record, async |txn| {
-            let rows = rows_of(txn.db(), placement_request_id).await?;
+            let named = if by_part {
+                provider_request::Entity::find_by_id(placement_request_id)
+                    .one(txn.db())
+                    .await?
+                    .map(|row| row.placement_request_id)
+            } else {
+                Some(placement_request_id.to_owned())
+            };
+            let rows = match named {
+                Some(id) => rows_of(txn.db(), &id).await?,
+                None => Vec::new(),
+            };
             let found = if rows.is_empty() {
                 None
             } else {
