@@ -12,8 +12,14 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 mod consultations;
+mod linked;
+mod placement_requests;
 pub use consultations::{
     ConsultationCounts, ConsultationFigures, ConsultationRecord, LeadTimes, consultation_figures,
+};
+pub use placement_requests::{
+    PlacementRequestFigures, ProviderRequestRecord, RequestCounts, UpdateDiscipline,
+    placement_request_figures, update_discipline,
 };
 
 /// The longest a hold runs: a hold that affects a moment began at most this

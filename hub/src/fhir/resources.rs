@@ -28,8 +28,8 @@ use fhir_model::r4b::resources::{
     OperationOutcome, OperationOutcomeIssue, Resource, Task, TaskRestriction,
 };
 use fhir_model::r4b::types::{
-    Address, Annotation, CodeableConcept, Coding, ContactPoint, Extension, ExtensionValue, Identifier, Meta,
-    Period, Quantity, Reference,
+    Address, Annotation, CodeableConcept, Coding, ContactPoint, Extension, ExtensionValue,
+    Identifier, Meta, Period, Quantity, Reference,
 };
 use fhir_model::{BuilderError, Instant};
 
@@ -214,7 +214,11 @@ pub const PLACEMENT_REFUSAL_REASONS: HubCodeSystem = HubCodeSystem {
     id: "placement-refusal-reason",
     title: "Spil placement refusal reasons",
     concepts: &[
-        ("no-place", "No place after all", "Toch geen plek: the place is taken or closed."),
+        (
+            "no-place",
+            "No place after all",
+            "Toch geen plek: the place is taken or closed.",
+        ),
         (
             "outside-care-profile",
             "Outside the care profile",
@@ -230,13 +234,21 @@ pub const PLACEMENT_REFUSAL_REASONS: HubCodeSystem = HubCodeSystem {
             "Safety of the group",
             "Veiligheid van de groep: taking the child would make the group unsafe.",
         ),
-        ("no-staff", "No staff", "Geen personeel: not enough staff tonight."),
+        (
+            "no-staff",
+            "No staff",
+            "Geen personeel: not enough staff tonight.",
+        ),
         (
             "medical-care",
             "Medical care needed",
             "Medische zorg die de groep niet kan bieden.",
         ),
-        ("other", "Other", "Another reason, stated in the refusal's note."),
+        (
+            "other",
+            "Other",
+            "Another reason, stated in the refusal's note.",
+        ),
     ],
 };
 
@@ -361,7 +373,9 @@ pub fn placement_task(
     }
     if let Some(note) = &request.note {
         builder = builder.note(vec![Some(
-            Annotation::builder().text(note.as_str().to_owned()).build()?,
+            Annotation::builder()
+                .text(note.as_str().to_owned())
+                .build()?,
         )]);
     }
     builder.build()
