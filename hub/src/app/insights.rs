@@ -7,8 +7,10 @@ use crate::domain::capacity::Revision;
 use crate::domain::identity::{Caller, Role};
 use crate::domain::insights::{
     CapacityFigures, ConsultationFigures, Grouping, HistoryReplay, HoldIndex, MAX_BUCKETS,
-    PlacementFigures, PlacementRecord, UnmetWeek, WaitingFigures, bucket_ends, capacity_at,
-    consultation_figures, holds_needed_from, placement_figures, unmet_demand_by_week, waiting_at,
+    PlacementFigures, PlacementRecord, PlacementRequestFigures, UnmetWeek, UpdateDiscipline,
+    WaitingFigures, bucket_ends, capacity_at, consultation_figures, holds_needed_from,
+    placement_figures, placement_request_figures, unmet_demand_by_week, update_discipline,
+    waiting_at,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
@@ -268,6 +270,48 @@ impl InsightUseCases {
             )
             .await?;
         Ok((revision, consultation_figures(&records)))
+    }
+
+    /// The acceptance duty for the region's children in `period`: the
+    /// providers asked, their answers and refusals by reason, suppressed;
+    /// and how each provider with offerings in the region kept them fresh.
+    pub async fn placement_request_figures(
+        &self,
+        caller: &Caller,
+        region_id: &str,
+        period: Period,
+    ) -> Result<(Revision, PlacementRequestFigures, Vec<UpdateDiscipline>), AppError> {
+        self.authorise_region(caller, region_id)?;
+        let revision = self.store.current_revision().await?;
+        let directory = self.directory();
+        let municipalities = municipalities_of(&directory, region_id);
+        let records = self
+            .store
+            .provider_requests_for_children_of(
+                &municipalities,
+                period.from,
+                period.to,
+                self.clock.now(),
+            )
+            .await?;
+        let at_start = self
+            .store
+            .publications_in_force(region_id, period.from)
+            .await?;
+        let during = self
+            .store
+            .publications_between(region_id, period.from, period.to)
+            .await?;
+        let providers = self.store.offering_providers(region_id).await?;
+        let discipline = update_discipline(
+            &at_start,
+            &during,
+            &providers,
+            &self.settings.freshness,
+            period.from,
+            period.to,
+        );
+        Ok((revision, placement_request_figures(&records), discipline))
     }
 
     async fn replay(&self, region_id: &str, period: Period) -> Result<HistoryReplay, AppError> {

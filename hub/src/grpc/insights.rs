@@ -3,13 +3,13 @@
 use super::auth::caller;
 use super::convert::{
     age_band_out, care_profile_out, decline_reason_out, place_type_out, problem_domain_out,
-    time_in, timestamp, urgency_out,
+    refusal_reason_out, time_in, timestamp, urgency_out,
 };
 use crate::app::{App, AppError, Period, Snapshot};
 use crate::domain::capacity::PlaceType;
 use crate::domain::insights::{
-    CapacityFigures, ConsultationCounts, Grouping, LeadTimes, PlacementFigures, UnmetWeek,
-    WaitingFigures,
+    CapacityFigures, ConsultationCounts, Grouping, LeadTimes, PlacementFigures, RequestCounts,
+    UnmetWeek, WaitingFigures,
 };
 use crate::domain::suppression::Count;
 use chrono::{DateTime, Duration, Utc};
@@ -148,6 +148,21 @@ fn consultation_counts_out(counts: ConsultationCounts) -> Option<pb::Consultatio
     })
 }
 
+fn request_counts_out(counts: RequestCounts) -> Option<pb::PlacementRequestCounts> {
+    let (median, p90) = lead(counts.hours_to_answer);
+    Some(pb::PlacementRequestCounts {
+        share_answered_in_time: counts.share_answered_in_time(),
+        asked: count_out(counts.asked),
+        answered: count_out(counts.answered),
+        accepted: count_out(counts.accepted),
+        refused: count_out(counts.refused),
+        withdrawn: count_out(counts.withdrawn),
+        overdue: count_out(counts.overdue),
+        hours_to_answer_median: median,
+        hours_to_answer_p90: p90,
+    })
+}
+
 impl InsightsService {
     /// A request's `from` and `to`, both required, checked.
     fn period(
@@ -163,6 +178,59 @@ impl InsightsService {
 
 #[tonic::async_trait]
 impl pb::insights_server::Insights for InsightsService {
+    async fn placement_request_figures(
+        &self,
+        request: Request<pb::PlacementRequestFiguresRequest>,
+    ) -> Result<Response<pb::PlacementRequestFiguresResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let period = self.period(&request.from, &request.to)?;
+        let (revision, figures, discipline) = self
+            .app
+            .insights
+            .placement_request_figures(&caller, &request.region_id, period)
+            .await?;
+        Ok(Response::new(pb::PlacementRequestFiguresResponse {
+            region_id: request.region_id,
+            revision: revision.0,
+            total: request_counts_out(figures.total),
+            refused_by_reason: figures
+                .refused_by_reason
+                .into_iter()
+                .map(|(reason, count)| pb::RefusalReasonCount {
+                    reason: refusal_reason_out(reason) as i32,
+                    refused: count_out(count),
+                })
+                .collect(),
+            by_provider: figures
+                .by_provider
+                .into_iter()
+                .map(|(provider, counts)| pb::ProviderPlacementRequests {
+                    provider_id: provider.as_str().to_owned(),
+                    counts: request_counts_out(counts),
+                })
+                .collect(),
+            by_place_type: figures
+                .by_place_type
+                .into_iter()
+                .map(|(place_type, counts)| pb::PlaceTypePlacementRequests {
+                    place_type: place_type_out(place_type) as i32,
+                    counts: request_counts_out(counts),
+                })
+                .collect(),
+            update_discipline: discipline
+                .into_iter()
+                .map(|d| pb::UpdateDiscipline {
+                    provider_id: d.provider.as_str().to_owned(),
+                    offerings: d.offerings,
+                    fresh_share: d.fresh_share,
+                    longest_stale_hours: d.longest_stale.num_seconds() as f64 / 3600.0,
+                    stale_at_end: d.stale_at_end,
+                })
+                .collect(),
+        }))
+    }
+
     async fn consultation_figures(
         &self,
         request: Request<pb::ConsultationFiguresRequest>,

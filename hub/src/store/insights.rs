@@ -4,7 +4,8 @@
 
 use super::codes::{code, decode, hold_state, millis, parsed, place_type_bits, time};
 use super::entities::{
-    consultation, consultation_transition, hold, offering, offering_publication, unmet_demand,
+    consultation, consultation_transition, hold, offering, offering_publication, provider_request,
+    unmet_demand,
 };
 use super::{Store, StoreError, Timed};
 use crate::domain::capacity::{AgeBand, CareProfiles, ChildAge, PlaceType};
@@ -12,7 +13,11 @@ use crate::domain::consultation::{
     ConsultationState, DeclineReason, ProblemDomains, Urgency, is_overdue,
 };
 use crate::domain::hold::{Hold, HoldState};
-use crate::domain::insights::{ConsultationRecord, HoldRecord, PublicationRecord, UnmetRecord};
+use crate::domain::identity::OrgId;
+use crate::domain::insights::{
+    ConsultationRecord, HoldRecord, ProviderRequestRecord, PublicationRecord, UnmetRecord,
+};
+use crate::domain::placement::{ProviderRequestState, RefusalReason};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{
@@ -286,4 +291,87 @@ fn record(row: offering_publication::Model) -> Result<PublicationRecord, StoreEr
         published_at: time(row.published_at_ms)?,
         offering_id: row.offering_id,
     })
+}
+
+impl Store {
+    /// The providers asked to take a child from one of `municipalities`,
+    /// in requests sent from `from` until `to`, each as it stands at `now`.
+    pub async fn provider_requests_for_children_of(
+        &self,
+        municipalities: &[&str],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ProviderRequestRecord>, StoreError> {
+        let _timed = Timed::start("provider_requests_for_children_of");
+        let rows = provider_request::Entity::find()
+            .filter(provider_request::Column::CreatedAtMs.gte(millis(from)))
+            .filter(provider_request::Column::CreatedAtMs.lt(millis(to)))
+            .filter(
+                provider_request::Column::ChildMunicipalityCode
+                    .is_in(municipalities.iter().copied()),
+            )
+            .all(&self.reader)
+            .await?;
+        let offerings: HashMap<String, i32> = offering::Entity::find()
+            .select_only()
+            .column(offering::Column::Id)
+            .column(offering::Column::PlaceType)
+            .filter(offering::Column::Id.is_in(rows.iter().map(|r| r.offering_id.as_str())))
+            .into_tuple::<(String, i32)>()
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .collect();
+        rows.into_iter()
+            .map(|row| {
+                let stored = decode(
+                    &ProviderRequestState::STORED,
+                    row.state,
+                    "provider request state",
+                )?;
+                let answer_due = time(row.answer_due_ms)?;
+                let state = if stored == ProviderRequestState::Open && now >= answer_due {
+                    ProviderRequestState::Overdue
+                } else {
+                    stored
+                };
+                let place_type = offerings.get(&row.offering_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("offering {} gone", row.offering_id))
+                })?;
+                Ok(ProviderRequestRecord {
+                    provider: parsed(OrgId::parse(&row.provider_id), "provider id")?,
+                    place_type: decode(&PlaceType::ALL, *place_type, "place type")?,
+                    created_at: time(row.created_at_ms)?,
+                    answer_due,
+                    state,
+                    refusal: row
+                        .refusal_reason
+                        .map(|reason| decode(&RefusalReason::ALL, reason, "refusal reason"))
+                        .transpose()?,
+                    answered_at: row.answered_at_ms.map(time).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Which provider each offering of `region_id` belongs to.
+    pub async fn offering_providers(
+        &self,
+        region_id: &str,
+    ) -> Result<HashMap<String, OrgId>, StoreError> {
+        let rows: Vec<(String, String)> = offering::Entity::find()
+            .select_only()
+            .column(offering::Column::Id)
+            .column(offering::Column::ProviderId)
+            .filter(offering::Column::RegionId.eq(region_id))
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|(offering, provider)| {
+                Ok((offering, parsed(OrgId::parse(&provider), "provider id")?))
+            })
+            .collect()
+    }
 }

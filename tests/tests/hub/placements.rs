@@ -863,3 +863,162 @@ async fn both_sides_follow_a_request_live_and_resume_without_loss() {
         followed_live(backend).await;
     }
 }
+
+fn ts(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    }
+}
+
+async fn regional_figures(backend: Backend) {
+    let hub = TestHub::spawn_on(backend).await;
+    let t0 = spil_tests::epoch();
+    let kenter = hub.client_as("kenter").await;
+    kenter
+        .capacity()
+        .upsert_location(location_in("kenter-haarlem", "GM0392"))
+        .await
+        .unwrap();
+    let at_kenter = crisis_bed_offering(&kenter, "kenter-haarlem", 40, 40).await;
+    let ijmond = hub.client_as("consortium-ijmond").await;
+    ijmond
+        .capacity()
+        .upsert_location(location_in("ijmond-velsen", "GM0453"))
+        .await
+        .unwrap();
+    let at_ijmond = crisis_bed_offering(&ijmond, "ijmond-velsen", 40, 40).await;
+    let crisis = hub.client_as("crisisdienst-zkh").await;
+    let mut ask_one = async |n: usize, offering: &str| {
+        let hold = hold_granted(&crisis, &format!("fig-h{n}"), offering).await;
+        ask(&crisis, placement(&format!("fig-{n}"), vec![hold.id]))
+            .await
+            .provider_requests[0]
+            .id
+            .clone()
+    };
+    let mut to_kenter = Vec::new();
+    for n in 0..10 {
+        to_kenter.push(ask_one(n, &at_kenter).await);
+    }
+    let mut to_ijmond = Vec::new();
+    for n in 10..20 {
+        to_ijmond.push(ask_one(n, &at_ijmond).await);
+    }
+    // Half an hour later Kenter takes five and refuses five for want of
+    // staff; IJmond refuses five for the group's safety and leaves five.
+    hub.clock.set(t0 + chrono::Duration::minutes(30));
+    for part in &to_kenter[..5] {
+        kenter
+            .placements("Nacht")
+            .answer_placement_request(accept(part))
+            .await
+            .unwrap();
+    }
+    for part in &to_kenter[5..] {
+        kenter
+            .placements("Nacht")
+            .answer_placement_request(refuse(part, pb::PlacementRefusalReason::NoStaff))
+            .await
+            .unwrap();
+    }
+    for part in &to_ijmond[..5] {
+        ijmond
+            .placements("Nacht")
+            .answer_placement_request(refuse(part, pb::PlacementRefusalReason::GroupSafety))
+            .await
+            .unwrap();
+    }
+    hub.clock.set(t0 + chrono::Duration::hours(3));
+
+    let request = pb::PlacementRequestFiguresRequest {
+        region_id: "zuid-kennemerland".into(),
+        from: Some(ts(t0 - chrono::Duration::hours(1))),
+        to: Some(ts(t0 + chrono::Duration::hours(3))),
+    };
+    let region = hub.client_as("regio-zuid-kennemerland").await;
+    let figures = region
+        .insights()
+        .placement_request_figures(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = |count: &Option<pb::SuppressibleCount>| {
+        let count = count.as_ref().unwrap();
+        (!count.suppressed).then_some(count.value)
+    };
+    let total = figures.total.unwrap();
+    assert_eq!(shown(&total.asked), Some(20));
+    assert_eq!(shown(&total.answered), Some(15));
+    assert_eq!(shown(&total.overdue), Some(5));
+    assert_eq!(total.share_answered_in_time, Some(0.75));
+    assert_eq!(total.hours_to_answer_median, Some(0.5));
+    let reasons: Vec<(i32, Option<u32>)> = figures
+        .refused_by_reason
+        .iter()
+        .map(|r| (r.reason, shown(&r.refused)))
+        .filter(|(_, n)| *n != Some(0))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (pb::PlacementRefusalReason::GroupSafety as i32, Some(5)),
+            (pb::PlacementRefusalReason::NoStaff as i32, Some(5)),
+        ]
+    );
+    let providers: Vec<&str> = figures
+        .by_provider
+        .iter()
+        .map(|p| p.provider_id.as_str())
+        .collect();
+    assert_eq!(providers, ["consortium-ijmond", "kenter"]);
+    let kenter_row = figures.by_provider[1].counts.as_ref().unwrap();
+    assert_eq!(shown(&kenter_row.accepted), Some(5));
+    assert_eq!(kenter_row.share_answered_in_time, Some(1.0));
+    assert_eq!(figures.by_place_type.len(), 1);
+    // Kenter's Haarlem bed was published at the start and stayed fresh.
+    let discipline = figures
+        .update_discipline
+        .iter()
+        .find(|d| d.provider_id == "kenter")
+        .expect("Kenter has offerings in the region");
+    assert!(discipline.fresh_share > 0.99, "{discipline:?}");
+    assert_eq!(discipline.stale_at_end, 0);
+
+    // Two more left unanswered by Kenter: seven is shown, but Kenter's two
+    // are too few, and nothing shown gives them away.
+    for n in 20..22 {
+        ask_one(n, &at_kenter).await;
+    }
+    hub.clock.set(t0 + chrono::Duration::hours(5));
+    let later = pb::PlacementRequestFiguresRequest {
+        to: Some(ts(t0 + chrono::Duration::hours(5))),
+        ..request.clone()
+    };
+    let figures = region
+        .insights()
+        .placement_request_figures(later)
+        .await
+        .unwrap()
+        .into_inner();
+    let kenter_row = figures.by_provider[1].counts.as_ref().unwrap();
+    assert_eq!(shown(&kenter_row.overdue), None);
+    assert_eq!(kenter_row.share_answered_in_time, None);
+    let total = figures.total.unwrap();
+    assert!(
+        shown(&total.overdue).is_none()
+            || shown(&figures.by_provider[0].counts.as_ref().unwrap().overdue).is_none(),
+        "IJmond's five beside a total of seven would give Kenter's two away"
+    );
+
+    // The same rule as every regional figure: not for a crisis service.
+    let refused = crisis.insights().placement_request_figures(request).await;
+    assert_code(refused, Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_region_reads_its_acceptance_duty_figures_suppressed_where_small() {
+    for backend in backends() {
+        regional_figures(backend).await;
+    }
+}

@@ -47,10 +47,6 @@ impl ProviderRequestRecord {
             _ => false,
         }
     }
-
-    fn answered_in_time(&self) -> bool {
-        self.answered() && self.answered_at.is_some_and(|at| at <= self.answer_due)
-    }
 }
 
 /// The counts of one group, as published, and what may be said of its
@@ -65,18 +61,18 @@ pub struct RequestCounts {
     pub withdrawn: Count,
     /// Unanswered past the deadline.
     pub overdue: Count,
-    /// Answered by the deadline.
-    pub answered_in_time: Count,
     /// Median and 90th percentile hours to an answer, over five or more.
     pub hours_to_answer: Option<(f64, f64)>,
 }
 
 impl RequestCounts {
-    /// The share answered by the deadline, where both counts are shown.
+    /// Of the requests that came to their deadline unwithdrawn, the share
+    /// answered by it, where both counts are shown. The hub takes no answer
+    /// after the deadline, so an answer is always in time.
     pub fn share_answered_in_time(&self) -> Option<f64> {
-        match (self.answered_in_time, self.answered) {
-            (Count::Shown(in_time), Count::Shown(answered)) if answered > 0 => {
-                Some(f64::from(in_time) / f64::from(answered))
+        match (self.answered, self.overdue) {
+            (Count::Shown(answered), Count::Shown(overdue)) if answered + overdue > 0 => {
+                Some(f64::from(answered) / f64::from(answered + overdue))
             }
             _ => None,
         }
@@ -94,7 +90,7 @@ pub struct PlacementRequestFigures {
 }
 
 /// The published columns, in order.
-const COLUMNS: usize = 7;
+const COLUMNS: usize = 6;
 
 #[derive(Default)]
 struct Raw {
@@ -112,7 +108,6 @@ fn raw<'a>(records: impl IntoIterator<Item = &'a ProviderRequestRecord>) -> Raw 
             r.state == ProviderRequestState::Refused,
             r.state == ProviderRequestState::Withdrawn,
             r.late_unanswered(),
-            r.answered_in_time(),
         ];
         for (column, flag) in raw.columns.iter_mut().zip(flags) {
             *column += u32::from(flag);
@@ -128,10 +123,10 @@ fn raw<'a>(records: impl IntoIterator<Item = &'a ProviderRequestRecord>) -> Raw 
 }
 
 /// Adds one group's counts and how they add up: answered, withdrawn and
-/// still open make the asked; accepted and refused the answered; in time
-/// and late the answered; overdue and the rest the asked.
+/// still open make the asked; accepted and refused the answered; overdue
+/// and the rest the asked.
 fn row_cells(linked: &mut Linked, raw: &Raw) -> [usize; COLUMNS] {
-    let [asked, answered, _, _, withdrawn, overdue, in_time] = raw.columns;
+    let [asked, answered, _, _, withdrawn, overdue] = raw.columns;
     let cells = raw.columns.map(|v| linked.cell(v));
     let [
         c_asked,
@@ -140,28 +135,17 @@ fn row_cells(linked: &mut Linked, raw: &Raw) -> [usize; COLUMNS] {
         c_refused,
         c_withdrawn,
         c_overdue,
-        c_in_time,
     ] = cells;
     let open = linked.cell(asked.saturating_sub(answered + withdrawn));
     linked.group(vec![c_answered, c_withdrawn, open], c_asked);
     linked.group(vec![c_accepted, c_refused], c_answered);
-    let late = linked.cell(answered.saturating_sub(in_time));
-    linked.group(vec![c_in_time, late], c_answered);
     let not_overdue = linked.cell(asked.saturating_sub(overdue));
     linked.group(vec![c_overdue, not_overdue], c_asked);
     cells
 }
 
 fn counts(cells: [Count; COLUMNS], raw: Raw) -> RequestCounts {
-    let [
-        asked,
-        answered,
-        accepted,
-        refused,
-        withdrawn,
-        overdue,
-        answered_in_time,
-    ] = cells;
+    let [asked, answered, accepted, refused, withdrawn, overdue] = cells;
     let mut times = raw.to_answer;
     // Lead times over five tell there were five: only beside a shown count.
     let hours_to_answer =
@@ -178,7 +162,6 @@ fn counts(cells: [Count; COLUMNS], raw: Raw) -> RequestCounts {
         refused,
         withdrawn,
         overdue,
-        answered_in_time,
         hours_to_answer,
     }
 }
@@ -424,7 +407,7 @@ mod tests {
             .iter()
             .find(|(reason, _)| *reason == RefusalReason::NoStaff);
         assert_eq!(no_staff, Some(&(RefusalReason::NoStaff, Count::Shown(11))));
-        assert_eq!(figures.total.answered_in_time, Count::Shown(17));
+        assert_eq!(figures.total.overdue, Count::Shown(0));
         assert_eq!(figures.total.share_answered_in_time(), Some(1.0));
         assert_eq!(figures.total.hours_to_answer.map(|(p50, _)| p50), Some(0.0));
     }
@@ -439,7 +422,6 @@ mod tests {
                 c.refused,
                 c.withdrawn,
                 c.overdue,
-                c.answered_in_time,
             ]
         };
         let mut cells = row(&f.total).to_vec();
