@@ -889,7 +889,7 @@ async fn regional_figures(backend: Backend) {
         .unwrap();
     let at_ijmond = crisis_bed_offering(&ijmond, "ijmond-velsen", 40, 40).await;
     let crisis = hub.client_as("crisisdienst-zkh").await;
-    let mut ask_one = async |n: usize, offering: &str| {
+    let ask_one = async |n: usize, offering: &str| {
         let hold = hold_granted(&crisis, &format!("fig-h{n}"), offering).await;
         ask(&crisis, placement(&format!("fig-{n}"), vec![hold.id]))
             .await
