@@ -71,6 +71,10 @@ pub enum InsightsCommand {
     /// Consultations for the region's children: outcomes and lead times,
     /// overall, by urgency and problem domain; never content.
     Consultations(PeriodArgs),
+    /// The acceptance duty: providers asked to take the region's children,
+    /// their answers, refusals by reason, overdue answers; overall, by
+    /// provider and by place type. Then each provider's update discipline.
+    PlacementRequests(PeriodArgs),
     /// The region's figures for a period as one self-contained HTML page,
     /// with charts, ready to print and hand to the councils.
     Report {
@@ -620,6 +624,108 @@ pub async fn insights(
                         found.region_id, found.revision
                     ),
                     table,
+                },
+            )?;
+        }
+        InsightsCommand::PlacementRequests(PeriodArgs {
+            region,
+            period,
+            output,
+        }) => {
+            let (from, to) = period.range();
+            let found = client
+                .insights()
+                .placement_request_figures(pb::PlacementRequestFiguresRequest {
+                    region_id: region.region.clone(),
+                    from,
+                    to,
+                })
+                .await?
+                .into_inner();
+            let mut table = Table::new(vec![
+                "group",
+                "asked",
+                "answered",
+                "accepted",
+                "refused",
+                "withdrawn",
+                "overdue",
+                "share_answered_in_time",
+                "hours_to_answer_median",
+                "hours_to_answer_p90",
+            ]);
+            let row = |group: String, c: pb::PlacementRequestCounts| {
+                vec![
+                    json!(group),
+                    suppressible(c.asked),
+                    suppressible(c.answered),
+                    suppressible(c.accepted),
+                    suppressible(c.refused),
+                    suppressible(c.withdrawn),
+                    suppressible(c.overdue),
+                    json!(c.share_answered_in_time),
+                    json!(c.hours_to_answer_median),
+                    json!(c.hours_to_answer_p90),
+                ]
+            };
+            table
+                .rows
+                .push(row("all".into(), found.total.unwrap_or_default()));
+            for p in &found.by_provider {
+                table.rows.push(row(
+                    format!("provider {}", p.provider_id),
+                    p.counts.unwrap_or_default(),
+                ));
+            }
+            for t in &found.by_place_type {
+                table.rows.push(row(
+                    format!("place type {}", place_type(t.place_type)),
+                    t.counts.unwrap_or_default(),
+                ));
+            }
+            for r in &found.refused_by_reason {
+                let reason = pb::PlacementRefusalReason::try_from(r.reason).unwrap_or_default();
+                let mut cells = vec![json!(null); 10];
+                cells[0] = json!(format!(
+                    "refused: {}",
+                    name(reason.as_str_name(), "PLACEMENT_REFUSAL_REASON_")
+                ));
+                cells[4] = suppressible(r.refused);
+                table.rows.push(cells);
+            }
+            show(
+                output.format(format),
+                &Titled {
+                    title: format!(
+                        "providers asked to take children from {} (counts below 5 withheld; revision {})",
+                        found.region_id, found.revision
+                    ),
+                    table,
+                },
+            )?;
+            let mut discipline = Table::new(vec![
+                "provider",
+                "offerings",
+                "fresh_share",
+                "longest_stale_hours",
+                "stale_at_end",
+            ]);
+            for d in &found.update_discipline {
+                discipline.rows.push(vec![
+                    json!(d.provider_id),
+                    json!(d.offerings),
+                    json!(d.fresh_share),
+                    json!(d.longest_stale_hours),
+                    json!(d.stale_at_end),
+                ]);
+            }
+            show(
+                output.format(format),
+                &Titled {
+                    title: "update discipline: the share of offering-hours fresh, the longest \
+                            stale stretch (hours, not children: nothing withheld)"
+                        .into(),
+                    table: discipline,
                 },
             )?;
         }

@@ -3,7 +3,9 @@
 //! beds and weekly other publications with waiting times (secure beds going
 //! down, family homes and small-scale housing going up), searches that find
 //! nothing, holds confirmed, released and left to expire, a secure placement
-//! outside the child's province, and consultations answered and declined.
+//! outside the child's province, placement requests accepted, refused for
+//! every grounded reason, left unanswered and once escalated, and
+//! consultations answered and declined.
 
 use super::{PUBLICATIONS, as_org, provider_of, seed_error, seed_locations, transition, update_of};
 use crate::app::{App, Page, PublishRequest};
@@ -29,6 +31,7 @@ pub async fn seed_history(app: &App, clock: &ShiftedClock) -> anyhow::Result<()>
     clock.jump_to(start)?;
     seed_locations(app).await?;
     let mut offerings: HashMap<usize, String> = HashMap::new();
+    let mut refusals = 0;
     for day in 0..days {
         let morning = start + Duration::days(day) + Duration::hours(8);
         clock.jump_to(morning)?;
@@ -37,6 +40,13 @@ pub async fn seed_history(app: &App, clock: &ShiftedClock) -> anyhow::Result<()>
         search_day(app, day).await?;
         clock.jump_to(morning + Duration::hours(3))?;
         hold_day(app, clock, day, &offerings, morning + Duration::hours(3)).await?;
+        // Four placement requests a day, one after another: a refusal
+        // gives its place back for the next.
+        for n in day * 4..day * 4 + 4 {
+            let asked_at = morning + Duration::hours(4 + (n - day * 4) * 2);
+            clock.jump_to(asked_at)?;
+            request_one(app, clock, n, &offerings, asked_at, &mut refusals).await?;
+        }
         // Crisis beds are valid for 12 hours: their providers publish twice a day.
         clock.jump_to(morning + Duration::hours(12))?;
         publish_day(app, day, days, &mut offerings, true).await?;
@@ -293,5 +303,151 @@ async fn consultation(
             .await
             .map_err(seed_error)?;
     }
+    Ok(())
+}
+
+/// Placement request `n` for a Haarlem child, at one of three crisis beds
+/// (two providers) in turn: accepted, refused for each grounded reason in turn, left
+/// unanswered past its deadline (then withdrawn), or sent to two at once
+/// where the second provider's yes wins; once, after a refusal, the case
+/// goes to the region's expertise team.
+async fn request_one(
+    app: &App,
+    clock: &ShiftedClock,
+    n: i64,
+    offerings: &HashMap<usize, String>,
+    at: DateTime<Utc>,
+    refusals: &mut usize,
+) -> anyhow::Result<()> {
+    use crate::domain::placement::{
+        NewPlacementRequest, PlacementAction, PlacementUrgency, Refusal, RefusalReason,
+    };
+    let person = |org: &str, name: &str| crate::app::Actor {
+        caller: as_org(app, org),
+        person: Ok(Some(format!("demo: {name}"))),
+    };
+    let crisis = person("crisisdienst-zkh", "R. de Boer");
+    // Kenter's two crisis beds in Haarlem and IJmond's in Beverwijk.
+    let beds: Vec<usize> = PUBLICATIONS
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.place_type == PlaceType::CrisisBed
+                && matches!(
+                    p.location,
+                    "kenter-crisis-haarlem" | "ijmond-crisis-beverwijk"
+                )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let kind = n % 10;
+    let asked: Vec<usize> = if kind == 8 {
+        // Kenter's older-children bed and IJmond's: two providers at once.
+        vec![beds[0], beds[beds.len() - 1]]
+    } else {
+        vec![beds[n as usize % beds.len()]]
+    };
+    let mut holds = Vec::new();
+    for (i, index) in asked.iter().enumerate() {
+        let Some(offering_id) = offerings.get(index) else {
+            continue;
+        };
+        let request = HoldRequest {
+            request_id: RequestId::parse(&format!("demo-history-placement-hold-{n}-{i}"))
+                .expect("valid"),
+            offering_id: offering_id.clone(),
+            child_municipality: MunicipalityCode::parse("GM0392").expect("valid"),
+            duration: HoldDuration::parse(None).expect("the default is valid"),
+        };
+        // No free place that day: this provider is not asked.
+        if let Ok(outcome) = app.holds.hold(&crisis.caller, request).await {
+            holds.push(outcome.hold.id);
+        }
+    }
+    if holds.is_empty() {
+        return Ok(());
+    }
+    let request = NewPlacementRequest {
+        request_id: RequestId::parse(&format!("demo-history-placement-{n}")).expect("valid"),
+        hold_ids: holds,
+        case_reference: CaseReference::parse(&format!("CDZ-HIST-{n:03}")).expect("valid"),
+        age: AgeYears::new(13 + (n % 5) as u32).expect("valid"),
+        care_profiles: CareProfiles::from_profiles([
+            crate::domain::capacity::CareProfile::YouthAndParenting,
+        ]),
+        security_level: crate::domain::capacity::SecurityLevel::Open,
+        urgency: PlacementUrgency::Crisis,
+        note: Some(FreeText::parse("Vannacht uit huis geplaatst; geen medicatie.").expect("valid")),
+    };
+    let sent = app
+        .placements
+        .request(&crisis, Ok(request))
+        .await
+        .map_err(seed_error)?
+        .value;
+    let answer_as = |part: &crate::domain::placement::ProviderRequest| {
+        person(part.provider_id.as_str(), "dienstdoende coördinator")
+    };
+    let parts = sent.provider_requests.clone();
+    clock.jump_to(at + Duration::minutes(15 + (n % 4) * 10))?;
+    match kind {
+        // Nobody answers in time; the crisis service withdraws and looks on.
+        9 => {
+            clock.jump_to(at + Duration::hours(2))?;
+            let withdraw = PlacementAction::Withdraw {
+                placement_request_id: sent.id.clone(),
+            };
+            app.placements
+                .act(&crisis, Ok(withdraw))
+                .await
+                .map_err(seed_error)?;
+        }
+        // Two asked at once: the second says yes first.
+        _ if parts.len() > 1 => {
+            let last = parts.last().expect("two parts");
+            let accept = PlacementAction::Accept {
+                provider_request_id: last.id.clone(),
+            };
+            app.placements
+                .act(&answer_as(last), Ok(accept))
+                .await
+                .map_err(seed_error)?;
+        }
+        0 | 5 => {
+            let accept = PlacementAction::Accept {
+                provider_request_id: parts[0].id.clone(),
+            };
+            app.placements
+                .act(&answer_as(&parts[0]), Ok(accept))
+                .await
+                .map_err(seed_error)?;
+        }
+        _ => {
+            // Each grounded reason in turn.
+            let reason = RefusalReason::ALL[*refusals % RefusalReason::ALL.len()];
+            *refusals += 1;
+            let refuse = PlacementAction::Refuse {
+                provider_request_id: parts[0].id.clone(),
+                refusal: Refusal {
+                    reason,
+                    note: (reason == RefusalReason::Other).then(|| {
+                        FreeText::parse("De groep wordt deze week verbouwd.").expect("valid")
+                    }),
+                    referral_offering_id: None,
+                },
+            };
+            app.placements
+                .act(&answer_as(&parts[0]), Ok(refuse))
+                .await
+                .map_err(seed_error)?;
+            if n == 63 {
+                app.placements
+                    .escalate(&crisis, &sent.id)
+                    .await
+                    .map_err(seed_error)?;
+            }
+        }
+    }
+    clock.jump_to(at)?;
     Ok(())
 }
