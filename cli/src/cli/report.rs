@@ -137,7 +137,18 @@ pub async fn write_report(
         })
         .await?
         .into_inner();
-    // Weekly series for the far-from-home and lead-time charts.
+    let requests = insights()
+        .placement_request_figures(pb::PlacementRequestFiguresRequest {
+            region_id: region_id.into(),
+            from: period.0,
+            to: period.1,
+        })
+        .await?
+        .into_inner();
+    // Weekly series for the far-from-home, lead-time and acceptance-duty charts.
+    let mut asked_weekly = Vec::new();
+    let mut refused_weekly = Vec::new();
+    let mut overdue_weekly = Vec::new();
     let mut week_labels = Vec::new();
     let mut outside_region = Vec::new();
     let mut placed = Vec::new();
@@ -177,6 +188,19 @@ pub async fn write_report(
             .unwrap_or_default();
         to_acceptance.push(lead.hours_to_acceptance_median);
         to_advice.push(lead.hours_to_advice_median);
+        let asked = insights()
+            .placement_request_figures(pb::PlacementRequestFiguresRequest {
+                region_id: region_id.into(),
+                from: Some(ts(start)),
+                to: Some(ts(end)),
+            })
+            .await?
+            .into_inner()
+            .total
+            .unwrap_or_default();
+        asked_weekly.push(shown(asked.asked));
+        refused_weekly.push(shown(asked.refused));
+        overdue_weekly.push(shown(asked.overdue));
     }
 
     let mut body = String::new();
@@ -429,6 +453,12 @@ pub async fn write_report(
         &rows,
     ));
 
+    body.push_str(&acceptance_duty(
+        &requests,
+        &week_labels,
+        [asked_weekly, refused_weekly, overdue_weekly],
+    ));
+
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>Regional figures {name}</title><style>{STYLE}</style></head>\
@@ -438,6 +468,136 @@ pub async fn write_report(
     );
     std::fs::write(out, html)?;
     Ok(())
+}
+
+/// The "Acceptatieplicht" section: what providers answered when asked to
+/// take the region's children, refusals by reason, the providers with the
+/// most refusals and the slowest answers (suppressed where small), and how
+/// each provider kept its figures fresh.
+fn acceptance_duty(
+    figures: &pb::PlacementRequestFiguresResponse,
+    week_labels: &[String],
+    [asked, refused, overdue]: [Vec<Option<f64>>; 3],
+) -> String {
+    let mut html = String::from("<h2>Acceptatieplicht</h2>");
+    html.push_str(&chart::line_chart(
+        "Placement requests per week: providers asked, refusals, unanswered past the deadline",
+        "requests",
+        week_labels,
+        &[
+            Series {
+                name: "asked".into(),
+                values: asked,
+            },
+            Series {
+                name: "refused".into(),
+                values: refused,
+            },
+            Series {
+                name: "unanswered in time".into(),
+                values: overdue,
+            },
+        ],
+    ));
+    let total = figures.total.unwrap_or_default();
+    let share = |c: &pb::PlacementRequestCounts| {
+        c.share_answered_in_time
+            .map_or_else(|| "–".into(), |s| format!("{:.0} %", s * 100.0))
+    };
+    let reasons: Vec<Vec<String>> = figures
+        .refused_by_reason
+        .iter()
+        .map(|r| {
+            vec![
+                name(
+                    pb::PlacementRefusalReason::try_from(r.reason)
+                        .unwrap_or_default()
+                        .as_str_name(),
+                    "PLACEMENT_REFUSAL_REASON_",
+                ),
+                count(r.refused),
+            ]
+        })
+        .collect();
+    html.push_str(&table(&["refusal reason", "refusals"], &reasons));
+    // Most refusals first, then the slowest answers; withheld rows last.
+    let mut providers: Vec<&pb::ProviderPlacementRequests> = figures.by_provider.iter().collect();
+    providers.sort_by(|a, b| {
+        let key = |p: &pb::ProviderPlacementRequests| {
+            let c = p.counts.unwrap_or_default();
+            (
+                shown(c.refused).unwrap_or(-1.0),
+                c.hours_to_answer_median.unwrap_or(-1.0),
+            )
+        };
+        key(b)
+            .partial_cmp(&key(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut rows = vec![{
+        let c = total;
+        vec![
+            "all providers".to_owned(),
+            count(c.asked),
+            count(c.accepted),
+            count(c.refused),
+            count(c.overdue),
+            share(&c),
+            hours(c.hours_to_answer_median),
+        ]
+    }];
+    rows.extend(providers.iter().map(|p| {
+        let c = p.counts.unwrap_or_default();
+        vec![
+            escape(&p.provider_id),
+            count(c.asked),
+            count(c.accepted),
+            count(c.refused),
+            count(c.overdue),
+            share(&c),
+            hours(c.hours_to_answer_median),
+        ]
+    }));
+    html.push_str(&table(
+        &[
+            "provider",
+            "asked",
+            "accepted",
+            "refused",
+            "unanswered in time",
+            "answered in time",
+            "hours to answer (median)",
+        ],
+        &rows,
+    ));
+    let discipline: Vec<Vec<String>> = figures
+        .update_discipline
+        .iter()
+        .map(|d| {
+            vec![
+                escape(&d.provider_id),
+                d.offerings.to_string(),
+                format!("{:.0} %", d.fresh_share * 100.0),
+                format!("{:.1}", d.longest_stale_hours),
+                d.stale_at_end.to_string(),
+            ]
+        })
+        .collect();
+    html.push_str(
+        "<p>Update discipline: the share of each provider's offering-hours that were fresh, \
+         and its longest stale stretch. Hours of offerings, not children: nothing is withheld.</p>",
+    );
+    html.push_str(&table(
+        &[
+            "provider",
+            "offerings",
+            "fresh",
+            "longest stale (hours)",
+            "stale at the end",
+        ],
+        &discipline,
+    ));
+    html
 }
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:800px;margin:2em auto;color:#222}\
