@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "recorded {} operations by {} clients on {} offerings over {} replicas in {:.1} s; \
          {} faults; {} unknown outcomes ({} found out after the run to have happened, {} not); \
-         {} unexpected errors",
+         {} holds ended by a provider's answer to a placement request; {} unexpected errors",
         run.operations,
         args.clients,
         args.offerings,
@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
         run.unknown,
         run.resolved.0,
         run.resolved.1,
+        run.answered_requests,
         run.unexpected.len()
     );
     for (at, fault) in &run.faults {

@@ -38,6 +38,8 @@ pub struct Run {
     pub resolved: (usize, usize),
     pub operations: usize,
     pub unknown: usize,
+    /// Holds whose end was a provider's answer to a placement request.
+    pub answered_requests: usize,
     pub unexpected: Vec<String>,
     pub faults: Vec<(Duration, String)>,
     pub watched: Vec<Watched>,
@@ -48,6 +50,8 @@ pub struct Run {
 const MUNICIPALITY: &str = "GM0392";
 const PROVIDER: &str = "kenter";
 const CRISIS: &str = "crisisdienst-zkh";
+/// The person acting in placement requests, as the audit trail records it.
+const PERSON: &str = "spil-check";
 
 /// The replicas, their addresses, and what the clients need to connect.
 struct Cluster {
@@ -164,6 +168,7 @@ struct Shared {
     next_process: AtomicUsize,
     next_hold: AtomicU32,
     unknown: AtomicUsize,
+    answered_requests: AtomicUsize,
     unexpected: Mutex<Vec<String>>,
     acknowledged: Mutex<BTreeMap<u64, Published>>,
     /// Set by a `cut` fault: each client cuts its next operation short.
@@ -361,6 +366,7 @@ async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<
         next_process: AtomicUsize::new(1),
         next_hold: AtomicU32::new(1),
         unknown: AtomicUsize::new(0),
+        answered_requests: AtomicUsize::new(0),
         unexpected: Mutex::new(Vec::new()),
         acknowledged: Mutex::new(BTreeMap::new()),
         cut: (0..args.clients).map(|_| AtomicBool::new(false)).collect(),
@@ -422,6 +428,7 @@ async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<
         operations: events.iter().filter(|e| e.call).count(),
         events,
         unknown: shared.unknown.load(Ordering::SeqCst),
+        answered_requests: shared.answered_requests.load(Ordering::SeqCst),
         unexpected: shared.unexpected.lock().unwrap().clone(),
         faults,
         watched,
@@ -712,6 +719,55 @@ async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
             let (number, id, offering) =
                 holds.swap_remove(choices.below(holds.len() as u64) as usize);
             let confirm = choices.below(2) == 0;
+            // Half the holds end through a placement request: the crisis
+            // service asks the provider, which accepts (the hold becomes the
+            // placement, as a confirmation) or refuses (the place returns, as
+            // a release). While the request is open the hold keeps its place,
+            // so the request itself changes nothing the rules count.
+            let answered_by = if choices.below(2) == 0 {
+                let request = pb::RequestPlacementRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    hold_ids: vec![id.clone()],
+                    case_reference: format!("CHECK-{number}"),
+                    age_years: 15,
+                    care_profiles: vec![pb::CareProfile::YouthAndParenting as i32],
+                    security_level: pb::SecurityLevel::Open as i32,
+                    urgency: pb::PlacementUrgency::Crisis as i32,
+                    note: String::new(),
+                    consent_recorded: true,
+                };
+                let result = tokio::time::timeout(
+                    timeout,
+                    crisis.placements(PERSON).request_placement(request),
+                )
+                .await;
+                match classify(
+                    result,
+                    tonic::Code::FailedPrecondition,
+                    |r| {
+                        r.placement_request
+                            .and_then(|p| p.provider_requests.into_iter().next())
+                            .map(|p| p.id)
+                    },
+                    None,
+                    &shared,
+                    "request placement",
+                ) {
+                    Answer::Known(Some(part)) => Some(part),
+                    // Refused: the hold had ended, which the history shows.
+                    Answer::Known(None) => continue,
+                    // Perhaps under a request now: the hold keeps its place
+                    // either way, and this client leaves it be.
+                    Answer::Unknown => {
+                        shared.unknown.fetch_add(1, Ordering::SeqCst);
+                        process = shared.next_process.fetch_add(1, Ordering::SeqCst);
+                        connections = None;
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let op = |outcome| {
                 if confirm {
                     Op::Confirm {
@@ -731,7 +787,24 @@ async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
                 id: id.clone(),
                 confirm,
             };
-            let result = if confirm {
+            let result = if let Some(part) = answered_by.clone() {
+                let answer = pb::AnswerPlacementRequestRequest {
+                    provider_request_id: part,
+                    accept: confirm,
+                    refusal_reason: if confirm {
+                        pb::PlacementRefusalReason::Unspecified
+                    } else {
+                        pb::PlacementRefusalReason::NoPlace
+                    } as i32,
+                    ..Default::default()
+                };
+                tokio::time::timeout(
+                    timeout,
+                    provider.placements(PERSON).answer_placement_request(answer),
+                )
+                .await
+                .map(|r| r.map(|r| r.map(|_| ())))
+            } else if confirm {
                 tokio::time::timeout(
                     timeout,
                     crisis
@@ -759,6 +832,9 @@ async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
                 "confirm or release",
             ) {
                 Answer::Known(done) => {
+                    if answered_by.is_some() && done {
+                        shared.answered_requests.fetch_add(1, Ordering::SeqCst);
+                    }
                     shared.record(process, &offering, false, op(Outcome::Known(done)));
                     true
                 }

@@ -113,8 +113,9 @@ fn content(watched: &Watched, acknowledged: &BTreeMap<u64, Published>) -> Vec<St
 
 /// Whether `after` is `before` with one operation of the specification
 /// applied: a publication (placements since reset, holds kept), a hold
-/// granted while a place was available, a hold confirmed, or a hold ended
-/// (released or expired).
+/// granted while a place was available, a hold confirmed, a hold ended
+/// (released or expired), or a hold put under a placement request, which
+/// keeps its place and changes no figure.
 fn one_step(before: &Change, after: &Change, publication: bool) -> bool {
     let same_publication = after.published_free == before.published_free;
     let granted = same_publication
@@ -130,11 +131,12 @@ fn one_step(before: &Change, after: &Change, publication: bool) -> bool {
         && after.held == before.held - 1
         && after.placed == before.placed;
     let published = after.held == before.held && after.placed == 0;
+    let requested = same_publication && after.held == before.held && after.placed == before.placed;
     if publication {
         published
     } else {
         // An unacknowledged publication (its answer lost) is a publication too.
-        granted || confirmed || ended || published
+        granted || confirmed || ended || published || requested
     }
 }
 
@@ -181,6 +183,28 @@ mod tests {
             changes,
             resumptions: 0,
         }
+    }
+
+    #[test]
+    fn a_hold_put_under_a_request_keeps_its_place_and_a_lost_place_does_not_pass() {
+        let requested = with_changes(vec![
+            change(1, (2, 1, 0)),
+            change(2, (2, 1, 0)),
+            change(3, (2, 0, 1)),
+        ]);
+        assert_eq!(content(&requested, &BTreeMap::new()), Vec::<String>::new());
+        // A request that gave the place away without an answer is no step.
+        let lost = with_changes(vec![change(1, (2, 1, 0)), change(2, (2, 0, 0))]);
+        assert!(
+            content(&lost, &BTreeMap::new()).is_empty(),
+            "an ended hold is a step"
+        );
+        let doubled = with_changes(vec![change(1, (2, 1, 0)), change(2, (2, 1, 1))]);
+        assert_eq!(
+            content(&doubled, &BTreeMap::new()).len(),
+            1,
+            "a placement from nowhere"
+        );
     }
 
     #[test]
