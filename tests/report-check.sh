@@ -2,10 +2,13 @@
 # Checks the annual report as a person would see it: starts the demo hub,
 # writes Zuid-Kennemerland's report for the demo's six weeks, renders it in
 # headless Chromium (Debian's package) to a PNG, and fails when a chart is
-# missing or broken, when the page refers to anything outside itself, or
-# when Chromium reports a resource that failed to load.
+# missing or broken, when the page refers to anything outside itself, when
+# Chromium reports a resource that failed to load, or when the page is not
+# Dutch, has a serious accessibility fault (axe-core), is wider than a
+# 360 px phone, or does not print (tests/report_check.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq
@@ -57,3 +60,10 @@ if grep -Ei 'failed to load|net::ERR_' "$OUT/chromium.log"; then
 fi
 [[ $(stat -c %s "$OUT/report.png") -gt 50000 ]] || fail "the rendered page is nearly empty"
 echo "report check: 7 charts drawn, nothing external, rendered to target/report-check/report.png"
+
+# As its readers meet it: axe-core, a 360 px phone, print, Dutch. Needs the
+# Python environment and axe-core that .ci/run installs for the board.
+PYTHON="$ROOT/target/python-client/bin/python"
+AXE="$ROOT/target/tools/node_modules/axe-core/axe.min.js"
+[[ -x "$PYTHON" && -f "$AXE" ]] || fail "run .ci/run first: it installs the Python environment and axe-core"
+"$PYTHON" "$ROOT/tests/report_check.py" "$OUT/report.html" "$AXE" "$OUT"

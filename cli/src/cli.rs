@@ -14,6 +14,7 @@ mod chart;
 mod consult;
 mod insights;
 mod labels;
+mod nl;
 mod place;
 mod report;
 mod trend_charts;

@@ -59,7 +59,7 @@ pub fn line_chart(title: &str, y_label: &str, x_labels: &[String], series: &[Ser
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{title}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{title}" data-chart="{title}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">"#,
         title = escape(title)
     );
     let _ = write!(
@@ -88,10 +88,18 @@ pub fn line_chart(title: &str, y_label: &str, x_labels: &[String], series: &[Ser
     );
     let every = x_labels.len().div_ceil(8).max(1);
     for (i, label) in x_labels.iter().enumerate() {
-        if i % every == 0 || i + 1 == x_labels.len() {
+        let last = i + 1 == x_labels.len();
+        if i % every == 0 || last {
+            // The last label ends at the plot's edge rather than running
+            // past the picture; the first starts at its left edge.
+            let anchor = match (i, last) {
+                (_, true) if x_labels.len() > 1 => "end",
+                (0, _) if x_labels.len() > 1 => "start",
+                _ => "middle",
+            };
             let _ = write!(
                 svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
                 x(i),
                 TOP + plot_h + 16.0,
                 escape(label)

@@ -413,7 +413,7 @@ pub async fn insights(
                 .await?
                 .into_inner();
             write_chart(chart, || {
-                trend_chart(&found, "Places per type", "places", |f| f.total_places)
+                trend_chart(&found, "Plaatsen per soort", "plaatsen", |f| f.total_places)
             })?;
             let mut columns = vec!["at"];
             columns.extend(CAPACITY_COLUMNS);
@@ -454,7 +454,7 @@ pub async fn insights(
                 })
                 .await?
                 .into_inner();
-            write_chart(chart, || waiting_chart(&found, "Waiting times"))?;
+            write_chart(chart, || waiting_chart(&found, "Wachttijden"))?;
             let mut columns = vec!["at"];
             columns.extend(WAITING_COLUMNS);
             let mut table = Table::new(columns);

@@ -1,8 +1,10 @@
 //! `spil insights report`: one self-contained HTML page a policy officer can
-//! hand to the councils: the region's figures for a period, with charts,
-//! suppressed cells as "< 5", and the revision they were drawn from.
+//! hand to the councils: the region's figures for a period, in Dutch, with
+//! charts, suppressed cells as "< 5", and the revision they were drawn from.
+//! Readable at 360 px, printable, and without serious accessibility faults.
 
 use super::chart::{self, Series, escape};
+use super::nl;
 use super::timestamp as ts;
 use super::trend_charts::{trend_chart, waiting_chart};
 use chrono::{DateTime, Duration, Utc};
@@ -22,27 +24,19 @@ fn shown(c: Option<pb::SuppressibleCount>) -> Option<f64> {
 }
 
 fn hours(h: Option<f64>) -> String {
-    h.map_or_else(|| "–".into(), |h| format!("{h:.1}"))
-}
-
-/// A wire name as a reader would say it: "crisis bed", not "crisis_bed".
-fn label(text: String) -> String {
-    text.replace('_', " ")
+    h.map_or_else(|| "–".into(), |h| format!("{h:.1}").replace('.', ","))
 }
 
 fn place_type(value: i32) -> String {
-    label(super::labels::place_type(value))
+    nl::place_type(value).to_owned()
 }
 
-fn name(full: &str, prefix: &str) -> String {
-    label(super::labels::name(full, prefix))
-}
-
-/// An HTML table from a header and rows of already escaped cells.
+/// An HTML table from a header and rows of already escaped cells, in a box
+/// that scrolls sideways on a narrow screen rather than widening the page.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut html = String::from("<table><thead><tr>");
+    let mut html = String::from("<div class=\"table\"><table><thead><tr>");
     for h in header {
-        let _ = write!(html, "<th>{h}</th>");
+        let _ = write!(html, "<th scope=\"col\">{h}</th>");
     }
     html.push_str("</tr></thead><tbody>");
     for row in rows {
@@ -52,7 +46,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
         html.push_str("</tr>");
     }
-    html.push_str("</tbody></table>");
+    html.push_str("</tbody></table></div>");
     html
 }
 
@@ -155,7 +149,7 @@ pub async fn write_report(
     let mut to_acceptance = Vec::new();
     let mut to_advice = Vec::new();
     for (start, end) in weeks(from, to) {
-        week_labels.push(start.format("%Y-%m-%d").to_string());
+        week_labels.push(start.format("%d-%m").to_string());
         let week = insights()
             .placement_figures(pb::PlacementFiguresRequest {
                 region_id: region_id.into(),
@@ -207,41 +201,45 @@ pub async fn write_report(
     let total = consultations.total.unwrap_or_default();
     let _ = write!(
         body,
-        "<h1>Jeugdregio {name}: regional figures</h1>\
-         <p class=\"meta\">{province} · {from} to {to} · drawn from hub revision {revision} on {now} · \
-         counts of children below 5 are shown as &lt; 5, as is any count a total beside it would give away.</p>",
+        "<h1>Jeugdregio {name}: cijfers voor de gemeenteraden</h1>\
+         <p class=\"meta\">{province} · {from} tot {to} · getrokken uit hub-revisie {revision} op {now} · \
+         aantallen kinderen onder de 5 staan als &lt; 5, net als elk aantal waaruit een totaal ernaast ze zou verraden.</p>",
         name = escape(&region.name),
         province = escape(&region.province),
-        from = from.format("%Y-%m-%d"),
-        to = to.format("%Y-%m-%d"),
+        from = from.format("%d-%m-%Y"),
+        to = to.format("%d-%m-%Y"),
         revision = capacity.revision,
         now = crate::render::local_time(to),
     );
     let places: u32 = capacity.figures.iter().map(|f| f.total_places).sum();
     let free: u32 = capacity.figures.iter().map(|f| f.free_places).sum();
+    // A withheld median is said in words, never as a dash in a sentence.
+    let advice = total.hours_to_advice_median.map_or_else(
+        || "doorlooptijd tot advies niet getoond (te weinig adviezen)".to_owned(),
+        |h| format!("advies na {} uur (mediaan)", hours(Some(h))),
+    );
     let _ = write!(
         body,
-        "<section class=\"kpis\">\
-         <div><b>{places}</b>places at the end of the period, {free} free</div>\
-         <div><b>{secure}</b>secure placements outside the province (goal: 0)</div>\
-         <div><b>{filed}</b>consultations filed, advice after {advice} h (median)</div>\
+        "<section class=\"kpis\" aria-label=\"Kerncijfers\">\
+         <div><b>{places}</b>plaatsen aan het eind van de periode, {free} vrij</div>\
+         <div><b>{secure}</b>gesloten plaatsingen buiten de provincie (doel: 0)</div>\
+         <div><b>{filed}</b>consultaties, {advice}</div>\
          </section>",
         secure = count(placements.secure_outside_province),
         filed = count(total.filed),
-        advice = hours(total.hours_to_advice_median),
     );
 
-    body.push_str("<h2>Capacity by place type</h2>");
+    body.push_str("<h2>Capaciteit per soort plek</h2>");
     body.push_str(&trend_chart(
         &trend,
-        "Places per type, weekly",
-        "places",
+        "Plaatsen per soort, per week",
+        "plaatsen",
         |f| f.total_places,
     ));
     body.push_str(&trend_chart(
         &trend,
-        "Free places per type, weekly",
-        "free places",
+        "Vrije plaatsen per soort, per week",
+        "vrije plaatsen",
         |f| f.free_places,
     ));
     let rows: Vec<Vec<String>> = capacity
@@ -258,14 +256,14 @@ pub async fn write_report(
         })
         .collect();
     body.push_str(&table(
-        &["place type", "offerings", "places", "free", "stale"],
+        &["soort plek", "aanbod", "plaatsen", "vrij", "verouderd"],
         &rows,
     ));
 
-    body.push_str("<h2>Waiting times</h2>");
+    body.push_str("<h2>Wachttijden</h2>");
     body.push_str(&waiting_chart(
         &waiting,
-        "Published waiting times, weekly median (days)",
+        "Gepubliceerde wachttijden, mediaan per week (dagen)",
     ));
     let rows: Vec<Vec<String>> = waiting
         .figures
@@ -273,12 +271,7 @@ pub async fn write_report(
         .map(|f| {
             vec![
                 place_type(f.place_type),
-                name(
-                    pb::CareProfile::try_from(f.care_profile)
-                        .unwrap_or_default()
-                        .as_str_name(),
-                    "CARE_PROFILE_",
-                ),
+                nl::care_profile(f.care_profile).to_owned(),
                 hours(f.median_days),
                 f.max_days.map_or_else(|| "–".into(), |d| d.to_string()),
                 f.offerings_without_figure.to_string(),
@@ -287,18 +280,18 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "place type",
-            "care profile",
-            "median days",
-            "max days",
-            "without a current figure",
+            "soort plek",
+            "zorgprofiel",
+            "mediaan (dagen)",
+            "hoogste (dagen)",
+            "zonder actueel cijfer",
         ],
         &rows,
     ));
 
-    body.push_str("<h2>Unmet demand</h2>");
+    body.push_str("<h2>Onvervulde vraag</h2>");
     let unmet_series = Series {
-        name: "searches without a fresh free place".into(),
+        name: "zoekvragen zonder verse vrije plek".into(),
         values: unmet.weeks.iter().map(|w| shown(w.searches)).collect(),
     };
     let unmet_labels: Vec<String> = unmet
@@ -307,13 +300,13 @@ pub async fn write_report(
         .map(|w| {
             w.start
                 .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
-                .map(|t| t.format("%Y-%m-%d").to_string())
+                .map(|t| t.format("%d-%m").to_string())
                 .unwrap_or_default()
         })
         .collect();
     body.push_str(&chart::line_chart(
-        "Unmet searches per week",
-        "searches",
+        "Onvervulde zoekvragen per week",
+        "zoekvragen",
         &unmet_labels,
         &[unmet_series],
     ));
@@ -325,7 +318,7 @@ pub async fn write_report(
             w.gaps.iter().take(3).map(move |g| {
                 vec![
                     week.clone(),
-                    label(super::labels::place_type_or_any(g.place_type)),
+                    place_type(g.place_type),
                     g.age_band
                         .map_or_else(|| "–".into(), |b| format!("{}–{}", b.min_age, b.max_age)),
                     escape(&g.child_municipality_code),
@@ -337,26 +330,26 @@ pub async fn write_report(
     body.push_str(&table(
         &[
             "week",
-            "place type",
-            "ages",
-            "child's municipality",
-            "searches",
+            "soort plek",
+            "leeftijden",
+            "woongemeente kind",
+            "zoekvragen",
         ],
         &rows,
     ));
 
-    body.push_str("<h2>Placements and distance from home</h2>");
+    body.push_str("<h2>Plaatsingen en afstand tot thuis</h2>");
     body.push_str(&chart::line_chart(
-        "Placements per week, and those outside the child's region",
-        "placements",
+        "Plaatsingen per week, en die buiten de regio van het kind",
+        "plaatsingen",
         &week_labels,
         &[
             Series {
-                name: "placements".into(),
+                name: "plaatsingen".into(),
                 values: placed,
             },
             Series {
-                name: "outside the child's region".into(),
+                name: "buiten de regio van het kind".into(),
                 values: outside_region,
             },
         ],
@@ -379,46 +372,38 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "place type",
-            "holds",
-            "placed",
-            "released",
-            "expired",
-            "hours to confirm (median)",
-            "outside region",
-            "outside province",
+            "soort plek",
+            "vastgehouden",
+            "geplaatst",
+            "vrijgegeven",
+            "verlopen",
+            "uren tot bevestiging (mediaan)",
+            "buiten de regio",
+            "buiten de provincie",
         ],
         &rows,
     ));
 
-    body.push_str("<h2>Consultations</h2>");
+    body.push_str("<h2>Consultaties</h2>");
     body.push_str(&chart::line_chart(
-        "Consultation lead times per week (median hours)",
-        "hours",
+        "Doorlooptijden van consultaties per week (mediaan, uren)",
+        "uren",
         &week_labels,
         &[
             Series {
-                name: "to acceptance".into(),
+                name: "tot acceptatie".into(),
                 values: to_acceptance,
             },
             Series {
-                name: "to advice".into(),
+                name: "tot advies".into(),
                 values: to_advice,
             },
         ],
     ));
-    let mut groups = vec![("all".to_owned(), total)];
+    let mut groups = vec![("alle".to_owned(), total)];
     groups.extend(consultations.by_urgency.iter().map(|u| {
         (
-            format!(
-                "urgency {}",
-                name(
-                    pb::Urgency::try_from(u.urgency)
-                        .unwrap_or_default()
-                        .as_str_name(),
-                    "URGENCY_"
-                )
-            ),
+            format!("urgentie {}", nl::urgency(u.urgency)),
             u.counts.unwrap_or_default(),
         )
     }));
@@ -440,15 +425,15 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "",
-            "filed",
-            "accepted",
-            "declined",
-            "escalated",
-            "advised",
-            "overdue",
-            "hours to acceptance",
-            "hours to advice",
+            "groep",
+            "ingediend",
+            "geaccepteerd",
+            "afgewezen",
+            "opgeschaald",
+            "geadviseerd",
+            "te laat",
+            "uren tot acceptatie",
+            "uren tot advies",
         ],
         &rows,
     ));
@@ -460,10 +445,11 @@ pub async fn write_report(
     ));
 
     let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>Regional figures {name}</title><style>{STYLE}</style></head>\
-         <body>{body}<footer>Spil · figures never identify a child: no free text, case \
-         references or organisation-internal detail.</footer>{CHECK}</body></html>",
+        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Cijfers jeugdregio {name}</title><style>{STYLE}</style></head>\
+         <body><main>{body}</main><footer>Spil · de cijfers wijzen nooit een kind aan: geen vrije \
+         tekst, geen casusreferenties, niets van binnen een organisatie.</footer>{CHECK}</body></html>",
         name = escape(&region.name),
     );
     std::fs::write(out, html)?;
@@ -481,20 +467,20 @@ fn acceptance_duty(
 ) -> String {
     let mut html = String::from("<h2>Acceptatieplicht</h2>");
     html.push_str(&chart::line_chart(
-        "Placement requests per week: providers asked, refusals, unanswered past the deadline",
-        "requests",
+        "Plaatsingsverzoeken per week: aanbieders gevraagd, weigeringen, niet op tijd beantwoord",
+        "verzoeken",
         week_labels,
         &[
             Series {
-                name: "asked".into(),
+                name: "gevraagd".into(),
                 values: asked,
             },
             Series {
-                name: "refused".into(),
+                name: "geweigerd".into(),
                 values: refused,
             },
             Series {
-                name: "unanswered in time".into(),
+                name: "niet op tijd beantwoord".into(),
                 values: overdue,
             },
         ],
@@ -507,19 +493,9 @@ fn acceptance_duty(
     let reasons: Vec<Vec<String>> = figures
         .refused_by_reason
         .iter()
-        .map(|r| {
-            vec![
-                name(
-                    pb::PlacementRefusalReason::try_from(r.reason)
-                        .unwrap_or_default()
-                        .as_str_name(),
-                    "PLACEMENT_REFUSAL_REASON_",
-                ),
-                count(r.refused),
-            ]
-        })
+        .map(|r| vec![nl::refusal_reason(r.reason).to_owned(), count(r.refused)])
         .collect();
-    html.push_str(&table(&["refusal reason", "refusals"], &reasons));
+    html.push_str(&table(&["reden van weigeren", "weigeringen"], &reasons));
     // Most refusals first, then the slowest answers; withheld rows last.
     let mut providers: Vec<&pb::ProviderPlacementRequests> = figures.by_provider.iter().collect();
     providers.sort_by(|a, b| {
@@ -537,7 +513,7 @@ fn acceptance_duty(
     let mut rows = vec![{
         let c = total;
         vec![
-            "all providers".to_owned(),
+            "alle aanbieders".to_owned(),
             count(c.asked),
             count(c.accepted),
             count(c.refused),
@@ -560,13 +536,13 @@ fn acceptance_duty(
     }));
     html.push_str(&table(
         &[
-            "provider",
-            "asked",
-            "accepted",
-            "refused",
-            "unanswered in time",
-            "answered in time",
-            "hours to answer (median)",
+            "aanbieder",
+            "gevraagd",
+            "opgenomen",
+            "geweigerd",
+            "niet op tijd beantwoord",
+            "op tijd beantwoord",
+            "uren tot antwoord (mediaan)",
         ],
         &rows,
     ));
@@ -578,35 +554,41 @@ fn acceptance_duty(
                 escape(&d.provider_id),
                 d.offerings.to_string(),
                 format!("{:.0} %", d.fresh_share * 100.0),
-                format!("{:.1}", d.longest_stale_hours),
+                hours(Some(d.longest_stale_hours)),
                 d.stale_at_end.to_string(),
             ]
         })
         .collect();
     html.push_str(
-        "<p>Update discipline: the share of each provider's offering-hours that were fresh, \
-         and its longest stale stretch. Hours of offerings, not children: nothing is withheld.</p>",
+        "<h3>Actualiteit van het aanbod</h3><p>Het deel van de uren dat het aanbod van elke \
+         aanbieder vers was, en de langste periode dat één aanbod verouderd stond. Dit telt uren \
+         aanbod, geen kinderen: er wordt niets weggelaten. Wie nu verouderd staat, belt de regio.</p>",
     );
     html.push_str(&table(
         &[
-            "provider",
-            "offerings",
-            "fresh",
-            "longest stale (hours)",
-            "stale at the end",
+            "aanbieder",
+            "aanbod",
+            "vers",
+            "langst verouderd (uren)",
+            "nu verouderd",
         ],
         &discipline,
     ));
     html
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:800px;margin:2em auto;color:#222}\
-h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc;page-break-after:avoid}\
-.meta{color:#555}.kpis{display:flex;gap:1em}.kpis div{flex:1;border:1px solid #ccc;padding:.6em}\
-.kpis b{display:block;font-size:1.6em}table{border-collapse:collapse;width:100%;margin:1em 0}\
-th,td{border-bottom:1px solid #ddd;padding:.25em .4em;text-align:left}svg.chart{display:block;\
-max-width:100%;height:auto;page-break-inside:avoid}footer{margin-top:3em;color:#777;font-size:.9em}\
-@media print{body{margin:0}}";
+// Text at 4.5:1 contrast or more; tables scroll inside their box on a
+// phone; charts scale down; print keeps headings with what follows and
+// charts and table rows whole.
+const STYLE: &str = "body{font-family:sans-serif;max-width:800px;margin:2em auto;padding:0 .75em;color:#222}\
+h1{font-size:1.6em;overflow-wrap:anywhere}h2{margin-top:2em;border-bottom:1px solid #ccc;page-break-after:avoid}\
+h3{page-break-after:avoid}.meta{color:#4d4d4d}.kpis{display:flex;flex-wrap:wrap;gap:1em}\
+.kpis div{flex:1 1 12em;border:1px solid #ccc;padding:.6em}.kpis b{display:block;font-size:1.6em}\
+.table{overflow-x:auto}table{border-collapse:collapse;width:100%;margin:1em 0}\
+th,td{border-bottom:1px solid #ddd;padding:.25em .4em;text-align:left}tr{page-break-inside:avoid}\
+svg.chart{display:block;max-width:100%;height:auto;page-break-inside:avoid}\
+footer{margin-top:3em;color:#4d4d4d;font-size:.9em}\
+@media print{body{margin:0;max-width:none}.table{overflow:visible}}";
 
 /// Marks the page once every chart has drawn, so a headless browser (and
 /// CI) can tell a complete report from a broken one.

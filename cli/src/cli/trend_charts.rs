@@ -1,13 +1,21 @@
 //! Charts of a region's figures over time, for `spil insights --chart` and
 //! the report: one line per place type (and care profile).
 
-use super::labels::{care_profile, place_type, time_text};
+use super::labels::time_text;
+use super::nl::{care_profile, place_type};
 use spil_client::pb;
 
 /// x labels of a series: the dates of its points.
 fn dates(points: impl Iterator<Item = Option<prost_types::Timestamp>>) -> Vec<String> {
     points
-        .map(|at| time_text(at).get(..10).unwrap_or_default().to_owned())
+        .map(|at| {
+            // Day and month: a year in every label leaves no room.
+            let date = time_text(at);
+            match (date.get(8..10), date.get(5..7)) {
+                (Some(day), Some(month)) => format!("{day}-{month}"),
+                _ => date,
+            }
+        })
         .collect()
 }
 
@@ -28,7 +36,7 @@ pub fn trend_chart(
     let series: Vec<super::chart::Series> = types
         .into_iter()
         .map(|t| super::chart::Series {
-            name: place_type(t),
+            name: place_type(t).to_owned(),
             values: trend
                 .points
                 .iter()
@@ -76,7 +84,7 @@ pub fn waiting_chart(waiting: &pb::WaitingTimesResponse, title: &str) -> String 
         .collect();
     super::chart::line_chart(
         title,
-        "median days",
+        "mediaan (dagen)",
         &dates(waiting.weekly.iter().map(|p| p.at)),
         &series,
     )

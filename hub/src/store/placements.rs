@@ -344,14 +344,18 @@ impl Store {
                         // A hold that ran out already gave its place back.
                         current.release(now).unwrap_or(Transition::Unchanged)
                     };
+                    let mut placed = 0;
                     if let Transition::To(state) = transition {
                         let mut ended = row.into_active_model();
                         ended.state = Set(hold_state(state));
                         ended.ended_at_ms = Set(Some(millis(now)));
                         ended.update(txn).await?;
-                        let placed = i32::from(state == HoldState::Confirmed);
-                        touch_offering(txn, &change.offering_id, revision, placed, now).await?;
+                        placed = i32::from(state == HoldState::Confirmed);
                     }
+                    // Every change at this revision is in the capacity log,
+                    // even when its hold had run out already: no revision
+                    // is ever empty, and watchers see the request's end.
+                    touch_offering(txn, &change.offering_id, revision, placed, now).await?;
                     let refusal = change.refusal.as_ref();
                     provider_request::ActiveModel {
                         id: Set(change.provider_request_id.clone()),
