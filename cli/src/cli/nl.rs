@@ -1,52 +1,58 @@
-//! The council report's words, in Dutch, in one place: another language is
-//! another file of this shape. Enum values read as a council would say
-//! them, never as their wire names.
+//! The council report's names for the contract's values: the shared
+//! Dutch catalogue (`spil_words::nl`), the same words the board uses.
 
 use spil_client::pb;
+use spil_words::nl as words;
+
+/// A value by its variant's name, as the catalogue keys it.
+fn variant<E: std::fmt::Debug, R>(value: Result<E, R>) -> String {
+    value.map_or_else(|_| String::new(), |v| format!("{v:?}"))
+}
 
 pub fn place_type(value: i32) -> &'static str {
-    match pb::PlaceType::try_from(value).unwrap_or_default() {
-        pb::PlaceType::Unspecified => "alle soorten",
-        pb::PlaceType::CrisisBed => "crisisbed",
-        pb::PlaceType::ResidentialGroup => "residentiële groep",
-        pb::PlaceType::FamilyHome => "gezinshuis",
-        pb::PlaceType::FosterCare => "pleegzorg",
-        pb::PlaceType::SmallScaleHousing => "kleinschalig wonen",
-        pb::PlaceType::SecureResidential => "JeugdzorgPlus (gesloten)",
-        pb::PlaceType::ClinicalMentalHealth => "klinische jeugd-GGZ",
-        pb::PlaceType::ShelteredIndependentLiving => "begeleid zelfstandig wonen",
+    match value {
+        0 => words::ANY_PLACE_TYPE,
+        _ => words::place_type(&variant(pb::PlaceType::try_from(value))),
     }
 }
 
 pub fn care_profile(value: i32) -> &'static str {
-    match pb::CareProfile::try_from(value).unwrap_or_default() {
-        pb::CareProfile::Unspecified => "alle profielen",
-        pb::CareProfile::YouthAndParenting => "jeugd- en opvoedhulp",
-        pb::CareProfile::YouthMentalHealth => "jeugd-GGZ",
-        pb::CareProfile::MildIntellectualDisability => "licht verstandelijke beperking",
-        pb::CareProfile::Forensic => "forensisch",
-        pb::CareProfile::EatingDisorders => "eetstoornissen",
+    match value {
+        0 => words::ANY_CARE_PROFILE,
+        _ => words::care_profile(&variant(pb::CareProfile::try_from(value))),
     }
 }
 
 pub fn urgency(value: i32) -> &'static str {
-    match pb::Urgency::try_from(value).unwrap_or_default() {
-        pb::Urgency::Unspecified => "onbekend",
-        pb::Urgency::Routine => "regulier",
-        pb::Urgency::Urgent => "spoed",
-        pb::Urgency::Crisis => "crisis",
-    }
+    words::urgency(&variant(pb::Urgency::try_from(value)))
 }
 
 pub fn refusal_reason(value: i32) -> &'static str {
-    match pb::PlacementRefusalReason::try_from(value).unwrap_or_default() {
-        pb::PlacementRefusalReason::Unspecified => "onbekend",
-        pb::PlacementRefusalReason::NoPlace => "toch geen plek",
-        pb::PlacementRefusalReason::OutsideCareProfile => "buiten het zorgprofiel",
-        pb::PlacementRefusalReason::OutsideAgeBand => "buiten de leeftijdsgrens",
-        pb::PlacementRefusalReason::GroupSafety => "veiligheid van de groep",
-        pb::PlacementRefusalReason::NoStaff => "geen personeel",
-        pb::PlacementRefusalReason::MedicalCare => "medische zorg die de groep niet kan bieden",
-        pb::PlacementRefusalReason::Other => "andere reden",
+    words::refusal_reason(&variant(pb::PlacementRefusalReason::try_from(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value added to the contract without its Dutch name would read as
+    /// "onbekend" in the report: every one has its own.
+    #[test]
+    fn every_value_the_report_shows_has_its_dutch_name() {
+        let mut names = Vec::new();
+        for n in 1..=8 {
+            names.push(place_type(n));
+        }
+        for n in 1..=5 {
+            names.push(care_profile(n));
+        }
+        for n in 1..=3 {
+            names.push(urgency(n));
+        }
+        for n in 1..=7 {
+            names.push(refusal_reason(n));
+        }
+        assert!(!names.contains(&words::UNKNOWN), "{names:?}");
+        assert_eq!(place_type(99), words::UNKNOWN);
     }
 }

@@ -9,6 +9,7 @@ use super::timestamp as ts;
 use super::trend_charts::{trend_chart, waiting_chart};
 use chrono::{DateTime, Duration, Utc};
 use spil_client::{SpilClient, pb};
+use spil_words::nl::REPORT as R;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -201,45 +202,49 @@ pub async fn write_report(
     let total = consultations.total.unwrap_or_default();
     let _ = write!(
         body,
-        "<h1>Jeugdregio {name}: cijfers voor de gemeenteraden</h1>\
-         <p class=\"meta\">{province} · {from} tot {to} · getrokken uit hub-revisie {revision} op {now} · \
-         aantallen kinderen onder de 5 staan als &lt; 5, net als elk aantal waaruit een totaal ernaast ze zou verraden.</p>",
-        name = escape(&region.name),
-        province = escape(&region.province),
-        from = from.format("%d-%m-%Y"),
-        to = to.format("%d-%m-%Y"),
-        revision = capacity.revision,
-        now = crate::render::local_time(to),
+        "<h1>{title}</h1><p class=\"meta\">{meta}</p>",
+        title = R.title.replace("{regio}", &escape(&region.name)),
+        meta = R
+            .meta
+            .replace("{provincie}", &escape(&region.province))
+            .replace("{van}", &from.format("%d-%m-%Y").to_string())
+            .replace("{tot}", &to.format("%d-%m-%Y").to_string())
+            .replace("{revisie}", &capacity.revision.to_string())
+            .replace("{moment}", &crate::render::local_time(to)),
     );
     let places: u32 = capacity.figures.iter().map(|f| f.total_places).sum();
     let free: u32 = capacity.figures.iter().map(|f| f.free_places).sum();
     // A withheld median is said in words, never as a dash in a sentence.
     let advice = total.hours_to_advice_median.map_or_else(
-        || "doorlooptijd tot advies niet getoond (te weinig adviezen)".to_owned(),
-        |h| format!("advies na {} uur (mediaan)", hours(Some(h))),
+        || R.advice_withheld.to_owned(),
+        |h| R.advice_after.replace("{uren}", &hours(Some(h))),
     );
     let _ = write!(
         body,
-        "<section class=\"kpis\" aria-label=\"Kerncijfers\">\
-         <div><b>{places}</b>plaatsen aan het eind van de periode, {free} vrij</div>\
-         <div><b>{secure}</b>gesloten plaatsingen buiten de provincie (doel: 0)</div>\
-         <div><b>{filed}</b>consultaties, {advice}</div>\
+        "<section class=\"kpis\" aria-label=\"{label}\">\
+         <div><b>{places}</b>{places_text}</div>\
+         <div><b>{secure}</b>{secure_text}</div>\
+         <div><b>{filed}</b>{filed_text}</div>\
          </section>",
+        label = R.key_figures,
+        places_text = R.places_at_end.replace("{vrij}", &free.to_string()),
         secure = count(placements.secure_outside_province),
+        secure_text = R.secure_outside_province,
         filed = count(total.filed),
+        filed_text = R.consultations_with.replace("{advies}", &advice),
     );
 
-    body.push_str("<h2>Capaciteit per soort plek</h2>");
+    body.push_str(&format!("<h2>{}</h2>", R.capaciteit_per_soort_plek));
     body.push_str(&trend_chart(
         &trend,
-        "Plaatsen per soort, per week",
-        "plaatsen",
+        R.places_chart_title,
+        R.plaatsen,
         |f| f.total_places,
     ));
     body.push_str(&trend_chart(
         &trend,
-        "Vrije plaatsen per soort, per week",
-        "vrije plaatsen",
+        R.free_chart_title,
+        R.vrije_plaatsen,
         |f| f.free_places,
     ));
     let rows: Vec<Vec<String>> = capacity
@@ -256,15 +261,12 @@ pub async fn write_report(
         })
         .collect();
     body.push_str(&table(
-        &["soort plek", "aanbod", "plaatsen", "vrij", "verouderd"],
+        &[R.soort_plek, R.aanbod, R.plaatsen, R.vrij, R.verouderd],
         &rows,
     ));
 
-    body.push_str("<h2>Wachttijden</h2>");
-    body.push_str(&waiting_chart(
-        &waiting,
-        "Gepubliceerde wachttijden, mediaan per week (dagen)",
-    ));
+    body.push_str(&format!("<h2>{}</h2>", R.wachttijden));
+    body.push_str(&waiting_chart(&waiting, R.waiting_chart_title));
     let rows: Vec<Vec<String>> = waiting
         .figures
         .iter()
@@ -280,18 +282,18 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "soort plek",
-            "zorgprofiel",
-            "mediaan (dagen)",
-            "hoogste (dagen)",
-            "zonder actueel cijfer",
+            R.soort_plek,
+            R.zorgprofiel,
+            R.mediaan_dagen,
+            R.hoogste_dagen,
+            R.zonder_actueel_cijfer,
         ],
         &rows,
     ));
 
-    body.push_str("<h2>Onvervulde vraag</h2>");
+    body.push_str(&format!("<h2>{}</h2>", R.onvervulde_vraag));
     let unmet_series = Series {
-        name: "zoekvragen zonder verse vrije plek".into(),
+        name: R.unmet_series.into(),
         values: unmet.weeks.iter().map(|w| shown(w.searches)).collect(),
     };
     let unmet_labels: Vec<String> = unmet
@@ -305,8 +307,8 @@ pub async fn write_report(
         })
         .collect();
     body.push_str(&chart::line_chart(
-        "Onvervulde zoekvragen per week",
-        "zoekvragen",
+        R.unmet_chart_title,
+        R.zoekvragen,
         &unmet_labels,
         &[unmet_series],
     ));
@@ -329,27 +331,27 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "week",
-            "soort plek",
-            "leeftijden",
-            "woongemeente kind",
-            "zoekvragen",
+            R.week,
+            R.soort_plek,
+            R.leeftijden,
+            R.woongemeente_kind,
+            R.zoekvragen,
         ],
         &rows,
     ));
 
-    body.push_str("<h2>Plaatsingen en afstand tot thuis</h2>");
+    body.push_str(&format!("<h2>{}</h2>", R.plaatsingen_en_afstand_tot_thuis));
     body.push_str(&chart::line_chart(
-        "Plaatsingen per week, en die buiten de regio van het kind",
-        "plaatsingen",
+        R.placements_chart_title,
+        R.plaatsingen,
         &week_labels,
         &[
             Series {
-                name: "plaatsingen".into(),
+                name: R.plaatsingen.into(),
                 values: placed,
             },
             Series {
-                name: "buiten de regio van het kind".into(),
+                name: R.buiten_de_regio_van_het_kind.into(),
                 values: outside_region,
             },
         ],
@@ -372,38 +374,39 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "soort plek",
-            "vastgehouden",
-            "geplaatst",
-            "vrijgegeven",
-            "verlopen",
-            "uren tot bevestiging (mediaan)",
-            "buiten de regio",
-            "buiten de provincie",
+            R.soort_plek,
+            R.vastgehouden,
+            R.geplaatst,
+            R.vrijgegeven,
+            R.verlopen,
+            R.uren_tot_bevestiging_mediaan,
+            R.buiten_de_regio,
+            R.buiten_de_provincie,
         ],
         &rows,
     ));
 
-    body.push_str("<h2>Consultaties</h2>");
+    body.push_str(&format!("<h2>{}</h2>", R.consultaties));
     body.push_str(&chart::line_chart(
-        "Doorlooptijden van consultaties per week (mediaan, uren)",
-        "uren",
+        R.consultation_chart_title,
+        R.uren,
         &week_labels,
         &[
             Series {
-                name: "tot acceptatie".into(),
+                name: R.tot_acceptatie.into(),
                 values: to_acceptance,
             },
             Series {
-                name: "tot advies".into(),
+                name: R.tot_advies.into(),
                 values: to_advice,
             },
         ],
     ));
-    let mut groups = vec![("alle".to_owned(), total)];
+    let mut groups = vec![(R.alle.to_owned(), total)];
     groups.extend(consultations.by_urgency.iter().map(|u| {
         (
-            format!("urgentie {}", nl::urgency(u.urgency)),
+            R.urgency_group
+                .replace("{urgentie}", nl::urgency(u.urgency)),
             u.counts.unwrap_or_default(),
         )
     }));
@@ -425,15 +428,15 @@ pub async fn write_report(
         .collect();
     body.push_str(&table(
         &[
-            "groep",
-            "ingediend",
-            "geaccepteerd",
-            "afgewezen",
-            "opgeschaald",
-            "geadviseerd",
-            "te laat",
-            "uren tot acceptatie",
-            "uren tot advies",
+            R.groep,
+            R.ingediend,
+            R.geaccepteerd,
+            R.afgewezen,
+            R.opgeschaald,
+            R.geadviseerd,
+            R.te_laat,
+            R.uren_tot_acceptatie,
+            R.uren_tot_advies,
         ],
         &rows,
     ));
@@ -447,10 +450,10 @@ pub async fn write_report(
     let html = format!(
         "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Cijfers jeugdregio {name}</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main><footer>Spil · de cijfers wijzen nooit een kind aan: geen vrije \
-         tekst, geen casusreferenties, niets van binnen een organisatie.</footer>{CHECK}</body></html>",
-        name = escape(&region.name),
+         <title>{title}</title><style>{STYLE}</style></head>\
+         <body><main>{body}</main><footer>{footer}</footer>{CHECK}</body></html>",
+        title = R.page_title.replace("{regio}", &escape(&region.name)),
+        footer = R.footer,
     );
     std::fs::write(out, html)?;
     Ok(())
@@ -465,22 +468,22 @@ fn acceptance_duty(
     week_labels: &[String],
     [asked, refused, overdue]: [Vec<Option<f64>>; 3],
 ) -> String {
-    let mut html = String::from("<h2>Acceptatieplicht</h2>");
+    let mut html = format!("<h2>{}</h2>", R.acceptatieplicht);
     html.push_str(&chart::line_chart(
-        "Plaatsingsverzoeken per week: aanbieders gevraagd, weigeringen, niet op tijd beantwoord",
-        "verzoeken",
+        R.requests_chart_title,
+        R.verzoeken,
         week_labels,
         &[
             Series {
-                name: "gevraagd".into(),
+                name: R.gevraagd.into(),
                 values: asked,
             },
             Series {
-                name: "geweigerd".into(),
+                name: R.geweigerd.into(),
                 values: refused,
             },
             Series {
-                name: "niet op tijd beantwoord".into(),
+                name: R.niet_op_tijd_beantwoord.into(),
                 values: overdue,
             },
         ],
@@ -495,7 +498,7 @@ fn acceptance_duty(
         .iter()
         .map(|r| vec![nl::refusal_reason(r.reason).to_owned(), count(r.refused)])
         .collect();
-    html.push_str(&table(&["reden van weigeren", "weigeringen"], &reasons));
+    html.push_str(&table(&[R.reden_van_weigeren, R.weigeringen], &reasons));
     // Most refusals first, then the slowest answers; withheld rows last.
     let mut providers: Vec<&pb::ProviderPlacementRequests> = figures.by_provider.iter().collect();
     providers.sort_by(|a, b| {
@@ -513,7 +516,7 @@ fn acceptance_duty(
     let mut rows = vec![{
         let c = total;
         vec![
-            "alle aanbieders".to_owned(),
+            R.alle_aanbieders.to_owned(),
             count(c.asked),
             count(c.accepted),
             count(c.refused),
@@ -536,13 +539,13 @@ fn acceptance_duty(
     }));
     html.push_str(&table(
         &[
-            "aanbieder",
-            "gevraagd",
-            "opgenomen",
-            "geweigerd",
-            "niet op tijd beantwoord",
-            "op tijd beantwoord",
-            "uren tot antwoord (mediaan)",
+            R.aanbieder,
+            R.gevraagd,
+            R.opgenomen,
+            R.geweigerd,
+            R.niet_op_tijd_beantwoord,
+            R.op_tijd_beantwoord,
+            R.uren_tot_antwoord_mediaan,
         ],
         &rows,
     ));
@@ -559,18 +562,17 @@ fn acceptance_duty(
             ]
         })
         .collect();
-    html.push_str(
-        "<h3>Actualiteit van het aanbod</h3><p>Het deel van de uren dat het aanbod van elke \
-         aanbieder vers was, en de langste periode dat één aanbod verouderd stond. Dit telt uren \
-         aanbod, geen kinderen: er wordt niets weggelaten. Wie nu verouderd staat, belt de regio.</p>",
-    );
+    html.push_str(&format!(
+        "<h3>{}</h3><p>{}</p>",
+        R.actualiteit_van_het_aanbod, R.discipline_explained
+    ));
     html.push_str(&table(
         &[
-            "aanbieder",
-            "aanbod",
-            "vers",
-            "langst verouderd (uren)",
-            "nu verouderd",
+            R.aanbieder,
+            R.aanbod,
+            R.vers,
+            R.langst_verouderd_uren,
+            R.nu_verouderd,
         ],
         &discipline,
     ));

@@ -1,5 +1,5 @@
-//! Every word the board shows, in Dutch, in one place: another language is
-//! another file of this shape.
+//! The board's words: the shared Dutch catalogue (`spil_words::nl`), the
+//! domain's values named through it.
 
 use crate::domain::capacity::{CareProfile, PlaceType, SecurityLevel};
 use crate::domain::consultation::{
@@ -7,457 +7,64 @@ use crate::domain::consultation::{
 };
 use crate::domain::hold::HoldState;
 use crate::domain::placement::{PlacementUrgency, ProviderRequestState, RefusalReason};
+use spil_words::nl as words;
 
-/// The board's fixed texts.
-pub struct Text {
-    pub lang: &'static str,
-    pub board: &'static str,
-    pub skip_to_content: &'static str,
-    pub nav_search: &'static str,
-    pub nav_holds: &'static str,
-    pub signed_in_as: &'static str,
-    pub search_title: &'static str,
-    pub search_intro: &'static str,
-    pub age: &'static str,
-    pub municipality: &'static str,
-    pub municipality_hint: &'static str,
-    pub place_type: &'static str,
-    pub care_profile: &'static str,
-    pub security: &'static str,
-    pub any: &'static str,
-    pub search_button: &'static str,
-    pub results: &'static str,
-    pub no_results: &'static str,
-    pub free_now: &'static str,
-    pub stale: &'static str,
-    pub stale_explained: &'static str,
-    pub confirmed: &'static str,
-    pub distance: &'static str,
-    pub hold_button: &'static str,
-    pub live: &'static str,
-    pub live_lost: &'static str,
-    pub updated: &'static str,
-    pub holds_title: &'static str,
-    pub holds_intro: &'static str,
-    pub no_holds: &'static str,
-    pub time_left: &'static str,
-    pub expired: &'static str,
-    pub confirm_button: &'static str,
-    pub release_button: &'static str,
-    pub child_from: &'static str,
-    pub held_place: &'static str,
-    pub until: &'static str,
-    pub error_title: &'static str,
-    pub not_allowed_search: &'static str,
-    pub not_allowed: &'static str,
-    pub forbidden_cross_site: &'static str,
-    pub form_expired: &'static str,
-    pub no_free_place: &'static str,
-    pub offering_stale: &'static str,
-    pub hold_ended: &'static str,
-    pub unknown_municipality: &'static str,
-    pub age_invalid: &'static str,
-    pub try_again: &'static str,
-    pub intake_phone: &'static str,
-    pub nav_offerings: &'static str,
-    pub offerings_title: &'static str,
-    pub offerings_intro: &'static str,
-    pub no_offerings: &'static str,
-    pub stale_in: &'static str,
-    pub stale_since: &'static str,
-    pub soon_stale_banner: &'static str,
-    pub notify_button: &'static str,
-    pub notification: &'static str,
-    pub fewer: &'static str,
-    pub more: &'static str,
-    pub unchanged: &'static str,
-    pub free_of: &'static str,
-    pub held_now: &'static str,
-    pub placed_since: &'static str,
-    pub holds_on_it: &'static str,
-    pub not_allowed_offerings: &'static str,
-    pub minutes_ago: &'static str,
-    pub hours_ago: &'static str,
-    pub just_now: &'static str,
-    pub nav_consultations: &'static str,
-    pub person_title: &'static str,
-    pub person_intro: &'static str,
-    pub person_label: &'static str,
-    pub person_button: &'static str,
-    pub person_invalid: &'static str,
-    pub person_missing: &'static str,
-    pub acting_as: &'static str,
-    pub change_person: &'static str,
-    pub consultations_title: &'static str,
-    pub consultations_intro: &'static str,
-    pub inbox: &'static str,
-    pub outbox: &'static str,
-    pub no_consultations: &'static str,
-    pub new_consultation: &'static str,
-    pub overdue: &'static str,
-    pub answer_due: &'static str,
-    pub filed_by: &'static str,
-    pub addressed_to: &'static str,
-    pub filed_at: &'static str,
-    pub case_reference: &'static str,
-    pub case_reference_hint: &'static str,
-    pub question: &'static str,
-    pub problem_domains: &'static str,
-    pub question_type: &'static str,
-    pub urgency: &'static str,
-    pub addressee: &'static str,
-    pub consent: &'static str,
-    pub file_button: &'static str,
-    pub history: &'static str,
-    pub thread: &'static str,
-    pub no_messages: &'static str,
-    pub message_label: &'static str,
-    pub send_button: &'static str,
-    pub act_title: &'static str,
-    pub note_label: &'static str,
-    pub reason_label: &'static str,
-    pub network_label: &'static str,
-    pub content_erased: &'static str,
-    pub bsn_refused: &'static str,
-    pub required: &'static str,
-    pub too_long: &'static str,
-    pub field_invalid: &'static str,
-    pub case_reference_invalid: &'static str,
-    pub consent_required: &'static str,
-    pub choose_one: &'static str,
-    pub illegal_transition: &'static str,
-    pub consultation_ended: &'static str,
-    pub not_allowed_consultations: &'static str,
-    pub not_found: &'static str,
-    pub age_years: &'static str,
-    pub years: &'static str,
-    pub escalated_to: &'static str,
-    pub escalated_from: &'static str,
-    pub open_link: &'static str,
-    pub state_label: &'static str,
-    pub nav_placements: &'static str,
-    pub placements_title: &'static str,
-    pub placements_intro: &'static str,
-    pub asked_of_us: &'static str,
-    pub asked_by_us: &'static str,
-    pub no_placement_requests: &'static str,
-    pub answer_before: &'static str,
-    pub accept_child: &'static str,
-    pub refuse_button: &'static str,
-    pub refusal_reason_label: &'static str,
-    pub refusal_note_label: &'static str,
-    pub referral_label: &'static str,
-    pub withdraw_button: &'static str,
-    pub escalate_button: &'static str,
-    pub escalated_done: &'static str,
-    pub new_placement: &'static str,
-    pub new_placement_intro: &'static str,
-    pub held_places: &'static str,
-    pub placement_urgency: &'static str,
-    pub note_optional: &'static str,
-    pub send_button_placement: &'static str,
-    pub from_requester: &'static str,
-    pub to_provider: &'static str,
-    pub placement_withdrawn: &'static str,
-    pub placement_overdue: &'static str,
-    pub placement_answered: &'static str,
-    pub hold_under_request: &'static str,
-    pub not_allowed_placements: &'static str,
-    pub choose_holds: &'static str,
-    pub referred_to: &'static str,
-    pub child_age_from: &'static str,
+pub use spil_words::nl::{NL, Text};
+
+macro_rules! labels {
+    ($($name:ident: $ty:ty),+ $(,)?) => {$(
+        pub fn $name(value: $ty) -> &'static str {
+            words::$name(&format!("{value:?}"))
+        }
+    )+};
 }
 
-pub const NL: Text = Text {
-    lang: "nl",
-    board: "Spil-bord",
-    skip_to_content: "Naar de inhoud",
-    nav_search: "Plek zoeken",
-    nav_holds: "Mijn vastgehouden plekken",
-    signed_in_as: "Ingelogd met het certificaat van",
-    search_title: "Een plek zoeken",
-    search_intro: "Verse plekken met een vrije plaats, dichtstbij eerst. De lijst ververst vanzelf.",
-    age: "Leeftijd van het kind",
-    municipality: "Woongemeente van het kind (CBS-code)",
-    municipality_hint: "Bijvoorbeeld GM0392 voor Haarlem",
-    place_type: "Soort plek",
-    care_profile: "Zorgprofiel",
-    security: "Beveiligingsniveau",
-    any: "Alle",
-    search_button: "Zoeken",
-    results: "Resultaten",
-    no_results: "Geen verse plek met een vrije plaats gevonden. De zoekvraag is geteld als onvervulde vraag voor de regio.",
-    free_now: "vrij nu",
-    stale: "VEROUDERD",
-    stale_explained: "niet recent bevestigd: bel eerst",
-    confirmed: "bevestigd",
-    distance: "afstand",
-    hold_button: "Plek vasthouden",
-    live: "Live",
-    live_lost: "Verbinding weg; opnieuw verbinden…",
-    updated: "Bijgewerkt om",
-    holds_title: "Mijn vastgehouden plekken",
-    holds_intro: "Alleen de woongemeente van het kind is doorgegeven. Bevestig de plaatsing of geef de plek vrij.",
-    no_holds: "Geen actieve vastgehouden plekken.",
-    time_left: "nog",
-    expired: "verlopen",
-    confirm_button: "Plaatsing bevestigen",
-    release_button: "Vrijgeven",
-    child_from: "kind uit",
-    held_place: "Vastgehouden plek",
-    until: "tot",
-    error_title: "Dat ging niet",
-    not_allowed_search: "Uw organisatie mag geen plekken zoeken: alleen crisisdiensten, expertiseteams, verwijzers en aanbieders.",
-    not_allowed: "Uw organisatie mag dit niet doen.",
-    forbidden_cross_site: "Geweigerd: dit verzoek kwam niet van het bord zelf.",
-    form_expired: "Dit formulier is verlopen; laad de pagina opnieuw en probeer het nog eens.",
-    no_free_place: "Deze plek is net bezet. Kies een andere.",
-    offering_stale: "Deze plek is niet recent bevestigd en kan niet worden vastgehouden. Bel de aanbieder.",
-    hold_ended: "Deze vastgehouden plek is al afgelopen.",
-    unknown_municipality: "Onbekende gemeentecode.",
-    age_invalid: "Vul een leeftijd tussen 0 en 23 in.",
-    try_again: "Probeer het opnieuw.",
-    intake_phone: "Intake bellen",
-    nav_offerings: "Mijn aanbod",
-    offerings_title: "Mijn aanbod",
-    offerings_intro: "Wat het eerst veroudert staat bovenaan. Klopt het aantal nog? Tik op Ongewijzigd: dan blijft het vers.",
-    no_offerings: "Uw organisatie heeft nog geen aanbod gepubliceerd.",
-    stale_in: "veroudert over",
-    stale_since: "verouderd sinds",
-    soon_stale_banner: "Aanbod veroudert binnen het uur of is verouderd: bevestig de aantallen, anders zien crisisdiensten het niet meer als vrij.",
-    notify_button: "Meldingen aanzetten",
-    notification: "Spil: aanbod veroudert bijna. Bevestig de aantallen.",
-    fewer: "Eén vrij minder",
-    more: "Eén vrij meer",
-    unchanged: "Ongewijzigd",
-    free_of: "vrij van",
-    held_now: "vastgehouden",
-    placed_since: "geplaatst sinds publicatie",
-    holds_on_it: "Vastgehouden voor een kind uit",
-    not_allowed_offerings: "Alleen aanbieders hebben aanbod.",
-    minutes_ago: "min geleden",
-    hours_ago: "uur geleden",
-    just_now: "zojuist",
-    nav_consultations: "Consultaties",
-    person_title: "Wie bent u?",
-    person_intro: "Uw naam of personeelsnummer komt bij alles wat u in deze browsersessie met consultaties doet, in het auditspoor van Spil. Het wordt één keer per sessie gevraagd.",
-    person_label: "Uw naam of personeelsnummer",
-    person_button: "Doorgaan",
-    person_invalid: "Vul uw naam of personeelsnummer in: hoogstens 100 tekens, geen BSN.",
-    person_missing: "Uw naam ontbreekt (de sessie is nieuw). Uw tekst staat er nog; vul eerst uw naam in via Wijzigen.",
-    acting_as: "U handelt als",
-    change_person: "Wijzigen",
-    consultations_title: "Consultaties",
-    consultations_intro: "Aan ons gevraagd: wat het eerst een antwoord moet hebben staat bovenaan. Een verlopen termijn staat als te laat gemarkeerd.",
-    inbox: "Aan ons gevraagd",
-    outbox: "Door ons gevraagd",
-    no_consultations: "Geen open consultaties.",
-    new_consultation: "Nieuwe consultatie",
-    overdue: "TE LAAT",
-    answer_due: "antwoord uiterlijk",
-    filed_by: "van",
-    addressed_to: "aan",
-    filed_at: "ingediend",
-    case_reference: "Casusreferentie (pseudoniem)",
-    case_reference_hint: "Uw eigen kenmerk: geen BSN, naam of geboortedatum",
-    question: "Vraag",
-    problem_domains: "Problematiek",
-    question_type: "Soort vraag",
-    urgency: "Urgentie",
-    addressee: "Aan",
-    consent: "De toestemming van het gezin om deze casus te delen is vastgelegd",
-    file_button: "Consultatie indienen",
-    history: "Verloop",
-    thread: "Berichten",
-    no_messages: "Nog geen berichten.",
-    message_label: "Nieuw bericht",
-    send_button: "Versturen",
-    act_title: "Handelen",
-    note_label: "Toelichting of advies (verplicht bij afwijzen, advies geven en opschalen)",
-    reason_label: "Reden van afwijzen",
-    network_label: "Opschalen naar",
-    content_erased: "De inhoud is na de bewaartermijn gewist.",
-    bsn_refused: "Hier staat iets dat op een BSN lijkt. Een BSN mag niet via Spil: haal het weg. Uw tekst staat er nog.",
-    required: "Vul dit in.",
-    too_long: "Te lang: hoogstens 10.000 tekens.",
-    field_invalid: "Dit klopt niet; controleer dit veld.",
-    case_reference_invalid: "3 tot 64 letters, cijfers, '-', '_' of '/'; geen e-mailadres, BSN of datum.",
-    consent_required: "Leg eerst de toestemming van het gezin vast.",
-    choose_one: "Kies er minstens één.",
-    illegal_transition: "Dat kan niet in de stand waarin deze consultatie nu is. De pagina toont de huidige stand.",
-    consultation_ended: "Deze consultatie is afgerond: er kan niets meer bij.",
-    not_allowed_consultations: "Uw organisatie neemt geen deel aan consultaties.",
-    not_found: "Niet gevonden, of niet voor uw organisatie.",
-    age_years: "Leeftijd van het kind",
-    years: "jaar",
-    escalated_to: "Opgeschaald naar een nieuwe consultatie:",
-    escalated_from: "Opgeschaald vanuit:",
-    open_link: "Openen",
-    state_label: "Status",
-    nav_placements: "Plaatsingsaanvragen",
-    placements_title: "Plaatsingsaanvragen",
-    placements_intro: "Een aanvraag houdt de plek vast tot de termijn. De eerste aanbieder die ja zegt, neemt het kind op; de andere aanvragen worden dan ingetrokken.",
-    asked_of_us: "Aan ons gevraagd",
-    asked_by_us: "Door ons gevraagd",
-    no_placement_requests: "Geen aanvragen.",
-    answer_before: "antwoord vóór",
-    accept_child: "Kind opnemen",
-    refuse_button: "Weigeren",
-    refusal_reason_label: "Reden van weigeren",
-    refusal_note_label: "Toelichting (verplicht bij een andere reden; nooit een BSN)",
-    referral_label: "Doorverwijzen naar aanbod (id, optioneel)",
-    withdraw_button: "Aanvraag intrekken",
-    escalate_button: "Naar het expertiseteam van de regio",
-    escalated_done: "De casus is als consultatie naar het expertiseteam van de regio gegaan.",
-    new_placement: "Plaatsingsverzoek sturen",
-    new_placement_intro: "Kies één tot drie van uw vastgehouden plekken, bij verschillende aanbieders. Alleen de woongemeente, leeftijd en zorgvraag gaan mee; nooit een naam of BSN.",
-    held_places: "Vastgehouden plekken",
-    placement_urgency: "Urgentie",
-    note_optional: "Korte toelichting voor de aanbieder (optioneel; nooit een BSN)",
-    send_button_placement: "Verzoek sturen",
-    from_requester: "van",
-    to_provider: "aan",
-    placement_withdrawn: "Deze aanvraag is ingetrokken: een andere aanbieder nam het kind al op, of de aanvrager trok haar in.",
-    placement_overdue: "De termijn voor een antwoord is verstreken; de aanvrager kan een andere aanbieder vragen.",
-    placement_answered: "Deze aanvraag is al beantwoord.",
-    hold_under_request: "Voor deze vastgehouden plek loopt al een aanvraag.",
-    not_allowed_placements: "Uw organisatie neemt geen deel aan plaatsingsaanvragen.",
-    choose_holds: "Kies één tot drie vastgehouden plekken, elk bij een ander aanbod.",
-    referred_to: "doorverwezen naar",
-    child_age_from: "Kind van",
-};
-
-pub fn place_type(value: PlaceType) -> &'static str {
-    match value {
-        PlaceType::CrisisBed => "Crisisbed",
-        PlaceType::ResidentialGroup => "Residentiële groep",
-        PlaceType::FamilyHome => "Gezinshuis",
-        PlaceType::FosterCare => "Pleegzorg",
-        PlaceType::SmallScaleHousing => "Kleinschalig wonen",
-        PlaceType::SecureResidential => "JeugdzorgPlus (gesloten)",
-        PlaceType::ClinicalMentalHealth => "Klinische jeugd-GGZ",
-        PlaceType::ShelteredIndependentLiving => "Begeleid zelfstandig wonen",
-    }
+labels! {
+    place_type: PlaceType,
+    care_profile: CareProfile,
+    security: SecurityLevel,
+    hold_state: HoldState,
+    urgency: Urgency,
+    question_type: QuestionType,
+    problem_domain: ProblemDomain,
+    consultation_state: ConsultationState,
+    decline_reason: DeclineReason,
+    consultation_action: ConsultationAction,
+    placement_urgency: PlacementUrgency,
+    refusal_reason: RefusalReason,
+    provider_request_state: ProviderRequestState,
 }
 
-pub fn care_profile(value: CareProfile) -> &'static str {
-    match value {
-        CareProfile::YouthAndParenting => "Jeugd- en opvoedhulp",
-        CareProfile::YouthMentalHealth => "Jeugd-GGZ",
-        CareProfile::MildIntellectualDisability => "Licht verstandelijke beperking",
-        CareProfile::Forensic => "Forensisch",
-        CareProfile::EatingDisorders => "Eetstoornissen",
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub fn security(value: SecurityLevel) -> &'static str {
-    match value {
-        SecurityLevel::Open => "Open",
-        SecurityLevel::Secure => "Gesloten (JeugdzorgPlus)",
-    }
-}
-
-pub fn hold_state(value: HoldState) -> &'static str {
-    match value {
-        HoldState::Active => "vastgehouden",
-        HoldState::Confirmed => "geplaatst",
-        HoldState::Released => "vrijgegeven",
-        HoldState::Expired => "verlopen",
-    }
-}
-
-pub fn urgency(value: Urgency) -> &'static str {
-    match value {
-        Urgency::Routine => "Regulier",
-        Urgency::Urgent => "Spoed",
-        Urgency::Crisis => "Crisis",
-    }
-}
-
-pub fn question_type(value: QuestionType) -> &'static str {
-    match value {
-        QuestionType::Advice => "Advies",
-        QuestionType::ProcessDirection => "Procesregie",
-        QuestionType::PlacementSearch => "Zoeken naar een plek",
-    }
-}
-
-pub fn problem_domain(value: ProblemDomain) -> &'static str {
-    match value {
-        ProblemDomain::MentalHealth => "Psychische problemen",
-        ProblemDomain::EatingDisorder => "Eetstoornis",
-        ProblemDomain::MildIntellectualDisability => "Licht verstandelijke beperking",
-        ProblemDomain::Autism => "Autisme",
-        ProblemDomain::Addiction => "Verslaving",
-        ProblemDomain::Trauma => "Trauma",
-        ProblemDomain::Safety => "Veiligheid (geweld, mishandeling)",
-        ProblemDomain::Forensic => "Forensisch",
-        ProblemDomain::Parenting => "Opvoeding",
-    }
-}
-
-pub fn consultation_state(value: ConsultationState) -> &'static str {
-    match value {
-        ConsultationState::Submitted => "Ingediend",
-        ConsultationState::Accepted => "Geaccepteerd",
-        ConsultationState::InProgress => "In behandeling",
-        ConsultationState::AdviceGiven => "Advies gegeven",
-        ConsultationState::Closed => "Afgesloten",
-        ConsultationState::Declined => "Afgewezen",
-        ConsultationState::Withdrawn => "Ingetrokken",
-        ConsultationState::Escalated => "Opgeschaald",
-    }
-}
-
-pub fn decline_reason(value: DeclineReason) -> &'static str {
-    match value {
-        DeclineReason::OutsideExpertise => "Buiten onze expertise",
-        DeclineReason::NoCapacity => "Geen capaciteit",
-        DeclineReason::InsufficientInformation => "Te weinig informatie",
-        DeclineReason::NotComplex => "Niet complex genoeg: reguliere zorg volstaat",
-        DeclineReason::Other => "Anders",
-    }
-}
-
-/// The button that takes the action.
-pub fn consultation_action(value: ConsultationAction) -> &'static str {
-    match value {
-        ConsultationAction::Accept => "Accepteren",
-        ConsultationAction::Decline => "Afwijzen",
-        ConsultationAction::StartWork => "In behandeling nemen",
-        ConsultationAction::GiveAdvice => "Advies geven",
-        ConsultationAction::Escalate => "Opschalen",
-        ConsultationAction::Withdraw => "Intrekken",
-        ConsultationAction::Close => "Afsluiten",
-    }
-}
-
-pub fn placement_urgency(value: PlacementUrgency) -> &'static str {
-    match value {
-        PlacementUrgency::Crisis => "Crisis (vannacht)",
-        PlacementUrgency::Urgent => "Spoed",
-        PlacementUrgency::Regular => "Regulier",
-    }
-}
-
-pub fn refusal_reason(value: RefusalReason) -> &'static str {
-    match value {
-        RefusalReason::NoPlace => "Toch geen plek",
-        RefusalReason::OutsideCareProfile => "Buiten het zorgprofiel",
-        RefusalReason::OutsideAgeBand => "Buiten de leeftijdsgrens",
-        RefusalReason::GroupSafety => "Veiligheid van de groep",
-        RefusalReason::NoStaff => "Geen personeel vannacht",
-        RefusalReason::MedicalCare => "Medische zorg die de groep niet kan bieden",
-        RefusalReason::Other => "Andere reden",
-    }
-}
-
-pub fn provider_request_state(value: ProviderRequestState) -> &'static str {
-    match value {
-        ProviderRequestState::Open => "Wacht op antwoord",
-        ProviderRequestState::Accepted => "Opgenomen",
-        ProviderRequestState::Refused => "Geweigerd",
-        ProviderRequestState::Withdrawn => "Ingetrokken",
-        ProviderRequestState::Overdue => "Termijn verstreken",
+    /// A value added to the domain without its Dutch name would read as
+    /// "onbekend" on the board: every one has its own.
+    #[test]
+    fn every_value_the_board_shows_has_its_dutch_name() {
+        let mut names: Vec<&str> = Vec::new();
+        names.extend(PlaceType::ALL.map(place_type));
+        names.extend(CareProfile::ALL.map(care_profile));
+        names.extend(SecurityLevel::ALL.map(security));
+        names.extend(
+            [
+                HoldState::Active,
+                HoldState::Confirmed,
+                HoldState::Released,
+                HoldState::Expired,
+            ]
+            .map(hold_state),
+        );
+        names.extend(Urgency::ALL.map(urgency));
+        names.extend(QuestionType::ALL.map(question_type));
+        names.extend(ProblemDomain::ALL.map(problem_domain));
+        names.extend(ConsultationState::ALL.map(consultation_state));
+        names.extend(DeclineReason::ALL.map(decline_reason));
+        names.extend(ConsultationAction::ALL.map(consultation_action));
+        names.extend(PlacementUrgency::ALL.map(placement_urgency));
+        names.extend(RefusalReason::ALL.map(refusal_reason));
+        names.extend(ProviderRequestState::ALL.map(provider_request_state));
+        assert!(!names.contains(&words::UNKNOWN), "{names:?}");
     }
 }
