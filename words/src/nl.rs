@@ -405,6 +405,8 @@ pub struct Report {
     pub vers: &'static str,
     pub langst_verouderd_uren: &'static str,
     pub nu_verouderd: &'static str,
+    pub fresh_chart_title: &'static str,
+    pub percent_fresh: &'static str,
 }
 
 pub const REPORT: Report = Report {
@@ -485,6 +487,8 @@ pub const REPORT: Report = Report {
     vers: "vers",
     langst_verouderd_uren: "langst verouderd (uren)",
     nu_verouderd: "nu verouderd",
+    fresh_chart_title: "Actualiteit per aanbieder, per week: deel van de uren vers",
+    percent_fresh: "% vers",
 };
 
 /// A place type.

@@ -142,6 +142,8 @@ pub async fn write_report(
         .into_inner();
     // Weekly series for the far-from-home, lead-time and acceptance-duty charts.
     let mut asked_weekly = Vec::new();
+    // Per week, each provider's share of fresh offering-hours (percent).
+    let mut fresh_weekly: Vec<Vec<(String, f64)>> = Vec::new();
     let mut refused_weekly = Vec::new();
     let mut overdue_weekly = Vec::new();
     let mut week_labels = Vec::new();
@@ -183,16 +185,22 @@ pub async fn write_report(
             .unwrap_or_default();
         to_acceptance.push(lead.hours_to_acceptance_median);
         to_advice.push(lead.hours_to_advice_median);
-        let asked = insights()
+        let week_requests = insights()
             .placement_request_figures(pb::PlacementRequestFiguresRequest {
                 region_id: region_id.into(),
                 from: Some(ts(start)),
                 to: Some(ts(end)),
             })
             .await?
-            .into_inner()
-            .total
-            .unwrap_or_default();
+            .into_inner();
+        fresh_weekly.push(
+            week_requests
+                .update_discipline
+                .iter()
+                .map(|d| (d.provider_id.clone(), d.fresh_share * 100.0))
+                .collect::<Vec<_>>(),
+        );
+        let asked = week_requests.total.unwrap_or_default();
         asked_weekly.push(shown(asked.asked));
         refused_weekly.push(shown(asked.refused));
         overdue_weekly.push(shown(asked.overdue));
@@ -445,6 +453,7 @@ pub async fn write_report(
         &requests,
         &week_labels,
         [asked_weekly, refused_weekly, overdue_weekly],
+        &fresh_weekly,
     ));
 
     let html = format!(
@@ -467,6 +476,7 @@ fn acceptance_duty(
     figures: &pb::PlacementRequestFiguresResponse,
     week_labels: &[String],
     [asked, refused, overdue]: [Vec<Option<f64>>; 3],
+    fresh_weekly: &[Vec<(String, f64)>],
 ) -> String {
     let mut html = format!("<h2>{}</h2>", R.acceptatieplicht);
     html.push_str(&chart::line_chart(
@@ -565,6 +575,33 @@ fn acceptance_duty(
     html.push_str(&format!(
         "<h3>{}</h3><p>{}</p>",
         R.actualiteit_van_het_aanbod, R.discipline_explained
+    ));
+    let mut providers: Vec<&str> = fresh_weekly
+        .iter()
+        .flatten()
+        .map(|(provider, _)| provider.as_str())
+        .collect();
+    providers.sort_unstable();
+    providers.dedup();
+    let series: Vec<Series> = providers
+        .into_iter()
+        .map(|provider| Series {
+            name: provider.to_owned(),
+            values: fresh_weekly
+                .iter()
+                .map(|week| {
+                    week.iter()
+                        .find(|(p, _)| p == provider)
+                        .map(|(_, share)| *share)
+                })
+                .collect(),
+        })
+        .collect();
+    html.push_str(&chart::line_chart(
+        R.fresh_chart_title,
+        R.percent_fresh,
+        week_labels,
+        &series,
     ));
     html.push_str(&table(
         &[
