@@ -130,7 +130,10 @@ start_hub() { # log name, extra demo args…
   PIDS+=($!); HUB_PID=$!
   local hub_port; hub_port=$(announced_port "$WORK/$name.log" "spil-hub listening on")
   HUB="https://localhost:$hub_port"
-  local board_port; board_port=$(announced_port "$WORK/$name.log" "spil-hub board on https://")
+  wait_for "$WORK/$name.log" "spil-hub board on"
+  local board_port
+  board_port=$(sed -n 's|^spil-hub board on https://127\.0\.0\.1:\([0-9]*\)/board$|\1|p' "$WORK/$name.log" | head -n1)
+  [[ -n "$board_port" ]] || { echo "no board announced in $WORK/$name.log" >&2; exit 1; }
   BOARD="https://localhost:$board_port"
 }
 
