@@ -18,7 +18,7 @@ mod placements;
 
 use crate::app::{App, AppError, Reason};
 use crate::domain::identity::Caller;
-use crate::identity::Identify;
+use crate::edge::Identify;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};

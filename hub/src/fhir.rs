@@ -12,7 +12,7 @@ use crate::domain::capacity::{ChildAge, MunicipalityCode, Offering};
 use crate::domain::identity::{Caller, OrgId};
 use crate::domain::insights::Grouping;
 use crate::domain::search::SearchFilter;
-use crate::identity::Identify;
+use crate::edge::Identify;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};

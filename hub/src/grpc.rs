@@ -3,6 +3,7 @@
 
 mod audit;
 pub mod auth;
+mod calls;
 mod capacity;
 mod consultations;
 pub mod convert;
@@ -12,6 +13,7 @@ mod placements;
 pub mod status;
 
 use crate::app::App;
+pub use calls::GrpcWire;
 use spil_proto::v1 as pb;
 use std::sync::Arc;
 use tonic::codec::CompressionEncoding;

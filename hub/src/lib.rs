@@ -1,7 +1,5 @@
 //! The Spil hub: the capacity registry over mutually authenticated gRPC.
 
-pub mod access;
-pub mod admission;
 pub mod app;
 pub mod board;
 pub mod cli;
@@ -10,9 +8,9 @@ pub mod config;
 pub mod deadline;
 pub mod demo;
 pub mod domain;
+pub mod edge;
 pub mod fhir;
 pub mod grpc;
-pub mod identity;
 pub mod metrics;
 pub mod pki;
 pub mod startup;

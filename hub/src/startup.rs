@@ -140,11 +140,15 @@ impl Hub {
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
                 .await;
         }
-        let admission =
-            crate::admission::Admission::new(config.org_calls_per_second, config.org_call_burst);
+        let admission = crate::edge::admission::Admission::new(
+            config.org_calls_per_second,
+            config.org_call_burst,
+        );
+        // One cap on calls in flight over every edge.
+        let in_flight = crate::edge::admission::InFlightLimit::new(config.max_in_flight as usize);
         // One identity check and one share of calls per organisation, for
         // the gRPC and the FHIR edge alike.
-        let identity = crate::identity::Identify::new(
+        let identity = crate::edge::Identify::new(
             Arc::clone(&app),
             tls_config.peer_trust(),
             Arc::new(admission),
@@ -166,16 +170,13 @@ impl Hub {
         let mut tasks = Vec::new();
         let signal = shutdown.clone();
         let router = grpc_server()
-            // Outermost: every call, refused or not, gets a request id, an
-            // access line and its counts.
-            .layer(crate::access::AccessLayer)
-            // Then a call over the global limit is refused before it queues
-            // anywhere.
-            .layer(crate::admission::InFlightLimit::new(
-                config.max_in_flight as usize,
+            // Every call, refused or not, gets a request id, an access line
+            // and its counts; over the cap it is refused before it queues;
+            // the caller's deadline travels with it down to the database.
+            .layer(crate::edge::CallLayer::new(
+                grpc::GrpcWire,
+                in_flight.clone(),
             ))
-            // The caller's deadline travels with the call down to the database.
-            .layer(crate::deadline::DeadlineLayer)
             .add_routes(routes);
         tasks.push(tokio::spawn(async move {
             if let Err(error) = router
@@ -232,20 +233,25 @@ impl Hub {
                     shutdown.clone(),
                 );
                 // FHIR and the board: the two HTTP edges share the listener.
-                let routes = crate::fhir::router(
-                    Arc::clone(&app),
-                    identity.clone(),
-                    crate::fhir::Canonical::new(&config.fhir_canonical_base),
-                    config.fhir_base_url.as_deref(),
-                )
-                .merge(crate::board::router(Arc::clone(&app), identity.clone()));
+                let routes = crate::edge::routed(
+                    crate::fhir::router(
+                        Arc::clone(&app),
+                        identity.clone(),
+                        crate::fhir::Canonical::new(&config.fhir_canonical_base),
+                        config.fhir_base_url.as_deref(),
+                    )
+                    .merge(crate::board::router(Arc::clone(&app), identity.clone())),
+                );
                 let signal = shutdown.clone();
                 tasks.push(tokio::spawn(async move {
                     if let Err(error) = Server::builder()
                         .accept_http1(true)
                         .timeout(Duration::from_secs(30))
-                        // An access line, counts and a span per request, as for gRPC.
-                        .layer(crate::access::AccessLayer)
+                        // The same layer as gRPC's, in HTTP's words.
+                        .layer(crate::edge::CallLayer::new(
+                            crate::edge::HttpWire,
+                            in_flight,
+                        ))
                         .add_routes(routes.into())
                         .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
                         .await

@@ -251,25 +251,7 @@ pub async fn consult(
 ) -> anyhow::Result<()> {
     let mut api = client.consultations(person);
     match command {
-        ConsultCommand::File(f) => {
-            let filed = api
-                .file_consultation(pb::FileConsultationRequest {
-                    request_id: request_id(&f.request_id),
-                    addressee_id: f.to.clone(),
-                    case_reference: f.case_reference.clone(),
-                    age_years: f.age,
-                    municipality_code: f.municipality.clone(),
-                    problem_domains: f.domains.iter().map(|d| *d as i32).collect(),
-                    question_type: f.question_type as i32,
-                    urgency: f.urgency as i32,
-                    question: f.question.clone(),
-                    consent_recorded: f.consent,
-                })
-                .await?
-                .into_inner()
-                .consultation;
-            show(format, &Filed(filed))?;
-        }
+        ConsultCommand::File(f) => show(format, &Filed(file(&mut api, f).await?)),
         ConsultCommand::List {
             inbox,
             outbox,
@@ -284,7 +266,7 @@ pub async fn consult(
             } else {
                 pb::ConsultationRole::Unspecified
             };
-            let mut request = pb::ListConsultationsRequest {
+            let request = pb::ListConsultationsRequest {
                 r#box: r#box as i32,
                 states: state.iter().map(|s| *s as i32).collect(),
                 urgencies: urgency.iter().map(|u| *u as i32).collect(),
@@ -292,71 +274,12 @@ pub async fn consult(
                 page_size: 200,
                 page_token: String::new(),
             };
-            let mut all = Vec::new();
-            loop {
-                let page = api.list_consultations(request.clone()).await?.into_inner();
-                all.extend(page.consultations);
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                request.page_token = page.next_page_token;
-            }
-            show(format, &ConsultationList(all))?;
-        }
-        ConsultCommand::Show { id } => show(format, &shown(&mut api, id).await?)?,
-        ConsultCommand::Accept { id, note } => {
-            let done = api
-                .accept_consultation(pb::AcceptConsultationRequest {
-                    consultation_id: id.clone(),
-                    note: note.clone(),
-                    request_id: request_id(&None),
-                })
-                .await?;
             show(
                 format,
-                &NowIs("consultation", done.into_inner().consultation),
-            )?;
+                &ConsultationList(every_page(&mut api, request).await?),
+            )
         }
-        ConsultCommand::Decline { id, reason, note } => {
-            let done = api
-                .decline_consultation(pb::DeclineConsultationRequest {
-                    consultation_id: id.clone(),
-                    reason: *reason as i32,
-                    note: note.clone(),
-                    request_id: request_id(&None),
-                })
-                .await?;
-            show(
-                format,
-                &NowIs("consultation", done.into_inner().consultation),
-            )?;
-        }
-        ConsultCommand::Start { id, note } => {
-            let done = api
-                .start_work(pb::StartWorkRequest {
-                    consultation_id: id.clone(),
-                    note: note.clone(),
-                    request_id: request_id(&None),
-                })
-                .await?;
-            show(
-                format,
-                &NowIs("consultation", done.into_inner().consultation),
-            )?;
-        }
-        ConsultCommand::Advise { id, advice } => {
-            let done = api
-                .give_advice(pb::GiveAdviceRequest {
-                    consultation_id: id.clone(),
-                    advice: advice.clone(),
-                    request_id: request_id(&None),
-                })
-                .await?;
-            show(
-                format,
-                &NowIs("consultation", done.into_inner().consultation),
-            )?;
-        }
+        ConsultCommand::Show { id } => show(format, &shown(&mut api, id).await?),
         ConsultCommand::Escalate { id, to, note } => {
             let done = api
                 .escalate_consultation(pb::EscalateConsultationRequest {
@@ -367,34 +290,8 @@ pub async fn consult(
                 })
                 .await?
                 .into_inner();
-            show(format, &NowIs("consultation", done.consultation.clone()))?;
-            show(format, &NowIs("escalated as", done.escalated.clone()))?;
-        }
-        ConsultCommand::Withdraw { id, note } => {
-            let done = api
-                .withdraw_consultation(pb::WithdrawConsultationRequest {
-                    consultation_id: id.clone(),
-                    note: note.clone(),
-                    request_id: request_id(&None),
-                })
-                .await?;
-            show(
-                format,
-                &NowIs("consultation", done.into_inner().consultation),
-            )?;
-        }
-        ConsultCommand::Close { id, note } => {
-            let done = api
-                .close_consultation(pb::CloseConsultationRequest {
-                    consultation_id: id.clone(),
-                    note: note.clone(),
-                    request_id: request_id(&None),
-                })
-                .await?;
-            show(
-                format,
-                &NowIs("consultation", done.into_inner().consultation),
-            )?;
+            show(format, &NowIs("consultation", done.consultation))?;
+            show(format, &NowIs("escalated as", done.escalated))
         }
         ConsultCommand::Message { id, text } => {
             let message = api
@@ -407,25 +304,143 @@ pub async fn consult(
                 .into_inner()
                 .message
                 .unwrap_or_default();
-            show(format, &Posted(message))?;
+            show(format, &Posted(message))
         }
-        ConsultCommand::Watch { from, limit } => {
-            watch(client, person, *from, *limit, format).await?
-        }
+        ConsultCommand::Watch { from, limit } => watch(client, person, *from, *limit, format).await,
+        ConsultCommand::Accept { .. }
+        | ConsultCommand::Decline { .. }
+        | ConsultCommand::Start { .. }
+        | ConsultCommand::Advise { .. }
+        | ConsultCommand::Withdraw { .. }
+        | ConsultCommand::Close { .. } => show(
+            format,
+            &NowIs("consultation", moved(&mut api, command).await?),
+        ),
     }
-    Ok(())
+}
+
+/// The consultations service as one person calls it.
+type ConsultationsApi = pb::consultations_client::ConsultationsClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        spil_client::PersonHeader,
+    >,
+>;
+
+/// Files a consultation; the hub's answer.
+async fn file(
+    api: &mut ConsultationsApi,
+    f: &FileArgs,
+) -> anyhow::Result<Option<pb::Consultation>> {
+    Ok(api
+        .file_consultation(pb::FileConsultationRequest {
+            request_id: request_id(&f.request_id),
+            addressee_id: f.to.clone(),
+            case_reference: f.case_reference.clone(),
+            age_years: f.age,
+            municipality_code: f.municipality.clone(),
+            problem_domains: f.domains.iter().map(|d| *d as i32).collect(),
+            question_type: f.question_type as i32,
+            urgency: f.urgency as i32,
+            question: f.question.clone(),
+            consent_recorded: f.consent,
+        })
+        .await?
+        .into_inner()
+        .consultation)
+}
+
+/// Every page of a listing.
+async fn every_page(
+    api: &mut ConsultationsApi,
+    mut request: pb::ListConsultationsRequest,
+) -> anyhow::Result<Vec<pb::Consultation>> {
+    let mut all = Vec::new();
+    loop {
+        let page = api.list_consultations(request.clone()).await?.into_inner();
+        all.extend(page.consultations);
+        if page.next_page_token.is_empty() {
+            return Ok(all);
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+/// One step of a consultation's life (accept, decline, start, advise,
+/// withdraw, close); the consultation as it now is.
+async fn moved(
+    api: &mut ConsultationsApi,
+    command: &ConsultCommand,
+) -> anyhow::Result<Option<pb::Consultation>> {
+    let answer = match command {
+        ConsultCommand::Accept { id, note } => {
+            api.accept_consultation(pb::AcceptConsultationRequest {
+                consultation_id: id.clone(),
+                note: note.clone(),
+                request_id: request_id(&None),
+            })
+            .await?
+            .into_inner()
+            .consultation
+        }
+        ConsultCommand::Decline { id, reason, note } => {
+            api.decline_consultation(pb::DeclineConsultationRequest {
+                consultation_id: id.clone(),
+                reason: *reason as i32,
+                note: note.clone(),
+                request_id: request_id(&None),
+            })
+            .await?
+            .into_inner()
+            .consultation
+        }
+        ConsultCommand::Start { id, note } => {
+            api.start_work(pb::StartWorkRequest {
+                consultation_id: id.clone(),
+                note: note.clone(),
+                request_id: request_id(&None),
+            })
+            .await?
+            .into_inner()
+            .consultation
+        }
+        ConsultCommand::Advise { id, advice } => {
+            api.give_advice(pb::GiveAdviceRequest {
+                consultation_id: id.clone(),
+                advice: advice.clone(),
+                request_id: request_id(&None),
+            })
+            .await?
+            .into_inner()
+            .consultation
+        }
+        ConsultCommand::Withdraw { id, note } => {
+            api.withdraw_consultation(pb::WithdrawConsultationRequest {
+                consultation_id: id.clone(),
+                note: note.clone(),
+                request_id: request_id(&None),
+            })
+            .await?
+            .into_inner()
+            .consultation
+        }
+        ConsultCommand::Close { id, note } => {
+            api.close_consultation(pb::CloseConsultationRequest {
+                consultation_id: id.clone(),
+                note: note.clone(),
+                request_id: request_id(&None),
+            })
+            .await?
+            .into_inner()
+            .consultation
+        }
+        other => anyhow::bail!("{other:?} is no step of a consultation's life"),
+    };
+    Ok(answer)
 }
 
 /// `spil consult show`: a consultation with its history and thread.
-async fn shown(
-    api: &mut pb::consultations_client::ConsultationsClient<
-        tonic::service::interceptor::InterceptedService<
-            tonic::transport::Channel,
-            spil_client::PersonHeader,
-        >,
-    >,
-    id: &str,
-) -> anyhow::Result<Shown> {
+async fn shown(api: &mut ConsultationsApi, id: &str) -> anyhow::Result<Shown> {
     let shown = api
         .get_consultation(pb::GetConsultationRequest {
             consultation_id: id.into(),

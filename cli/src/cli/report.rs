@@ -63,6 +63,35 @@ fn weeks(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime
     out
 }
 
+/// The figures the report is drawn from, for the whole period.
+struct Figures {
+    region_name: String,
+    province: String,
+    capacity: pb::CapacityOverviewResponse,
+    trend: pb::CapacityTrendResponse,
+    waiting: pb::WaitingTimesResponse,
+    unmet: pb::UnmetDemandResponse,
+    placements: pb::PlacementFiguresResponse,
+    consultations: pb::ConsultationFiguresResponse,
+    requests: pb::PlacementRequestFiguresResponse,
+}
+
+/// Weekly series for the far-from-home, lead-time and acceptance-duty
+/// charts, one value per week (`None` where withheld).
+struct Weekly {
+    labels: Vec<String>,
+    asked: Vec<Option<f64>>,
+    refused: Vec<Option<f64>>,
+    overdue: Vec<Option<f64>>,
+    /// Per week, each provider's share of fresh offering-hours (percent).
+    fresh: Vec<Vec<(String, f64)>>,
+    outside_region: Vec<Option<f64>>,
+    placed: Vec<Option<f64>>,
+    to_acceptance: Vec<Option<f64>>,
+    to_advice: Vec<Option<f64>>,
+}
+
+/// Writes the region's figures for a period as one self-contained HTML page.
 pub async fn write_report(
     client: &SpilClient,
     region_id: &str,
@@ -70,6 +99,41 @@ pub async fn write_report(
     to: DateTime<Utc>,
     out: &Path,
 ) -> anyhow::Result<()> {
+    let figures = figures(client, region_id, from, to).await?;
+    let weekly = weekly(client, region_id, from, to).await?;
+    let mut body = opening(&figures, from, to);
+    body.push_str(&capacity_section(&figures.trend, &figures.capacity));
+    body.push_str(&waiting_section(&figures.waiting));
+    body.push_str(&unmet_section(&figures.unmet));
+    body.push_str(&placements_section(&figures.placements, &weekly));
+    body.push_str(&consultations_section(&figures.consultations, &weekly));
+    body.push_str(&acceptance_duty(
+        &figures.requests,
+        &weekly.labels,
+        [weekly.asked, weekly.refused, weekly.overdue],
+        &weekly.fresh,
+    ));
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head>\
+         <body><main>{body}</main><footer>{footer}</footer>{CHECK}</body></html>",
+        title = R
+            .page_title
+            .replace("{regio}", &escape(&figures.region_name)),
+        footer = R.footer,
+    );
+    std::fs::write(out, html)?;
+    Ok(())
+}
+
+/// The region's figures over the period.
+async fn figures(
+    client: &SpilClient,
+    region_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<Figures> {
     let insights = || client.insights();
     let regions = client
         .directory()
@@ -140,7 +204,27 @@ pub async fn write_report(
         })
         .await?
         .into_inner();
-    // Weekly series for the far-from-home, lead-time and acceptance-duty charts.
+    Ok(Figures {
+        region_name: region.name.clone(),
+        province: region.province.clone(),
+        capacity,
+        trend,
+        waiting,
+        unmet,
+        placements,
+        consultations,
+        requests,
+    })
+}
+
+/// The weekly series, a call per figure and week.
+async fn weekly(
+    client: &SpilClient,
+    region_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<Weekly> {
+    let insights = || client.insights();
     let mut asked_weekly = Vec::new();
     // Per week, each provider's share of fresh offering-hours (percent).
     let mut fresh_weekly: Vec<Vec<(String, f64)>> = Vec::new();
@@ -205,23 +289,42 @@ pub async fn write_report(
         refused_weekly.push(shown(asked.refused));
         overdue_weekly.push(shown(asked.overdue));
     }
+    Ok(Weekly {
+        labels: week_labels,
+        asked: asked_weekly,
+        refused: refused_weekly,
+        overdue: overdue_weekly,
+        fresh: fresh_weekly,
+        outside_region,
+        placed,
+        to_acceptance,
+        to_advice,
+    })
+}
 
+/// The title, the period and the key figures.
+fn opening(figures: &Figures, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let mut body = String::new();
-    let total = consultations.total.unwrap_or_default();
+    let total = figures.consultations.total.unwrap_or_default();
     let _ = write!(
         body,
         "<h1>{title}</h1><p class=\"meta\">{meta}</p>",
-        title = R.title.replace("{regio}", &escape(&region.name)),
+        title = R.title.replace("{regio}", &escape(&figures.region_name)),
         meta = R
             .meta
-            .replace("{provincie}", &escape(&region.province))
+            .replace("{provincie}", &escape(&figures.province))
             .replace("{van}", &from.format("%d-%m-%Y").to_string())
             .replace("{tot}", &to.format("%d-%m-%Y").to_string())
-            .replace("{revisie}", &capacity.revision.to_string())
+            .replace("{revisie}", &figures.capacity.revision.to_string())
             .replace("{moment}", &crate::render::local_time(to)),
     );
-    let places: u32 = capacity.figures.iter().map(|f| f.total_places).sum();
-    let free: u32 = capacity.figures.iter().map(|f| f.free_places).sum();
+    let places: u32 = figures
+        .capacity
+        .figures
+        .iter()
+        .map(|f| f.total_places)
+        .sum();
+    let free: u32 = figures.capacity.figures.iter().map(|f| f.free_places).sum();
     // A withheld median is said in words, never as a dash in a sentence.
     let advice = total.hours_to_advice_median.map_or_else(
         || R.advice_withheld.to_owned(),
@@ -236,21 +339,26 @@ pub async fn write_report(
          </section>",
         label = R.key_figures,
         places_text = R.places_at_end.replace("{vrij}", &free.to_string()),
-        secure = count(placements.secure_outside_province),
+        secure = count(figures.placements.secure_outside_province),
         secure_text = R.secure_outside_province,
         filed = count(total.filed),
         filed_text = R.consultations_with.replace("{advies}", &advice),
     );
+    body
+}
 
-    body.push_str(&format!("<h2>{}</h2>", R.capaciteit_per_soort_plek));
-    body.push_str(&trend_chart(
-        &trend,
-        R.places_chart_title,
-        R.plaatsen,
-        |f| f.total_places,
-    ));
-    body.push_str(&trend_chart(
-        &trend,
+/// Places per type over the period and as it ends.
+fn capacity_section(
+    trend: &pb::CapacityTrendResponse,
+    capacity: &pb::CapacityOverviewResponse,
+) -> String {
+    let mut html = String::new();
+    html.push_str(&format!("<h2>{}</h2>", R.capaciteit_per_soort_plek));
+    html.push_str(&trend_chart(trend, R.places_chart_title, R.plaatsen, |f| {
+        f.total_places
+    }));
+    html.push_str(&trend_chart(
+        trend,
         R.free_chart_title,
         R.vrije_plaatsen,
         |f| f.free_places,
@@ -268,13 +376,18 @@ pub async fn write_report(
             ]
         })
         .collect();
-    body.push_str(&table(
+    html.push_str(&table(
         &[R.soort_plek, R.aanbod, R.plaatsen, R.vrij, R.verouderd],
         &rows,
     ));
+    html
+}
 
-    body.push_str(&format!("<h2>{}</h2>", R.wachttijden));
-    body.push_str(&waiting_chart(&waiting, R.waiting_chart_title));
+/// Published waiting times.
+fn waiting_section(waiting: &pb::WaitingTimesResponse) -> String {
+    let mut html = String::new();
+    html.push_str(&format!("<h2>{}</h2>", R.wachttijden));
+    html.push_str(&waiting_chart(waiting, R.waiting_chart_title));
     let rows: Vec<Vec<String>> = waiting
         .figures
         .iter()
@@ -288,7 +401,7 @@ pub async fn write_report(
             ]
         })
         .collect();
-    body.push_str(&table(
+    html.push_str(&table(
         &[
             R.soort_plek,
             R.zorgprofiel,
@@ -298,8 +411,13 @@ pub async fn write_report(
         ],
         &rows,
     ));
+    html
+}
 
-    body.push_str(&format!("<h2>{}</h2>", R.onvervulde_vraag));
+/// Searches that found no fresh free place, per week, the biggest gaps.
+fn unmet_section(unmet: &pb::UnmetDemandResponse) -> String {
+    let mut html = String::new();
+    html.push_str(&format!("<h2>{}</h2>", R.onvervulde_vraag));
     let unmet_series = Series {
         name: R.unmet_series.into(),
         values: unmet.weeks.iter().map(|w| shown(w.searches)).collect(),
@@ -314,7 +432,7 @@ pub async fn write_report(
                 .unwrap_or_default()
         })
         .collect();
-    body.push_str(&chart::line_chart(
+    html.push_str(&chart::line_chart(
         R.unmet_chart_title,
         R.zoekvragen,
         &unmet_labels,
@@ -337,7 +455,7 @@ pub async fn write_report(
             })
         })
         .collect();
-    body.push_str(&table(
+    html.push_str(&table(
         &[
             R.week,
             R.soort_plek,
@@ -347,20 +465,25 @@ pub async fn write_report(
         ],
         &rows,
     ));
+    html
+}
 
-    body.push_str(&format!("<h2>{}</h2>", R.plaatsingen_en_afstand_tot_thuis));
-    body.push_str(&chart::line_chart(
+/// Placements, and how many were far from home.
+fn placements_section(placements: &pb::PlacementFiguresResponse, weekly: &Weekly) -> String {
+    let mut html = String::new();
+    html.push_str(&format!("<h2>{}</h2>", R.plaatsingen_en_afstand_tot_thuis));
+    html.push_str(&chart::line_chart(
         R.placements_chart_title,
         R.plaatsingen,
-        &week_labels,
+        &weekly.labels,
         &[
             Series {
                 name: R.plaatsingen.into(),
-                values: placed,
+                values: weekly.placed.clone(),
             },
             Series {
                 name: R.buiten_de_regio_van_het_kind.into(),
-                values: outside_region,
+                values: weekly.outside_region.clone(),
             },
         ],
     ));
@@ -380,7 +503,7 @@ pub async fn write_report(
             ]
         })
         .collect();
-    body.push_str(&table(
+    html.push_str(&table(
         &[
             R.soort_plek,
             R.vastgehouden,
@@ -393,23 +516,32 @@ pub async fn write_report(
         ],
         &rows,
     ));
+    html
+}
 
-    body.push_str(&format!("<h2>{}</h2>", R.consultaties));
-    body.push_str(&chart::line_chart(
+/// Consultations: lead times per week, outcomes per urgency.
+fn consultations_section(
+    consultations: &pb::ConsultationFiguresResponse,
+    weekly: &Weekly,
+) -> String {
+    let mut html = String::new();
+    html.push_str(&format!("<h2>{}</h2>", R.consultaties));
+    html.push_str(&chart::line_chart(
         R.consultation_chart_title,
         R.uren,
-        &week_labels,
+        &weekly.labels,
         &[
             Series {
                 name: R.tot_acceptatie.into(),
-                values: to_acceptance,
+                values: weekly.to_acceptance.clone(),
             },
             Series {
                 name: R.tot_advies.into(),
-                values: to_advice,
+                values: weekly.to_advice.clone(),
             },
         ],
     ));
+    let total = consultations.total.unwrap_or_default();
     let mut groups = vec![(R.alle.to_owned(), total)];
     groups.extend(consultations.by_urgency.iter().map(|u| {
         (
@@ -434,7 +566,7 @@ pub async fn write_report(
             ]
         })
         .collect();
-    body.push_str(&table(
+    html.push_str(&table(
         &[
             R.groep,
             R.ingediend,
@@ -448,24 +580,7 @@ pub async fn write_report(
         ],
         &rows,
     ));
-
-    body.push_str(&acceptance_duty(
-        &requests,
-        &week_labels,
-        [asked_weekly, refused_weekly, overdue_weekly],
-        &fresh_weekly,
-    ));
-
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main><footer>{footer}</footer>{CHECK}</body></html>",
-        title = R.page_title.replace("{regio}", &escape(&region.name)),
-        footer = R.footer,
-    );
-    std::fs::write(out, html)?;
-    Ok(())
+    html
 }
 
 /// The "Acceptatieplicht" section: what providers answered when asked to
@@ -559,8 +674,23 @@ fn acceptance_duty(
         ],
         &rows,
     ));
-    let discipline: Vec<Vec<String>> = figures
-        .update_discipline
+    html.push_str(&update_discipline(
+        &figures.update_discipline,
+        week_labels,
+        fresh_weekly,
+    ));
+    html
+}
+
+/// How each provider kept its figures fresh: the share of fresh hours per
+/// week as a chart, and over the period as a table.
+fn update_discipline(
+    discipline: &[pb::UpdateDiscipline],
+    week_labels: &[String],
+    fresh_weekly: &[Vec<(String, f64)>],
+) -> String {
+    let mut html = String::new();
+    let rows: Vec<Vec<String>> = discipline
         .iter()
         .map(|d| {
             vec![
@@ -611,7 +741,7 @@ fn acceptance_duty(
             R.langst_verouderd_uren,
             R.nu_verouderd,
         ],
-        &discipline,
+        &rows,
     ));
     html
 }

@@ -44,6 +44,7 @@ class RunningHub:
     directory: Path
     port: int = 0
     fhir_port: int = 0
+    admin_port: int = 0
     process: subprocess.Popen[str] | None = None
     settings: dict[str, str] = field(default_factory=dict)
 
@@ -56,6 +57,7 @@ class RunningHub:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SPIL_")}
         environment["SPIL_SHUTDOWN_DRAIN_MS"] = "0"
         environment["SPIL_FHIR_LISTEN_ADDR"] = f"127.0.0.1:{self.fhir_port}"
+        environment["SPIL_ADMIN_ADDR"] = f"127.0.0.1:{self.admin_port}"
         environment.update(self.settings)
         self.process = subprocess.Popen(
             [
@@ -75,6 +77,8 @@ class RunningHub:
         for line in self.process.stdout:
             if line.startswith("spil-hub listening on "):
                 self.port = announced_port(line)
+            elif line.startswith("spil-hub admin on "):
+                self.admin_port = announced_port(line)
             # The FHIR listener is announced last.
             elif line.startswith("spil-hub FHIR on "):
                 self.fhir_port = announced_port(line)

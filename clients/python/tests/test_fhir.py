@@ -388,3 +388,21 @@ def test_a_placement_request_reads_as_tasks_for_requester_and_provider(hub: Runn
     nameless = provider.get(f"Task/{parts['kenter']}", expect=400)
     assert nameless["issue"][0]["expression"] == ["x-spil-person"]
     Fhir(hub, "regio-zuid-kennemerland").get("Task", expect=403, headers={"X-Spil-Person": "Analist"})
+
+
+def test_http_calls_are_counted_by_route_never_by_id(hub: RunningHub) -> None:
+    """FHIR and the board go through the same call layer as gRPC: each call
+    is counted under its route template, a path no route takes under one
+    name, so that no id and no caller's invention becomes a label value."""
+    ca, cert, key = hub.credentials("crisisdienst-zkh")
+    tls = {"verify": str(ca), "cert": (str(cert), str(key)), "timeout": 30}
+    unknown = f"nonexistent-{uuid.uuid4()}"
+    base = f"https://localhost:{hub.fhir_port}"
+    assert requests.get(f"{base}/fhir/Location/{unknown}", **tls).status_code == 404
+    requests.get(f"{base}/board/consultaties/{unknown}", allow_redirects=False, **tls)
+    assert requests.get(f"{base}/board/{unknown}", **tls).status_code == 404
+    metrics = requests.get(f"http://127.0.0.1:{hub.admin_port}/metrics", timeout=30).text
+    assert 'method="/fhir/Location/{id}"' in metrics
+    assert 'method="/board/consultaties/{id}"' in metrics
+    assert 'method="unrouted"' in metrics
+    assert unknown not in metrics

@@ -2,7 +2,7 @@
 //! [`Identify`]'s [`Caller`] on every request, or refuses the call.
 
 use crate::domain::identity::Caller;
-use crate::identity::Identify;
+use crate::edge::Identify;
 use tonic::{Request, Status};
 
 /// A tonic interceptor: certificate → organisation.

@@ -133,3 +133,40 @@ impl From<AppError> for Status {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reason, in the order of [`listed`].
+    fn every_reason() -> Vec<Reason> {
+        vec![
+            Reason::OfferingStale,
+            Reason::NoFreePlace,
+            Reason::HoldExpired,
+            Reason::HoldReleased,
+            Reason::HoldConfirmed,
+            Reason::IllegalTransition,
+            Reason::ContentErased,
+            Reason::ConsultationEnded,
+            Reason::PlacementWithdrawn,
+            Reason::PlacementOverdue,
+            Reason::PlacementAnswered,
+            Reason::HoldUnderRequest,
+            Reason::OrganisationRateLimited,
+            Reason::HubAtCapacity,
+            Reason::WatchLimitReached,
+        ]
+    }
+
+    #[test]
+    fn the_edges_spell_every_reason_as_the_contract_does() {
+        for reason in every_reason() {
+            assert_eq!(
+                crate::edge::calls::reason_name(reason),
+                reason_name(listed(reason)),
+                "{reason:?}"
+            );
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! a provider publishes open loop. A publication is on a board's screen
 //! when a fragment drawn at its revision or later has arrived.
 
-use super::{Arrivals, Bench, Report, bench_key, open_loop_publications, watch_report};
+use crate::{Arrivals, Bench, Report, bench_key, open_loop_publications, watch_report};
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -147,7 +147,7 @@ async fn one_board(
 impl Bench {
     /// Time from each publication's intended send to a fragment drawn at
     /// its revision (or later) arriving at each of `boards` boards.
-    pub(super) async fn board_latency(&self, board: &str, boards: usize) -> anyhow::Result<Report> {
+    pub(crate) async fn board_latency(&self, board: &str, boards: usize) -> anyhow::Result<Report> {
         let connector = Arc::new(BoardConnector::new(board, self, "crisisdienst-zkh")?);
         let provider = self.clients("kenter", 1).await?.remove(0);
         let ready = Arc::new(tokio::sync::Barrier::new(boards + 1));

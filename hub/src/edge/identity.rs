@@ -3,7 +3,7 @@
 //! calls), or a refusal in the use-cases' own error. gRPC, FHIR and any
 //! later edge map that refusal to their own wire form.
 
-use crate::admission::Admission;
+use super::admission::Admission;
 use crate::app::{App, AppError};
 use crate::domain::identity::Caller;
 use crate::tls::PeerTrust;
@@ -50,7 +50,7 @@ impl Identify {
         let uris = uri_sans(leaf.as_ref())
             .map_err(|_| unauthenticated("unreadable client certificate"))?;
         let caller = self.app.directory.identify(&uris)?;
-        crate::access::note_organisation(caller.org.id.as_str());
+        super::calls::note_organisation(caller.org.id.as_str());
         self.admission.admit(&caller.org.id)?;
         Ok(caller)
     }
