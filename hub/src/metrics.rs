@@ -124,9 +124,7 @@ pub struct Metrics {
 
 impl Metrics {
     fn new() -> Self {
-        let mut registry = Registry::with_prefix("spil");
-        let mut names = Vec::new();
-        let metrics = Self {
+        let mut metrics = Self {
             calls: Family::default(),
             call_seconds: Family::new_with_constructor(latency),
             calls_in_flight: Gauge::default(),
@@ -153,172 +151,134 @@ impl Metrics {
             registry: Registry::default(),
             names: Vec::new(),
         };
-        register(
-            &mut registry,
-            &mut names,
+        let mut exported = Exported {
+            registry: Registry::with_prefix("spil"),
+            names: Vec::new(),
+        };
+        metrics.export_calls(&mut exported);
+        metrics.export_registry(&mut exported);
+        metrics.registry = exported.registry;
+        metrics.names = exported.names;
+        metrics
+    }
+
+    /// The instruments of calls, the store and the watch streams.
+    fn export_calls(&self, exported: &mut Exported) {
+        exported.add(
             "calls",
             "gRPC calls by method and status code",
-            metrics.calls.clone(),
+            self.calls.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "call_seconds",
             "Time to the response head by method",
-            metrics.call_seconds.clone(),
+            self.call_seconds.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "calls_in_flight",
             "Calls being served",
-            metrics.calls_in_flight.clone(),
+            self.calls_in_flight.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "refusals",
             "Calls refused for load, by reason",
-            metrics.refusals.clone(),
+            self.refusals.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "organisation_calls",
             "Calls per organisation, refused ones included",
-            metrics.organisation_calls.clone(),
+            self.organisation_calls.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "store_operation_seconds",
             "Store operations by name",
-            metrics.store_seconds.clone(),
+            self.store_seconds.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "group_commit_batch",
             "Registry writes committed by one group commit",
-            metrics.group_commit_batch.clone(),
+            self.group_commit_batch.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "watch_streams_open",
             "Open watch streams by kind",
-            metrics.watch_streams.clone(),
+            self.watch_streams.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "watch_deliveries",
             "Messages sent on watch streams by kind",
-            metrics.watch_deliveries.clone(),
+            self.watch_deliveries.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "watch_lag_revisions",
             "Revisions between the newest committed one and the one a watch stream sent, by kind",
-            metrics.watch_lag_revisions.clone(),
+            self.watch_lag_revisions.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+    }
+
+    /// The instruments of what the registry holds and does.
+    fn export_registry(&self, exported: &mut Exported) {
+        exported.add(
             "holds",
             "Hold decisions and transitions by outcome",
-            metrics.holds.clone(),
+            self.holds.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "publications",
             "Offering updates published",
-            metrics.publications.clone(),
+            self.publications.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "audit_records",
             "Audit records written",
-            metrics.audit_records.clone(),
+            self.audit_records.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "tls_reloads",
             "TLS file reloads by outcome",
-            metrics.tls_reloads.clone(),
+            self.tls_reloads.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "crl_next_update_timestamp_seconds",
             "When the earliest client CRL must be replaced (Unix time)",
-            metrics.crl_next_update.clone(),
+            self.crl_next_update.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "server_certificate_expiry_timestamp_seconds",
             "When the server certificate expires (Unix time)",
-            metrics.server_certificate_expiry.clone(),
+            self.server_certificate_expiry.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "unmet_demand_signals",
             "Searches that found no free place",
-            metrics.unmet_demand_signals.clone(),
+            self.unmet_demand_signals.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "view_snapshot_reloads",
             "Times the search view was loaded whole from the database",
-            metrics.view_snapshot_reloads.clone(),
+            self.view_snapshot_reloads.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
-            "stale_offerings",
-            "Offerings whose publication is too old to show as free, by place type (registry-wide; every replica reports it)",
-            metrics.stale_offerings.clone(),
-        );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add("stale_offerings", "Offerings whose publication is too old to show as free, by place type (registry-wide; every replica reports it)", self.stale_offerings.clone());
+        exported.add(
             "offerings",
             "Offerings in the registry by place type (registry-wide; every replica reports it)",
-            metrics.offerings.clone(),
+            self.offerings.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "ready",
             "1 while this replica reports itself ready (spil.ready), else 0",
-            metrics.ready.clone(),
+            self.ready.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "consultations",
             "Consultations by state (registry-wide; every replica reports it)",
-            metrics.consultations.clone(),
+            self.consultations.clone(),
         );
-        register(
-            &mut registry,
-            &mut names,
+        exported.add(
             "overdue_consultations",
             "Submitted consultations past their answer deadline (registry-wide)",
-            metrics.overdue_consultations.clone(),
+            self.overdue_consultations.clone(),
         );
-        Self {
-            registry,
-            names,
-            ..metrics
-        }
     }
 
     /// Every family's name as exported (`spil_calls`; counters add `_total`).
@@ -336,15 +296,17 @@ impl Metrics {
 }
 
 /// Registers `metric` as `spil_<name>` and remembers the name.
-fn register(
-    registry: &mut Registry,
-    names: &mut Vec<String>,
-    name: &str,
-    help: &str,
-    metric: impl prometheus_client::registry::Metric,
-) {
-    names.push(format!("spil_{name}"));
-    registry.register(name, help, metric);
+/// The registry being filled, and the names it exports.
+struct Exported {
+    registry: Registry,
+    names: Vec<String>,
+}
+
+impl Exported {
+    fn add(&mut self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+        self.names.push(format!("spil_{name}"));
+        self.registry.register(name, help, metric);
+    }
 }
 
 /// The process's instruments.

@@ -91,43 +91,8 @@ impl Hub {
             tracing::debug!(%variable, "ignoring a service link the platform injected");
         }
         let tls_config = tls::LiveConfig::load(&config.tls)?;
-        let store = Store::connect(&config.store_config())
-            .await
-            .context("failed to open the database")?;
-        if config.migrate_on_start {
-            store
-                .migrate()
-                .await
-                .context("failed to migrate the database")?;
-        }
-
-        let secret = match &config.page_token_secret {
-            Some(secret) => secret.expose().as_bytes().to_vec(),
-            None => [
-                uuid::Uuid::new_v4().into_bytes(),
-                uuid::Uuid::new_v4().into_bytes(),
-            ]
-            .concat(),
-        };
         let shutdown = CancellationToken::new();
-        let settings = Settings {
-            freshness: config.freshness(),
-            watch_buffer: config.watch_buffer,
-            change_log_retention: config.change_log_retention(),
-            deadlines: config.consultation_deadlines(),
-            placements: config.placement_policy(),
-            consultation_retention: config.consultation_retention(),
-            max_watches: config.org_max_watches as usize,
-        };
-        let app = App::new(
-            store,
-            clock,
-            settings,
-            PageTokens::new(&secret),
-            shutdown.clone(),
-        )
-        .await
-        .context("failed to load the directory")?;
+        let app = open_app(&config, clock, shutdown.clone()).await?;
 
         let listener = TcpListener::bind(config.listen_addr)
             .await
@@ -190,28 +155,9 @@ impl Hub {
         let admin_addr = match config.admin_addr {
             None => None,
             Some(addr) => {
-                let admin = TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("failed to listen on {addr}"))?;
-                let admin_addr = admin.local_addr()?;
-                let signal = shutdown.clone();
-                tasks.push(tokio::spawn(async move {
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(admin);
-                    // gRPC health over HTTP/2 and `/metrics` over HTTP/1.1
-                    // (or 2) on one plaintext port, for probes and scrapers
-                    // that have no client certificate.
-                    let routes = tonic::service::Routes::new(health_service)
-                        .into_axum_router()
-                        .route("/metrics", axum::routing::get(metrics_text));
-                    if let Err(error) = Server::builder()
-                        .accept_http1(true)
-                        .add_routes(routes.into())
-                        .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
-                        .await
-                    {
-                        tracing::error!(%error, "admin server failed");
-                    }
-                }));
+                let (admin_addr, task) =
+                    serve_admin(addr, health_service, shutdown.clone()).await?;
+                tasks.push(task);
                 Some(admin_addr)
             }
         };
@@ -219,83 +165,27 @@ impl Hub {
         let fhir_addr = match config.fhir_listen_addr {
             None => None,
             Some(addr) => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("failed to listen on {addr}"))?;
-                let fhir_addr = listener.local_addr()?;
-                // The same acceptor, verifier and CRL as gRPC, with limits of its own.
-                let incoming = tls::incoming(
-                    listener,
-                    tls_config.clone(),
-                    tls::Protocols::Http,
-                    config.max_tls_handshakes as usize,
-                    config.max_connections as usize,
-                    shutdown.clone(),
-                );
-                // FHIR and the board: the two HTTP edges share the listener.
-                let routes = crate::edge::routed(
-                    crate::fhir::router(
-                        Arc::clone(&app),
-                        identity.clone(),
-                        crate::fhir::Canonical::new(&config.fhir_canonical_base),
-                        config.fhir_base_url.as_deref(),
-                    )
-                    .merge(crate::board::router(Arc::clone(&app), identity.clone())),
-                );
-                let signal = shutdown.clone();
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = Server::builder()
-                        .accept_http1(true)
-                        .timeout(Duration::from_secs(30))
-                        // The same layer as gRPC's, in HTTP's words.
-                        .layer(crate::edge::CallLayer::new(
-                            crate::edge::HttpWire,
-                            in_flight,
-                        ))
-                        .add_routes(routes.into())
-                        .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
-                        .await
-                    {
-                        tracing::error!(%error, "FHIR server failed");
-                    }
-                }));
+                let edges = HttpEdges {
+                    app: Arc::clone(&app),
+                    identity: identity.clone(),
+                    in_flight,
+                    tls_config: tls_config.clone(),
+                };
+                let (fhir_addr, task) = serve_http(addr, &config, edges, shutdown.clone()).await?;
+                tasks.push(task);
                 Some(fhir_addr)
             }
         };
 
-        tasks.push(tokio::spawn(
-            tls_config.follow_files(config.tls_reload_interval(), shutdown.clone()),
-        ));
-
-        let store = app.store().clone();
-        let signal = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            store.follow_other_replicas(signal).await
-        }));
-        let store = app.store().clone();
-        let signal = shutdown.clone();
-        tasks.push(tokio::spawn(
-            async move { store.checkpoint_wal(signal).await },
-        ));
-
         let stop_requested = CancellationToken::new();
-        let (clock_agrees, clock_agreement) = tokio::sync::watch::channel(true);
-        tasks.push(tokio::spawn(readiness(
-            Arc::clone(&app),
-            health_reporter.clone(),
-            config.readiness_interval(),
-            config.max_clock_skew(),
-            clock_agrees,
-            stop_requested.clone(),
-            shutdown.clone(),
-        )));
-
-        tasks.push(tokio::spawn(housekeeping(
-            Arc::clone(&app),
-            config.hold_sweep_interval(),
-            clock_agreement,
-            shutdown.clone(),
-        )));
+        tasks.extend(background(
+            &config,
+            &app,
+            &tls_config,
+            &health_reporter,
+            &stop_requested,
+            &shutdown,
+        ));
 
         tracing::info!(%local_addr, ?admin_addr, ?fhir_addr, "hub serving");
         Ok(Self {
@@ -594,4 +484,193 @@ async fn housekeeping(
         };
         tracing::Instrument::instrument(round, tracing::debug_span!("housekeeping")).await;
     }
+}
+
+/// The hub's own work beside the calls: following certificate files and
+/// other replicas' commits, checkpointing, readiness and housekeeping.
+fn background(
+    config: &HubConfig,
+    app: &Arc<App>,
+    tls_config: &tls::LiveConfig,
+    health_reporter: &tonic_health::server::HealthReporter,
+    stop_requested: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(
+        tls_config
+            .clone()
+            .follow_files(config.tls_reload_interval(), shutdown.clone()),
+    ));
+
+    let store = app.store().clone();
+    let signal = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        store.follow_other_replicas(signal).await
+    }));
+    let store = app.store().clone();
+    let signal = shutdown.clone();
+    tasks.push(tokio::spawn(
+        async move { store.checkpoint_wal(signal).await },
+    ));
+
+    let (clock_agrees, clock_agreement) = tokio::sync::watch::channel(true);
+    tasks.push(tokio::spawn(readiness(
+        Arc::clone(app),
+        health_reporter.clone(),
+        config.readiness_interval(),
+        config.max_clock_skew(),
+        clock_agrees,
+        stop_requested.clone(),
+        shutdown.clone(),
+    )));
+
+    tasks.push(tokio::spawn(housekeeping(
+        Arc::clone(app),
+        config.hold_sweep_interval(),
+        clock_agreement,
+        shutdown.clone(),
+    )));
+    tasks
+}
+
+/// Opens the database (migrating it when so configured) and the use-cases
+/// over it.
+async fn open_app(
+    config: &HubConfig,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<App>> {
+    let store = Store::connect(&config.store_config())
+        .await
+        .context("failed to open the database")?;
+    if config.migrate_on_start {
+        store
+            .migrate()
+            .await
+            .context("failed to migrate the database")?;
+    }
+
+    let secret = match &config.page_token_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => [
+            uuid::Uuid::new_v4().into_bytes(),
+            uuid::Uuid::new_v4().into_bytes(),
+        ]
+        .concat(),
+    };
+    let settings = Settings {
+        freshness: config.freshness(),
+        watch_buffer: config.watch_buffer,
+        change_log_retention: config.change_log_retention(),
+        deadlines: config.consultation_deadlines(),
+        placements: config.placement_policy(),
+        consultation_retention: config.consultation_retention(),
+        max_watches: config.org_max_watches as usize,
+    };
+    let app = App::new(
+        store,
+        clock,
+        settings,
+        PageTokens::new(&secret),
+        shutdown.clone(),
+    )
+    .await
+    .context("failed to load the directory")?;
+    Ok(app)
+}
+
+/// gRPC health and `/metrics` on one plaintext port, for probes and
+/// scrapers that have no client certificate.
+async fn serve_admin(
+    addr: SocketAddr,
+    health_service: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let admin = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr}"))?;
+    let admin_addr = admin.local_addr()?;
+    let signal = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(admin);
+        // gRPC health over HTTP/2 and `/metrics` over HTTP/1.1
+        // (or 2) on one plaintext port, for probes and scrapers
+        // that have no client certificate.
+        let routes = tonic::service::Routes::new(health_service)
+            .into_axum_router()
+            .route("/metrics", axum::routing::get(metrics_text));
+        if let Err(error) = Server::builder()
+            .accept_http1(true)
+            .add_routes(routes.into())
+            .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
+            .await
+        {
+            tracing::error!(%error, "admin server failed");
+        }
+    });
+    Ok((admin_addr, task))
+}
+
+/// What the HTTPS edges (FHIR and the board) are served with.
+struct HttpEdges {
+    app: Arc<App>,
+    identity: crate::edge::Identify,
+    in_flight: crate::edge::admission::InFlightLimit,
+    tls_config: tls::LiveConfig,
+}
+
+/// FHIR and the board on one HTTPS listener: the same acceptor, verifier
+/// and CRL as gRPC, with limits of its own.
+async fn serve_http(
+    addr: SocketAddr,
+    config: &HubConfig,
+    edges: HttpEdges,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr}"))?;
+    let fhir_addr = listener.local_addr()?;
+    let incoming = tls::incoming(
+        listener,
+        edges.tls_config.clone(),
+        tls::Protocols::Http,
+        config.max_tls_handshakes as usize,
+        config.max_connections as usize,
+        shutdown.clone(),
+    );
+    // FHIR and the board: the two HTTP edges share the listener.
+    let routes = crate::edge::routed(
+        crate::fhir::router(
+            Arc::clone(&edges.app),
+            edges.identity.clone(),
+            crate::fhir::Canonical::new(&config.fhir_canonical_base),
+            config.fhir_base_url.as_deref(),
+        )
+        .merge(crate::board::router(
+            Arc::clone(&edges.app),
+            edges.identity.clone(),
+        )),
+    );
+    let signal = shutdown.clone();
+    let task = tokio::spawn(async move {
+        if let Err(error) = Server::builder()
+            .accept_http1(true)
+            .timeout(Duration::from_secs(30))
+            // The same layer as gRPC's, in HTTP's words.
+            .layer(crate::edge::CallLayer::new(
+                crate::edge::HttpWire,
+                edges.in_flight,
+            ))
+            .add_routes(routes.into())
+            .serve_with_incoming_shutdown(incoming, signal.cancelled_owned())
+            .await
+        {
+            tracing::error!(%error, "FHIR server failed");
+        }
+    });
+    Ok((fhir_addr, task))
 }

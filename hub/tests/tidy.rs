@@ -508,9 +508,6 @@ const LEFT_LARGE: &[(&str, &str)] = &[
     ("hub/src/demo/history.rs: fn request_one", "not yet split"),
     ("hub/src/fhir.rs", "not yet split"),
     ("hub/src/fhir/resources.rs", "not yet split"),
-    ("hub/src/metrics.rs: fn new", "not yet split"),
-    ("hub/src/startup.rs: fn build", "not yet split"),
-    ("hub/src/store.rs", "not yet split"),
     ("hub/src/store/consultations.rs", "not yet split"),
     (
         "hub/src/store/placements.rs: fn request_placement",
