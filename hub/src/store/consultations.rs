@@ -11,6 +11,11 @@
 //! registry's); the audit sequence row is always taken after it, so two
 //! transactions never wait on each other in opposite order.
 
+mod audit;
+mod thread;
+
+pub(super) use audit::append_audit;
+
 use super::codes::{code, decode, millis, parsed, time};
 use super::entities::{
     audit_event, consultation, consultation_event, consultation_message, consultation_party,
@@ -175,56 +180,6 @@ impl Store {
         assemble(&self.reader, rows)
             .await
             .map(|all| all.into_iter().map(|c| (c.id.to_string(), c)).collect())
-    }
-
-    /// Audit records, oldest first.
-    pub async fn audit_records(
-        &self,
-        query: &AuditQuery,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<ChainLink>, StoreError> {
-        let _timed = Timed::start("audit_records");
-        let mut condition = Condition::all();
-        if let Some(id) = &query.consultation_id {
-            condition = condition.add(audit_event::Column::ConsultationId.eq(id.as_str()));
-        }
-        if let Some(org) = &query.organisation {
-            condition = condition.add(audit_event::Column::OrganisationId.eq(org.as_str()));
-        }
-        if let Some(from) = query.from {
-            condition = condition.add(audit_event::Column::AtUs.gte(from.timestamp_micros()));
-        }
-        if let Some(until) = query.until {
-            condition = condition.add(audit_event::Column::AtUs.lt(until.timestamp_micros()));
-        }
-        audit_event::Entity::find()
-            .filter(condition)
-            .order_by_asc(audit_event::Column::Seq)
-            .offset(offset)
-            .limit(limit)
-            .all(&self.reader)
-            .await?
-            .into_iter()
-            .map(audit_into_domain)
-            .collect()
-    }
-
-    /// The trail in stored order, from after `after_seq`, a batch at a time.
-    pub async fn audit_chain_after(
-        &self,
-        after_seq: i64,
-        limit: u64,
-    ) -> Result<Vec<ChainLink>, StoreError> {
-        audit_event::Entity::find()
-            .filter(audit_event::Column::Seq.gt(after_seq))
-            .order_by_asc(audit_event::Column::Seq)
-            .limit(limit)
-            .all(&self.reader)
-            .await?
-            .into_iter()
-            .map(audit_into_domain)
-            .collect()
     }
 
     /// How many consultations are in each state, and how many of the
@@ -582,61 +537,6 @@ impl AuditedTxn {
         assemble(&self.txn, rows).await
     }
 
-    pub async fn insert_message(
-        &self,
-        message: &ThreadMessage,
-        request_id: &str,
-    ) -> Result<(), StoreError> {
-        consultation_message::ActiveModel {
-            id: Set(message.id.clone()),
-            consultation_id: Set(message.consultation_id.to_string()),
-            author_id: Set(message.author.as_str().to_owned()),
-            person: Set(message.person.clone()),
-            text: Set(message.text.clone()),
-            posted_at_ms: Set(millis(message.posted_at)),
-            request_id: Set(request_id.to_owned()),
-        }
-        .insert(&self.txn)
-        .await?;
-        Ok(())
-    }
-
-    /// An earlier message with this request id, for idempotent retries.
-    pub async fn message_by_request(
-        &self,
-        id: &ConsultationId,
-        author: &OrgId,
-        request_id: &str,
-    ) -> Result<Option<ThreadMessage>, StoreError> {
-        consultation_message::Entity::find()
-            .filter(consultation_message::Column::ConsultationId.eq(id.as_str()))
-            .filter(consultation_message::Column::AuthorId.eq(author.as_str()))
-            .filter(consultation_message::Column::RequestId.eq(request_id))
-            .one(&self.txn)
-            .await?
-            .map(message_into_domain)
-            .transpose()
-    }
-
-    /// The thread, oldest first.
-    pub async fn messages(
-        &self,
-        id: &ConsultationId,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<ThreadMessage>, StoreError> {
-        consultation_message::Entity::find()
-            .filter(consultation_message::Column::ConsultationId.eq(id.as_str()))
-            .order_by_asc(consultation_message::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(message_into_domain)
-            .collect()
-    }
-
     /// Logs a change for the watch at this transaction's revision.
     pub async fn append_event(
         &self,
@@ -716,14 +616,6 @@ impl AuditedTxn {
         Ok(())
     }
 
-    /// Appends one record to the audit trail, chained to the latest one.
-    async fn audit(&self, record: NewAuditRecord) -> Result<u64, StoreError> {
-        let seq = append_audit(&self.store, &self.txn, record).await?;
-        self.audited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(seq)
-    }
-
     /// The transaction, for the other audited areas' reads.
     pub(super) fn db(&self) -> &DatabaseTransaction {
         &self.txn
@@ -745,83 +637,6 @@ impl AuditedTxn {
     }
 }
 
-/// Appends one audit record to the chain in `txn`: the audit sequence row
-/// is taken here, after whatever the caller locked first.
-pub(super) async fn append_audit(
-    store: &Store,
-    txn: &DatabaseTransaction,
-    record: NewAuditRecord,
-) -> Result<u64, StoreError> {
-    let seq = store.next_meta_value(txn, "audit_seq").await?;
-    let (prev_hash, prev_at_us) = match audit_event::Entity::find()
-        .order_by_desc(audit_event::Column::Seq)
-        .one(txn)
-        .await?
-    {
-        Some(row) => (hash_from_hex(&row.hash)?, row.at_us),
-        None => (GENESIS, i64::MIN),
-    };
-    // Times run in sequence order. A call that read the clock before
-    // another but took the audit lock after it is dated at its
-    // predecessor's moment, never before it (microseconds, as stored).
-    let at = DateTime::from_timestamp_micros(record.at.timestamp_micros().max(prev_at_us))
-        .ok_or_else(|| StoreError::Corrupt(format!("bad time {prev_at_us}")))?;
-    let entry = AuditEntry {
-        seq,
-        at,
-        event_type: record.event_type,
-        organisation: record.organisation,
-        person: record.person,
-        certificate_identity: record.certificate_identity,
-        consultation_id: record.consultation_id,
-        action: record.action,
-        outcome: record.outcome,
-    };
-    let link = ChainLink::after(prev_hash, entry);
-    audit_event::ActiveModel {
-        seq: Set(seq as i64),
-        at_us: Set(link.entry.at.timestamp_micros()),
-        event_type: Set(link.entry.event_type.clone()),
-        organisation_id: Set(link.entry.organisation.clone()),
-        person: Set(link.entry.person.clone()),
-        certificate_identity: Set(link.entry.certificate_identity.clone()),
-        consultation_id: Set(link.entry.consultation_id.clone()),
-        action: Set(code(&AuditAction::ALL, link.entry.action)),
-        outcome: Set(code(&AuditOutcome::ALL, link.entry.outcome)),
-        prev_hash: Set(hex::encode(link.prev_hash)),
-        hash: Set(hex::encode(link.hash)),
-    }
-    .insert(txn)
-    .await?;
-    Ok(seq)
-}
-
-fn hash_from_hex(text: &str) -> Result<Hash, StoreError> {
-    hex::decode(text)
-        .ok()
-        .and_then(|bytes| Hash::try_from(bytes.as_slice()).ok())
-        .ok_or_else(|| StoreError::Corrupt("audit hash is not 32 hex bytes".into()))
-}
-
-fn audit_into_domain(row: audit_event::Model) -> Result<ChainLink, StoreError> {
-    Ok(ChainLink {
-        entry: AuditEntry {
-            seq: row.seq as u64,
-            at: DateTime::from_timestamp_micros(row.at_us)
-                .ok_or_else(|| StoreError::Corrupt(format!("bad time {}", row.at_us)))?,
-            event_type: row.event_type,
-            organisation: row.organisation_id,
-            person: row.person,
-            certificate_identity: row.certificate_identity,
-            consultation_id: row.consultation_id,
-            action: decode(&AuditAction::ALL, row.action, "audit action")?,
-            outcome: decode(&AuditOutcome::ALL, row.outcome, "audit outcome")?,
-        },
-        prev_hash: hash_from_hex(&row.prev_hash)?,
-        hash: hash_from_hex(&row.hash)?,
-    })
-}
-
 fn event_into_domain(row: consultation_event::Model) -> Result<ConsultationEvent, StoreError> {
     Ok(ConsultationEvent {
         revision: Revision(row.revision as u64),
@@ -835,20 +650,6 @@ fn event_into_domain(row: consultation_event::Model) -> Result<ConsultationEvent
             .then(|| parsed(OrgId::parse(&row.actor_id), "actor"))
             .transpose()?,
         at: time(row.at_ms)?,
-    })
-}
-
-fn message_into_domain(row: consultation_message::Model) -> Result<ThreadMessage, StoreError> {
-    Ok(ThreadMessage {
-        consultation_id: parsed(
-            ConsultationId::parse(&row.consultation_id),
-            "consultation id",
-        )?,
-        author: parsed(OrgId::parse(&row.author_id), "author")?,
-        person: row.person,
-        text: row.text,
-        posted_at: time(row.posted_at_ms)?,
-        id: row.id,
     })
 }
 

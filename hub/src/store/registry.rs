@@ -1,6 +1,9 @@
 //! The capacity registry's rows: locations, publications, holds and the
 //! change log. Every write here goes through `Store::write`.
 
+mod locations;
+mod log;
+
 use super::codes::{self, code, hold_state, millis, place_type};
 use super::entities::{
     capacity_event, hold, location, municipality, offering, offering_publication, publish_request,
@@ -257,117 +260,6 @@ pub(super) async fn touch_offering(
 }
 
 impl Store {
-    /// Creates or updates a provider's location. The region follows from the municipality.
-    pub async fn upsert_location(
-        &self,
-        provider: &OrgId,
-        spec: &LocationSpec,
-        now: DateTime<Utc>,
-    ) -> Result<(Location, bool), WriteError> {
-        self.write("upsert_location", async |write| {
-            let txn = write.txn();
-            let municipality = municipality::Entity::find_by_id(spec.municipality.as_str())
-                .one(txn)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::UnknownMunicipality(spec.municipality.as_str().to_owned())
-                })?;
-            let existing = location::Entity::find_by_id(spec.id.as_str())
-                .one(txn)
-                .await?;
-            let owner = existing
-                .as_ref()
-                .map(|l| OrgId::parse(&l.provider_id))
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("location owner".into()))?;
-            rules::may_change_location(&spec.id, owner.as_ref(), provider)?;
-            let row = location::ActiveModel {
-                id: Set(spec.id.as_str().to_owned()),
-                provider_id: Set(provider.as_str().to_owned()),
-                name: Set(spec.name.as_str().to_owned()),
-                municipality_code: Set(municipality.code.clone()),
-                region_id: Set(municipality.region_id.clone()),
-                latitude: Set(spec.coordinates.map(|c| c.latitude)),
-                longitude: Set(spec.coordinates.map(|c| c.longitude)),
-                updated_at_ms: Set(millis(now)),
-                intake_phone: Set(spec.intake_phone.as_ref().map(|p| p.as_str().to_owned())),
-            };
-            let created = existing.is_none();
-            let saved = if created {
-                row.insert(txn).await?
-            } else {
-                row.update(txn).await?
-            };
-            let offerings = offering::Entity::find()
-                .filter(offering::Column::LocationId.eq(spec.id.as_str()))
-                .all(txn)
-                .await?;
-            if !offerings.is_empty() {
-                // Its offerings changed too (name, place, perhaps region): log
-                // them, so that watchers and every replica's search see the
-                // new location.
-                let revision = write.next_revision().await?;
-                let txn = write.txn();
-                let ids: Vec<&str> = offerings.iter().map(|o| o.id.as_str()).collect();
-                let holds = active_holds(txn, Some(&ids), now).await?;
-                for row in &offerings {
-                    let mut changed = row.clone().into_active_model();
-                    changed.region_id = Set(municipality.region_id.clone());
-                    changed.revision = Set(revision.0 as i64);
-                    let changed = changed.update(txn).await?;
-                    append_event(txn, revision, &changed, holds_of(&holds, &changed.id), now)
-                        .await?;
-                }
-            }
-            Ok((saved.into_domain()?, created))
-        })
-        .await
-    }
-
-    /// Locations ordered by id, after `after_id`, optionally of one provider.
-    pub async fn list_locations(
-        &self,
-        provider: Option<&OrgId>,
-        after_id: Option<&str>,
-        limit: u64,
-    ) -> Result<Vec<Location>, StoreError> {
-        let mut query = location::Entity::find().order_by_asc(location::Column::Id);
-        if let Some(provider) = provider {
-            query = query.filter(location::Column::ProviderId.eq(provider.as_str()));
-        }
-        if let Some(after) = after_id {
-            query = query.filter(location::Column::Id.gt(after));
-        }
-        query
-            .limit(limit)
-            .all(&self.reader)
-            .await?
-            .into_iter()
-            .map(location::Model::into_domain)
-            .collect()
-    }
-
-    /// One location, by id.
-    pub async fn location(&self, id: &str) -> Result<Option<Location>, StoreError> {
-        location::Entity::find_by_id(id.to_owned())
-            .one(&self.reader)
-            .await?
-            .map(location::Model::into_domain)
-            .transpose()
-    }
-
-    /// Whether a municipality is known; returns it.
-    pub async fn municipality(
-        &self,
-        code: &str,
-    ) -> Result<Option<crate::domain::geo::Municipality>, StoreError> {
-        municipality::Entity::find_by_id(code)
-            .one(&self.reader)
-            .await?
-            .map(super::directory::municipality_domain)
-            .transpose()
-    }
-
     /// Applies one provider's publication atomically under a new revision.
     /// A retry with the same request id and fingerprint returns the original
     /// revision and the offerings as they are now, and changes nothing.
@@ -796,103 +688,6 @@ impl Store {
             .into_iter()
             .map(hold::Model::into_domain)
             .collect()
-    }
-
-    /// The change log after `after`, whole revisions only, up to about `max_rows` rows.
-    pub async fn changes_after(
-        &self,
-        after: Revision,
-        max_rows: u64,
-    ) -> Result<Vec<RevisionBatch>, StoreError> {
-        let mut rows = capacity_event::Entity::find()
-            .filter(capacity_event::Column::Revision.gt(after.0 as i64))
-            .order_by_asc(capacity_event::Column::Revision)
-            .order_by_asc(capacity_event::Column::OfferingId)
-            .limit(max_rows + 1)
-            .all(&self.reader)
-            .await?;
-        if rows.len() as u64 > max_rows {
-            // Never hand out part of a revision: drop the last one, unless it
-            // is the only one, then read it whole.
-            let last = rows.last().map(|r| r.revision).unwrap_or_default();
-            if rows.first().map(|r| r.revision) == Some(last) {
-                rows = capacity_event::Entity::find()
-                    .filter(capacity_event::Column::Revision.eq(last))
-                    .order_by_asc(capacity_event::Column::OfferingId)
-                    .all(&self.reader)
-                    .await?;
-            } else {
-                rows.retain(|r| r.revision != last);
-            }
-        }
-        let mut location_ids = BTreeSet::new();
-        let mut payloads = Vec::with_capacity(rows.len());
-        for row in rows {
-            let payload = CapacityEvent::decode(&row.payload)?;
-            location_ids.insert(payload.offering.location_id.clone());
-            payloads.push((row.revision, payload));
-        }
-        let locations = location::Entity::find()
-            .filter(location::Column::Id.is_in(location_ids))
-            .all(&self.reader)
-            .await?
-            .into_iter()
-            .map(|l| Ok((l.id.clone(), l.into_domain()?)))
-            .collect::<Result<HashMap<String, Location>, StoreError>>()?;
-        let mut batches: Vec<RevisionBatch> = Vec::new();
-        for (revision, payload) in payloads {
-            let location = locations
-                .get(&payload.offering.location_id)
-                .cloned()
-                .ok_or_else(|| StoreError::Corrupt("event for a missing location".into()))?;
-            let offering = payload
-                .row()
-                .into_domain(location, &payload.holds_until_ms)?;
-            let revision = Revision(revision as u64);
-            match batches.last_mut() {
-                Some(batch) if batch.revision == revision => batch.offerings.push(offering),
-                _ => batches.push(RevisionBatch {
-                    revision,
-                    offerings: vec![offering],
-                }),
-            }
-        }
-        Ok(batches)
-    }
-
-    /// Deletes change-log revisions recorded before `before`; a watch can
-    /// then no longer resume from them. Returns the rows deleted.
-    pub async fn prune_change_log(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let newest_old: Option<i64> = capacity_event::Entity::find()
-            .select_only()
-            .column_as(capacity_event::Column::Revision.max(), "revision")
-            .filter(capacity_event::Column::AtMs.lt(millis(before)))
-            .into_tuple::<Option<i64>>()
-            .one(&self.reader)
-            .await?
-            .flatten();
-        let Some(through) = newest_old else {
-            return Ok(0);
-        };
-        self.write("prune_change_log", async |write| {
-            let txn = write.txn();
-            let deleted = capacity_event::Entity::delete_many()
-                .filter(capacity_event::Column::Revision.lte(through))
-                .exec(txn)
-                .await?
-                .rows_affected;
-            super::entities::registry_meta::Entity::update_many()
-                .col_expr(
-                    super::entities::registry_meta::Column::Value,
-                    through.into(),
-                )
-                .filter(super::entities::registry_meta::Column::Key.eq("log_starts_after"))
-                .filter(super::entities::registry_meta::Column::Value.lt(through))
-                .exec(txn)
-                .await?;
-            Ok(deleted)
-        })
-        .await
     }
 
     /// Every offering and the revision they reflect, read in one transaction.
