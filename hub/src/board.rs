@@ -11,6 +11,7 @@
 //! certificate; the CSP forbids inline script and framing.
 
 mod consultations;
+mod forms;
 mod nl;
 mod offerings;
 mod pages;
@@ -52,7 +53,7 @@ pub fn router(app: Arc<App>, identity: Identify) -> axum::Router {
         .route("/board/aanbod/bijwerken", post(offerings::update))
         .route(
             "/board/naam",
-            get(consultations::person_form).post(consultations::set_person),
+            get(forms::person_form).post(forms::set_person),
         )
         .route("/board/consultaties", get(consultations::inbox))
         .route("/board/consultaties/lijst", get(consultations::inbox_list))

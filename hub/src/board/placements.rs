@@ -4,7 +4,7 @@
 //! The same use-cases, rules and audit as gRPC; refused fields are shown on
 //! the field with what the person typed kept.
 
-use super::consultations::{FieldErrors, Pick, actor, ask_name, local, new_request_id, picks};
+use super::forms::{FieldErrors, Pick, actor, ask_name, local, new_request_id, picks};
 use super::nl::{self, NL, Text};
 use super::pages::{chosen, error_page, event_stream, field, offerings_by_id, page, posted};
 use super::{Board, Visitor, refusal_text};

@@ -306,27 +306,15 @@ async fn consultation(
     Ok(())
 }
 
-/// Placement request `n` for a Haarlem child, at one of three crisis beds
-/// (two providers) in turn: accepted, refused for each grounded reason in turn, left
-/// unanswered past its deadline (then withdrawn), or sent to two at once
-/// where the second provider's yes wins; once, after a refusal, the case
-/// goes to the region's expertise team.
-async fn request_one(
+/// Holds the crisis beds request `n` asks for: one of Kenter's in Haarlem
+/// or IJmond's in Beverwijk, or for every tenth one of each at once. A
+/// provider with no free place that day is not asked.
+async fn hold_beds(
     app: &App,
-    clock: &ShiftedClock,
+    crisis: &crate::domain::identity::Caller,
     n: i64,
     offerings: &HashMap<usize, String>,
-    at: DateTime<Utc>,
-    refusals: &mut usize,
-) -> anyhow::Result<()> {
-    use crate::domain::placement::{
-        NewPlacementRequest, PlacementAction, PlacementUrgency, Refusal, RefusalReason,
-    };
-    let person = |org: &str, name: &str| crate::app::Actor {
-        caller: as_org(app, org),
-        person: Ok(Some(format!("demo: {name}"))),
-    };
-    let crisis = person("crisisdienst-zkh", "R. de Boer");
+) -> Vec<String> {
     // Kenter's two crisis beds in Haarlem and IJmond's in Beverwijk.
     let beds: Vec<usize> = PUBLICATIONS
         .iter()
@@ -360,10 +348,36 @@ async fn request_one(
             duration: HoldDuration::parse(None).expect("the default is valid"),
         };
         // No free place that day: this provider is not asked.
-        if let Ok(outcome) = app.holds.hold(&crisis.caller, request).await {
+        if let Ok(outcome) = app.holds.hold(crisis, request).await {
             holds.push(outcome.hold.id);
         }
     }
+    holds
+}
+
+/// Placement request `n` for a Haarlem child, at one of three crisis beds
+/// (two providers) in turn: accepted, refused for each grounded reason in turn, left
+/// unanswered past its deadline (then withdrawn), or sent to two at once
+/// where the second provider's yes wins; once, after a refusal, the case
+/// goes to the region's expertise team.
+async fn request_one(
+    app: &App,
+    clock: &ShiftedClock,
+    n: i64,
+    offerings: &HashMap<usize, String>,
+    at: DateTime<Utc>,
+    refusals: &mut usize,
+) -> anyhow::Result<()> {
+    use crate::domain::placement::{
+        NewPlacementRequest, PlacementAction, PlacementUrgency, Refusal, RefusalReason,
+    };
+    let person = |org: &str, name: &str| crate::app::Actor {
+        caller: as_org(app, org),
+        person: Ok(Some(format!("demo: {name}"))),
+    };
+    let crisis = person("crisisdienst-zkh", "R. de Boer");
+    let kind = n % 10;
+    let holds = hold_beds(app, &crisis.caller, n, offerings).await;
     if holds.is_empty() {
         return Ok(());
     }

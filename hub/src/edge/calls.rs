@@ -32,6 +32,10 @@ pub trait Wire: Clone + Send + Sync + 'static {
     /// metrics' label sets.
     fn method<B>(&self, path: &str, response: &Response<B>) -> String;
 
+    /// The call's span name, known before it runs (the tracing layer takes
+    /// a span's name when the span opens): never an id.
+    fn span_name<B>(&self, request: &Request<B>) -> String;
+
     /// How long the caller waits, as its request says.
     fn timeout(&self, headers: &HeaderMap) -> Option<Duration>;
 
@@ -149,6 +153,20 @@ impl Wire for HttpWire {
             .extensions()
             .get::<Route>()
             .map_or_else(|| "unrouted".to_owned(), |route| route.0.clone())
+    }
+
+    /// The HTTP method and the edge (`GET /fhir`): the route is known only
+    /// once the router has taken the call.
+    fn span_name<B>(&self, request: &Request<B>) -> String {
+        let edge = request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .filter(|edge| matches!(*edge, "fhir" | "board"))
+            .unwrap_or("unrouted");
+        format!("{} /{edge}", request.method())
     }
 
     fn timeout(&self, _headers: &HeaderMap) -> Option<Duration> {
@@ -280,11 +298,10 @@ where
         let in_flight = InFlight::enter();
         let notes = Arc::new(CallNotes::default());
         // One span per call, continuing the caller's trace when it sent a
-        // `traceparent`; it is named once the call's route is known, and
-        // never carries the request's content.
+        // `traceparent`; it never carries the request's content.
         let span = tracing::info_span!(
             "rpc",
-            otel.name = tracing::field::Empty,
+            otel.name = %self.wire.span_name(&request),
             otel.kind = "server",
             rpc.system = W::SYSTEM,
             rpc.service = tracing::field::Empty,
@@ -335,7 +352,6 @@ where
                 .trim_start_matches('/')
                 .split_once('/')
                 .unwrap_or((method.trim_start_matches('/'), ""));
-            span.record("otel.name", method.trim_start_matches('/'));
             span.record("rpc.service", service);
             span.record("rpc.method", rpc);
             span.record("rpc.grpc.status_code", code as i32);

@@ -8,7 +8,7 @@ use crate::app::AppError;
 use crate::edge::{Outcome, Wire};
 use std::time::Duration;
 use tonic::Code;
-use tonic::codegen::http::{HeaderMap, Response};
+use tonic::codegen::http::{HeaderMap, Request, Response};
 use tonic_types::StatusExt;
 
 #[derive(Clone, Copy, Default)]
@@ -24,6 +24,11 @@ impl Wire for GrpcWire {
         } else {
             path.to_owned()
         }
+    }
+
+    /// The method's path, as gRPC's semantic conventions name a span.
+    fn span_name<B>(&self, request: &Request<B>) -> String {
+        request.uri().path().trim_start_matches('/').to_owned()
     }
 
     fn timeout(&self, headers: &HeaderMap) -> Option<Duration> {

@@ -165,58 +165,7 @@ impl Store {
                     append_audit(self, write.txn(), record(Ok(&request))).await?;
                     return Ok(request);
                 }
-                let holds = hold::Entity::find()
-                    .filter(hold::Column::Id.is_in(new.hold_ids.iter().map(String::as_str)))
-                    .all(write.txn())
-                    .await?;
-                let mut ordered = Vec::new();
-                for id in &new.hold_ids {
-                    let row = holds
-                        .iter()
-                        .find(|h| h.id == *id && h.holder_id == requester.as_str())
-                        .ok_or_else(|| StoreError::NotFound(format!("hold {id}")))?;
-                    let current = row.clone().into_domain()?;
-                    match current.state_at(now) {
-                        HoldState::Active => {}
-                        HoldState::Expired => return Err(HoldConflict::Expired.into()),
-                        HoldState::Released => return Err(HoldConflict::Released.into()),
-                        HoldState::Confirmed => return Err(HoldConflict::Confirmed.into()),
-                    }
-                    ordered.push(row.clone());
-                }
-                let offerings: BTreeSet<&str> =
-                    ordered.iter().map(|h| h.offering_id.as_str()).collect();
-                if offerings.len() != ordered.len() {
-                    return Err(PlacementError::Invalid {
-                        field: "hold_ids",
-                        description: "two holds on one offering".into(),
-                    });
-                }
-                let municipalities: BTreeSet<&str> = ordered
-                    .iter()
-                    .map(|h| h.child_municipality_code.as_str())
-                    .collect();
-                if municipalities.len() != 1 {
-                    return Err(PlacementError::Invalid {
-                        field: "hold_ids",
-                        description: "the holds are for children of different municipalities"
-                            .into(),
-                    });
-                }
-                if let Some(taken) = provider_request::Entity::find()
-                    .filter(
-                        provider_request::Column::HoldId
-                            .is_in(new.hold_ids.iter().map(String::as_str)),
-                    )
-                    .filter(provider_request::Column::State.eq(code(
-                        &ProviderRequestState::STORED,
-                        ProviderRequestState::Open,
-                    )))
-                    .one(write.txn())
-                    .await?
-                {
-                    return Err(PlacementError::HoldUnderRequest(taken.hold_id));
-                }
+                let ordered = holds_to_request(write.txn(), requester, new, now).await?;
 
                 // The holds stay until the deadline; watchers and the search
                 // view learn their new expiry with the revision.
@@ -681,4 +630,63 @@ async fn check_referral(
             description: format!("unknown offering {offering_id}"),
         }),
     }
+}
+
+/// The requester's holds a new request names, in the order named: each
+/// active, on offerings of their own, for a child of one municipality, and
+/// none already under an open request.
+async fn holds_to_request(
+    txn: &sea_orm::DatabaseTransaction,
+    requester: &OrgId,
+    new: &NewPlacementRequest,
+    now: DateTime<Utc>,
+) -> Result<Vec<hold::Model>, PlacementError> {
+    let holds = hold::Entity::find()
+        .filter(hold::Column::Id.is_in(new.hold_ids.iter().map(String::as_str)))
+        .all(txn)
+        .await?;
+    let mut ordered = Vec::new();
+    for id in &new.hold_ids {
+        let row = holds
+            .iter()
+            .find(|h| h.id == *id && h.holder_id == requester.as_str())
+            .ok_or_else(|| StoreError::NotFound(format!("hold {id}")))?;
+        let current = row.clone().into_domain()?;
+        match current.state_at(now) {
+            HoldState::Active => {}
+            HoldState::Expired => return Err(HoldConflict::Expired.into()),
+            HoldState::Released => return Err(HoldConflict::Released.into()),
+            HoldState::Confirmed => return Err(HoldConflict::Confirmed.into()),
+        }
+        ordered.push(row.clone());
+    }
+    let offerings: BTreeSet<&str> = ordered.iter().map(|h| h.offering_id.as_str()).collect();
+    if offerings.len() != ordered.len() {
+        return Err(PlacementError::Invalid {
+            field: "hold_ids",
+            description: "two holds on one offering".into(),
+        });
+    }
+    let municipalities: BTreeSet<&str> = ordered
+        .iter()
+        .map(|h| h.child_municipality_code.as_str())
+        .collect();
+    if municipalities.len() != 1 {
+        return Err(PlacementError::Invalid {
+            field: "hold_ids",
+            description: "the holds are for children of different municipalities".into(),
+        });
+    }
+    if let Some(taken) = provider_request::Entity::find()
+        .filter(provider_request::Column::HoldId.is_in(new.hold_ids.iter().map(String::as_str)))
+        .filter(provider_request::Column::State.eq(code(
+            &ProviderRequestState::STORED,
+            ProviderRequestState::Open,
+        )))
+        .one(txn)
+        .await?
+    {
+        return Err(PlacementError::HoldUnderRequest(taken.hold_id));
+    }
+    Ok(ordered)
 }
