@@ -3,6 +3,12 @@
 //! and its answer after it arrived, watchers that record every revision
 //! they see, and the faults, each noted with when it struck.
 
+mod clients;
+mod cluster;
+
+use clients::client;
+use cluster::{Cluster, hub_command, psql, strike};
+
 use crate::model::{Event, Op, Outcome, ProcessId};
 use crate::watch::{Change, Published, Watched};
 use crate::{Args, OPERATION_TIMEOUT};
@@ -52,113 +58,6 @@ const PROVIDER: &str = "kenter";
 const CRISIS: &str = "crisisdienst-zkh";
 /// The person acting in placement requests, as the audit trail records it.
 const PERSON: &str = "spil-check";
-
-/// The replicas, their addresses, and what the clients need to connect.
-struct Cluster {
-    binary: PathBuf,
-    config: PathBuf,
-    ca: String,
-    pki: PathBuf,
-    replicas: Mutex<Vec<Option<(Child, String)>>>,
-}
-
-impl Cluster {
-    /// A live replica's address, turning over by `n`.
-    fn address(&self, n: usize) -> Option<String> {
-        let replicas = self.replicas.lock().unwrap();
-        let live: Vec<&String> = replicas.iter().flatten().map(|(_, a)| a).collect();
-        (!live.is_empty()).then(|| live[n % live.len()].clone())
-    }
-
-    async fn connect(&self, org: &str, n: usize) -> anyhow::Result<SpilClient> {
-        let address = self.address(n).context("no replica is up")?;
-        let identity = Identity::from_files(
-            self.pki.join("orgs").join(format!("{org}.pem")),
-            self.pki.join("orgs").join(format!("{org}-key.pem")),
-        )?;
-        Ok(SpilClient::connect(&address, &self.ca, Some(identity)).await?)
-    }
-
-    async fn start(&self, index: usize) -> anyhow::Result<()> {
-        let (child, address) = serve(&self.binary, &self.config).await?;
-        self.replicas.lock().unwrap()[index] = Some((child, address));
-        Ok(())
-    }
-
-    /// Stops replica `index` with `signal`, waits for it, starts it again.
-    async fn bounce(&self, index: usize, signal: &str) -> anyhow::Result<()> {
-        let taken = self.replicas.lock().unwrap()[index].take();
-        if let Some((mut child, _)) = taken {
-            let pid = child.id().context("a running replica")?.to_string();
-            std::process::Command::new("kill")
-                .args([signal, &pid])
-                .status()?;
-            tokio::time::timeout(Duration::from_secs(30), child.wait())
-                .await
-                .context("the replica did not stop")??;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        self.start(index).await
-    }
-
-    async fn stop_all(&self) {
-        let replicas: Vec<_> = self.replicas.lock().unwrap().drain(..).flatten().collect();
-        for (mut child, _) in replicas {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
-        }
-    }
-}
-
-/// Starts `spil-hub serve` and returns it with its announced address.
-async fn serve(binary: &Path, config: &Path) -> anyhow::Result<(Child, String)> {
-    let mut child = hub_command(binary)
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("failed to start spil-hub")?;
-    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(address) = line.strip_prefix("spil-hub listening on ") {
-                let port = address.rsplit(':').next().unwrap_or_default().to_owned();
-                return Ok(format!("https://localhost:{port}"));
-            }
-        }
-        anyhow::bail!("spil-hub exited before it listened")
-    })
-    .await
-    .context("spil-hub did not listen within a minute")??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, address))
-}
-
-/// The hub binary with no `SPIL_` variables of ours (it refuses unknown ones).
-fn hub_command(binary: &Path) -> Command {
-    let mut command = Command::new(binary);
-    #[allow(clippy::disallowed_methods)] // cleaning the child's environment
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SPIL_")) {
-        command.env_remove(name);
-    }
-    command
-}
-
-fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
-    let status = std::process::Command::new("psql")
-        .args([url, "-qc", sql])
-        .stdout(Stdio::null())
-        .status()
-        .context("psql")?;
-    anyhow::ensure!(status.success(), "psql: {sql}");
-    Ok(())
-}
 
 /// Everything the clients share.
 struct Shared {
@@ -265,11 +164,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Run> {
     result
 }
 
-async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<Run> {
+/// Runs the demo once on the run's database, which seeds the directory
+/// (regions, municipalities, organisations) and the PKI, and writes the
+/// replicas' configuration beside it.
+async fn seed_directory(binary: &Path, work: &Path, database_url: &str) -> anyhow::Result<PathBuf> {
     let pki = work.join("pki");
-    let binary = &args.hub_binary;
-    // The demo seeds the directory (regions, municipalities, organisations)
-    // and the PKI into the database, then stops.
     let mut demo = hub_command(binary)
         .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
         .arg(work)
@@ -315,20 +214,17 @@ async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<
             p = pki.display()
         ),
     )?;
+    Ok(config)
+}
 
-    let cluster = Cluster {
-        binary: binary.clone(),
-        config,
-        ca: std::fs::read_to_string(pki.join("server-ca.pem"))?,
-        pki,
-        replicas: Mutex::new((0..args.replicas).map(|_| None).collect()),
-    };
-    for index in 0..args.replicas {
-        cluster.start(index).await?;
-    }
-    let provider = cluster.connect(PROVIDER, 0).await?;
+/// One location and one crisis-bed offering with 2 free places each, per
+/// offering of the run.
+async fn seed_offerings(
+    provider: &SpilClient,
+    count: usize,
+) -> anyhow::Result<Vec<(String, pb::OfferingKey)>> {
     let mut offerings = Vec::new();
-    for n in 0..args.offerings {
+    for n in 0..count {
         let location = format!("check-{n}");
         provider
             .capacity()
@@ -359,6 +255,26 @@ async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<
             .into_inner();
         offerings.push((published.offerings[0].id.clone(), key));
     }
+    Ok(offerings)
+}
+
+async fn record(args: &Args, work: &Path, database_url: &str) -> anyhow::Result<Run> {
+    let pki = work.join("pki");
+    let binary = &args.hub_binary;
+    let config = seed_directory(binary, work, database_url).await?;
+
+    let cluster = Cluster {
+        binary: binary.clone(),
+        config,
+        ca: std::fs::read_to_string(pki.join("server-ca.pem"))?,
+        pki,
+        replicas: Mutex::new((0..args.replicas).map(|_| None).collect()),
+    };
+    for index in 0..args.replicas {
+        cluster.start(index).await?;
+    }
+    let provider = cluster.connect(PROVIDER, 0).await?;
+    let offerings = seed_offerings(&provider, args.offerings).await?;
     let shared = Arc::new(Shared {
         cluster,
         offerings,
@@ -452,468 +368,6 @@ fn publication(key: &pb::OfferingKey, free: u32) -> pb::PublishCapacityRequest {
     }
 }
 
-/// Strikes the faults at even intervals over the run; returns when it ends.
-async fn strike(shared: &Shared, args: &Args, started: Instant) -> Vec<(Duration, String)> {
-    let run = Duration::from_secs(args.seconds);
-    let mut struck = Vec::new();
-    let count = if args.faults.is_empty() {
-        0
-    } else {
-        args.fault_count
-    };
-    for n in 0..count {
-        let at = run * (n as u32 + 1) / (count as u32 + 1);
-        tokio::time::sleep_until((started + at).into()).await;
-        let fault = args.faults[n % args.faults.len()];
-        let replica = n % args.replicas.max(1);
-        let result = match fault {
-            Fault::Kill9 => shared
-                .cluster
-                .bounce(replica, "-KILL")
-                .await
-                .map(|()| format!("kill -9 of replica {replica}, restarted")),
-            Fault::Term => shared
-                .cluster
-                .bounce(replica, "-TERM")
-                .await
-                .map(|()| format!("SIGTERM of replica {replica}, restarted")),
-            Fault::Database => database_outage(args, &shared.database).await,
-            Fault::Cut => {
-                for cut in &shared.cut {
-                    cut.store(true, Ordering::SeqCst);
-                }
-                Ok("every client's connection cut mid-operation".to_owned())
-            }
-        };
-        struck.push((
-            started.elapsed(),
-            result.unwrap_or_else(|error| format!("{fault:?} failed: {error:#}")),
-        ));
-    }
-    tokio::time::sleep_until((started + run).into()).await;
-    struck
-}
-
-/// The run's database refuses connections for three seconds, and the open
-/// ones are dropped.
-async fn database_outage(args: &Args, database: &str) -> anyhow::Result<String> {
-    let url = args
-        .postgres_url
-        .as_deref()
-        .context("a database outage needs PostgreSQL")?;
-    psql(
-        url,
-        &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false"),
-    )?;
-    psql(
-        url,
-        &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
-        ),
-    )?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    psql(
-        url,
-        &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true"),
-    )?;
-    Ok("the database refused connections for 3 s and dropped the open ones".to_owned())
-}
-
-/// A small deterministic generator for the clients' choices.
-struct Choices(u64);
-
-impl Choices {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
-/// How an answer came out, for the history.
-enum Answer<T> {
-    Known(T),
-    Unknown,
-}
-
-/// A call's outcome: answered, refused in a way the rules name, or unknown.
-fn classify<T, R>(
-    result: Result<Result<tonic::Response<T>, tonic::Status>, tokio::time::error::Elapsed>,
-    refused: tonic::Code,
-    on_ok: impl FnOnce(T) -> R,
-    on_refused: R,
-    shared: &Shared,
-    what: &str,
-) -> Answer<R> {
-    match result {
-        Ok(Ok(response)) => Answer::Known(on_ok(response.into_inner())),
-        Ok(Err(status)) if status.code() == refused => Answer::Known(on_refused),
-        Ok(Err(status)) => {
-            let expected = matches!(
-                status.code(),
-                tonic::Code::Unavailable
-                    | tonic::Code::Unknown
-                    | tonic::Code::Cancelled
-                    | tonic::Code::DeadlineExceeded
-                    | tonic::Code::Internal
-                    | tonic::Code::Aborted
-                    | tonic::Code::ResourceExhausted
-            );
-            if !expected {
-                shared.unexpected.lock().unwrap().push(format!(
-                    "{what}: {:?} {}",
-                    status.code(),
-                    status.message()
-                ));
-            }
-            Answer::Unknown
-        }
-        Err(_) => Answer::Unknown,
-    }
-}
-
-/// One client: one operation at a time until the run ends.
-async fn client(shared: Arc<Shared>, n: usize, seed: u64, reads: bool) {
-    let mut choices =
-        Choices(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((n as u64 + 1) * 0x2545_F491));
-    let mut process = shared.next_process.fetch_add(1, Ordering::SeqCst);
-    let mut connections: Option<(SpilClient, SpilClient)> = None;
-    // This client's granted holds still active: (number, id, offering).
-    let mut holds: Vec<(u32, String, String)> = Vec::new();
-    let mut turn = n;
-    while !shared.stop.load(Ordering::SeqCst) {
-        let (provider, crisis) = match &connections {
-            Some(pair) => pair.clone(),
-            None => {
-                turn += 1;
-                let pair = async {
-                    Ok::<_, anyhow::Error>((
-                        shared.cluster.connect(PROVIDER, turn).await?,
-                        shared.cluster.connect(CRISIS, turn).await?,
-                    ))
-                }
-                .await;
-                match pair {
-                    Ok(pair) => {
-                        connections = Some(pair.clone());
-                        pair
-                    }
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                }
-            }
-        };
-        let cut = shared.cut[n].swap(false, Ordering::SeqCst);
-        let timeout = if cut {
-            Duration::from_millis(1)
-        } else {
-            OPERATION_TIMEOUT
-        };
-        let (offering, key) =
-            shared.offerings[choices.below(shared.offerings.len() as u64) as usize].clone();
-        let roll = if reads {
-            choices.below(100)
-        } else {
-            choices.below(70)
-        };
-        let known = if roll < 15 {
-            let free = choices.below(4) as u32;
-            let call = Op::Publish {
-                free,
-                outcome: Outcome::Pending,
-            };
-            let at = shared.record(process, &offering, true, call);
-            let request = publication(&key, free);
-            let result = tokio::time::timeout(
-                timeout,
-                provider.capacity().publish_capacity(request.clone()),
-            )
-            .await;
-            let answer = classify(
-                result,
-                tonic::Code::FailedPrecondition,
-                |r| Some(r.revision),
-                None,
-                &shared,
-                "publish",
-            );
-            let answered = matches!(answer, Answer::Known(Some(_)));
-            if let Answer::Known(Some(revision)) = answer {
-                let published = Published {
-                    offering: shared.index_of(&offering),
-                    free,
-                };
-                shared
-                    .acknowledged
-                    .lock()
-                    .unwrap()
-                    .insert(revision, published);
-            }
-            if answered {
-                shared.record(
-                    process,
-                    &offering,
-                    false,
-                    Op::Publish {
-                        free,
-                        outcome: Outcome::Known(()),
-                    },
-                );
-            } else {
-                shared.left_open(process, &offering, at, OpenKind::Publish(request, free));
-            }
-            answered
-        } else if roll < 45 || holds.is_empty() && roll < 70 {
-            let at = shared.record(
-                process,
-                &offering,
-                true,
-                Op::Hold {
-                    outcome: Outcome::Pending,
-                },
-            );
-            let request = pb::HoldPlaceRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                offering_id: offering.clone(),
-                child_municipality_code: MUNICIPALITY.into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
-            };
-            let result =
-                tokio::time::timeout(timeout, crisis.capacity().hold_place(request.clone())).await;
-            match classify(
-                result,
-                tonic::Code::FailedPrecondition,
-                |r| r.hold.map(|h| h.id),
-                None,
-                &shared,
-                "hold",
-            ) {
-                Answer::Known(granted) => {
-                    let number = granted.map(|id| {
-                        let number = shared.next_hold.fetch_add(1, Ordering::SeqCst);
-                        holds.push((number, id, offering.clone()));
-                        number
-                    });
-                    shared.record(
-                        process,
-                        &offering,
-                        false,
-                        Op::Hold {
-                            outcome: Outcome::Known(number),
-                        },
-                    );
-                    true
-                }
-                Answer::Unknown => {
-                    shared.left_open(process, &offering, at, OpenKind::Hold(request));
-                    false
-                }
-            }
-        } else if roll < 70 {
-            let (number, id, offering) =
-                holds.swap_remove(choices.below(holds.len() as u64) as usize);
-            let confirm = choices.below(2) == 0;
-            // Half the holds end through a placement request: the crisis
-            // service asks the provider, which accepts (the hold becomes the
-            // placement, as a confirmation) or refuses (the place returns, as
-            // a release). While the request is open the hold keeps its place,
-            // so the request itself changes nothing the rules count.
-            let answered_by = if choices.below(2) == 0 {
-                let request = pb::RequestPlacementRequest {
-                    request_id: uuid::Uuid::new_v4().to_string(),
-                    hold_ids: vec![id.clone()],
-                    case_reference: format!("CHECK-{number}"),
-                    age_years: 15,
-                    care_profiles: vec![pb::CareProfile::YouthAndParenting as i32],
-                    security_level: pb::SecurityLevel::Open as i32,
-                    urgency: pb::PlacementUrgency::Crisis as i32,
-                    note: String::new(),
-                    consent_recorded: true,
-                };
-                let result = tokio::time::timeout(
-                    timeout,
-                    crisis.placements(PERSON).request_placement(request),
-                )
-                .await;
-                match classify(
-                    result,
-                    tonic::Code::FailedPrecondition,
-                    |r| {
-                        r.placement_request
-                            .and_then(|p| p.provider_requests.into_iter().next())
-                            .map(|p| p.id)
-                    },
-                    None,
-                    &shared,
-                    "request placement",
-                ) {
-                    Answer::Known(Some(part)) => Some(part),
-                    // Refused: the hold had ended, which the history shows.
-                    Answer::Known(None) => continue,
-                    // Perhaps under a request now: the hold keeps its place
-                    // either way, and this client leaves it be.
-                    Answer::Unknown => {
-                        shared.unknown.fetch_add(1, Ordering::SeqCst);
-                        process = shared.next_process.fetch_add(1, Ordering::SeqCst);
-                        connections = None;
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            let op = |outcome| {
-                if confirm {
-                    Op::Confirm {
-                        hold: number,
-                        outcome,
-                    }
-                } else {
-                    Op::Release {
-                        hold: number,
-                        outcome,
-                    }
-                }
-            };
-            let at = shared.record(process, &offering, true, op(Outcome::Pending));
-            let end = OpenKind::End {
-                number,
-                id: id.clone(),
-                confirm,
-            };
-            let result = if let Some(part) = answered_by.clone() {
-                let answer = pb::AnswerPlacementRequestRequest {
-                    provider_request_id: part,
-                    accept: confirm,
-                    refusal_reason: if confirm {
-                        pb::PlacementRefusalReason::Unspecified
-                    } else {
-                        pb::PlacementRefusalReason::NoPlace
-                    } as i32,
-                    ..Default::default()
-                };
-                tokio::time::timeout(
-                    timeout,
-                    provider.placements(PERSON).answer_placement_request(answer),
-                )
-                .await
-                .map(|r| r.map(|r| r.map(|_| ())))
-            } else if confirm {
-                tokio::time::timeout(
-                    timeout,
-                    crisis
-                        .capacity()
-                        .confirm_hold(pb::ConfirmHoldRequest { hold_id: id }),
-                )
-                .await
-                .map(|r| r.map(|r| r.map(|_| ())))
-            } else {
-                tokio::time::timeout(
-                    timeout,
-                    crisis
-                        .capacity()
-                        .release_hold(pb::ReleaseHoldRequest { hold_id: id }),
-                )
-                .await
-                .map(|r| r.map(|r| r.map(|_| ())))
-            };
-            match classify(
-                result,
-                tonic::Code::FailedPrecondition,
-                |()| true,
-                false,
-                &shared,
-                "confirm or release",
-            ) {
-                Answer::Known(done) => {
-                    if answered_by.is_some() && done {
-                        shared.answered_requests.fetch_add(1, Ordering::SeqCst);
-                    }
-                    shared.record(process, &offering, false, op(Outcome::Known(done)));
-                    true
-                }
-                Answer::Unknown => {
-                    shared.left_open(process, &offering, at, end);
-                    false
-                }
-            }
-        } else {
-            let mut calls = Vec::new();
-            for (id, _) in &shared.offerings {
-                calls.push((
-                    id.clone(),
-                    shared.record(
-                        process,
-                        id,
-                        true,
-                        Op::Read {
-                            outcome: Outcome::Pending,
-                        },
-                    ),
-                ));
-            }
-            let search = pb::SearchPlacesRequest {
-                place_types: vec![pb::PlaceType::CrisisBed as i32],
-                municipality_codes: vec![MUNICIPALITY.into()],
-                include_unavailable: true,
-                page_size: 100,
-                ..Default::default()
-            };
-            let result =
-                tokio::time::timeout(timeout, crisis.capacity().search_places(search)).await;
-            match classify(
-                result,
-                tonic::Code::FailedPrecondition,
-                |r| r.results,
-                Vec::new(),
-                &shared,
-                "search",
-            ) {
-                Answer::Known(results) => {
-                    for (id, _) in &shared.offerings {
-                        let shown = results
-                            .iter()
-                            .filter_map(|r| r.offering.as_ref())
-                            .find(|o| &o.id == id)
-                            .map_or(0, |o| o.available_places);
-                        shared.record(
-                            process,
-                            id,
-                            false,
-                            Op::Read {
-                                outcome: Outcome::Known(shown),
-                            },
-                        );
-                    }
-                    true
-                }
-                Answer::Unknown => {
-                    for (id, at) in calls {
-                        shared.left_open(process, &id, at, OpenKind::Read);
-                    }
-                    false
-                }
-            }
-        };
-        if !known {
-            // The outcome is unknown: the call stays open to the end of the
-            // history, and this client goes on as a new process on a new connection.
-            shared.unknown.fetch_add(1, Ordering::SeqCst);
-            process = shared.next_process.fetch_add(1, Ordering::SeqCst);
-            connections = None;
-            // Each open operation widens the checker's search: back off
-            // rather than pile them up while a replica or the database is down.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
 /// One watcher on the run's offerings, resuming after the last revision it
 /// saw whenever its stream is cut, on whichever replica is up.
 async fn watcher(shared: Arc<Shared>, n: usize) {
@@ -989,42 +443,8 @@ async fn resolve(
     let provider = shared.cluster.connect(PROVIDER, 0).await?;
     let crisis = shared.cluster.connect(CRISIS, 0).await?;
     let stopped: prost_types::Timestamp = clients_stopped.into();
-    let last_revision = shared
-        .acknowledged
-        .lock()
-        .unwrap()
-        .last_key_value()
-        .map(|(revision, _)| *revision)
-        .unwrap_or(0)
-        .max(
-            shared
-                .watched
-                .lock()
-                .unwrap()
-                .iter()
-                .filter_map(|w| w.revisions.last().copied())
-                .max()
-                .unwrap_or(0),
-        );
-    let mut states = std::collections::HashMap::new();
-    let mut page = pb::ListHoldsRequest {
-        page_size: 1000,
-        ..Default::default()
-    };
-    loop {
-        let listed = crisis
-            .capacity()
-            .list_holds(page.clone())
-            .await?
-            .into_inner();
-        for hold in listed.holds {
-            states.insert(hold.id.clone(), hold.state());
-        }
-        if listed.next_page_token.is_empty() {
-            break;
-        }
-        page.page_token = listed.next_page_token;
-    }
+    let last_revision = last_revision(shared);
+    let states = hold_states(&crisis).await?;
     let (mut happened, mut not) = (0, 0);
     let mut removed = BTreeSet::new();
     let mut answers = Vec::new();
@@ -1112,4 +532,51 @@ async fn resolve(
     *events = kept;
     events.extend(answers);
     Ok((happened, not))
+}
+
+/// The latest revision any answer or watcher of the run has shown.
+fn last_revision(shared: &Shared) -> u64 {
+    shared
+        .acknowledged
+        .lock()
+        .unwrap()
+        .last_key_value()
+        .map(|(revision, _)| *revision)
+        .unwrap_or(0)
+        .max(
+            shared
+                .watched
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|w| w.revisions.last().copied())
+                .max()
+                .unwrap_or(0),
+        )
+}
+
+/// Every hold of the crisis service, by id, as it now is.
+async fn hold_states(
+    crisis: &SpilClient,
+) -> anyhow::Result<std::collections::HashMap<String, pb::HoldState>> {
+    let mut states = std::collections::HashMap::new();
+    let mut page = pb::ListHoldsRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    loop {
+        let listed = crisis
+            .capacity()
+            .list_holds(page.clone())
+            .await?
+            .into_inner();
+        for hold in listed.holds {
+            states.insert(hold.id.clone(), hold.state());
+        }
+        if listed.next_page_token.is_empty() {
+            break;
+        }
+        page.page_token = listed.next_page_token;
+    }
+    Ok(states)
 }
