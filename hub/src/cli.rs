@@ -1,10 +1,10 @@
 //! The `spil-hub` command line: serve, make a development PKI, run the demo.
 
-use crate::clock::{ShiftedClock, SystemClock};
-use crate::config::HubConfig;
-use crate::domain::identity::{OrgId, Organisation, Role};
-use crate::pki::{PkiLayout, init_dev_pki};
-use crate::startup::Hub;
+use spil_hub::clock::{ShiftedClock, SystemClock};
+use spil_hub::config::HubConfig;
+use spil_hub::domain::identity::{OrgId, Organisation, Role};
+use spil_hub::pki::{PkiLayout, init_dev_pki};
+use spil_hub::startup::Hub;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -101,10 +101,10 @@ enum PkiCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
-        crate::telemetry::init(
-            crate::telemetry::LogFormat::Text,
+        spil_hub::telemetry::init(
+            spil_hub::telemetry::LogFormat::Text,
             None,
-            crate::telemetry::METRICS_PUSH_INTERVAL,
+            spil_hub::telemetry::METRICS_PUSH_INTERVAL,
         )?
         .shutdown()
         .await;
@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
             let config = HubConfig::load(config.as_deref())?;
-            let telemetry = crate::telemetry::init(
+            let telemetry = spil_hub::telemetry::init(
                 config.log_format,
                 config.otlp_endpoint.as_deref(),
                 config.otlp_metrics_interval(),
@@ -130,7 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { config } => {
             let config = HubConfig::load(config.as_deref())?;
-            let store = crate::store::Store::connect(&crate::store::StoreConfig {
+            let store = spil_hub::store::Store::connect(&spil_hub::store::StoreConfig {
                 pool_size: 1,
                 ..config.store_config()
             })
@@ -170,7 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 home_region_id: home_region,
                 served_region_ids: serves.into_iter().collect(),
             };
-            let store = crate::store::Store::connect(&crate::store::StoreConfig {
+            let store = spil_hub::store::Store::connect(&spil_hub::store::StoreConfig {
                 pool_size: 1,
                 ..config.store_config()
             })
@@ -200,7 +200,7 @@ async fn demo(
     national_scale: bool,
 ) -> anyhow::Result<()> {
     let layout = PkiLayout::new(dir.join("pki"));
-    init_dev_pki(&layout, &crate::demo::organisation_ids())?;
+    init_dev_pki(&layout, &spil_hub::demo::organisation_ids())?;
     // The environment's `SPIL_…` settings apply to the demo too (an admin
     // port, shutdown timings); its address, database and PKI are its own.
     let settings = HubConfig::load(None)?;
@@ -215,7 +215,7 @@ async fn demo(
     let config = HubConfig {
         listen_addr: listen,
         fhir_listen_addr,
-        database_url: crate::config::Secret::new(
+        database_url: spil_hub::config::Secret::new(
             database_url
                 .unwrap_or_else(|| format!("sqlite://{}", dir.join("spil.sqlite").display())),
         ),
@@ -224,7 +224,7 @@ async fn demo(
         ..settings
     }
     .with_paths_under(&dir);
-    let telemetry = crate::telemetry::init(
+    let telemetry = spil_hub::telemetry::init(
         config.log_format,
         config.otlp_endpoint.as_deref(),
         config.otlp_metrics_interval(),
@@ -233,9 +233,9 @@ async fn demo(
     // at the present.
     let clock = ShiftedClock::default();
     let hub = Hub::build(config, Arc::new(clock.clone())).await?;
-    crate::demo::seed_directory(hub.app()).await?;
+    spil_hub::demo::seed_directory(hub.app()).await?;
     if national_scale {
-        crate::demo::seed_national_scale(hub.app()).await?;
+        spil_hub::demo::seed_national_scale(hub.app()).await?;
     }
     // Seeded once: a restarted demo keeps what happened since. Benchmarks
     // (national scale) start without the history.
@@ -243,15 +243,15 @@ async fn demo(
     let fresh_consultations = hub.app().store().current_consultation_revision().await?.0 == 0;
     if fresh_capacity {
         if !national_scale {
-            crate::demo::seed_history(hub.app(), &clock).await?;
+            spil_hub::demo::seed_history(hub.app(), &clock).await?;
         }
-        crate::demo::seed_capacity(hub.app()).await?;
+        spil_hub::demo::seed_capacity(hub.app()).await?;
     }
     if fresh_consultations {
         if !national_scale {
-            crate::demo::seed_consultation_history(hub.app(), &clock).await?;
+            spil_hub::demo::seed_consultation_history(hub.app(), &clock).await?;
         }
-        crate::demo::seed_consultations(hub.app()).await?;
+        spil_hub::demo::seed_consultations(hub.app()).await?;
     }
     let addr = hub.local_addr();
     let pki = layout.dir.display();
@@ -281,7 +281,7 @@ async fn demo(
     serve(hub, telemetry).await
 }
 
-async fn serve(hub: Hub, telemetry: crate::telemetry::Telemetry) -> anyhow::Result<()> {
+async fn serve(hub: Hub, telemetry: spil_hub::telemetry::Telemetry) -> anyhow::Result<()> {
     // Plain lines for operators and scripts, whatever the log settings.
     println!("spil-hub listening on {}", hub.local_addr());
     if let Some(admin) = hub.admin_addr() {

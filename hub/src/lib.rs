@@ -2,7 +2,6 @@
 
 pub mod app;
 pub mod board;
-pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deadline;
