@@ -11,6 +11,8 @@
 
 pub use spil_proto::v1 as pb;
 
+pub mod follow;
+
 use pb::audit_client::AuditClient;
 use pb::capacity_registry_client::CapacityRegistryClient;
 use pb::consultations_client::ConsultationsClient;

@@ -1,12 +1,12 @@
 //! The `spil-hub` command line: serve, make a development PKI, run the demo.
 
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 use spil_hub::clock::{ShiftedClock, SystemClock};
 use spil_hub::config::HubConfig;
 use spil_hub::domain::identity::{OrgId, Organisation, Role};
 use spil_hub::pki::{PkiLayout, init_dev_pki};
 use spil_hub::startup::Hub;
-use anyhow::Context;
-use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

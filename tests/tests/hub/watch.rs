@@ -318,3 +318,90 @@ async fn a_watch_replays_the_log_from_its_oldest_kept_revision() {
         "start_revision",
     );
 }
+
+/// `spil_client::follow` resumes where it was: a replica that stops ends
+/// the stream with the revision to resume after, the follower reopens on
+/// the other replica and the next change arrives once, nothing missed.
+#[tokio::test]
+async fn the_clients_follower_resumes_on_another_replica_without_loss() {
+    use spil_client::follow::{Interruption, follow};
+    use std::sync::{Arc, Mutex};
+
+    let hub = TestHub::spawn().await;
+    let replica = hub.spawn_replica().await;
+    let kenter = hub.kenter_with_location().await;
+    let on_replica = hub.client_at(&replica, "crisisdienst-zkh").await;
+    let on_hub = hub.client_as("crisisdienst-zkh").await;
+    let (seen, mut arrivals) = tokio::sync::mpsc::unbounded_channel();
+    let interruptions = Arc::new(Mutex::new(Vec::new()));
+    let told = Arc::clone(&interruptions);
+    let mut opened = 0;
+    let mut changes = 0;
+    let follower = tokio::spawn(async move {
+        follow(
+            0,
+            move |last| {
+                opened += 1;
+                // The first stream on the replica, every later one on the hub.
+                let client = if opened == 1 {
+                    on_replica.clone()
+                } else {
+                    on_hub.clone()
+                };
+                async move {
+                    client
+                        .capacity()
+                        .watch_capacity(pb::WatchCapacityRequest {
+                            start_revision: last,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(tonic::Response::into_inner)
+                }
+            },
+            move |change: &pb::WatchCapacityResponse| {
+                let _ = seen.send(change.revision);
+                changes += 1;
+                Ok::<_, tonic::Status>(changes < 2)
+            },
+            move |interruption| {
+                if let Interruption::Ended { resume_after, .. } = interruption {
+                    told.lock().unwrap().push(resume_after);
+                }
+            },
+        )
+        .await
+    });
+    let first = kenter
+        .capacity()
+        .publish_capacity(publish(
+            "follow-1",
+            vec![update(crisis_key("kenter-haarlem"), 4, 2)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .revision;
+    let arrived = tokio::time::timeout(PATIENCE, arrivals.recv()).await;
+    assert_eq!(arrived.unwrap(), Some(first));
+
+    replica.stop().await.unwrap();
+    let second = kenter
+        .capacity()
+        .publish_capacity(publish(
+            "follow-2",
+            vec![update(crisis_key("kenter-haarlem"), 4, 1)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .revision;
+    let arrived = tokio::time::timeout(PATIENCE, arrivals.recv()).await;
+    assert_eq!(arrived.unwrap(), Some(second));
+    tokio::time::timeout(PATIENCE, follower)
+        .await
+        .expect("the follower ends after two changes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(*interruptions.lock().unwrap(), vec![first]);
+}
