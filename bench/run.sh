@@ -22,12 +22,14 @@ POSTGRES_URL="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 EXTRA=()
 FLOOD_EXTRA=()
 MEMORY_EXTRA=()
+REGION_EXTRA=()
 if [[ "${SMOKE:-0}" == 1 ]]; then
   FLOOD_EXTRA=(--flood-rate 1000)
   REPEAT=1
   SECONDS_EACH=1
   EXTRA=(--seed-locations 50 --overload-concurrency 256 --watchers 10 --publish-rate 200 --boards 1 5)
   MEMORY_EXTRA=(--memory-streams 48)
+  REGION_EXTRA=(--seed-locations 50 --region-watchers 1 20 --publish-rate 200)
 fi
 
 # etcd comes from Debian's etcd-server package.
@@ -45,39 +47,8 @@ else
 fi
 BIN="$ROOT/target/$PROFILE"
 
-# Servers on core 0, load on core 1, when there are two.
-SERVER_CPU=(); LOAD_CPU=()
-if command -v taskset >/dev/null 2>&1 && [[ $(nproc) -ge 2 ]]; then
-  SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1)
-fi
-
-# Durable figures need a disk that syncs: the work folder is under target/.
-mkdir -p "$ROOT/target"
-WORK=$(mktemp -d -p "$ROOT/target" bench.XXXXXX)
-refuse_tmpfs() { # what, path
-  if [[ "$(stat -f -c %T "$2")" == tmpfs ]]; then
-    if [[ "${SMOKE:-0}" == 1 ]]; then
-      echo "note: $1 ($2) is on tmpfs; a smoke run judges no figures" >&2
-    else
-      echo "refusing to measure: $1 ($2) is on tmpfs, where fsync costs nothing" >&2
-      exit 1
-    fi
-  fi
-}
-refuse_tmpfs "the hubs' and etcd's data" "$WORK"
-PIDS=()
-PG_DB=""
-PG_PINNED=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ -n "$PG_DB" ]]; then
-    psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  for pid in "${PG_PINNED[@]}"; do taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# Pinning, the work folder, cleanup, and starting a demo hub.
+source bench/common.sh
 
 # The hub and the echo listen on port 0 and announce the port they got. etcd
 # cannot, so it gets a free port below the kernel's ephemeral range: a port
@@ -99,42 +70,6 @@ for _ in range(200):
 else:
     raise SystemExit("no free port below the ephemeral range")
 PY
-}
-
-# Waits until a log file contains a line.
-wait_for() {
-  for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
-
-# The port a server announced in its log as "<announcement> 127.0.0.1:<port>".
-announced_port() { # log, announcement
-  wait_for "$1" "$2"
-  local found; found=$(sed -n "s/^$2 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$1" | head -n1)
-  [[ -n "$found" ]] || { echo "no port announced in $1" >&2; cat "$1" >&2; exit 1; }
-  echo "$found"
-}
-
-# Starts a demo hub; the hubs share one folder, so one PKI serves every server.
-# The load tool speaks for one organisation at a time: its per-organisation
-# shares are opened wide, so the scenarios measure the registry, not
-# admission (which the hub's defaults keep at 200 calls/s, 64 watches).
-# SHARES=default keeps the defaults, for the flood scenario.
-start_hub() { # log name, extra demo args…
-  local name=$1; shift
-  local shares=(SPIL_ORG_CALLS_PER_SECOND=1000000 SPIL_ORG_CALL_BURST=1000000 SPIL_ORG_MAX_WATCHES=1000000)
-  [[ "${SHARES:-wide}" == default ]] && shares=()
-  env "${shares[@]}" \
-    "${SERVER_CPU[@]}" "$BIN/spil-hub" demo --dir "$WORK/demo" --listen 127.0.0.1:0 --national-scale "$@" \
-    >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!); HUB_PID=$!
-  local hub_port; hub_port=$(announced_port "$WORK/$name.log" "spil-hub listening on")
-  HUB="https://localhost:$hub_port"
-  wait_for "$WORK/$name.log" "spil-hub board on"
-  local board_port
-  board_port=$(sed -n 's|^spil-hub board on https://127\.0\.0\.1:\([0-9]*\)/board$|\1|p' "$WORK/$name.log" | head -n1)
-  [[ -n "$board_port" ]] || { echo "no board announced in $WORK/$name.log" >&2; exit 1; }
-  BOARD="https://localhost:$board_port"
 }
 
 echo "== starting the hub (SQLite), the echo baseline and etcd"
@@ -173,6 +108,10 @@ echo "== hub on SQLite, with baselines"
 "${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" \
   --echo "https://localhost:$ECHO_PORT" --etcd "https://localhost:$ETCD_PORT" --board "$BOARD" \
   --hub-pid "$HUB_PID" --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${EXTRA[@]}"
+
+echo "== watch: boards following one region each, at a national pace and at 1,000/s (SQLite)"
+"${LOAD_CPU[@]}" "$BIN/spil-bench" --hub "$HUB" --pki "$PKI" --scenario watch-regions \
+  --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${REGION_EXTRA[@]}"
 
 echo "== flood: one organisation at 50x its share, the hub's default shares (SQLite)"
 kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true

@@ -251,6 +251,8 @@ pub(crate) type Arrivals = std::collections::HashMap<u64, (Instant, u32)>;
 
 /// One publication of a watch-latency run.
 pub(crate) struct Publication {
+    /// Its number, in the order it was meant to leave.
+    pub(crate) n: u64,
     /// Its revision, once acknowledged.
     pub(crate) revision: Option<u64>,
     /// start + n / rate: when it was meant to leave.
@@ -294,10 +296,12 @@ where
         }
         tokio::time::sleep_until(intended.into()).await;
         let call = publish(u64::from(n));
+        let number = u64::from(n);
         calls.spawn(async move {
             let sent = Instant::now();
             let revision = call.await;
             Publication {
+                n: number,
                 revision,
                 intended,
                 sent,

@@ -57,6 +57,13 @@ struct Args {
     /// evening's pace, which every board follows whole.
     #[arg(long, default_value_t = 20)]
     board_publish_rate: u64,
+    /// Watchers in the watch-regions scenario, one run each.
+    #[arg(long, num_args = 1.., default_values_t = [1, 100, 1000, 10_000])]
+    region_watchers: Vec<usize>,
+    /// Publications per second in the watch-regions scenario, spread over
+    /// every region (each run also at `publish_rate` when it differs).
+    #[arg(long, default_value_t = 50)]
+    region_publish_rate: u64,
     /// Watchers in the watch-fanout scenario.
     #[arg(long, default_value_t = 100)]
     watchers: usize,
@@ -108,6 +115,8 @@ enum Scenario {
     Flood,
     /// Needs `--board`.
     BoardLatency,
+    /// Watchers following one region each; needs seeded locations.
+    WatchRegions,
 }
 
 #[tokio::main]
@@ -168,6 +177,19 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Scenario::WatchFanout => {
                     measured.push(("watch-n", bench.watch_latency(bench.args.watchers).await?));
+                }
+                Scenario::WatchRegions => {
+                    let rates = [bench.args.region_publish_rate, bench.args.publish_rate];
+                    for rate in rates
+                        .into_iter()
+                        .take(if rates[0] == rates[1] { 1 } else { 2 })
+                    {
+                        for watchers in bench.args.region_watchers.clone() {
+                            let key: &'static str =
+                                Box::leak(format!("regions-{watchers}@{rate}").into_boxed_str());
+                            measured.push((key, bench.watch_regions(watchers, rate).await?));
+                        }
+                    }
                 }
                 Scenario::Consultations => {
                     measured.push(("consultations", bench.consultations().await?));

@@ -7,6 +7,7 @@ mod holds;
 mod memory;
 mod overload;
 mod publish;
+mod regions;
 mod search;
 mod watch;
 

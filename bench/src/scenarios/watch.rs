@@ -85,6 +85,18 @@ pub(crate) fn watch_report(
     sinks: &[Arc<std::sync::Mutex<Arrivals>>],
     target_rate: u64,
 ) -> Report {
+    watch_report_of(name, publications, sinks, target_rate, &|_, _| true)
+}
+
+/// [`watch_report`] where watcher `w` is to see publication `p` only when
+/// `expects(w, p)`.
+pub(crate) fn watch_report_of(
+    name: &str,
+    publications: &Publications,
+    sinks: &[Arc<std::sync::Mutex<Arrivals>>],
+    target_rate: u64,
+    expects: &dyn Fn(usize, &Publication) -> bool,
+) -> Report {
     let mut report = Report::new(name, publications.elapsed);
     let (mut missed, mut duplicated, mut early, mut unacked) = (0u64, 0u64, 0u64, 0u64);
     let mut ack_us = histogram();
@@ -98,9 +110,9 @@ pub(crate) fn watch_report(
                 .as_micros() as u64,
         );
     }
-    for sink in sinks {
+    for (watcher, sink) in sinks.iter().enumerate() {
         let arrivals = sink.lock().expect("arrivals");
-        for publication in &counted {
+        for publication in counted.iter().filter(|p| expects(watcher, p)) {
             let Some(revision) = publication.revision else {
                 unacked += 1;
                 continue;
@@ -142,6 +154,7 @@ mod tests {
     fn one_publication(start: Instant) -> Publications {
         Publications {
             sent: vec![Publication {
+                n: 0,
                 revision: Some(7),
                 intended: start,
                 sent: start + Duration::from_millis(1),
