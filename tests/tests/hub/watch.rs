@@ -335,11 +335,23 @@ async fn the_clients_follower_resumes_on_another_replica_without_loss() {
     let (seen, mut arrivals) = tokio::sync::mpsc::unbounded_channel();
     let interruptions = Arc::new(Mutex::new(Vec::new()));
     let told = Arc::clone(&interruptions);
+    // Followed from a known revision, so no change can slip in before the
+    // stream opens.
+    let from = kenter
+        .capacity()
+        .publish_capacity(publish(
+            "follow-0",
+            vec![update(crisis_key("kenter-haarlem"), 4, 3)],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .revision;
     let mut opened = 0;
     let mut changes = 0;
     let follower = tokio::spawn(async move {
         follow(
-            0,
+            from,
             move |last| {
                 opened += 1;
                 // The first stream on the replica, every later one on the hub.
