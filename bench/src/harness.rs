@@ -249,6 +249,29 @@ impl Bench {
 /// Per watcher: revision → (first arrival, times seen).
 pub(crate) type Arrivals = std::collections::HashMap<u64, (Instant, u32)>;
 
+/// Records when each revision of a capacity watch first arrives, and how
+/// often, until the stream ends; the stream's start is no change.
+pub(crate) fn record_arrivals(
+    mut stream: tonic::Streaming<pb::WatchCapacityResponse>,
+) -> (Arc<std::sync::Mutex<Arrivals>>, tokio::task::JoinHandle<()>) {
+    let sink = Arc::new(std::sync::Mutex::new(Arrivals::new()));
+    let arrivals = Arc::clone(&sink);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            if message.stream_start {
+                continue;
+            }
+            arrivals
+                .lock()
+                .expect("arrivals")
+                .entry(message.revision)
+                .or_insert((Instant::now(), 0))
+                .1 += 1;
+        }
+    });
+    (sink, reader)
+}
+
 /// One publication of a watch-latency run.
 pub(crate) struct Publication {
     /// Its number, in the order it was meant to leave.

@@ -76,18 +76,10 @@ impl Bench {
                 opened.push(stream?);
             }
         }
-        for mut stream in opened {
-            let sink = Arc::new(std::sync::Mutex::new(Arrivals::new()));
-            sinks.push(Arc::clone(&sink));
-            readers.push(tokio::spawn(async move {
-                while let Some(Ok(message)) = stream.next().await {
-                    sink.lock()
-                        .expect("arrivals")
-                        .entry(message.revision)
-                        .or_insert((Instant::now(), 0))
-                        .1 += 1;
-                }
-            }));
+        for stream in opened {
+            let (sink, reader) = record_arrivals(stream);
+            sinks.push(sink);
+            readers.push(reader);
         }
         let sent = open_loop_publications(
             rate,

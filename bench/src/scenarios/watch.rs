@@ -16,25 +16,14 @@ impl Bench {
         let mut sinks = Vec::with_capacity(watchers);
         let mut readers = Vec::with_capacity(watchers);
         for w in 0..watchers {
-            let mut stream = connections[w % connections.len()]
+            let stream = connections[w % connections.len()]
                 .capacity()
                 .watch_capacity(pb::WatchCapacityRequest::default())
                 .await?
                 .into_inner();
-            let sink = Arc::new(std::sync::Mutex::new(Arrivals::new()));
-            sinks.push(Arc::clone(&sink));
-            readers.push(tokio::spawn(async move {
-                while let Some(Ok(message)) = stream.next().await {
-                    if message.stream_start {
-                        continue;
-                    }
-                    sink.lock()
-                        .expect("arrivals")
-                        .entry(message.revision)
-                        .or_insert((Instant::now(), 0))
-                        .1 += 1;
-                }
-            }));
+            let (sink, reader) = record_arrivals(stream);
+            sinks.push(sink);
+            readers.push(reader);
         }
         let sent = open_loop_publications(
             self.args.publish_rate,
