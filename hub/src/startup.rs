@@ -513,6 +513,10 @@ fn background(
     tasks.push(tokio::spawn(
         async move { store.checkpoint_wal(signal).await },
     ));
+    let watches = app.watch.clone();
+    tasks.push(tokio::spawn(
+        async move { watches.keep_view_current().await },
+    ));
 
     let (clock_agrees, clock_agreement) = tokio::sync::watch::channel(true);
     tasks.push(tokio::spawn(readiness(

@@ -7,8 +7,8 @@ impl Bench {
     /// One crisis service floods the hub at `flood_rate` searches/s while
     /// another searches at `flood_other_rate`, both open loop, against a hub
     /// with its default per-organisation shares. The other's searches are
-    /// first measured alone (the baseline, same rate and connections), then
-    /// under the flood; the flood's refusals are timed from their intended
+    /// first measured alone (the baseline, same rate and connections, after
+    /// an uncounted warm-up), then under the flood; the flood's refusals are timed from their intended
     /// send time, like every call here.
     pub(crate) async fn flood(&self) -> anyhow::Result<Flood> {
         let flooder = self
@@ -20,6 +20,11 @@ impl Bench {
         let seconds = Duration::from_secs_f64(self.args.seconds);
         let other_rate = self.args.flood_other_rate;
         let search = |client| crisis_search(client, None);
+        // The quiet baseline is what the ratio is against: a warm-up of a
+        // few seconds first (connections, the hub's caches, the first
+        // pages), uncounted, so that one slow start does not set it.
+        let warm_up = (self.warm_up() * 4).max(Duration::from_secs(1));
+        let _ = open_loop(other_rate, warm_up, &other, search).await;
         let quiet = open_loop(other_rate, seconds, &other, search).await;
         let flood = tokio::spawn({
             let rate = self.args.flood_rate;

@@ -69,7 +69,9 @@ impl Bench {
                                 Err(_) if refused => {
                                     let _ = seen.refused.record(took.as_micros() as u64);
                                 }
-                                Err(_) => seen.other_errors += 1,
+                                Err(status) => {
+                                    *seen.other_errors.entry(format!("{:?}", status.code())).or_default() += 1;
+                                }
                             }
                         }
                         if result.is_ok() {
@@ -98,10 +100,11 @@ impl Bench {
         };
         let mut report = Report::new(name, elapsed);
         report.ok = seen.good.len();
-        report.errors = seen.refused.len() + seen.other_errors + seen.late;
+        let other_errors: u64 = seen.other_errors.values().sum();
+        report.errors = seen.refused.len() + other_errors + seen.late;
         report.latency_us = seen.good.clone();
         report.note = format!(
-            "{} callers, deadline D {:.2} ms; offered {:.0}/s; ok = succeeded within D; {} refused (p50 {:.2} ms, p99 {:.2} ms), {} late, {} other errors; load tool CPU {:.0} %",
+            "{} callers, deadline D {:.2} ms; offered {:.0}/s; ok = succeeded within D; {} refused (p50 {:.2} ms, p99 {:.2} ms), {} late, {} other errors {:?}; load tool CPU {:.0} %",
             self.args.overload_concurrency,
             within.as_secs_f64() * 1000.0,
             seen.sent as f64 / elapsed.as_secs_f64(),
@@ -109,6 +112,7 @@ impl Bench {
             seen.refused.value_at_quantile(0.5) as f64 / 1000.0,
             seen.refused.value_at_quantile(0.99) as f64 / 1000.0,
             seen.late,
+            other_errors,
             seen.other_errors,
             cpu * 100.0
         );
@@ -147,7 +151,8 @@ pub(crate) struct Overload {
     pub(crate) good: Histogram<u64>,
     pub(crate) refused: Histogram<u64>,
     pub(crate) late: u64,
-    pub(crate) other_errors: u64,
+    /// By gRPC code.
+    pub(crate) other_errors: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for Overload {
@@ -157,7 +162,7 @@ impl Default for Overload {
             good: histogram(),
             refused: histogram(),
             late: 0,
-            other_errors: 0,
+            other_errors: Default::default(),
         }
     }
 }
@@ -168,7 +173,9 @@ impl Overload {
         self.good.add(other.good)?;
         self.refused.add(other.refused)?;
         self.late += other.late;
-        self.other_errors += other.other_errors;
+        for (code, count) in other.other_errors {
+            *self.other_errors.entry(code).or_default() += count;
+        }
         Ok(())
     }
 }

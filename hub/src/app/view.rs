@@ -7,13 +7,16 @@
 //!
 //! The view also keeps the latest revisions as they came from the log, so
 //! that every capacity watch in the process is fed from one read of the log
-//! instead of one read per stream.
+//! instead of one read per stream, and it tells per region which revision
+//! last changed it, so that a publication wakes the watches of its region
+//! only, not every watch in the process.
 
 use crate::domain::capacity::{Offering, Revision};
 use crate::store::{RevisionBatch, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
 
 /// Rows of the change log read per round trip while catching up.
 const CATCH_UP_ROWS: u64 = 4096;
@@ -82,6 +85,9 @@ pub struct RegistryView {
     state: RwLock<State>,
     /// One catch-up at a time; the others wait and then find it done.
     catching_up: tokio::sync::Mutex<()>,
+    /// Region id → the latest applied revision that changed an offering
+    /// filed under it.
+    region_changes: Mutex<HashMap<String, watch::Sender<Revision>>>,
 }
 
 impl RegistryView {
@@ -114,13 +120,51 @@ impl RegistryView {
                     .write()
                     .expect("view lock poisoned")
                     .replace_all(revision, offerings);
+                // What changed is not known: every region may have.
+                for changes in self.region_changes().values() {
+                    changes.send_replace(revision);
+                }
                 continue;
             }
-            let mut state = self.state.write().expect("view lock poisoned");
-            for batch in batches {
-                state.apply(batch);
+            let mut changed: Vec<(String, Revision)> = Vec::new();
+            {
+                let mut state = self.state.write().expect("view lock poisoned");
+                for batch in batches {
+                    for offering in &batch.offerings {
+                        let region = &offering.location.region_id;
+                        match changed.iter_mut().find(|(r, _)| r == region) {
+                            Some((_, revision)) => *revision = batch.revision,
+                            None => changed.push((region.clone(), batch.revision)),
+                        }
+                    }
+                    state.apply(batch);
+                }
+            }
+            let regions = self.region_changes();
+            for (region, revision) in changed {
+                if let Some(changes) = regions.get(&region) {
+                    changes.send_replace(revision);
+                }
             }
         }
+    }
+
+    /// Told the latest applied revision that changed `region`, each time
+    /// the view applies one.
+    pub fn region_changes_of(&self, region: &str) -> watch::Receiver<Revision> {
+        let applied = self.applied();
+        self.region_changes()
+            .entry(region.to_owned())
+            .or_insert_with(|| watch::channel(applied).0)
+            .subscribe()
+    }
+
+    fn region_changes(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Revision>>> {
+        self.region_changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The revisions after `after`, up to the view's, from memory; `None`
@@ -134,14 +178,21 @@ impl RegistryView {
         if first.0 > after.0 + 1 {
             return None;
         }
-        Some(
-            state
-                .recent
-                .iter()
-                .skip_while(|batch| batch.revision <= after)
-                .cloned()
-                .collect(),
-        )
+        // `recent` holds consecutive revisions: the first one after `after`
+        // is found by its distance from the front, not by walking the
+        // thousands kept before it (one walk per stream per wake-up).
+        let skip = usize::try_from(after.0 + 1 - first.0).unwrap_or(usize::MAX);
+        let found: Vec<_> = state
+            .recent
+            .range(skip.min(state.recent.len())..)
+            .cloned()
+            .collect();
+        debug_assert!(
+            found
+                .first()
+                .is_none_or(|batch| batch.revision.0 == after.0 + 1)
+        );
+        Some(found)
     }
 
     fn applied(&self) -> Revision {
@@ -169,5 +220,99 @@ impl RegistryView {
                     .flat_map(HashMap::values),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::capacity::*;
+    use crate::domain::identity::OrgId;
+
+    fn offering(id: &str, revision: u64) -> Offering {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let location = LocationId::parse("loc-1").unwrap();
+        Offering {
+            id: id.into(),
+            key: OfferingKey {
+                location_id: location.clone(),
+                place_type: PlaceType::CrisisBed,
+                care_profiles: CareProfiles::from_profiles([CareProfile::YouthAndParenting]),
+                age_band: AgeBand::new(12, 17).unwrap(),
+                gender_policy: GenderPolicy::Any,
+                security_level: SecurityLevel::Open,
+            },
+            intake: Intake::AroundTheClock,
+            lead_time_days: 0,
+            counts: PlaceCounts::new(10, 1).unwrap(),
+            waiting_days: 0,
+            observed_at: at,
+            published_at: at,
+            revision: Revision(revision),
+            holds_until: vec![],
+            placed: 0,
+            location: Location {
+                id: location,
+                provider_id: OrgId::parse("kenter").unwrap(),
+                name: "x".into(),
+                municipality: MunicipalityCode::parse("GM0392").unwrap(),
+                region_id: "zuid-kennemerland".into(),
+                coordinates: None,
+                intake_phone: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_revisions_after_one_start_right_after_it_and_run_to_the_latest() {
+        let mut state = State::default();
+        for revision in 1..=100 {
+            state.apply(RevisionBatch {
+                revision: Revision(revision),
+                offerings: vec![offering(&format!("o{}", revision % 7), revision)],
+            });
+        }
+        let view = RegistryView {
+            state: RwLock::new(state),
+            ..RegistryView::default()
+        };
+        let revisions = |after| {
+            view.revisions_after(Revision(after))
+                .map(|found| found.iter().map(|b| b.revision.0).collect::<Vec<_>>())
+        };
+        assert_eq!(revisions(40), Some((41..=100).collect()));
+        assert_eq!(revisions(0), Some((1..=100).collect()));
+        assert_eq!(revisions(99), Some(vec![100]));
+        assert_eq!(revisions(100), Some(vec![]));
+        assert_eq!(revisions(250), Some(vec![]));
+    }
+
+    #[test]
+    fn revisions_the_view_no_longer_holds_are_not_answered_from_it() {
+        let mut state = State::default();
+        // Enough offering changes that the oldest revisions are let go.
+        for revision in 1..=3 {
+            state.apply(RevisionBatch {
+                revision: Revision(revision),
+                offerings: (0..RECENT_OFFERINGS / 2)
+                    .map(|n| offering(&format!("o{n}"), revision))
+                    .collect(),
+            });
+        }
+        let view = RegistryView {
+            state: RwLock::new(state),
+            ..RegistryView::default()
+        };
+        assert!(
+            view.revisions_after(Revision(0)).is_none(),
+            "revision 1 was let go"
+        );
+        let kept: Vec<_> = view
+            .revisions_after(Revision(1))
+            .expect("revision 2 is kept")
+            .iter()
+            .map(|b| b.revision.0)
+            .collect();
+        assert_eq!(kept, vec![2, 3]);
     }
 }

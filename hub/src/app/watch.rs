@@ -155,6 +155,14 @@ impl WatchUseCases {
         tx: &mpsc::Sender<Result<WatchItem, AppError>>,
     ) -> Result<(), AppError> {
         let mut committed = self.store.subscribe();
+        // A watch of some regions wakes when one of them changes; any other
+        // watch at every commit.
+        let mut regions: Vec<_> = matcher
+            .filter
+            .region_ids
+            .iter()
+            .map(|region| self.view.region_changes_of(region))
+            .collect();
         let mut last = match start {
             Some(start) => {
                 // Even with nothing to send yet, the client learns where it
@@ -192,6 +200,11 @@ impl WatchUseCases {
             }
         };
         loop {
+            // Marked seen before the commit is read: a change after this
+            // point wakes the wait below, one before it is in what is read.
+            for region in &mut regions {
+                region.borrow_and_update();
+            }
             let committed_revision = *committed.borrow_and_update();
             let batches = self.revisions_after(last, committed_revision).await?;
             if batches.is_empty() {
@@ -200,7 +213,7 @@ impl WatchUseCases {
                         return Err(AppError::ShuttingDown { resume_after: last });
                     }
                     _ = tx.closed() => return Ok(()),
-                    _ = committed.changed() => {}
+                    _ = next_change(&mut committed, &mut regions) => {}
                 }
                 continue;
             }
@@ -250,6 +263,32 @@ impl WatchUseCases {
         }
     }
 
+    /// Keeps the registry view at the latest committed revision, so that a
+    /// watch of some regions is woken by the view when one of them changes
+    /// instead of reading at every commit. Runs until the hub stops.
+    pub async fn keep_view_current(&self) {
+        let mut committed = self.store.subscribe();
+        loop {
+            let target = *committed.borrow_and_update();
+            let wait = match self
+                .view
+                .catch_up(&self.store, target, self.clock.now())
+                .await
+            {
+                Ok(()) => None,
+                Err(error) => {
+                    tracing::warn!(%error, "the registry view could not catch up; trying again");
+                    Some(std::time::Duration::from_millis(100))
+                }
+            };
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = committed.changed(), if wait.is_none() => {}
+                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+            }
+        }
+    }
+
     /// The revisions after `last` up to `committed`: from the registry view
     /// when it holds them, which it brings up to `committed` first; else
     /// from the log.
@@ -269,5 +308,19 @@ impl WatchUseCases {
         }
         let batches = self.store.changes_after(last, LOG_BATCH_ROWS).await?;
         Ok(batches.into_iter().map(Arc::new).collect())
+    }
+}
+
+/// The next commit, or for a watch of some regions the next change to one
+/// of them.
+async fn next_change(
+    committed: &mut tokio::sync::watch::Receiver<Revision>,
+    regions: &mut [tokio::sync::watch::Receiver<Revision>],
+) {
+    if regions.is_empty() {
+        let _ = committed.changed().await;
+    } else {
+        let changes = regions.iter_mut().map(|region| Box::pin(region.changed()));
+        let _ = futures::future::select_all(changes).await;
     }
 }
