@@ -359,10 +359,16 @@ pub(crate) fn bench_key(location: &str) -> pb::OfferingKey {
 /// The publish scenario's n-th publication: one offering's numbers. etcd's
 /// puts carry it encoded, so both sides write the same bytes.
 pub(crate) fn publication(n: u64) -> pb::PublishCapacityRequest {
+    publication_from(0, n)
+}
+
+/// The `n`th publication to the offerings of the 50 seeded locations from
+/// `first` on.
+pub(crate) fn publication_from(first: u64, n: u64) -> pb::PublishCapacityRequest {
     pb::PublishCapacityRequest {
         request_id: uuid::Uuid::new_v4().to_string(),
         updates: vec![pb::OfferingUpdate {
-            key: Some(bench_key(&format!("bench-{:05}", n % 50))),
+            key: Some(bench_key(&format!("bench-{:05}", first + n % 50))),
             intake: pb::Intake::AroundTheClock as i32,
             lead_time_days: 0,
             total_places: 4,

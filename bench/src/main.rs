@@ -88,6 +88,11 @@ struct Args {
     /// Publications per second in the watch scenarios.
     #[arg(long, default_value_t = 1000)]
     publish_rate: u64,
+    /// The publish scenario publishes to the offerings of 50 seeded
+    /// locations from this one on, so that load tools beside each other
+    /// (one per replica) each have offerings of their own.
+    #[arg(long, default_value_t = 0)]
+    publish_first_location: u64,
     /// Calls in flight in the overload scenario.
     #[arg(long, default_value_t = 2048)]
     overload_concurrency: usize,
