@@ -66,6 +66,72 @@ async fn a_publication_on_one_replica_reaches_a_watch_on_another() {
     hub.stop().await;
 }
 
+/// A watch following one region is woken by its region's changes only;
+/// a change on another replica wakes it too, and another region's never
+/// reaches it.
+#[tokio::test]
+async fn a_watch_of_one_region_sees_its_regions_changes_from_any_replica_and_no_other() {
+    let hub = TestHub::spawn().await;
+    let replica = hub.spawn_replica().await;
+    let provider = hub.kenter_with_location().await;
+    provider
+        .capacity()
+        .upsert_location(location("kenter-leiden", "GM0546"))
+        .await
+        .unwrap();
+    let watcher = hub.client_at(&replica, "crisisdienst-zkh").await;
+    let mut stream = watcher
+        .capacity()
+        .watch_capacity(pb::WatchCapacityRequest {
+            filter: Some(pb::WatchFilter {
+                region_ids: vec!["zuid-kennemerland".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    super::support::capacity_watch_start(&mut stream).await;
+    for (n, (location, free)) in [
+        ("kenter-leiden", 3),
+        ("kenter-haarlem", 2),
+        ("kenter-leiden", 1),
+        ("kenter-haarlem", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let published = provider
+            .capacity()
+            .publish_capacity(publish(
+                &format!("p{n}"),
+                vec![update(crisis_key(location), 4, free)],
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        if location == "kenter-leiden" {
+            continue;
+        }
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the region's change arrives")
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.revision, published.revision, "{message:?}");
+        assert_eq!(message.offerings.len(), 1);
+        assert_eq!(
+            message.offerings[0].key.as_ref().unwrap().location_id,
+            "kenter-haarlem"
+        );
+        assert_eq!(message.offerings[0].published_free_places, free);
+    }
+    drop(stream);
+    replica.stop().await.unwrap();
+    hub.stop().await;
+}
+
 #[tokio::test]
 async fn a_search_on_one_replica_sees_what_was_just_committed_on_another() {
     let hub = TestHub::spawn().await;
