@@ -73,3 +73,15 @@ start_hub() { # log name, extra demo args…
   BOARD="https://localhost:$board_port"
 }
 
+
+# PostgreSQL on the servers' core like every other server (the server and
+# every backend it forks); cleanup gives them all cores back. Refuses
+# tmpfs for a real run.
+pin_postgres() {
+  [[ "${SMOKE:-0}" == 1 ]] || refuse_tmpfs "PostgreSQL's data" "$(psql -Atq "$POSTGRES_URL" -c 'SHOW data_directory')"
+  if [[ ${#SERVER_CPU[@]} -gt 0 ]]; then
+    for pid in $(pgrep -x postgres || pgrep postgres); do
+      taskset -a -p -c 0 "$pid" >/dev/null && PG_PINNED+=("$pid")
+    done
+  fi
+}

@@ -55,12 +55,7 @@ start_hub regions
   --repeat "$REPEAT" --seconds "$SECONDS_EACH"
 
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  [[ "${SMOKE:-0}" == 1 ]] || refuse_tmpfs "PostgreSQL's data" "$(psql -Atq "$POSTGRES_URL" -c 'SHOW data_directory')"
-  if [[ ${#SERVER_CPU[@]} -gt 0 ]]; then
-    for pid in $(pgrep -x postgres || pgrep postgres); do
-      taskset -a -p -c 0 "$pid" >/dev/null && PG_PINNED+=("$pid")
-    done
-  fi
+  pin_postgres
   PG_DB="spil_curves_$$"
   psql -q "$POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
   DATABASE_URL="${POSTGRES_URL%/*}/$PG_DB"

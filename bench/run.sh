@@ -120,13 +120,7 @@ SHARES=default start_hub flood
   --repeat "$REPEAT" --seconds "$SECONDS_EACH" "${FLOOD_EXTRA[@]}"
 
 if [[ "${SMOKE:-0}" != 1 ]] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  refuse_tmpfs "PostgreSQL's data" "$(psql -Atq "$POSTGRES_URL" -c 'SHOW data_directory')"
-  # The server and every backend it forks on the servers' core, as the others.
-  if [[ ${#SERVER_CPU[@]} -gt 0 ]]; then
-    for pid in $(pgrep -x postgres || pgrep postgres); do
-      taskset -a -p -c 0 "$pid" >/dev/null && PG_PINNED+=("$pid")
-    done
-  fi
+  pin_postgres
   PG_DB="spil_bench_$$"
   psql -q "$POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
   echo "== hub on PostgreSQL"

@@ -226,42 +226,7 @@ impl RegistryView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::capacity::*;
-    use crate::domain::identity::OrgId;
-
-    fn offering(id: &str, revision: u64) -> Offering {
-        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let location = LocationId::parse("loc-1").unwrap();
-        Offering {
-            id: id.into(),
-            key: OfferingKey {
-                location_id: location.clone(),
-                place_type: PlaceType::CrisisBed,
-                care_profiles: CareProfiles::from_profiles([CareProfile::YouthAndParenting]),
-                age_band: AgeBand::new(12, 17).unwrap(),
-                gender_policy: GenderPolicy::Any,
-                security_level: SecurityLevel::Open,
-            },
-            intake: Intake::AroundTheClock,
-            lead_time_days: 0,
-            counts: PlaceCounts::new(10, 1).unwrap(),
-            waiting_days: 0,
-            observed_at: at,
-            published_at: at,
-            revision: Revision(revision),
-            holds_until: vec![],
-            placed: 0,
-            location: Location {
-                id: location,
-                provider_id: OrgId::parse("kenter").unwrap(),
-                name: "x".into(),
-                municipality: MunicipalityCode::parse("GM0392").unwrap(),
-                region_id: "zuid-kennemerland".into(),
-                coordinates: None,
-                intake_phone: None,
-            },
-        }
-    }
+    use crate::domain::search::tests::offering as crisis_bed;
 
     #[test]
     fn the_revisions_after_one_start_right_after_it_and_run_to_the_latest() {
@@ -269,7 +234,7 @@ mod tests {
         for revision in 1..=100 {
             state.apply(RevisionBatch {
                 revision: Revision(revision),
-                offerings: vec![offering(&format!("o{}", revision % 7), revision)],
+                offerings: vec![crisis_bed(&format!("o{}", revision % 7), 1, 0, None)],
             });
         }
         let view = RegistryView {
@@ -295,7 +260,7 @@ mod tests {
             state.apply(RevisionBatch {
                 revision: Revision(revision),
                 offerings: (0..RECENT_OFFERINGS / 2)
-                    .map(|n| offering(&format!("o{n}"), revision))
+                    .map(|n| crisis_bed(&format!("o{n}"), 1, 0, None))
                     .collect(),
             });
         }

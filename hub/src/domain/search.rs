@@ -165,13 +165,14 @@ pub fn is_unmet(ranked: &[Ranked]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::capacity::*;
     use crate::domain::identity::OrgId;
     use chrono::Duration;
 
-    fn offering(
+    /// An offering of a crisis bed in Haarlem, for tests.
+    pub(crate) fn offering(
         id: &str,
         free: u32,
         observed_minutes_ago: i64,
