@@ -8,8 +8,8 @@ impl Bench {
     /// another searches at `flood_other_rate`, both open loop, against a hub
     /// with its default per-organisation shares. The other's searches are
     /// first measured alone (the baseline, same rate and connections, after
-    /// an uncounted warm-up), then under the flood; the flood's refusals are timed from their intended
-    /// send time, like every call here.
+    /// an uncounted warm-up), then under the flood; the flood's refusals are
+    /// timed from their intended send time, like every call here.
     pub(crate) async fn flood(&self) -> anyhow::Result<Flood> {
         let flooder = self
             .clients("crisisdienst-haaglanden", self.args.connections)

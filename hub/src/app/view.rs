@@ -228,19 +228,24 @@ mod tests {
     use super::*;
     use crate::domain::search::tests::offering as crisis_bed;
 
-    #[test]
-    fn the_revisions_after_one_start_right_after_it_and_run_to_the_latest() {
+    /// A view holding `batches`, as the log gave them.
+    fn view_of(batches: impl IntoIterator<Item = RevisionBatch>) -> RegistryView {
         let mut state = State::default();
-        for revision in 1..=100 {
-            state.apply(RevisionBatch {
-                revision: Revision(revision),
-                offerings: vec![crisis_bed(&format!("o{}", revision % 7), 1, 0, None)],
-            });
+        for batch in batches {
+            state.apply(batch);
         }
-        let view = RegistryView {
+        RegistryView {
             state: RwLock::new(state),
             ..RegistryView::default()
-        };
+        }
+    }
+
+    #[test]
+    fn the_revisions_after_one_start_right_after_it_and_run_to_the_latest() {
+        let view = view_of((1..=100).map(|revision| RevisionBatch {
+            revision: Revision(revision),
+            offerings: vec![crisis_bed(&format!("o{}", revision % 7), 1, 0, None)],
+        }));
         let revisions = |after| {
             view.revisions_after(Revision(after))
                 .map(|found| found.iter().map(|b| b.revision.0).collect::<Vec<_>>())
@@ -254,20 +259,15 @@ mod tests {
 
     #[test]
     fn revisions_the_view_no_longer_holds_are_not_answered_from_it() {
-        let mut state = State::default();
         // Enough offering changes that the oldest revisions are let go.
-        for revision in 1..=3 {
-            state.apply(RevisionBatch {
+        let view = view_of((1..=3).map(|revision| {
+            RevisionBatch {
                 revision: Revision(revision),
                 offerings: (0..RECENT_OFFERINGS / 2)
                     .map(|n| crisis_bed(&format!("o{n}"), 1, 0, None))
                     .collect(),
-            });
-        }
-        let view = RegistryView {
-            state: RwLock::new(state),
-            ..RegistryView::default()
-        };
+            }
+        }));
         assert!(
             view.revisions_after(Revision(0)).is_none(),
             "revision 1 was let go"

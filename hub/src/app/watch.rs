@@ -268,23 +268,31 @@ impl WatchUseCases {
     /// instead of reading at every commit. Runs until the hub stops.
     pub async fn keep_view_current(&self) {
         let mut committed = self.store.subscribe();
+        let mut failing = false;
         loop {
             let target = *committed.borrow_and_update();
-            let wait = match self
+            match self
                 .view
                 .catch_up(&self.store, target, self.clock.now())
                 .await
             {
-                Ok(()) => None,
-                Err(error) => {
-                    tracing::warn!(%error, "the registry view could not catch up; trying again");
-                    Some(std::time::Duration::from_millis(100))
+                Ok(()) => {
+                    failing = false;
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = committed.changed() => {}
+                    }
                 }
-            };
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return,
-                _ = committed.changed(), if wait.is_none() => {}
-                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+                Err(error) => {
+                    // Said once an outage: readiness reports the database.
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(%error, "the registry view could not catch up; trying again");
+                    }
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                    }
+                }
             }
         }
     }
